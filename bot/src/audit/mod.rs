@@ -1,0 +1,3 @@
+//! The append-only, hash-chained audit log.
+mod record;
+pub use record::{AuditEntry, AuditRecord, Decision, Outcome};

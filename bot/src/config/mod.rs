@@ -1,0 +1,3 @@
+//! Configuration: `opsbot.toml`, env overrides, secrets and validation.
+pub mod model;
+pub use model::*;

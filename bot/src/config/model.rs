@@ -1,0 +1,237 @@
+//! The shape of `opsbot.toml`, as typed structs. Loading, env overrides, secret
+//! resolution and cross-reference checks live beside this file; this file only says what
+//! keys exist, their types and their defaults. Unknown keys are errors.
+
+use std::{collections::BTreeMap, net::SocketAddr};
+
+use opsbot_commands::{HumanDuration, Service};
+use serde::Deserialize;
+
+use crate::rbac::Subject;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+    #[serde(default)]
+    pub confirmation: ConfirmationConfig,
+    /// The service catalog.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Roles by name.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleConfig>,
+    /// Who holds which role.
+    #[serde(default)]
+    pub bindings: Vec<BindingConfig>,
+    /// Channels limited to a set of commands.
+    #[serde(default)]
+    pub channels: Vec<ChannelRule>,
+    /// Two-person rules.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalPolicy>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the HTTP server listens. Env `OPSBOT_LISTEN`, flag `--listen`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://opsbot.db` (default) or `postgres://user@host/db`.
+    /// Env `OPSBOT_DATABASE_URL`, flag `--database-url`. May be written `${ENV_VAR}`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// Connections in the pool (PostgreSQL; SQLite uses one writer and a few readers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+pub fn default_store_url() -> String {
+    "sqlite://opsbot.db".to_string()
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+
+/// `[audit]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long entries are kept (the agent-aiops runbook: audit logs 1 year).
+    #[serde(default = "default_retention")]
+    pub retention: HumanDuration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention: default_retention(),
+        }
+    }
+}
+
+fn default_retention() -> HumanDuration {
+    HumanDuration::from_secs(365 * 24 * 3600)
+}
+
+/// `[console]`: the interactive terminal chat of `opsbot serve --console`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Console user name; bindings name it as `console:NAME`.
+    #[serde(default = "default_console_user")]
+    pub user: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The channel name console commands are audited under.
+    #[serde(default = "default_console_channel")]
+    pub channel: String,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            user: default_console_user(),
+            display_name: None,
+            channel: default_console_channel(),
+        }
+    }
+}
+
+fn default_console_user() -> String {
+    "operator".to_string()
+}
+
+fn default_console_channel() -> String {
+    "console".to_string()
+}
+
+/// `[confirmation]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationConfig {
+    /// How long a destructive command waits for its requester's `confirm`.
+    #[serde(default = "default_confirm_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl Default for ConfirmationConfig {
+    fn default() -> Self {
+        Self {
+            timeout: default_confirm_timeout(),
+        }
+    }
+}
+
+fn default_confirm_timeout() -> HumanDuration {
+    HumanDuration::from_secs(300)
+}
+
+/// `[roles.NAME]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    #[serde(default)]
+    pub description: String,
+    /// Roles whose grants this role also has.
+    #[serde(default)]
+    pub inherits: Vec<String>,
+    #[serde(default)]
+    pub allow: Vec<GrantConfig>,
+}
+
+/// One grant: these commands, on services matching these globs, in these environments.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    /// Command names, or `*` for every command.
+    pub commands: Vec<String>,
+    /// Service name globs (`wrkhrs-*`); every service when absent.
+    #[serde(default = "everything")]
+    pub services: Vec<String>,
+    /// Environment globs; every environment when absent.
+    #[serde(default = "everything")]
+    pub environments: Vec<String>,
+}
+
+pub fn everything() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+/// `[[bindings]]`: subjects that hold a role.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingConfig {
+    pub role: String,
+    pub subjects: Vec<Subject>,
+}
+
+/// `[[channels]]`: in this channel only these commands may run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRule {
+    /// `slack`, `discord` or `console`.
+    pub platform: String,
+    /// Channel id or `#name`, as the platform reports it.
+    pub channel: String,
+    pub commands: Vec<String>,
+}
+
+/// `[[approvals]]`: a two-person rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    pub name: String,
+    pub commands: Vec<String>,
+    #[serde(default = "everything")]
+    pub services: Vec<String>,
+    #[serde(default = "everything")]
+    pub environments: Vec<String>,
+    /// Roles whose holders may approve (never the requester).
+    pub approver_roles: Vec<String>,
+    /// How long a request waits for approval.
+    #[serde(default = "default_approval_expiry")]
+    pub expires: HumanDuration,
+}
+
+fn default_approval_expiry() -> HumanDuration {
+    HumanDuration::from_secs(15 * 60)
+}

@@ -1,0 +1,3 @@
+//! Role-based access control.
+mod subject;
+pub use subject::{Subject, SubjectError};

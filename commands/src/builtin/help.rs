@@ -1,0 +1,85 @@
+//! `help [COMMAND]`: what this bot can do, tailored to what the asker may run.
+
+use std::time::Duration;
+
+use crate::{
+    CommandError, Ctx, Reply,
+    language::Call,
+    registry::{ArgSpec, CommandSpec, Safety, ServiceArg, ValueKind},
+};
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Help,
+    summary: "List the commands you can run, or explain one",
+    service: ServiceArg::None,
+    args: &[ArgSpec {
+        name: "command",
+        kind: ValueKind::Word,
+        required: false,
+        help: "a command to explain",
+    }],
+    flags: &[],
+    safety: Safety::ReadOnly,
+    timeout: Duration::from_secs(5),
+    examples: &["help", "help restart"],
+};
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let actor = &ctx.invocation.actor;
+    if let Some(name) = call.text("command") {
+        let spec = ctx.registry.find(name).ok_or_else(|| {
+            let close = ctx.registry.close_matches(name);
+            CommandError::Failed(if close.is_empty() {
+                format!("there is no command `{name}`")
+            } else {
+                format!(
+                    "there is no command `{name}`; did you mean `{}`?",
+                    close.join("` or `")
+                )
+            })
+        })?;
+        let mut reply = Reply::info(format!("`{}`", spec.usage())).line(spec.summary);
+        for arg in spec.args {
+            reply = reply.line(format!("  {}: {}", arg.name.to_ascii_uppercase(), arg.help));
+        }
+        for flag in spec.flags {
+            reply = reply.line(format!("  --{}: {}", flag.name, flag.help));
+        }
+        if spec.safety == Safety::Destructive {
+            reply = reply.line(
+                "Asks for confirmation; some environments also need a second person's approval.",
+            );
+        }
+        if !spec.examples.is_empty() {
+            reply = reply.line(format!(
+                "Examples: {}",
+                spec.examples
+                    .iter()
+                    .map(|e| format!("`{e}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !ctx.access.may_run(actor, spec.name, None) {
+            reply = reply.line(
+                "You hold no role that allows this command; `whoami` shows what you can run.",
+            );
+        }
+        return Ok(reply.only_actor());
+    }
+    let (mine, others): (Vec<&CommandSpec>, Vec<&CommandSpec>) =
+        ctx.registry.specs().iter().copied().partition(|spec| {
+            spec.name.is_request_control() || ctx.access.may_run(actor, spec.name, None)
+        });
+    let mut reply = Reply::info("Commands you can run").lines(
+        mine.iter()
+            .map(|spec| format!("`{}` — {}", spec.usage(), spec.summary)),
+    );
+    if !others.is_empty() {
+        let names: Vec<&str> = others.iter().map(|s| s.name.as_str()).collect();
+        reply = reply.line(format!("Not allowed for you: {}", names.join(", ")));
+    }
+    Ok(reply
+        .line("`help COMMAND` explains one command.")
+        .only_actor())
+}

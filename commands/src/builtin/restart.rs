@@ -1,0 +1,31 @@
+//! `restart SERVICE`: restart a service on its runtime, the way its runbook does by hand.
+
+use std::time::Duration;
+
+use crate::{
+    CommandError, Ctx, Reply,
+    language::Call,
+    registry::{CommandSpec, Safety, ServiceArg},
+};
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Restart,
+    summary: "Restart a service (rollout restart, compose restart, systemctl restart)",
+    service: ServiceArg::Required,
+    args: &[],
+    flags: &[],
+    safety: Safety::Destructive,
+    timeout: Duration::from_secs(600),
+    examples: &["restart wrkhrs-gateway", "restart ollama"],
+};
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let service = super::required_service(call)?;
+    ctx.progress.report(&format!(
+        "Restarting {} ({})…",
+        service.name,
+        service.target.describe()
+    ));
+    let result = ctx.runtime.restart(service, ctx.progress).await;
+    super::action_reply("Restart", service, result)
+}

@@ -1,0 +1,49 @@
+//! `scale SERVICE N`: set the replica count, bounded by the service's `max_replicas`.
+
+use std::time::Duration;
+
+use crate::{
+    CommandError, Ctx, Reply,
+    language::Call,
+    registry::{ArgSpec, CommandSpec, Safety, ServiceArg, ValueKind},
+};
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Scale,
+    summary: "Set the number of replicas of a service",
+    service: ServiceArg::Required,
+    args: &[ArgSpec {
+        name: "replicas",
+        kind: ValueKind::Integer { min: 0, max: 1000 },
+        required: true,
+        help: "the number of replicas wanted",
+    }],
+    flags: &[],
+    safety: Safety::Destructive,
+    timeout: Duration::from_secs(600),
+    examples: &["scale ai-orchestration 5"],
+};
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let service = super::required_service(call)?;
+    let replicas = call.integer("replicas").unwrap_or_default() as u32;
+    match service.max_replicas {
+        None => {
+            return Err(CommandError::NotSupported(format!(
+                "{} has no `max_replicas` in the catalog, so opsbot does not scale it",
+                service.name
+            )));
+        }
+        Some(max) if replicas > max => {
+            return Err(CommandError::Failed(format!(
+                "{} may have at most {max} replicas (catalog `max_replicas`)",
+                service.name
+            )));
+        }
+        Some(_) => {}
+    }
+    ctx.progress
+        .report(&format!("Scaling {} to {replicas}…", service.name));
+    let result = ctx.runtime.scale(service, replicas, ctx.progress).await;
+    super::action_reply("Scale", service, result)
+}

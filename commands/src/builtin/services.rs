@@ -1,0 +1,78 @@
+//! `services [--env ENV]`: the catalog, grouped by environment.
+
+use std::time::Duration;
+
+use crate::{
+    CommandError, Ctx, Environment, Reply,
+    language::Call,
+    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+};
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Services,
+    summary: "List the services in the catalog",
+    service: ServiceArg::None,
+    args: &[],
+    flags: &[FlagSpec {
+        name: "env",
+        kind: ValueKind::Word,
+        help: "only this environment (prod, staging, …)",
+    }],
+    safety: Safety::ReadOnly,
+    timeout: Duration::from_secs(5),
+    examples: &["services", "services --env prod"],
+};
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let wanted: Option<Environment> = match call.text("env") {
+        None => None,
+        Some(text) => {
+            let env: Environment = text
+                .parse()
+                .map_err(|e: crate::catalog::NameError| CommandError::Failed(e.to_string()))?;
+            if !ctx.catalog.environments().contains(&env) {
+                let known: Vec<String> = ctx
+                    .catalog
+                    .environments()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect();
+                return Err(CommandError::Failed(format!(
+                    "no service is in environment `{env}`; environments: {}",
+                    known.join(", ")
+                )));
+            }
+            Some(env)
+        }
+    };
+    let services: Vec<_> = ctx
+        .catalog
+        .services()
+        .iter()
+        .filter(|s| wanted.as_ref().is_none_or(|env| &s.environment == env))
+        .collect();
+    let title = match &wanted {
+        Some(env) => format!("{} services in {env}", services.len()),
+        None => format!("{} services", services.len()),
+    };
+    let mut reply = Reply::info(title);
+    for env in ctx.catalog.environments() {
+        let in_env: Vec<_> = services.iter().filter(|s| &s.environment == env).collect();
+        if in_env.is_empty() {
+            continue;
+        }
+        reply = reply.line(format!("*{env}*"));
+        for service in in_env {
+            let mut line = format!("• `{}` — {}", service.name, service.target.describe());
+            if !service.description.is_empty() {
+                line.push_str(&format!(" — {}", service.description));
+            }
+            if !service.aliases.is_empty() {
+                let aliases: Vec<&str> = service.aliases.iter().map(|a| a.as_str()).collect();
+                line.push_str(&format!(" (aka {})", aliases.join(", ")));
+            }
+            reply = reply.line(line);
+        }
+    }
+    Ok(reply)
+}

@@ -1,0 +1,40 @@
+//! `whoami`: who the bot thinks you are, your roles, and what they allow.
+
+use std::time::Duration;
+
+use crate::{
+    CommandError, Ctx, Reply,
+    language::Call,
+    registry::{CommandSpec, Safety, ServiceArg},
+};
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Whoami,
+    summary: "Show your identity, roles and what they allow",
+    service: ServiceArg::None,
+    args: &[],
+    flags: &[],
+    safety: Safety::ReadOnly,
+    timeout: Duration::from_secs(5),
+    examples: &["whoami"],
+};
+
+pub async fn run(_call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let actor = &ctx.invocation.actor;
+    let roles = ctx.access.describe(actor);
+    let mut reply = Reply::info(format!("You are {} ({})", actor.display_name, actor.key()));
+    if !actor.groups.is_empty() {
+        reply = reply.line(format!("Groups: {}", actor.groups.join(", ")));
+    }
+    if roles.is_empty() {
+        reply =
+            reply.line("You hold no roles, so every command except `help` and `whoami` is denied.");
+    }
+    for role in roles {
+        reply = reply.line(format!("Role `{}` (via {}):", role.role, role.via));
+        for grant in role.grants {
+            reply = reply.line(format!("  • {grant}"));
+        }
+    }
+    Ok(reply.only_actor())
+}

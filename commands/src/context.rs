@@ -1,0 +1,131 @@
+//! What a command may use while it runs: the traits the `opsbot` binary implements.
+//!
+//! Commands never reach the network, the store or a chat platform directly; they get a
+//! [`Ctx`] of trait objects. Tests pass their own implementations.
+
+use async_trait::async_trait;
+
+use crate::{Actor, Catalog, CommandName, Invocation, Registry, Service};
+
+/// One role an actor holds, how they got it, and what it allows, for `whoami`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleDescription {
+    pub role: String,
+    /// The binding subject that matched (`slack-group:S0ONCALL`).
+    pub via: String,
+    /// Human lines such as `restart, rollback on * in prod`.
+    pub grants: Vec<String>,
+}
+
+/// Read-only view of the access policy.
+pub trait AccessView: Send + Sync {
+    /// The roles an actor holds (with inherited roles expanded) and what each allows.
+    fn describe(&self, actor: &Actor) -> Vec<RoleDescription>;
+    /// Whether the actor could run the command on the service (or on some service when
+    /// `service` is `None`), ignoring channel limits. Used to tailor `help`.
+    fn may_run(&self, actor: &Actor, command: CommandName, service: Option<&Service>) -> bool;
+}
+
+/// Filters for `audit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub limit: u32,
+    pub actor: Option<String>,
+    pub service: Option<String>,
+    pub command: Option<String>,
+    pub decision: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<jiff::Timestamp>,
+}
+
+/// One audit entry as `audit` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    pub platform: String,
+    pub actor_name: String,
+    pub channel: String,
+    pub text: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub decision: String,
+    pub reason: String,
+    pub approver: Option<String>,
+    pub status: String,
+    pub summary: String,
+    pub duration_ms: i64,
+}
+
+/// Reads the audit log.
+#[async_trait]
+pub trait AuditQuery: Send + Sync {
+    async fn recent(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, String>;
+}
+
+/// What a runtime action achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionReport {
+    pub succeeded: bool,
+    pub summary: String,
+    pub details: Vec<String>,
+}
+
+/// Why a runtime action could not run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    NotSupported(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{what} is unreachable: {reason}")]
+    Unreachable { what: String, reason: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Operates services on their targets (Kubernetes, docker compose, systemd).
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    async fn restart(
+        &self,
+        service: &Service,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError>;
+    async fn rollback(
+        &self,
+        service: &Service,
+        to_revision: Option<i64>,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError>;
+    async fn scale(
+        &self,
+        service: &Service,
+        replicas: u32,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError>;
+}
+
+/// Where long-running commands report what they are doing ("2/3 replicas updated").
+pub trait Progress: Send + Sync {
+    fn report(&self, message: &str);
+}
+
+/// Progress that goes nowhere, for callers with no live channel.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn report(&self, _message: &str) {}
+}
+
+/// Everything a command may use while it runs.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub invocation: &'a Invocation,
+    pub registry: &'a Registry,
+    pub catalog: &'a Catalog,
+    pub access: &'a dyn AccessView,
+    pub audit: &'a dyn AuditQuery,
+    pub runtime: &'a dyn Runtime,
+    pub progress: &'a dyn Progress,
+}

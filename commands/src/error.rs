@@ -1,0 +1,15 @@
+//! How a command's execution can fail, worded for the chat reply.
+
+/// A command ran but could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// The request was understood but refused or failed; the text says why.
+    #[error("{0}")]
+    Failed(String),
+    /// Something opsbot depends on (a store, a runtime API) could not be reached.
+    #[error("{what} is unavailable: {reason}")]
+    Unavailable { what: String, reason: String },
+    /// The target has no way to do this (no rollback on systemd, for example).
+    #[error("{0}")]
+    NotSupported(String),
+}

@@ -1,0 +1,100 @@
+//! Who typed what, where: the platform-neutral input of the command pipeline.
+
+use std::fmt;
+
+use crate::ServiceName;
+
+/// The chat surface an invocation came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Platform {
+    Console,
+    Slack,
+    Discord,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Console => "console",
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "console" => Some(Platform::Console),
+            "slack" => Some(Platform::Slack),
+            "discord" => Some(Platform::Discord),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The person (or console user) behind an invocation, as the adapter resolved them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub platform: Platform,
+    /// Platform user id (`U024BE7LH`, a Discord snowflake, or a console user name).
+    pub id: String,
+    pub display_name: String,
+    /// Group-like memberships: Slack user-group ids or Discord guild role ids.
+    pub groups: Vec<String>,
+}
+
+impl Actor {
+    pub fn new(platform: Platform, id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Self {
+            platform,
+            id: id.into(),
+            display_name: display_name.into(),
+            groups: Vec::new(),
+        }
+    }
+
+    pub fn with_groups(mut self, groups: Vec<String>) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// `slack:U024BE7LH`, the stable key used in audit rows and approvals.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.platform, self.id)
+    }
+}
+
+/// One message addressed to the bot.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub actor: Actor,
+    /// Channel id or name, as the platform gives it.
+    pub channel: String,
+    /// Thread the message was posted in, if any.
+    pub thread: Option<String>,
+    /// The raw text, without the bot mention or slash.
+    pub text: String,
+    /// The service an incident thread is about; commands typed there may omit it.
+    pub thread_service: Option<ServiceName>,
+}
+
+impl Invocation {
+    pub fn new(actor: Actor, channel: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            actor,
+            channel: channel.into(),
+            thread: None,
+            text: text.into(),
+            thread_service: None,
+        }
+    }
+
+    pub fn platform(&self) -> Platform {
+        self.actor.platform
+    }
+}
