@@ -4,7 +4,15 @@
 //! `opsbot-commands` to configuration, RBAC, the audit log, the store, the HTTP server and
 //! the console. Adapters translate, commands decide, this crate wires.
 
+pub mod app;
 pub mod audit;
+pub mod cli;
 pub mod config;
+pub mod console;
+pub mod engine;
+pub mod metrics;
 pub mod rbac;
+pub mod runtime;
+pub mod server;
 pub mod store;
+pub mod telemetry;

@@ -156,7 +156,11 @@ impl CommandSpec {
         for flag in self.flags {
             match flag.kind {
                 ValueKind::Switch => usage.push_str(&format!(" [--{}]", flag.name)),
-                kind => usage.push_str(&format!(" [--{} {}]", flag.name, value_hint(kind))),
+                kind => usage.push_str(&format!(
+                    " [--{} {}]",
+                    flag.name,
+                    value_hint(kind, flag.name)
+                )),
             }
         }
         usage
@@ -171,9 +175,9 @@ impl CommandSpec {
     }
 }
 
-fn value_hint(kind: ValueKind) -> String {
+fn value_hint(kind: ValueKind, name: &str) -> String {
     match kind {
-        ValueKind::Word | ValueKind::Rest => "TEXT".into(),
+        ValueKind::Word | ValueKind::Rest => name.to_ascii_uppercase(),
         ValueKind::Integer { .. } => "N".into(),
         ValueKind::Duration => "DURATION".into(),
         ValueKind::Choice(choices) => choices.join("|"),

@@ -166,10 +166,8 @@ impl Reply {
     /// A one-line summary for audit rows and logs: the title, or the first line.
     pub fn summary(&self) -> String {
         let mut summary = self.title.clone();
-        if let Some(first) = self.lines.first() {
-            if summary.is_empty() {
-                summary = first.clone();
-            }
+        if let (true, Some(first)) = (summary.is_empty(), self.lines.first()) {
+            summary = first.clone();
         }
         if summary.len() > 200 {
             let mut end = 200;

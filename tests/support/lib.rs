@@ -1,1 +1,208 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: a running opsbot engine on a scratch store
+//! (SQLite or PostgreSQL), a recording runtime, and shortcuts to type as a console user.
+//!
+//! The recording runtime is a test double for the Kubernetes/compose/systemd adapters: it
+//! lets pipeline tests observe exactly when an action runs. It lives here, in tests only.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use opsbot::{
+    app::App,
+    config::{self, LoadedConfig},
+    runtime::RuntimeRouter,
+    store::scratch::{ScratchDatabase, postgres_url_or_skip},
+};
+use opsbot_commands::{
+    Actor, Catalog, Invocation, Platform, Reply, Service,
+    context::{ActionReport, NoProgress, Progress, Runtime, RuntimeError},
+};
+
+/// The example configuration shipped in `deploy/examples/opsbot.toml`.
+pub fn example_config_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml")
+}
+
+pub fn example_config_text() -> String {
+    std::fs::read_to_string(example_config_path()).expect("read the example configuration")
+}
+
+/// Which store a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Records every runtime action instead of performing it.
+#[derive(Default)]
+pub struct RecordingRuntime {
+    pub actions: Mutex<Vec<String>>,
+}
+
+impl RecordingRuntime {
+    pub fn actions(&self) -> Vec<String> {
+        self.actions.lock().expect("lock").clone()
+    }
+
+    fn record(&self, action: String) -> Result<ActionReport, RuntimeError> {
+        self.actions.lock().expect("lock").push(action);
+        Ok(ActionReport {
+            succeeded: true,
+            summary: "done".into(),
+            details: vec![],
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for RecordingRuntime {
+    async fn restart(
+        &self,
+        service: &Service,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        progress.report("restarting");
+        self.record(format!("restart {}", service.name))
+    }
+    async fn rollback(
+        &self,
+        service: &Service,
+        to: Option<i64>,
+        _: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.record(format!("rollback {} {to:?}", service.name))
+    }
+    async fn scale(
+        &self,
+        service: &Service,
+        replicas: u32,
+        _: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.record(format!("scale {} {replicas}", service.name))
+    }
+}
+
+/// A running engine on a scratch store.
+pub struct TestBot {
+    pub app: App,
+    pub runtime: Arc<RecordingRuntime>,
+    pub catalog: Catalog,
+    channel: String,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres: Option<ScratchDatabase>,
+}
+
+impl TestBot {
+    /// Starts opsbot with `config_text` on `backend`; `None` when PostgreSQL is not
+    /// configured (outside CI: the test is skipped with a message).
+    pub async fn start(backend: Backend, config_text: &str, test: &str) -> Option<TestBot> {
+        let mut config =
+            config::parse(config_text, "test.toml", &|_| None).expect("test config is valid");
+        let (sqlite_dir, postgres) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
+                (Some(dir), None)
+            }
+            Backend::Postgres => {
+                let base = postgres_url_or_skip(test)?;
+                let (store, scratch) = opsbot::store::scratch::scratch_postgres(&base)
+                    .await
+                    .expect("scratch PostgreSQL database");
+                store.close().await;
+                config.store.url = scratch.url().to_string();
+                (None, Some(scratch))
+            }
+        };
+        let catalog = Catalog::new(config.services.clone()).expect("catalog");
+        let channel = config.console.channel.clone();
+        let loaded = LoadedConfig {
+            config,
+            catalog: catalog.clone(),
+            source: PathBuf::from("test.toml"),
+        };
+        let runtime = Arc::new(RecordingRuntime::default());
+        let router = RuntimeRouter {
+            kubernetes: Some(runtime.clone()),
+            compose: Some(runtime.clone()),
+            systemd: Some(runtime.clone()),
+        };
+        let app = App::start(&loaded, router).await.expect("opsbot starts");
+        Some(TestBot {
+            app,
+            runtime,
+            catalog,
+            channel,
+            _sqlite_dir: sqlite_dir,
+            postgres,
+        })
+    }
+
+    /// Types `text` in the console channel as console user `user`.
+    pub async fn say(&self, user: &str, text: &str) -> Reply {
+        let actor = Actor::new(Platform::Console, user, user);
+        self.say_as(actor, &self.channel.clone(), text).await
+    }
+
+    pub async fn say_as(&self, actor: Actor, channel: &str, text: &str) -> Reply {
+        let invocation = Invocation::new(actor, channel, text);
+        self.app.engine.handle(&invocation, &NoProgress).await
+    }
+
+    /// Stops the engine and drops a PostgreSQL scratch database.
+    pub async fn stop(self) {
+        self.app.shutdown().await;
+        if let Some(database) = self.postgres {
+            let _ = database.drop_database().await;
+        }
+    }
+}
+
+/// The request id of a confirmation or approval reply (from its first button).
+pub fn request_id(reply: &Reply) -> String {
+    let button = reply
+        .buttons
+        .first()
+        .unwrap_or_else(|| panic!("reply has no buttons: {}", reply.to_plain_text()));
+    button
+        .command
+        .split_whitespace()
+        .nth(1)
+        .expect("button command has an id")
+        .to_string()
+}
+
+/// Runs one async test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $config:expr, |$bot:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn body($bot: &$crate::TestBot) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let bot = $crate::TestBot::start($crate::Backend::Sqlite, &$config, stringify!($name))
+                    .await
+                    .expect("SQLite always runs");
+                body(&bot).await;
+                bot.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(bot) = $crate::TestBot::start($crate::Backend::Postgres, &$config, stringify!($name)).await
+                else {
+                    return;
+                };
+                body(&bot).await;
+                bot.stop().await;
+            }
+        }
+    };
+}

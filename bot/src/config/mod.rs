@@ -1,3 +1,22 @@
 //! Configuration: `opsbot.toml`, env overrides, secrets and validation.
+//!
+//! [`model`] is the typed shape of the file; [`load`] reads and parses it (with
+//! [`document`] locating every error by line, column and key path); [`secret`] resolves
+//! tokens without ever printing them; [`validate`] checks cross references; [`summary`]
+//! renders `opsbot check-config`.
+pub mod document;
+pub mod error;
+pub mod load;
 pub mod model;
+pub mod secret;
+pub mod summary;
+pub mod validate;
+
+pub use error::{ConfigError, Diagnostic};
+pub use load::{
+    DEFAULT_CONFIG_PATH, ENV_CONFIG, ENV_DATABASE_URL, ENV_LISTEN, LoadedConfig, Overrides,
+    apply_overrides, config_path, load, load_with, parse, process_env,
+};
 pub use model::*;
+pub use secret::{Secret, SecretSource, redact_url};
+pub use summary::summarize;

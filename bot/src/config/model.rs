@@ -61,8 +61,8 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
-/// `[store]`
-#[derive(Clone, Debug, Deserialize)]
+/// `[store]`. `Debug` hides a password in the URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://opsbot.db` (default) or `postgres://user@host/db`.
@@ -72,6 +72,15 @@ pub struct StoreConfig {
     /// Connections in the pool (PostgreSQL; SQLite uses one writer and a few readers).
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &super::secret::redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl Default for StoreConfig {

@@ -14,3 +14,6 @@ pub use call::{Call, Value};
 pub use parse_error::ParseError;
 pub use parser::parse;
 pub use tokenizer::{TokenizeError, tokenize};
+
+#[cfg(test)]
+mod parser_tests;

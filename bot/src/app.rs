@@ -1,0 +1,95 @@
+//! Wiring: from a loaded configuration to a running engine with its store, audit writer
+//! and metrics, and back down again on shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use opsbot_commands::Registry;
+
+use crate::{
+    audit::{self, AuditLog, AuditWriter},
+    config::LoadedConfig,
+    engine::{Engine, EngineParts},
+    metrics::Metrics,
+    rbac::{Policy, PolicyError},
+    runtime::RuntimeRouter,
+    store::{Store, StoreError},
+};
+
+/// Why opsbot could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// A started opsbot: the engine and what must be closed cleanly.
+pub struct App {
+    pub engine: Arc<Engine>,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    audit: AuditWriter,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Opens (and migrates) the store, starts the audit writer and the retention task.
+    pub async fn start(loaded: &LoadedConfig, runtime: RuntimeRouter) -> Result<Self, StartError> {
+        let config = &loaded.config;
+        let policy = Policy::from_config(config)?;
+        let store = Store::connect(&config.store.url, config.store.max_connections).await?;
+        store.migrate().await?;
+        let audit = AuditWriter::spawn(store.clone());
+        let metrics = Arc::new(Metrics::new());
+        let engine = Arc::new(Engine::new(EngineParts {
+            registry: Registry::builtin(),
+            catalog: loaded.catalog.clone(),
+            policy,
+            store: store.clone(),
+            audit: audit.clone(),
+            audit_log: AuditLog::new(store.clone()),
+            runtime: Arc::new(runtime),
+            metrics: metrics.clone(),
+            confirmation_timeout: config.confirmation.timeout.as_duration(),
+        }));
+        let retention = tokio::spawn(retention_loop(
+            store.clone(),
+            config.audit.retention.as_duration(),
+        ));
+        Ok(Self {
+            engine,
+            store,
+            metrics,
+            audit,
+            retention,
+        })
+    }
+
+    /// Flushes the audit log and closes the store.
+    pub async fn shutdown(self) {
+        self.retention.abort();
+        drop(self.engine);
+        self.audit.close().await;
+        self.store.close().await;
+    }
+}
+
+/// Prunes audit entries older than the retention, now and every six hours.
+async fn retention_loop(store: Store, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
+    loop {
+        tick.tick().await;
+        let Ok(span) = jiff::SignedDuration::try_from(retention) else {
+            return;
+        };
+        let Ok(cutoff) = jiff::Timestamp::now().checked_sub(span) else {
+            continue;
+        };
+        match audit::prune(&store, cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, %cutoff, "audit retention pruned old entries"),
+            Err(error) => tracing::warn!(%error, "audit retention failed; will retry"),
+        }
+    }
+}

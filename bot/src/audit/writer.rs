@@ -1,0 +1,268 @@
+//! [`AuditWriter`]: the single writer task that appends records in group commits.
+//!
+//! Appenders put a record and a reply slot on a bounded queue and wait. The writer task
+//! takes everything queued (up to [`MAX_BATCH`]), commits it as one transaction (see
+//! [`super::batch`]), and only then answers each waiter with its seq, or every waiter of
+//! the batch with the error. While one batch commits (and fsyncs), the next one queues,
+//! so the batch size grows with load and one fsync serves many appends.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AuditError, AuditRecord, batch::commit_batch};
+use crate::store::Store;
+
+/// The most records committed in one transaction.
+pub const MAX_BATCH: usize = 1024;
+/// Records that may wait in the queue before `append` itself waits (backpressure).
+const QUEUE_CAPACITY: usize = 8 * MAX_BATCH;
+
+type Reply = oneshot::Sender<Result<i64, AuditError>>;
+
+// Not boxed: a Box would cost an allocation per append, and queue slots hold the largest
+// variant either way.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "records travel by value, unboxed"
+)]
+enum Message {
+    Append(AuditRecord, Reply),
+    /// Stop accepting records, commit what is queued, then acknowledge.
+    Close(oneshot::Sender<()>),
+}
+
+/// A handle on the audit writer task. Clones share the task; it runs until
+/// [`AuditWriter::close`] or until every handle is dropped (after committing what was
+/// queued either way).
+#[derive(Clone, Debug)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<Message>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current Tokio runtime.
+    pub fn spawn(store: Store) -> AuditWriter {
+        let (queue, inbox) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(run(store, inbox));
+        AuditWriter { queue }
+    }
+
+    /// Appends a record and resolves with its seq once the batch holding it is durably
+    /// committed. If this future is dropped after the record was queued, the record is
+    /// still written.
+    pub async fn append(&self, record: AuditRecord) -> Result<i64, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Message::Append(record, reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Stops the writer: records already queued are committed and answered, later
+    /// appends (through any clone) fail with [`AuditError::Closed`]. Resolves when the
+    /// last batch is committed. For shutdown.
+    pub async fn close(self) {
+        let (ack, done) = oneshot::channel();
+        if self.queue.send(Message::Close(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn run(store: Store, mut inbox: mpsc::Receiver<Message>) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
+    let mut records = Vec::with_capacity(MAX_BATCH);
+    let mut waiters: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut closers = Vec::new();
+    // Returns 0 only once the queue is closed (all handles gone, or `close`) and empty.
+    while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Append(record, reply) => {
+                    records.push(record);
+                    waiters.push(reply);
+                }
+                Message::Close(ack) => {
+                    inbox.close();
+                    closers.push(ack);
+                }
+            }
+        }
+        if records.is_empty() {
+            continue;
+        }
+        match commit_batch(&store, &mut records).await {
+            Ok(first_seq) => {
+                for (seq, waiter) in (first_seq..).zip(waiters.drain(..)) {
+                    let _ = waiter.send(Ok(seq));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, records = waiters.len(), "audit batch failed");
+                records.clear();
+                let error = Arc::new(error);
+                for waiter in waiters.drain(..) {
+                    let _ = waiter.send(Err(AuditError::Batch(error.clone())));
+                }
+            }
+        }
+    }
+    for ack in closers {
+        let _ = ack.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        audit::{
+            GENESIS_HASH, entry_hash,
+            testing::{all_entries, head, sample},
+            verify,
+        },
+        store::scratch::backend_tests,
+    };
+
+    backend_tests! {
+        async fn append_assigns_consecutive_seqs_and_chains(db) {
+            let writer = AuditWriter::spawn(db.store.clone());
+            for n in 1..=5 {
+                assert_eq!(writer.append(sample(n)).await.unwrap(), n);
+            }
+            writer.close().await;
+            let entries = all_entries(&db.store).await;
+            assert_eq!(entries.len(), 5);
+            let mut prev = GENESIS_HASH.to_string();
+            for (i, entry) in entries.iter().enumerate() {
+                assert_eq!(entry.seq, i as i64 + 1);
+                assert_eq!(entry.record, sample(entry.seq));
+                assert_eq!(entry.prev_hash, prev);
+                assert_eq!(entry.hash, entry_hash(&prev, entry.seq, &entry.record));
+                prev = entry.hash.clone();
+            }
+            assert_eq!(head(&db.store).await, (5, prev));
+            assert!(verify(&db.store).await.unwrap().is_ok());
+        }
+
+        async fn concurrent_appends_land_without_gaps(db) {
+            let writer = AuditWriter::spawn(db.store.clone());
+            let mut tasks = tokio::task::JoinSet::new();
+            for task in 0..50i64 {
+                let writer = writer.clone();
+                tasks.spawn(async move {
+                    let mut seqs = Vec::new();
+                    for i in 0..40 {
+                        seqs.push(writer.append(sample(task * 40 + i)).await.unwrap());
+                    }
+                    seqs
+                });
+            }
+            let mut seqs: Vec<i64> = tasks.join_all().await.into_iter().flatten().collect();
+            seqs.sort_unstable();
+            assert_eq!(seqs, (1..=2000).collect::<Vec<_>>());
+            writer.close().await;
+            let report = verify(&db.store).await.unwrap();
+            assert!(report.is_ok(), "{report}");
+            assert_eq!(report.checked, 2000);
+            assert_eq!((report.first_seq, report.last_seq), (Some(1), Some(2000)));
+        }
+
+        async fn two_replicas_keep_one_chain(db) {
+            let other = Store::connect(&db.url, 4).await.unwrap();
+            let a = AuditWriter::spawn(db.store.clone());
+            let b = AuditWriter::spawn(other.clone());
+            let mut tasks = tokio::task::JoinSet::new();
+            for task in 0..16i64 {
+                let writer = if task % 2 == 0 { a.clone() } else { b.clone() };
+                tasks.spawn(async move {
+                    for i in 0..50 {
+                        writer.append(sample(task * 50 + i)).await.unwrap();
+                    }
+                });
+            }
+            tasks.join_all().await;
+            a.close().await;
+            b.close().await;
+            let report = verify(&db.store).await.unwrap();
+            assert!(report.is_ok(), "{report}");
+            assert_eq!(report.checked, 800);
+            other.close().await;
+        }
+
+        async fn close_flushes_and_refuses_more(db) {
+            let writer = AuditWriter::spawn(db.store.clone());
+            let clone = writer.clone();
+            let pending = tokio::spawn({
+                let writer = writer.clone();
+                async move { writer.append(sample(1)).await }
+            });
+            assert_eq!(pending.await.unwrap().unwrap(), 1);
+            writer.close().await;
+            assert!(matches!(clone.append(sample(2)).await, Err(AuditError::Closed)));
+            assert_eq!(head(&db.store).await.0, 1);
+        }
+
+        async fn failed_batch_answers_every_waiter(db) {
+            // A forged row where the next seq would go makes the batch's INSERT fail.
+            crate::audit::testing::insert_raw(&db.store, 1, &sample(0), GENESIS_HASH, "x").await;
+            let writer = AuditWriter::spawn(db.store.clone());
+            let results = futures_join(&writer, 5).await;
+            assert!(results.iter().all(|r| matches!(r, Err(AuditError::Batch(_)))));
+            writer.close().await;
+            assert_eq!(head(&db.store).await.0, 0, "nothing was committed");
+        }
+    }
+
+    /// Throughput on SQLite with `synchronous=FULL`:
+    /// `cargo test --release -p opsbot --lib -- --ignored append_throughput --nocapture`
+    /// (`OPSBOT_BENCH_APPENDERS`, `OPSBOT_BENCH_RECORDS` to vary it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "benchmark"]
+    async fn append_throughput() {
+        let env = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let appenders = env("OPSBOT_BENCH_APPENDERS", 512);
+        let total = env("OPSBOT_BENCH_RECORDS", 200_000);
+        let per_task = total / appenders;
+        let (store, _dir) = crate::store::scratch::scratch_sqlite().await;
+        let writer = AuditWriter::spawn(store.clone());
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..appenders {
+            let writer = writer.clone();
+            tasks.spawn(async move {
+                for i in 0..per_task {
+                    writer
+                        .append(sample((task * per_task + i) as i64))
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        tasks.join_all().await;
+        let elapsed = started.elapsed();
+        writer.close().await;
+        let n = appenders * per_task;
+        println!(
+            "{n} appends from {appenders} tasks in {elapsed:.2?}: {:.0} appends/s",
+            n as f64 / elapsed.as_secs_f64()
+        );
+        assert!(verify(&store).await.unwrap().is_ok());
+    }
+
+    async fn futures_join(writer: &AuditWriter, n: i64) -> Vec<Result<i64, AuditError>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let writer = writer.clone();
+            tasks.spawn(async move { writer.append(sample(i)).await });
+        }
+        tasks.join_all().await
+    }
+}

@@ -1,0 +1,355 @@
+//! The `opsbot` command line: `serve`, `console`, `check-config`, `migrate`, `audit …`.
+//! Errors end here as one readable message and a non-zero exit code.
+
+use std::{
+    io::{IsTerminal, Write},
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::io::BufReader;
+
+use crate::{
+    app::App,
+    audit,
+    config::{self, LoadedConfig, Overrides},
+    console::{self, ConsoleIdentity},
+    runtime::RuntimeRouter,
+    server::{self, ServerState},
+    store::Store,
+    telemetry::{self, LogFormat},
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "opsbot",
+    version,
+    about = "Run production services from chat: health, restart, rollback, cost — with RBAC and an audit log."
+)]
+struct Cli {
+    /// Configuration file (default `opsbot.toml`; env OPSBOT_CONFIG).
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the bot: HTTP server (health, readiness, metrics) and, with --console, a terminal chat.
+    Serve(ServeArgs),
+    /// A terminal chat against the configured store, without the HTTP server.
+    Console(ConsoleArgs),
+    /// Validate the configuration and print a summary.
+    CheckConfig,
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Verify, export or prune the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Args, Debug)]
+struct StoreArgs {
+    /// Store URL (`sqlite://opsbot.db`, `postgres://…`); env OPSBOT_DATABASE_URL.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Attach an interactive terminal chat to the engine.
+    #[arg(long)]
+    console: bool,
+    /// Console user name (default: `[console] user`).
+    #[arg(long = "as", value_name = "USER")]
+    console_user: Option<String>,
+    /// Listen address (env OPSBOT_LISTEN).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Args, Debug)]
+struct ConsoleArgs {
+    /// Console user name (default: `[console] user`).
+    #[arg(long = "as", value_name = "USER")]
+    user: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain; report the first edited, inserted or deleted entry.
+    Verify(StoreArgs),
+    /// Write entries as JSON lines.
+    Export(ExportArgs),
+    /// Delete entries older than `[audit] retention` now.
+    Prune(StoreArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// Only entries at or after this time: RFC 3339 (`2026-11-01T00:00:00Z`) or an age (`24h`).
+    #[arg(long)]
+    since: Option<String>,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    format: ExportFormat,
+    /// Output file (default: stdout).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet_console = matches!(&cli.command, Command::Console(_))
+        || matches!(&cli.command, Command::Serve(args) if args.console);
+    if quiet_console && std::env::var_os("RUST_LOG").is_none() {
+        // Keep the terminal chat readable: only warnings and errors on stderr.
+        telemetry::init_with_default(cli.log_format, "warn");
+    } else {
+        telemetry::init(cli.log_format);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("opsbot: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("opsbot: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(
+    config: Option<PathBuf>,
+    store: &StoreArgs,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<LoadedConfig> {
+    let env = |name: &str| std::env::var(name).ok();
+    let path = config::config_path(config, &env);
+    let overrides = Overrides {
+        database_url: store.database_url.clone(),
+        listen,
+    };
+    Ok(config::load(&path, &overrides)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig => {
+            let loaded = load(cli.config, &StoreArgs { database_url: None }, None)?;
+            println!("{}", config::summarize(&loaded));
+            println!("configuration OK: {}", loaded.source.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(store) => {
+            let loaded = load(cli.config, &store, None)?;
+            let db = open_store(&loaded).await?;
+            db.migrate().await.context("migration failed")?;
+            println!(
+                "migrations applied to {}",
+                config::redact_url(&loaded.config.store.url)
+            );
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(command) => audit_command(cli.config, command).await,
+        Command::Console(args) => {
+            let loaded = load(cli.config, &args.store, None)?;
+            let app = App::start(&loaded, RuntimeRouter::default()).await?;
+            run_console(&app, &loaded, args.user).await?;
+            app.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => serve(cli.config, args).await,
+    }
+}
+
+async fn open_store(loaded: &LoadedConfig) -> anyhow::Result<Store> {
+    let store = &loaded.config.store;
+    Store::connect(&store.url, store.max_connections)
+        .await
+        .with_context(|| format!("cannot open the store {}", config::redact_url(&store.url)))
+}
+
+async fn run_console(app: &App, loaded: &LoadedConfig, user: Option<String>) -> anyhow::Result<()> {
+    let console = &loaded.config.console;
+    let user = user.unwrap_or_else(|| console.user.clone());
+    let identity = ConsoleIdentity {
+        display_name: console
+            .display_name
+            .clone()
+            .filter(|_| user == console.user)
+            .unwrap_or_else(|| user.clone()),
+        user,
+        channel: console.channel.clone(),
+    };
+    let interactive = std::io::stdin().is_terminal();
+    console::run(
+        app.engine.clone(),
+        identity,
+        BufReader::new(tokio::io::stdin()),
+        tokio::io::stdout(),
+        interactive,
+    )
+    .await
+    .context("console input failed")
+}
+
+async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load(config, &args.store, args.listen)?;
+    let app = App::start(&loaded, RuntimeRouter::default()).await?;
+    let listen = loaded.config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen} (set [server] listen, OPSBOT_LISTEN or --listen)")
+        })?;
+    tracing::info!(%listen, store = %config::redact_url(&loaded.config.store.url), services = loaded.catalog.len(), "opsbot is serving");
+    let router = server::router(ServerState {
+        store: app.store.clone(),
+        metrics: app.metrics.clone(),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    if args.console {
+        tokio::select! {
+            result = run_console(&app, &loaded, args.console_user) => result?,
+            () = shutdown_signal() => {}
+        }
+    } else {
+        shutdown_signal().await;
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "HTTP server failed"),
+        Err(error) => tracing::error!(%error, "HTTP server task failed"),
+    }
+    app.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify(store) => {
+            let loaded = load(config, &store, None)?;
+            let db = open_store(&loaded).await?;
+            let report = audit::verify(&db).await?;
+            println!("{report}");
+            db.close().await;
+            Ok(if report.problem.is_none() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        AuditCommand::Export(args) => {
+            let loaded = load(config, &args.store, None)?;
+            let since = args.since.as_deref().map(parse_since).transpose()?;
+            let db = open_store(&loaded).await?;
+            let count = match &args.output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut out = std::io::BufWriter::new(file);
+                    let count = audit::export_jsonl(&db, since, &mut out).await?;
+                    out.flush()?;
+                    count
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
+                    let count = audit::export_jsonl(&db, since, &mut out).await?;
+                    out.flush()?;
+                    count
+                }
+            };
+            eprintln!("exported {count} audit entries");
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prune(store) => {
+            let loaded = load(config, &store, None)?;
+            let db = open_store(&loaded).await?;
+            let retention = loaded.config.audit.retention;
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::try_from(retention.as_duration())?)
+                .context("retention is too long")?;
+            let pruned = audit::prune(&db, cutoff).await?;
+            println!("pruned {pruned} audit entries older than {retention} (before {cutoff})");
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `2026-11-01T00:00:00Z` or an age such as `24h`.
+fn parse_since(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let age: opsbot_commands::HumanDuration = match text.parse() {
+        Ok(age) => age,
+        Err(_) => bail!(
+            "--since `{text}` is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an age (24h)"
+        ),
+    };
+    Ok(jiff::Timestamp::now().checked_sub(jiff::SignedDuration::try_from(age.as_duration())?)?)
+}

@@ -1,0 +1,49 @@
+//! Executing an authorized call: run the command with its timeout and turn every ending
+//! (success, failure, timeout) into a reply and an outcome.
+
+use opsbot_commands::{Ctx, Invocation, Reply, Status, builtin, context::Progress, language::Call};
+
+use super::Engine;
+use crate::audit::Outcome;
+
+impl Engine {
+    pub(super) async fn execute(
+        &self,
+        call: &Call<'_>,
+        invocation: &Invocation,
+        progress: &dyn Progress,
+    ) -> (Reply, Outcome) {
+        let parts = &self.parts;
+        let ctx = Ctx {
+            invocation,
+            registry: &parts.registry,
+            catalog: &parts.catalog,
+            access: &parts.policy,
+            audit: &parts.audit_log,
+            runtime: parts.runtime.as_ref(),
+            progress,
+        };
+        let command = call.command();
+        match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {
+            Ok(Ok(reply)) => {
+                let outcome = if reply.status == Status::Danger {
+                    Outcome::Failed
+                } else {
+                    Outcome::Ok
+                };
+                (reply, outcome)
+            }
+            Ok(Err(error)) => (
+                Reply::danger(format!("`{command}` failed")).line(error.to_string()),
+                Outcome::Failed,
+            ),
+            Err(_) => (
+                Reply::danger(format!("`{command}` timed out")).line(format!(
+                    "No answer within {}; it may still be in progress, check before retrying.",
+                    humantime::format_duration(call.spec.timeout)
+                )),
+                Outcome::Timeout,
+            ),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The command pipeline: parse → authorize → confirm → approve → execute → reply → audit.
+//!
+//! [`Engine::handle`] is the single entry point for every chat surface (console, Slack,
+//! Discord, buttons). Every pass leaves exactly one audit record, whatever happened:
+//! unparsable text, denial, a pending confirmation, an approval, a failure or a timeout.
+
+mod confirmation;
+mod execute;
+mod request_control;
+mod trail;
+
+use std::{sync::Arc, time::Duration};
+
+use opsbot_commands::{
+    Catalog, Invocation, Registry, Reply,
+    context::{Progress, Runtime},
+    language,
+};
+
+use crate::{
+    audit::{AuditLog, AuditWriter, Decision, Outcome},
+    metrics::Metrics,
+    rbac::{Authorization, Policy},
+    store::Store,
+};
+
+pub use trail::{Trail, Verdict};
+
+/// Everything the engine is built from.
+pub struct EngineParts {
+    pub registry: Registry,
+    pub catalog: Catalog,
+    pub policy: Policy,
+    pub store: Store,
+    pub audit: AuditWriter,
+    pub audit_log: AuditLog,
+    pub runtime: Arc<dyn Runtime>,
+    pub metrics: Arc<Metrics>,
+    /// How long a destructive command waits for its requester's `confirm`.
+    pub confirmation_timeout: Duration,
+}
+
+/// The command pipeline, shared by every chat surface.
+pub struct Engine {
+    parts: EngineParts,
+}
+
+impl Engine {
+    pub fn new(parts: EngineParts) -> Self {
+        Self { parts }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.parts.catalog
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.parts.registry
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.parts.policy
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.parts.metrics
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.parts.store
+    }
+
+    /// Runs one invocation through the whole pipeline and returns the reply to show.
+    pub async fn handle(&self, invocation: &Invocation, progress: &dyn Progress) -> Reply {
+        let trail = Trail::new(invocation);
+        let parts = &self.parts;
+        let call = match language::parse(
+            &invocation.text,
+            &parts.registry,
+            &parts.catalog,
+            invocation.thread_service.as_ref(),
+        ) {
+            Ok(call) => call,
+            Err(error) => {
+                let mut verdict =
+                    Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(error.to_string());
+                if let Some(spec) = error.spec() {
+                    verdict = verdict.command(spec.name.as_str());
+                }
+                let reply = Reply::warning("I did not understand that")
+                    .line(error.to_string())
+                    .only_actor();
+                return self.finish(&trail, verdict, reply).await;
+            }
+        };
+        let command = call.command();
+        if command.is_request_control() {
+            return self.request_control(&trail, &call, progress).await;
+        }
+        if let Authorization::Denied { reason } = parts.policy.authorize(
+            &invocation.actor,
+            command,
+            call.service,
+            &invocation.channel,
+        ) {
+            parts.metrics.denial(command.as_str());
+            let verdict = Verdict::new(Decision::Denied, Outcome::NotRun)
+                .command(command.as_str())
+                .service(call.service)
+                .reason(reason.clone());
+            let reply = Reply::danger("Not allowed").line(reason).only_actor();
+            return self.finish(&trail, verdict, reply).await;
+        }
+        if call.spec.is_destructive() {
+            return self.ask_confirmation(&trail, &call).await;
+        }
+        let (reply, outcome) = self.execute(&call, invocation, progress).await;
+        let verdict = Verdict::new(Decision::Allowed, outcome)
+            .command(command.as_str())
+            .service(call.service)
+            .summary(reply.summary());
+        self.finish(&trail, verdict, reply).await
+    }
+
+    /// Writes the audit record (waiting for it to be durable), counts metrics, and
+    /// returns the reply. A failed audit write is shown to the user, never hidden.
+    async fn finish(&self, trail: &Trail<'_>, verdict: Verdict<'_>, mut reply: Reply) -> Reply {
+        let command = verdict.command.unwrap_or("unparsed");
+        let decision = verdict.decision.as_str();
+        let outcome = verdict.outcome.as_str();
+        let record = trail.record(verdict);
+        match self.parts.audit.append(record).await {
+            Ok(_) => self.parts.metrics.audit_written(),
+            Err(error) => {
+                self.parts.metrics.audit_failed();
+                tracing::error!(request_id = %trail.request_id, %error, "audit write failed");
+                reply = reply.line(format!(
+                    "⚠️ This was not recorded in the audit log: {error}"
+                ));
+            }
+        }
+        self.parts.metrics.command(
+            command,
+            decision,
+            outcome,
+            trail.invocation.platform().as_str(),
+            trail.elapsed_seconds(),
+        );
+        reply
+    }
+}

@@ -1,0 +1,486 @@
+//! Steps "confirm" and "approve": `confirm`, `cancel`, `approve` and `deny` act on a
+//! pending request. Only the requester confirms; only someone else holding an approver
+//! role approves; expired requests do nothing. State changes are compare-and-set in the
+//! store, so two people (or two replicas) can never both act on one request.
+
+use opsbot_commands::{
+    Actor, Button, Invocation, Platform, Reply, context::Progress, language, language::Call,
+};
+
+use super::{Engine, Trail, Verdict, confirmation::plus};
+use crate::{
+    audit::{Decision, Outcome},
+    rbac::Authorization,
+    store::{PendingRequest, PendingState},
+};
+
+impl Engine {
+    pub(super) async fn request_control(
+        &self,
+        trail: &Trail<'_>,
+        call: &Call<'_>,
+        progress: &dyn Progress,
+    ) -> Reply {
+        let command = call.command();
+        let id = call
+            .text("request")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let pending = match self.parts.store.get_pending(&id).await {
+            Ok(Some(pending)) => pending,
+            Ok(None) => {
+                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
+                    .command(command.as_str())
+                    .reason(format!("no request `{id}`"));
+                let reply = Reply::warning(format!("There is no request `{id}`")).only_actor();
+                return self.finish(trail, verdict, reply).await;
+            }
+            Err(error) => {
+                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
+                    .command(command.as_str())
+                    .reason(format!("store unavailable: {error}"));
+                let reply = Reply::danger("The store is unavailable")
+                    .line(format!("{error}; nothing was changed, try again shortly."));
+                return self.finish(trail, verdict, reply).await;
+            }
+        };
+        // Continue the original request's id so the whole story shares one request id.
+        let trail = Trail::continuing(trail.invocation, pending.request_id.clone());
+        let trail = &trail;
+        let actor = &trail.invocation.actor;
+        let is_requester =
+            actor.platform.as_str() == pending.platform && actor.id == pending.requester_id;
+        let service = pending
+            .service
+            .as_deref()
+            .and_then(|s| self.parts.catalog.get(s));
+        let base = Verdict::new(Decision::Denied, Outcome::NotRun)
+            .command(command.as_str())
+            .service(service)
+            .summary(format!("request {}: {}", pending.id, pending.text));
+
+        if !pending.state.is_open() {
+            let reply = Reply::warning(format!(
+                "Request `{}` is already {}",
+                pending.id, pending.state
+            ))
+            .only_actor();
+            let verdict = Verdict {
+                decision: Decision::Allowed,
+                outcome: Outcome::Failed,
+                ..base
+            }
+            .reason(format!("request is {}", pending.state));
+            return self.finish(trail, verdict, reply).await;
+        }
+        if jiff::Timestamp::now() > pending.expires_at {
+            let _ = self
+                .parts
+                .store
+                .transition_pending(
+                    &pending.id,
+                    pending.state,
+                    PendingState::Expired,
+                    None,
+                    None,
+                )
+                .await;
+            let reply =
+                Reply::warning(format!("Request `{}` has expired", pending.id)).line(format!(
+                    "`{}` was not run. Ask again if it is still needed.",
+                    pending.text
+                ));
+            let verdict = Verdict {
+                decision: Decision::Expired,
+                ..base
+            }
+            .reason(format!(
+                "expired at {}",
+                pending.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            ));
+            return self.finish(trail, verdict, reply).await;
+        }
+
+        match command {
+            opsbot_commands::CommandName::Confirm => {
+                if !is_requester {
+                    let reason = format!(
+                        "only {} can confirm request {}; to approve someone else's request use `approve {}`",
+                        pending.requester_name, pending.id, pending.id
+                    );
+                    let reply = Reply::danger("Not allowed")
+                        .line(reason.clone())
+                        .only_actor();
+                    return self.finish(trail, base.reason(reason), reply).await;
+                }
+                if pending.state != PendingState::AwaitingConfirmation {
+                    let reason = format!(
+                        "request {} is already confirmed and waits for approval",
+                        pending.id
+                    );
+                    let reply = Reply::warning("Already confirmed")
+                        .line(reason.clone())
+                        .only_actor();
+                    let verdict = Verdict {
+                        decision: Decision::Pending,
+                        ..base
+                    }
+                    .reason(reason);
+                    return self.finish(trail, verdict, reply).await;
+                }
+                self.confirm(trail, &pending, base, progress).await
+            }
+            opsbot_commands::CommandName::Cancel => {
+                let may_cancel = is_requester || self.may_approve(actor, &pending);
+                if !may_cancel {
+                    let reason = format!(
+                        "only {} or an approver can cancel request {}",
+                        pending.requester_name, pending.id
+                    );
+                    let reply = Reply::danger("Not allowed")
+                        .line(reason.clone())
+                        .only_actor();
+                    return self.finish(trail, base.reason(reason), reply).await;
+                }
+                let won = self
+                    .transition(&pending, PendingState::Cancelled, actor)
+                    .await;
+                let verdict = Verdict {
+                    decision: Decision::Cancelled,
+                    ..base
+                }
+                .reason(format!("cancelled by {}", actor.display_name));
+                let reply = match won {
+                    Ok(true) => Reply::info(format!("Cancelled `{}`", pending.text)),
+                    Ok(false) => {
+                        Reply::warning(format!("Request `{}` was already handled", pending.id))
+                    }
+                    Err(error) => Reply::danger("The store is unavailable").line(error),
+                };
+                self.finish(trail, verdict, reply).await
+            }
+            opsbot_commands::CommandName::Approve | opsbot_commands::CommandName::Deny => {
+                let approving = command == opsbot_commands::CommandName::Approve;
+                if is_requester {
+                    let reason = if approving {
+                        "you cannot approve your own request; another approver must".to_string()
+                    } else {
+                        format!("use `cancel {}` to withdraw your own request", pending.id)
+                    };
+                    let reply = Reply::danger("Not allowed")
+                        .line(reason.clone())
+                        .only_actor();
+                    return self.finish(trail, base.reason(reason), reply).await;
+                }
+                if pending.state != PendingState::AwaitingApproval {
+                    let reason = format!(
+                        "request {} has not been confirmed by {} yet",
+                        pending.id, pending.requester_name
+                    );
+                    let reply = Reply::warning("Not ready for approval")
+                        .line(reason.clone())
+                        .only_actor();
+                    let verdict = Verdict {
+                        decision: Decision::Pending,
+                        ..base
+                    }
+                    .reason(reason);
+                    return self.finish(trail, verdict, reply).await;
+                }
+                if !self.may_approve(actor, &pending) {
+                    let roles = pending
+                        .policy
+                        .as_deref()
+                        .and_then(|p| self.parts.policy.approval_rule_named(p))
+                        .map(|r| r.approver_roles.join(" or "))
+                        .unwrap_or_else(|| "an approver role".into());
+                    let reason = format!("approving request {} needs role {roles}", pending.id);
+                    self.parts.metrics.denial(command.as_str());
+                    let reply = Reply::danger("Not allowed")
+                        .line(reason.clone())
+                        .only_actor();
+                    return self.finish(trail, base.reason(reason), reply).await;
+                }
+                if approving {
+                    self.approve(trail, &pending, base, progress).await
+                } else {
+                    let won = self.transition(&pending, PendingState::Denied, actor).await;
+                    let verdict = Verdict {
+                        decision: Decision::Rejected,
+                        ..base
+                    }
+                    .approver(Some(actor.key()))
+                    .reason(format!("refused by {}", actor.display_name));
+                    let reply = match won {
+                        Ok(true) => Reply::info(format!(
+                            "Refused `{}` requested by {}",
+                            pending.text, pending.requester_name
+                        )),
+                        Ok(false) => {
+                            Reply::warning(format!("Request `{}` was already handled", pending.id))
+                        }
+                        Err(error) => Reply::danger("The store is unavailable").line(error),
+                    };
+                    self.finish(trail, verdict, reply).await
+                }
+            }
+            _ => Reply::danger("internal: not a request-control command"),
+        }
+    }
+
+    fn may_approve(&self, actor: &Actor, pending: &PendingRequest) -> bool {
+        pending
+            .policy
+            .as_deref()
+            .and_then(|p| self.parts.policy.approval_rule_named(p))
+            .is_some_and(|rule| self.parts.policy.may_approve(actor, rule))
+    }
+
+    async fn transition(
+        &self,
+        pending: &PendingRequest,
+        to: PendingState,
+        actor: &Actor,
+    ) -> Result<bool, String> {
+        self.parts
+            .store
+            .transition_pending(&pending.id, pending.state, to, Some(&actor.key()), None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The requester confirmed: either wait for an approver or run it now.
+    async fn confirm(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'_>,
+        progress: &dyn Progress,
+    ) -> Reply {
+        let invocation = trail.invocation;
+        let call = match self.reparse(pending) {
+            Ok(call) => call,
+            Err(reason) => {
+                let reply = Reply::danger("Cannot run this any more").line(reason.clone());
+                let verdict = Verdict {
+                    decision: Decision::Allowed,
+                    outcome: Outcome::Failed,
+                    ..base
+                }
+                .reason(reason);
+                return self.finish(trail, verdict, reply).await;
+            }
+        };
+        if let Authorization::Denied { reason } = self.parts.policy.authorize(
+            &invocation.actor,
+            call.command(),
+            call.service,
+            &pending.channel,
+        ) {
+            let reply = Reply::danger("Not allowed any more").line(reason.clone());
+            return self.finish(trail, base.reason(reason), reply).await;
+        }
+        let rule = pending
+            .policy
+            .as_deref()
+            .and_then(|p| self.parts.policy.approval_rule_named(p));
+        if let Some(rule) = rule {
+            let expires = plus(jiff::Timestamp::now(), rule.expires);
+            let moved = self
+                .parts
+                .store
+                .transition_pending(
+                    &pending.id,
+                    PendingState::AwaitingConfirmation,
+                    PendingState::AwaitingApproval,
+                    None,
+                    Some(expires),
+                )
+                .await;
+            let reply = match moved {
+                Ok(true) => Reply::warning(format!("Approval needed for `{}`", pending.text))
+                    .line(format!(
+                        "{} asked for this. Someone else with role {} must `approve {id}` or `deny {id}` within {}.",
+                        pending.requester_name,
+                        rule.approver_roles.join(" or "),
+                        humantime::format_duration(rule.expires),
+                        id = pending.id
+                    ))
+                    .button(Button::new("Approve", format!("approve {}", pending.id)).primary())
+                    .button(Button::new("Deny", format!("deny {}", pending.id)).danger()),
+                Ok(false) => Reply::warning(format!("Request `{}` was already handled", pending.id)),
+                Err(error) => Reply::danger("The store is unavailable").line(error.to_string()),
+            };
+            let verdict = Verdict {
+                decision: Decision::Pending,
+                ..base
+            }
+            .reason(format!(
+                "confirmed; needs approval by {} (policy `{}`)",
+                rule.approver_roles.join(" or "),
+                rule.name
+            ));
+            return self.finish(trail, verdict, reply).await;
+        }
+        match self
+            .transition(pending, PendingState::Done, &invocation.actor)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                let reply = Reply::warning(format!("Request `{}` was already handled", pending.id));
+                let verdict = Verdict {
+                    decision: Decision::Allowed,
+                    outcome: Outcome::Failed,
+                    ..base
+                }
+                .reason("already handled");
+                return self.finish(trail, verdict, reply).await;
+            }
+            Err(error) => {
+                let reply = Reply::danger("The store is unavailable").line(error.clone());
+                let verdict = Verdict {
+                    decision: Decision::Allowed,
+                    outcome: Outcome::Failed,
+                    ..base
+                }
+                .reason(error);
+                return self.finish(trail, verdict, reply).await;
+            }
+        }
+        let (reply, outcome) = self.execute(&call, invocation, progress).await;
+        let verdict = Verdict {
+            decision: Decision::Allowed,
+            outcome,
+            ..base
+        }
+        .reason(format!("confirmed request {}", pending.id))
+        .summary(reply.summary());
+        self.finish(trail, verdict, reply).await
+    }
+
+    /// An eligible approver approved: record the approval, then run as the requester.
+    async fn approve(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'_>,
+        progress: &dyn Progress,
+    ) -> Reply {
+        let approver = &trail.invocation.actor;
+        match self.transition(pending, PendingState::Done, approver).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let reply = Reply::warning(format!("Request `{}` was already handled", pending.id));
+                let verdict = Verdict {
+                    decision: Decision::Allowed,
+                    outcome: Outcome::Failed,
+                    ..base
+                }
+                .reason("already handled");
+                return self.finish(trail, verdict, reply).await;
+            }
+            Err(error) => {
+                let reply = Reply::danger("The store is unavailable").line(error.clone());
+                let verdict = Verdict {
+                    decision: Decision::Allowed,
+                    outcome: Outcome::Failed,
+                    ..base
+                }
+                .reason(error);
+                return self.finish(trail, verdict, reply).await;
+            }
+        }
+        let approval = Verdict {
+            decision: Decision::Approved,
+            outcome: Outcome::Ok,
+            ..base
+        }
+        .approver(Some(approver.key()))
+        .reason(format!(
+            "approved request {} by {}",
+            pending.id, pending.requester_name
+        ));
+        let acknowledgement = self.finish(trail, approval, Reply::default()).await;
+
+        // Execute as the requester, in the requester's channel.
+        let requester = Actor::new(
+            Platform::parse(&pending.platform).unwrap_or(Platform::Console),
+            pending.requester_id.clone(),
+            pending.requester_name.clone(),
+        )
+        .with_groups(pending.requester_groups.clone());
+        let mut invocation =
+            Invocation::new(requester, pending.channel.clone(), pending.text.clone());
+        invocation.thread = pending.thread.clone();
+        let run_trail = Trail::continuing(&invocation, pending.request_id.clone());
+        let service = pending
+            .service
+            .as_deref()
+            .and_then(|s| self.parts.catalog.get(s));
+        let run_base = Verdict::new(Decision::Allowed, Outcome::NotRun)
+            .command(base_command(pending))
+            .service(service)
+            .approver(Some(approver.key()));
+        let call = match self.reparse(pending) {
+            Ok(call) => call,
+            Err(reason) => {
+                let reply = Reply::danger("Cannot run this any more").line(reason.clone());
+                let verdict = Verdict {
+                    outcome: Outcome::Failed,
+                    ..run_base
+                }
+                .reason(reason);
+                return self.finish(&run_trail, verdict, reply).await;
+            }
+        };
+        if let Authorization::Denied { reason } = self.parts.policy.authorize(
+            &invocation.actor,
+            call.command(),
+            call.service,
+            &pending.channel,
+        ) {
+            let reply = Reply::danger("The requester is no longer allowed to run this")
+                .line(reason.clone());
+            let verdict = Verdict {
+                decision: Decision::Denied,
+                ..run_base
+            }
+            .reason(reason);
+            return self.finish(&run_trail, verdict, reply).await;
+        }
+        let (mut reply, outcome) = self.execute(&call, &invocation, progress).await;
+        reply.lines.insert(
+            0,
+            format!(
+                "Approved by {} for {}.",
+                approver.display_name, pending.requester_name
+            ),
+        );
+        reply.lines.extend(acknowledgement.lines);
+        let verdict = Verdict {
+            outcome,
+            ..run_base
+        }
+        .reason(format!("approved request {}", pending.id))
+        .summary(reply.summary());
+        self.finish(&run_trail, verdict, reply).await
+    }
+
+    fn reparse(&self, pending: &PendingRequest) -> Result<Call<'_>, String> {
+        language::parse(
+            &pending.text,
+            &self.parts.registry,
+            &self.parts.catalog,
+            None,
+        )
+        .map_err(|e| format!("`{}` no longer parses: {e}", pending.text))
+    }
+}
+
+fn base_command(pending: &PendingRequest) -> &'static str {
+    opsbot_commands::CommandName::parse(&pending.command)
+        .map(|c| c.as_str())
+        .unwrap_or("unknown")
+}

@@ -1,0 +1,74 @@
+//! Routes runtime actions (restart, rollback, scale) to the adapter for a service's target
+//! kind. A target kind without an adapter answers with a clear "not supported" error.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use opsbot_commands::{
+    Service,
+    catalog::Target,
+    context::{ActionReport, Progress, Runtime, RuntimeError},
+};
+
+/// The adapters this opsbot was given, one per target kind.
+#[derive(Clone, Default)]
+pub struct RuntimeRouter {
+    pub kubernetes: Option<Arc<dyn Runtime>>,
+    pub compose: Option<Arc<dyn Runtime>>,
+    pub systemd: Option<Arc<dyn Runtime>>,
+}
+
+impl RuntimeRouter {
+    fn adapter(&self, service: &Service) -> Result<&Arc<dyn Runtime>, RuntimeError> {
+        let (adapter, kind) = match &service.target {
+            Target::Kubernetes { .. } => (&self.kubernetes, "Kubernetes"),
+            Target::Compose { .. } => (&self.compose, "docker compose"),
+            Target::Systemd { .. } => (&self.systemd, "systemd"),
+            Target::None => {
+                return Err(RuntimeError::NotSupported(format!(
+                    "{} has no runtime target in the catalog, so there is nothing to operate",
+                    service.name
+                )));
+            }
+        };
+        adapter.as_ref().ok_or_else(|| {
+            RuntimeError::NotSupported(format!(
+                "this opsbot has no {kind} adapter configured, so it cannot operate {}",
+                service.name
+            ))
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for RuntimeRouter {
+    async fn restart(
+        &self,
+        service: &Service,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.adapter(service)?.restart(service, progress).await
+    }
+
+    async fn rollback(
+        &self,
+        service: &Service,
+        to_revision: Option<i64>,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.adapter(service)?
+            .rollback(service, to_revision, progress)
+            .await
+    }
+
+    async fn scale(
+        &self,
+        service: &Service,
+        replicas: u32,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.adapter(service)?
+            .scale(service, replicas, progress)
+            .await
+    }
+}

@@ -1,0 +1,59 @@
+//! The HTTP server: liveness, readiness and metrics. Chat and alert endpoints from the
+//! adapters are merged into the same router.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+
+use crate::{metrics::Metrics, store::Store};
+
+/// What the operational endpoints need.
+#[derive(Clone)]
+pub struct ServerState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// `/healthz`, `/readyz`, `/metrics`.
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// The process is up and serving.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The store answers: this replica can take work.
+async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed: store unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("store unavailable: {error}\n"),
+            )
+        }
+    }
+}
+
+async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}

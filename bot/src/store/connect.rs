@@ -1,0 +1,250 @@
+//! Opening a [`Store`] from a URL: picks the backend from the scheme, creates the SQLite
+//! file if missing, and sets every SQLite connection up (WAL, `synchronous=FULL` for a
+//! durable audit log, busy timeout, foreign keys, in-memory temp storage; readers are
+//! `query_only`).
+
+use std::time::Duration;
+
+use sqlx::{AnyConnection, Executor, Row, any::AnyPoolOptions};
+
+use super::{Backend, Store, StoreError};
+
+/// How long an SQLite connection waits for another process's write lock.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a caller waits for a pooled connection before the store counts as unavailable.
+/// The SQLite writer pool waits longer: queueing behind the single writer is normal.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const SQLITE_WRITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an SQLite connection is for; decides its PRAGMAs.
+#[derive(Clone, Copy)]
+enum SqliteRole {
+    /// The single writer connection of a file database.
+    Writer,
+    /// A read-only WAL reader.
+    Reader,
+    /// The only connection of an in-memory database: reads and writes.
+    Memory,
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://path/opsbot.db`, `sqlite::memory:`,
+    /// `postgres://user@host/db`). Does not migrate; call [`Store::migrate`].
+    ///
+    /// SQLite gets one writer connection and `max_connections - 1` (at least one) readers;
+    /// PostgreSQL gets one pool of `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        match backend_of(url)? {
+            Backend::Sqlite => connect_sqlite(url, max_connections).await,
+            Backend::Postgres => connect_postgres(url, max_connections).await,
+        }
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match scheme.to_ascii_lowercase().as_str() {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        other => Err(StoreError::UnsupportedUrl(other.to_string())),
+    }
+}
+
+async fn connect_postgres(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: Backend::Postgres,
+            source,
+        })?;
+    Ok(Store {
+        backend: Backend::Postgres,
+        writer: pool.clone(),
+        reader: pool,
+    })
+}
+
+async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    let connect_error = |source| StoreError::Connect {
+        backend: Backend::Sqlite,
+        source,
+    };
+    if is_memory(url) {
+        // Every connection to `:memory:` is its own database: keep exactly one, forever.
+        let pool = sqlite_pool(1, SqliteRole::Memory)
+            .connect(url)
+            .await
+            .map_err(connect_error)?;
+        return Ok(Store {
+            backend: Backend::Sqlite,
+            writer: pool.clone(),
+            reader: pool,
+        });
+    }
+    let url = with_create_mode(url);
+    // The writer first: it switches the file to WAL before any reader opens it.
+    let writer = sqlite_pool(1, SqliteRole::Writer)
+        .connect(&url)
+        .await
+        .map_err(connect_error)?;
+    let readers = max_connections.saturating_sub(1).max(1);
+    let reader = sqlite_pool(readers, SqliteRole::Reader)
+        .connect(&url)
+        .await
+        .map_err(connect_error)?;
+    Ok(Store {
+        backend: Backend::Sqlite,
+        writer,
+        reader,
+    })
+}
+
+fn sqlite_pool(size: u32, role: SqliteRole) -> AnyPoolOptions {
+    let acquire_timeout = match role {
+        SqliteRole::Reader => ACQUIRE_TIMEOUT,
+        SqliteRole::Writer | SqliteRole::Memory => SQLITE_WRITE_ACQUIRE_TIMEOUT,
+    };
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(match role {
+            SqliteRole::Reader => 0,
+            SqliteRole::Writer | SqliteRole::Memory => 1,
+        })
+        .acquire_timeout(acquire_timeout)
+        // A local file cannot drop the connection; pinging on every acquire only adds a
+        // round trip to the connection's worker thread.
+        .test_before_acquire(false)
+        .idle_timeout(match role {
+            SqliteRole::Reader => Some(Duration::from_secs(600)),
+            SqliteRole::Writer | SqliteRole::Memory => None,
+        })
+        .max_lifetime(None)
+        .after_connect(move |conn, _meta| Box::pin(setup_sqlite(conn, role)))
+}
+
+async fn setup_sqlite(conn: &mut AnyConnection, role: SqliteRole) -> Result<(), sqlx::Error> {
+    if let SqliteRole::Writer = role {
+        let mode: String = conn
+            .fetch_one("PRAGMA journal_mode = WAL")
+            .await?
+            .try_get(0)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(
+                journal_mode = %mode,
+                "could not switch the SQLite store to WAL (another process has it open?)"
+            );
+        }
+    }
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"
+    )))
+    .await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    // Multi-row INSERTs in a transaction keep a statement journal, which otherwise spills
+    // to a temporary file past 64 KiB: a write and a file per batch of audit entries.
+    conn.execute("PRAGMA temp_store = MEMORY").await?;
+    if let SqliteRole::Reader = role {
+        conn.execute("PRAGMA query_only = ON").await?;
+    }
+    Ok(())
+}
+
+fn is_memory(url: &str) -> bool {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:" || query.split('&').any(|kv| kv == "mode=memory")
+}
+
+/// Adds `mode=rwc` (create if missing) unless the URL already chooses a mode.
+fn with_create_mode(url: &str) -> String {
+    match url.split_once('?') {
+        Some((_, query)) if query.split('&').any(|kv| kv.starts_with("mode=")) => url.to_string(),
+        Some(_) => format!("{url}&mode=rwc"),
+        None => format!("{url}?mode=rwc"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_backend_from_scheme() {
+        assert_eq!(backend_of("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(backend_of("sqlite::memory:").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            backend_of("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            backend_of("postgresql://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(matches!(
+            backend_of("mysql://root:secret@h/db"),
+            Err(StoreError::UnsupportedUrl(scheme)) if scheme == "mysql"
+        ));
+    }
+
+    #[test]
+    fn sqlite_urls() {
+        assert!(is_memory("sqlite::memory:"));
+        assert!(is_memory("sqlite://:memory:"));
+        assert!(is_memory("sqlite://x?mode=memory"));
+        assert!(!is_memory("sqlite://opsbot.db"));
+        assert_eq!(with_create_mode("sqlite://a.db"), "sqlite://a.db?mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://a.db?cache=private"),
+            "sqlite://a.db?cache=private&mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+    }
+
+    #[tokio::test]
+    async fn creates_the_file_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()), 4)
+            .await
+            .unwrap();
+        assert!(path.exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        store.ping().await.unwrap();
+        // Readers refuse writes.
+        let err = sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(store.read_pool())
+            .await;
+        assert!(err.is_err());
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn memory_store_keeps_its_data() {
+        let store = Store::connect("sqlite::memory:", 4).await.unwrap();
+        store.migrate().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_head")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
