@@ -287,3 +287,41 @@ on_both_backends!(
         assert_eq!(audit.lines.len(), 2, "{}", audit.to_plain_text());
     }
 );
+
+on_both_backends!(
+    abandoned_requests_are_swept_and_audited_as_expired,
+    SHORT_WINDOWS,
+    |bot| {
+        let id = request_id(
+            &bot.say("operator", "restart ai-orchestration-staging")
+                .await,
+        );
+        assert_eq!(
+            bot.app.engine.expire_abandoned().await.unwrap(),
+            0,
+            "not due yet"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        assert_eq!(bot.app.engine.expire_abandoned().await.unwrap(), 1);
+        assert_eq!(
+            bot.app.engine.expire_abandoned().await.unwrap(),
+            0,
+            "expired once only"
+        );
+        let audit = bot
+            .say("operator", "audit --decision expired")
+            .await
+            .to_plain_text();
+        assert!(
+            audit.contains(&format!("request {id} expired waiting for confirmation")),
+            "{audit}"
+        );
+        let late = bot.say("operator", &format!("confirm {id}")).await;
+        assert!(
+            late.title.contains("already expired"),
+            "{}",
+            late.to_plain_text()
+        );
+        assert!(bot.runtime.actions().is_empty());
+    }
+);

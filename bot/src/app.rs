@@ -31,6 +31,7 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     audit: AuditWriter,
     retention: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -57,21 +58,35 @@ impl App {
             store.clone(),
             config.audit.retention.as_duration(),
         ));
+        let expiry = tokio::spawn(expiry_loop(engine.clone()));
         Ok(Self {
             engine,
             store,
             metrics,
             audit,
             retention,
+            expiry,
         })
     }
 
     /// Flushes the audit log and closes the store.
     pub async fn shutdown(self) {
         self.retention.abort();
+        self.expiry.abort();
         drop(self.engine);
         self.audit.close().await;
         self.store.close().await;
+    }
+}
+
+/// Expires abandoned confirmations and approvals every 15 seconds.
+async fn expiry_loop(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        if let Err(error) = engine.expire_abandoned().await {
+            tracing::warn!(%error, "expiring abandoned requests failed; will retry");
+        }
     }
 }
 

@@ -164,7 +164,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => {
             let loaded = load(cli.config, &StoreArgs { database_url: None }, None)?;
             println!("{}", config::summarize(&loaded));
-            println!("configuration OK: {}", loaded.source.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate(store) => {

@@ -28,11 +28,9 @@ CREATE TABLE audit_log (
     hash        TEXT    NOT NULL
 );
 
--- For `audit --since`, `--actor`, `--service`, newest first.
+-- For `audit --since`, export and retention. The only secondary index: each one is paid
+-- on every append, and `audit --actor/--service` read newest-first by seq with a limit.
 CREATE INDEX audit_log_at_us ON audit_log (at_us);
-CREATE INDEX audit_log_actor_id ON audit_log (actor_id, seq);
-CREATE INDEX audit_log_actor_name ON audit_log (actor_name, seq);
-CREATE INDEX audit_log_service ON audit_log (service, seq);
 
 -- The chain head: seq and hash of the newest entry (0 and 64 zeros when empty). Every
 -- append and prune updates this row first, which serializes writers across replicas.

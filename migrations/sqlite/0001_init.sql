@@ -28,12 +28,10 @@ CREATE TABLE audit_log (
     hash        TEXT    NOT NULL
 );
 
--- For `audit --since`, `--actor`, `--service` (SQLite indexes carry the rowid, so these
--- are already ordered by seq within a key).
+-- For `audit --since`, `audit export --since` and retention. Only this one: every index
+-- is paid for on every append (the audit write is on every command's path), while the
+-- `--actor`/`--service` filters of `audit` read newest-first by seq and stop at the limit.
 CREATE INDEX audit_log_at_us ON audit_log (at_us);
-CREATE INDEX audit_log_actor_id ON audit_log (actor_id);
-CREATE INDEX audit_log_actor_name ON audit_log (actor_name);
-CREATE INDEX audit_log_service ON audit_log (service);
 
 -- The chain head: seq and hash of the newest entry (0 and 64 zeros when empty). Every
 -- append and prune updates this row first, which serializes writers across replicas.

@@ -1,32 +1,25 @@
 //! One group commit: appends a batch of records to the chain in a single transaction.
 //!
-//! Lock the head (`UPDATE audit_head … RETURNING`), give each record the next seq, chain
-//! its hash to the previous one, insert them with multi-row INSERTs, move the head,
-//! commit. The INSERTs come in power-of-two sizes up to [`MAX_ROWS_PER_INSERT`] rows, so
-//! only a handful of distinct statements exist and each stays prepared in the
-//! connection's statement cache; 20 binds per row keeps every statement far below
-//! SQLite's 32,766 and PostgreSQL's 65,535 parameter limits.
+//! Lock the head, give each record the next seq, chain its hash to the previous one,
+//! insert them with multi-row INSERTs ([`super::insert_sql`]), move the head, commit.
 //!
-//! SQLite gets positional `?` placeholders: sqlx looks up the name of every `$N`
-//! parameter, and SQLite finds a name by scanning a list, which makes binding a
-//! 5,120-parameter statement quadratic (it was 90% of the batch time).
+//! Round trips matter more than anything else here once the batch is in memory:
+//! * SQLite (each statement is a hop to the connection's worker thread): two calls —
+//!   `BEGIN IMMEDIATE; UPDATE audit_head … RETURNING` and then the INSERTs, the last one
+//!   carrying `UPDATE audit_head …; COMMIT`. This transaction is opened by hand, not by
+//!   sqlx, so [`SqliteTx`] closes the connection (which rolls back) if it is abandoned.
+//! * PostgreSQL: an sqlx transaction; the last INSERT moves the head in a CTE.
 
-use std::{fmt::Write as _, sync::OnceLock};
-
-use sqlx::{Any, Arguments, SqlSafeStr, SqlStr, any::AnyArguments};
+use sqlx::{Any, Arguments, Row, any::AnyArguments, pool::PoolConnection};
 
 use super::{
     AuditRecord,
     chain::entry_hash,
-    head::{lock_head, set_head},
-    row::{ENTRY_COLUMN_COUNT, ENTRY_COLUMNS},
+    head::{ChainPoint, lock_head},
+    insert_sql::{SQLITE_BEGIN_AND_LOCK, Tail, chunk_sizes, insert_statement},
+    row::ENTRY_COLUMN_COUNT,
 };
 use crate::store::{Backend, Store, StoreError};
-
-/// The largest multi-row INSERT (5,120 binds).
-pub(crate) const MAX_ROWS_PER_INSERT: usize = 256;
-/// `log2(MAX_ROWS_PER_INSERT) + 1` statement sizes: 1, 2, 4, …, 256 rows.
-const STATEMENT_SIZES: usize = MAX_ROWS_PER_INSERT.trailing_zeros() as usize + 1;
 
 /// Appends `records` (drained, in order) as one transaction and returns the seq given to
 /// the first; the others follow consecutively. On error nothing was written.
@@ -34,22 +27,82 @@ pub(crate) async fn commit_batch(
     store: &Store,
     records: &mut Vec<AuditRecord>,
 ) -> Result<i64, StoreError> {
-    let t0 = std::time::Instant::now();
-    let n = records.len();
+    match store.backend() {
+        Backend::Sqlite => commit_sqlite(store, records).await,
+        Backend::Postgres => commit_postgres(store, records).await,
+    }
+}
+
+async fn commit_postgres(store: &Store, records: &mut Vec<AuditRecord>) -> Result<i64, StoreError> {
     let mut tx = store.pool().begin().await?;
-    let t1 = t0.elapsed();
     let head = lock_head(&mut tx).await?;
-    let t2 = t0.elapsed();
-    let mut t_build = std::time::Duration::ZERO;
-    let mut t_exec = std::time::Duration::ZERO;
     let first_seq = head.seq + 1;
+    for (sql, args) in chain(Backend::Postgres, head, records)? {
+        sqlx::query_with(sql, args).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(first_seq)
+}
+
+async fn commit_sqlite(store: &Store, records: &mut Vec<AuditRecord>) -> Result<i64, StoreError> {
+    let mut tx = SqliteTx {
+        conn: store.pool().acquire().await?,
+        open: true,
+    };
+    // `fetch_all`: the Any driver's `fetch_optional` looks only at the first statement's
+    // result (BEGIN's, which has no rows).
+    let row = sqlx::query(SQLITE_BEGIN_AND_LOCK)
+        .bind(1i64)
+        .fetch_all(&mut *tx.conn)
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::corrupt("audit_head", "the row is missing"))?;
+    let head = ChainPoint {
+        seq: row.try_get(0)?,
+        hash: row.try_get(1)?,
+    };
+    let first_seq = head.seq + 1;
+    for (sql, args) in chain(Backend::Sqlite, head, records)? {
+        sqlx::query_with(sql, args).execute(&mut *tx.conn).await?;
+    }
+    // The last statement ended with COMMIT.
+    tx.open = false;
+    Ok(first_seq)
+}
+
+/// A pooled SQLite connection inside a transaction sqlx does not know about. Unless
+/// marked closed, dropping it (an error, or the future dropped) closes the connection
+/// instead of returning it to the pool, and SQLite rolls the transaction back.
+struct SqliteTx {
+    conn: PoolConnection<Any>,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Gives the records (drained) their seqs and hashes after `head`, and returns the
+/// statements that insert them, the last one also moving the head.
+fn chain(
+    backend: Backend,
+    head: ChainPoint,
+    records: &mut Vec<AuditRecord>,
+) -> Result<Vec<(sqlx::SqlStr, AnyArguments)>, sqlx::Error> {
     let mut seq = head.seq;
     let mut prev = head.hash;
     let mut pending = records.drain(..);
-    for rows in chunk_sizes(pending.len()) {
-        let tb = std::time::Instant::now();
+    let sizes = chunk_sizes(pending.len());
+    let chunks = sizes.len();
+    let mut statements = Vec::with_capacity(chunks);
+    for (i, rows) in sizes.enumerate() {
+        let last = i + 1 == chunks;
         let mut args = AnyArguments::default();
-        args.reserve(rows * ENTRY_COLUMN_COUNT, 0);
+        args.reserve(rows * ENTRY_COLUMN_COUNT + 2, 0);
         for mut record in pending.by_ref().take(rows) {
             seq += 1;
             scrub_nul(&mut record);
@@ -57,92 +110,19 @@ pub(crate) async fn commit_batch(
             let prev_hash = std::mem::replace(&mut prev, hash.clone());
             bind_entry(&mut args, seq, record, prev_hash, hash)?;
         }
-        t_build += tb.elapsed();
-        let te = std::time::Instant::now();
-        sqlx::query_with(insert_statement(store.backend(), rows), args)
-            .execute(&mut *tx)
-            .await?;
-        t_exec += te.elapsed();
-    }
-    drop(pending);
-    let t3 = t0.elapsed();
-    set_head(&mut tx, seq, &prev).await?;
-    let t4 = t0.elapsed();
-    tx.commit().await?;
-    let t5 = t0.elapsed();
-    if std::env::var("OPSBOT_BATCH_TRACE").is_ok() {
-        eprintln!(
-            "n={n} begin={t1:?} lock={:?} build={t_build:?} exec={t_exec:?} sethead={:?} commit={:?} total={t5:?}",
-            t2 - t1,
-            t4 - t3,
-            t5 - t4
-        );
-    }
-    Ok(first_seq)
-}
-
-/// Splits `n` rows into statement sizes: as many full [`MAX_ROWS_PER_INSERT`] chunks as
-/// fit, then the binary digits of the rest (300 → 256, 32, 8, 4).
-fn chunk_sizes(mut n: usize) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        if n == 0 {
-            return None;
-        }
-        let size = if n >= MAX_ROWS_PER_INSERT {
-            MAX_ROWS_PER_INSERT
+        let tail = if last {
+            add(&mut args, seq)?;
+            add(&mut args, prev.clone())?;
+            Tail::InsertAndFinish
         } else {
-            1 << (usize::BITS - 1 - n.leading_zeros())
+            Tail::Insert
         };
-        n -= size;
-        Some(size)
-    })
-}
-
-/// The cached INSERT for `rows` rows (a power of two ≤ [`MAX_ROWS_PER_INSERT`]).
-fn insert_statement(backend: Backend, rows: usize) -> SqlStr {
-    static SQLITE: OnceLock<Vec<SqlStr>> = OnceLock::new();
-    static POSTGRES: OnceLock<Vec<SqlStr>> = OnceLock::new();
-    let cache = match backend {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &POSTGRES,
-    };
-    let all = cache.get_or_init(|| {
-        (0..STATEMENT_SIZES)
-            .map(|power| sqlx::AssertSqlSafe(insert_sql(backend, 1 << power)).into_sql_str())
-            .collect()
-    });
-    all[rows.trailing_zeros() as usize].clone()
-}
-
-fn insert_sql(backend: Backend, rows: usize) -> String {
-    let mut sql = String::with_capacity(64 + ENTRY_COLUMNS.len() + rows * ENTRY_COLUMN_COUNT * 7);
-    sql.push_str("INSERT INTO audit_log (");
-    sql.push_str(ENTRY_COLUMNS);
-    sql.push_str(") VALUES ");
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for column in 0..ENTRY_COLUMN_COUNT {
-            if column > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    let _ = write!(sql, "${n}");
-                }
-            }
-        }
-        sql.push(')');
+        statements.push((insert_statement(backend, tail, rows), args));
     }
-    sql
+    Ok(statements)
 }
 
-/// Binds one entry in [`ENTRY_COLUMNS`] order, moving the strings (no copies here).
+/// Binds one entry in [`super::row::ENTRY_COLUMNS`] order, moving the strings.
 fn bind_entry(
     args: &mut AnyArguments,
     seq: i64,
@@ -249,46 +229,6 @@ fn scrub_nul(record: &mut AuditRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunks_are_powers_of_two_summing_to_n() {
-        for n in [0, 1, 2, 3, 255, 256, 257, 300, 1023, 1024, 5000] {
-            let sizes: Vec<usize> = chunk_sizes(n).collect();
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(
-                sizes
-                    .iter()
-                    .all(|s| s.is_power_of_two() && *s <= MAX_ROWS_PER_INSERT)
-            );
-        }
-        assert_eq!(chunk_sizes(300).collect::<Vec<_>>(), [256, 32, 8, 4]);
-    }
-
-    #[test]
-    fn statements_have_the_right_placeholders() {
-        assert_eq!(
-            insert_statement(Backend::Postgres, 1).as_str(),
-            format!(
-                "INSERT INTO audit_log ({ENTRY_COLUMNS}) VALUES ({})",
-                (1..=20)
-                    .map(|n| format!("${n}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        );
-        let big = insert_statement(Backend::Postgres, MAX_ROWS_PER_INSERT);
-        assert!(
-            big.as_str()
-                .ends_with(&format!("${})", MAX_ROWS_PER_INSERT * 20))
-        );
-    }
-
-    #[test]
-    fn sqlite_statements_are_positional() {
-        let q = vec!["?"; 20].join(",");
-        let sql = insert_statement(Backend::Sqlite, 2);
-        assert!(sql.as_str().ends_with(&format!("VALUES ({q}),({q})")));
-    }
 
     #[test]
     fn scrubs_nul() {

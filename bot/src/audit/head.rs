@@ -1,5 +1,6 @@
 //! The chain's two singleton rows: `audit_head` (seq and hash of the newest entry;
-//! updating it first in a transaction is the chain lock) and `audit_anchor` (seq and hash
+//! updating it first in a transaction is the chain lock; the group commit moves it in
+//! its last INSERT) and `audit_anchor` (seq and hash
 //! of the last entry removed by retention; verification starts right after it).
 
 use sqlx::{AnyConnection, Row};
@@ -21,19 +22,6 @@ pub(crate) async fn lock_head(conn: &mut AnyConnection) -> Result<ChainPoint, St
         .fetch_optional(conn)
         .await?;
     point(row, "audit_head")
-}
-
-pub(crate) async fn set_head(
-    conn: &mut AnyConnection,
-    seq: i64,
-    hash: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(seq)
-        .bind(hash)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub(crate) async fn read_head(conn: &mut AnyConnection) -> Result<ChainPoint, StoreError> {

@@ -11,6 +11,7 @@ pub mod chain;
 mod error;
 mod export;
 mod head;
+mod insert_sql;
 mod log;
 mod retention;
 mod row;

@@ -6,6 +6,7 @@
 
 mod confirmation;
 mod execute;
+mod expiry;
 mod request_control;
 mod trail;
 

@@ -1,0 +1,135 @@
+//! Benchmark: how fast a fresh `opsbot` process answers its first command, and how much
+//! memory it holds when idle. Runs the real release binary on the example configuration.
+//!
+//! - first reply: spawn `opsbot serve --console`, type `help` at once, stop the clock when
+//!   the reply arrives on stdout; cold (new SQLite file, migrations run) and warm.
+//! - idle RSS: `opsbot serve`, wait for `/healthz`, let it settle, read VmRSS.
+//!
+//! Run: `cargo bench -p opsbot --bench startup`. Reports; asserts nothing about time.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn first_reply(db: &Path) -> Duration {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["serve", "--console", "-c"])
+        .arg(example())
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--database-url", &format!("sqlite://{}", db.display())])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start opsbot");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"help\n").unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let elapsed = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("Commands you can run") => break started.elapsed(),
+            Some(Ok(_)) => continue,
+            _ => panic!("opsbot ended without replying"),
+        }
+    };
+    drop(stdin); // end of input ends the console, which shuts opsbot down
+    let _ = child.wait();
+    elapsed
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn idle_rss(db: &Path) -> (u64, u64) {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .args(["serve", "-c"])
+        .arg(example())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", &format!("sqlite://{}", db.display())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start opsbot");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ =
+                stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "opsbot did not become ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let rss = rss_kib(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    rss
+}
+
+fn summary(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "first reply ({label}): p50 {:.1} ms, max {:.1} ms over {} starts",
+        ms(samples[samples.len() / 2]),
+        ms(*samples.last().unwrap()),
+        samples.len()
+    );
+}
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_STARTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let cold: Vec<Duration> = (0..runs)
+        .map(|i| first_reply(&dir.path().join(format!("cold-{i}.db"))))
+        .collect();
+    summary("cold: new database, migrations run", cold);
+    let warm_db = dir.path().join("warm.db");
+    first_reply(&warm_db);
+    let warm: Vec<Duration> = (0..runs).map(|_| first_reply(&warm_db)).collect();
+    summary("warm: existing database", warm);
+    let (rss, peak) = idle_rss(&warm_db);
+    println!(
+        "idle RSS after readiness + 3 s: {:.1} MiB (peak {:.1} MiB)",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+}

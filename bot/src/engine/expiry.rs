@@ -1,0 +1,70 @@
+//! The expiry sweep: requests nobody confirmed or approved in time are marked expired and
+//! audited as such, so an abandoned `restart` shows up in the log, not only a used one.
+
+use opsbot_commands::{Actor, Invocation, Platform, Reply};
+
+use super::{Engine, Trail, Verdict};
+use crate::{
+    audit::{Decision, Outcome},
+    store::{PendingState, StoreError},
+};
+
+impl Engine {
+    /// Expires every open request past its deadline; returns how many it expired.
+    pub async fn expire_abandoned(&self) -> Result<usize, StoreError> {
+        let store = &self.parts.store;
+        let mut expired = 0;
+        loop {
+            let due = store.due_pending(jiff::Timestamp::now(), 100).await?;
+            if due.is_empty() {
+                return Ok(expired);
+            }
+            for pending in due {
+                // Compare-and-set: a confirm racing the sweep wins or loses cleanly.
+                if !store
+                    .transition_pending(
+                        &pending.id,
+                        pending.state,
+                        PendingState::Expired,
+                        None,
+                        None,
+                    )
+                    .await?
+                {
+                    continue;
+                }
+                expired += 1;
+                let requester = Actor::new(
+                    Platform::parse(&pending.platform).unwrap_or(Platform::Console),
+                    pending.requester_id.clone(),
+                    pending.requester_name.clone(),
+                );
+                let mut invocation =
+                    Invocation::new(requester, pending.channel.clone(), pending.text.clone());
+                invocation.thread = pending.thread.clone();
+                let trail = Trail::continuing(&invocation, pending.request_id.clone());
+                let waiting_for = match pending.state {
+                    PendingState::AwaitingApproval => "approval",
+                    _ => "confirmation",
+                };
+                let service = pending
+                    .service
+                    .as_deref()
+                    .and_then(|s| self.parts.catalog.get(s));
+                let command =
+                    opsbot_commands::CommandName::parse(&pending.command).map(|c| c.as_str());
+                let mut verdict = Verdict::new(Decision::Expired, Outcome::NotRun)
+                    .service(service)
+                    .reason(format!(
+                        "request {} expired waiting for {waiting_for}",
+                        pending.id
+                    ))
+                    .summary(format!("request {}: {}", pending.id, pending.text));
+                if let Some(command) = command {
+                    verdict = verdict.command(command);
+                }
+                self.finish(&trail, verdict, Reply::default()).await;
+            }
+        }
+    }
+}
