@@ -1,9 +1,9 @@
 //! The expiry sweep: requests nobody confirmed or approved in time are marked expired and
 //! audited as such, so an abandoned `restart` shows up in the log, not only a used one.
 
-use opsbot_commands::{Actor, Invocation, Platform, Reply};
+use opsbot_commands::Reply;
 
-use super::{Engine, Trail, Verdict};
+use super::{Engine, Trail, Verdict, request_control::requester_invocation};
 use crate::{
     audit::{Decision, Outcome},
     store::{PendingState, StoreError},
@@ -34,14 +34,7 @@ impl Engine {
                     continue;
                 }
                 expired += 1;
-                let requester = Actor::new(
-                    Platform::parse(&pending.platform).unwrap_or(Platform::Console),
-                    pending.requester_id.clone(),
-                    pending.requester_name.clone(),
-                );
-                let mut invocation =
-                    Invocation::new(requester, pending.channel.clone(), pending.text.clone());
-                invocation.thread = pending.thread.clone();
+                let invocation = requester_invocation(&pending);
                 let trail = Trail::continuing(&invocation, pending.request_id.clone());
                 let waiting_for = match pending.state {
                     PendingState::AwaitingApproval => "approval",

@@ -323,32 +323,10 @@ impl Engine {
             ));
             return self.finish(trail, verdict, reply).await;
         }
-        match self
-            .transition(pending, PendingState::Done, &invocation.actor)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                let reply = Reply::warning(format!("Request `{}` was already handled", pending.id));
-                let verdict = Verdict {
-                    decision: Decision::Allowed,
-                    outcome: Outcome::Failed,
-                    ..base
-                }
-                .reason("already handled");
-                return self.finish(trail, verdict, reply).await;
-            }
-            Err(error) => {
-                let reply = Reply::danger("The store is unavailable").line(error.clone());
-                let verdict = Verdict {
-                    decision: Decision::Allowed,
-                    outcome: Outcome::Failed,
-                    ..base
-                }
-                .reason(error);
-                return self.finish(trail, verdict, reply).await;
-            }
-        }
+        let base = match self.claim(trail, pending, &invocation.actor, base).await {
+            Ok(base) => base,
+            Err(reply) => return reply,
+        };
         let (reply, outcome) = self.execute(&call, invocation, progress).await;
         let verdict = Verdict {
             decision: Decision::Allowed,
@@ -369,29 +347,10 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Reply {
         let approver = &trail.invocation.actor;
-        match self.transition(pending, PendingState::Done, approver).await {
-            Ok(true) => {}
-            Ok(false) => {
-                let reply = Reply::warning(format!("Request `{}` was already handled", pending.id));
-                let verdict = Verdict {
-                    decision: Decision::Allowed,
-                    outcome: Outcome::Failed,
-                    ..base
-                }
-                .reason("already handled");
-                return self.finish(trail, verdict, reply).await;
-            }
-            Err(error) => {
-                let reply = Reply::danger("The store is unavailable").line(error.clone());
-                let verdict = Verdict {
-                    decision: Decision::Allowed,
-                    outcome: Outcome::Failed,
-                    ..base
-                }
-                .reason(error);
-                return self.finish(trail, verdict, reply).await;
-            }
-        }
+        let base = match self.claim(trail, pending, approver, base).await {
+            Ok(base) => base,
+            Err(reply) => return reply,
+        };
         let approval = Verdict {
             decision: Decision::Approved,
             outcome: Outcome::Ok,
@@ -405,15 +364,7 @@ impl Engine {
         let acknowledgement = self.finish(trail, approval, Reply::default()).await;
 
         // Execute as the requester, in the requester's channel.
-        let requester = Actor::new(
-            Platform::parse(&pending.platform).unwrap_or(Platform::Console),
-            pending.requester_id.clone(),
-            pending.requester_name.clone(),
-        )
-        .with_groups(pending.requester_groups.clone());
-        let mut invocation =
-            Invocation::new(requester, pending.channel.clone(), pending.text.clone());
-        invocation.thread = pending.thread.clone();
+        let invocation = requester_invocation(pending);
         let run_trail = Trail::continuing(&invocation, pending.request_id.clone());
         let service = pending
             .service
@@ -468,6 +419,36 @@ impl Engine {
         self.finish(&run_trail, verdict, reply).await
     }
 
+    /// Moves the request to done (compare-and-set), returning `base` for the caller's
+    /// verdict; when someone else already acted, or the store fails, audits that and
+    /// returns the reply to show instead.
+    async fn claim<'a>(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        actor: &Actor,
+        base: Verdict<'a>,
+    ) -> Result<Verdict<'a>, Reply> {
+        let (reply, reason) = match self.transition(pending, PendingState::Done, actor).await {
+            Ok(true) => return Ok(base),
+            Ok(false) => (
+                Reply::warning(format!("Request `{}` was already handled", pending.id)),
+                "already handled".to_string(),
+            ),
+            Err(error) => (
+                Reply::danger("The store is unavailable").line(error.clone()),
+                error,
+            ),
+        };
+        let verdict = Verdict {
+            decision: Decision::Allowed,
+            outcome: Outcome::Failed,
+            ..base
+        }
+        .reason(reason);
+        Err(self.finish(trail, verdict, reply).await)
+    }
+
     fn reparse(&self, pending: &PendingRequest) -> Result<Call<'_>, String> {
         language::parse(
             &pending.text,
@@ -483,4 +464,17 @@ fn base_command(pending: &PendingRequest) -> &'static str {
     opsbot_commands::CommandName::parse(&pending.command)
         .map(|c| c.as_str())
         .unwrap_or("unknown")
+}
+
+/// The invocation a pending request stands for: its requester, in its channel and thread.
+pub(super) fn requester_invocation(pending: &PendingRequest) -> Invocation {
+    let requester = Actor::new(
+        Platform::parse(&pending.platform).unwrap_or(Platform::Console),
+        pending.requester_id.clone(),
+        pending.requester_name.clone(),
+    )
+    .with_groups(pending.requester_groups.clone());
+    let mut invocation = Invocation::new(requester, pending.channel.clone(), pending.text.clone());
+    invocation.thread = pending.thread.clone();
+    invocation
 }
