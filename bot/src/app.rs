@@ -22,6 +22,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Adapter(#[from] crate::runtime::AdapterError),
 }
 
 /// A started opsbot: the engine and what must be closed cleanly.

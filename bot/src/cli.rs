@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit_command(cli.config, command).await,
         Command::Console(args) => {
             let loaded = load(cli.config, &args.store, None)?;
-            let app = App::start(&loaded, RuntimeRouter::default()).await?;
+            let app = App::start(&loaded, RuntimeRouter::from_config(&loaded.config)?).await?;
             run_console(&app, &loaded, args.user).await?;
             app.shutdown().await;
             Ok(ExitCode::SUCCESS)
@@ -222,7 +222,7 @@ async fn run_console(app: &App, loaded: &LoadedConfig, user: Option<String>) -> 
 
 async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(config, &args.store, args.listen)?;
-    let app = App::start(&loaded, RuntimeRouter::default()).await?;
+    let app = App::start(&loaded, RuntimeRouter::from_config(&loaded.config)?).await?;
     let listen = loaded.config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -84,7 +84,80 @@ pub enum RuntimeError {
     Failed(String),
 }
 
-/// Operates services on their targets (Kubernetes, docker compose, systemd).
+/// One revision of a rollout history (`rollback SERVICE --list`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub number: i64,
+    pub images: Vec<String>,
+    pub created: Option<jiff::Timestamp>,
+    pub change_cause: Option<String>,
+    /// Whether this revision is the one running now.
+    pub current: bool,
+}
+
+/// What `logs` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogQuery {
+    pub since: Option<std::time::Duration>,
+    /// At most this many lines per source (pod, container).
+    pub tail: u32,
+    /// Keep only lines containing this text (plain substring, not a pattern).
+    pub grep: Option<String>,
+}
+
+/// Log lines from one source (a pod's container, a compose container).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogChunk {
+    pub source: String,
+    pub lines: Vec<String>,
+}
+
+/// How healthy something is; ordered from best to worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HealthLevel {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl HealthLevel {
+    pub fn emoji(self) -> &'static str {
+        match self {
+            HealthLevel::Ok => "✅",
+            HealthLevel::Warning => "⚠️",
+            HealthLevel::Critical => "❌",
+        }
+    }
+}
+
+/// The runtime's own view of a service (ready replicas, container state, unit state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeView {
+    pub level: HealthLevel,
+    /// One line: `3/3 ready, 0 restarts` or `active (running)`.
+    pub summary: String,
+    /// Detail lines: pods in CrashLoopBackOff, recent warning events, container health.
+    pub details: Vec<String>,
+}
+
+/// The result of one health check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub name: String,
+    pub level: HealthLevel,
+    /// Why: `200 in 12 ms`, `connection refused`, `timed out after 5s`, `p95 142 ms > 100 ms`.
+    pub detail: String,
+    pub latency: std::time::Duration,
+}
+
+/// Runs health checks (HTTP, Prometheus). Never hangs: every check has its timeout.
+#[async_trait]
+pub trait Prober: Send + Sync {
+    async fn probe(&self, service: &Service, check: &crate::catalog::HealthCheck) -> CheckOutcome;
+}
+
+/// Operates services on their targets (Kubernetes, docker compose, systemd). Targets
+/// without a capability answer [`RuntimeError::NotSupported`] (the default).
 #[async_trait]
 pub trait Runtime: Send + Sync {
     async fn restart(
@@ -104,6 +177,34 @@ pub trait Runtime: Send + Sync {
         replicas: u32,
         progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError>;
+
+    /// Rollout history, newest last.
+    async fn history(&self, service: &Service) -> Result<Vec<Revision>, RuntimeError> {
+        Err(RuntimeError::NotSupported(format!(
+            "{} keeps no revision history",
+            service.target.describe()
+        )))
+    }
+
+    async fn logs(
+        &self,
+        service: &Service,
+        query: &LogQuery,
+    ) -> Result<Vec<LogChunk>, RuntimeError> {
+        let _ = query;
+        Err(RuntimeError::NotSupported(format!(
+            "opsbot cannot read logs of {}",
+            service.target.describe()
+        )))
+    }
+
+    /// The runtime's own view, for `health SERVICE`.
+    async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {
+        Err(RuntimeError::NotSupported(format!(
+            "opsbot cannot inspect {}",
+            service.target.describe()
+        )))
+    }
 }
 
 /// Where long-running commands report what they are doing ("2/3 replicas updated").

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use opsbot_commands::{
     Service,
     catalog::Target,
-    context::{ActionReport, Progress, Runtime, RuntimeError},
+    context::{
+        ActionReport, LogChunk, LogQuery, Progress, Revision, Runtime, RuntimeError, RuntimeView,
+    },
 };
 
 /// The adapters this opsbot was given, one per target kind.
@@ -18,7 +20,23 @@ pub struct RuntimeRouter {
     pub systemd: Option<Arc<dyn Runtime>>,
 }
 
+/// An adapter could not be built from configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{adapter} adapter: {message}")]
+pub struct AdapterError {
+    pub adapter: &'static str,
+    pub message: String,
+}
+
 impl RuntimeRouter {
+    /// The adapters the configuration asks for. Each adapter crate contributes one line
+    /// here; a target kind without one answers "not supported" at run time.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, AdapterError> {
+        let _ = config;
+        let router = RuntimeRouter::default();
+        Ok(router)
+    }
+
     fn adapter(&self, service: &Service) -> Result<&Arc<dyn Runtime>, RuntimeError> {
         let (adapter, kind) = match &service.target {
             Target::Kubernetes { .. } => (&self.kubernetes, "Kubernetes"),
@@ -70,5 +88,21 @@ impl Runtime for RuntimeRouter {
         self.adapter(service)?
             .scale(service, replicas, progress)
             .await
+    }
+
+    async fn history(&self, service: &Service) -> Result<Vec<Revision>, RuntimeError> {
+        self.adapter(service)?.history(service).await
+    }
+
+    async fn logs(
+        &self,
+        service: &Service,
+        query: &LogQuery,
+    ) -> Result<Vec<LogChunk>, RuntimeError> {
+        self.adapter(service)?.logs(service, query).await
+    }
+
+    async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {
+        self.adapter(service)?.inspect(service).await
     }
 }
