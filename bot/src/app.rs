@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use opsbot_commands::Registry;
+use opsbot_commands::{Registry, context::Prober};
 
 use crate::{
     audit::{self, AuditLog, AuditWriter},
@@ -24,6 +24,8 @@ pub enum StartError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Adapter(#[from] crate::runtime::AdapterError),
+    #[error(transparent)]
+    Prober(#[from] opsbot_probes::ProberError),
 }
 
 /// A started opsbot: the engine and what must be closed cleanly.
@@ -38,7 +40,18 @@ pub struct App {
 
 impl App {
     /// Opens (and migrates) the store, starts the audit writer and the retention task.
+    /// Health checks run with the HTTP prober of `opsbot-probes`.
     pub async fn start(loaded: &LoadedConfig, runtime: RuntimeRouter) -> Result<Self, StartError> {
+        let prober = Arc::new(opsbot_probes::HttpProber::new()?);
+        Self::start_with_prober(loaded, runtime, prober).await
+    }
+
+    /// Like [`App::start`], with health checks run by `prober` (tests pass a double).
+    pub async fn start_with_prober(
+        loaded: &LoadedConfig,
+        runtime: RuntimeRouter,
+        prober: Arc<dyn Prober>,
+    ) -> Result<Self, StartError> {
         let config = &loaded.config;
         let policy = Policy::from_config(config)?;
         let store = Store::connect(&config.store.url, config.store.max_connections).await?;
@@ -53,6 +66,7 @@ impl App {
             audit: audit.clone(),
             audit_log: AuditLog::new(store.clone()),
             runtime: Arc::new(runtime),
+            prober,
             metrics: metrics.clone(),
             confirmation_timeout: config.confirmation.timeout.as_duration(),
         }));

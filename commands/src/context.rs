@@ -228,5 +228,7 @@ pub struct Ctx<'a> {
     pub access: &'a dyn AccessView,
     pub audit: &'a dyn AuditQuery,
     pub runtime: &'a dyn Runtime,
+    /// Runs health checks (`health`, the health gate after `restart` and `rollback`).
+    pub prober: &'a dyn Prober,
     pub progress: &'a dyn Progress,
 }

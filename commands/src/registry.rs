@@ -13,6 +13,8 @@ pub enum CommandName {
     Whoami,
     Services,
     Audit,
+    Health,
+    Logs,
     Confirm,
     Cancel,
     Approve,
@@ -28,6 +30,8 @@ impl CommandName {
         CommandName::Whoami,
         CommandName::Services,
         CommandName::Audit,
+        CommandName::Health,
+        CommandName::Logs,
         CommandName::Confirm,
         CommandName::Cancel,
         CommandName::Approve,
@@ -43,6 +47,8 @@ impl CommandName {
             CommandName::Whoami => "whoami",
             CommandName::Services => "services",
             CommandName::Audit => "audit",
+            CommandName::Health => "health",
+            CommandName::Logs => "logs",
             CommandName::Confirm => "confirm",
             CommandName::Cancel => "cancel",
             CommandName::Approve => "approve",
@@ -78,6 +84,9 @@ impl fmt::Display for CommandName {
 pub enum Safety {
     ReadOnly,
     Destructive,
+    /// Destructive, except when one of these switches is given: `rollback --list` only
+    /// reads the history, so it needs no confirmation (RBAC still applies).
+    DestructiveUnless(&'static [&'static str]),
 }
 
 /// Whether a command takes a service as its first argument.
@@ -166,8 +175,21 @@ impl CommandSpec {
         usage
     }
 
+    /// Whether some call of this command changes something (for `help`, slash commands).
     pub fn is_destructive(&self) -> bool {
-        self.safety == Safety::Destructive
+        matches!(
+            self.safety,
+            Safety::Destructive | Safety::DestructiveUnless(_)
+        )
+    }
+
+    /// Whether this particular call changes something and so must be confirmed.
+    pub fn is_destructive_call(&self, call: &crate::language::Call<'_>) -> bool {
+        match self.safety {
+            Safety::ReadOnly => false,
+            Safety::Destructive => true,
+            Safety::DestructiveUnless(switches) => !switches.iter().any(|s| call.switch(s)),
+        }
     }
 
     pub fn flag(&self, name: &str) -> Option<&'static FlagSpec> {

@@ -3,6 +3,8 @@
 //!
 //! The recording runtime is a test double for the Kubernetes/compose/systemd adapters: it
 //! lets pipeline tests observe exactly when an action runs. It lives here, in tests only.
+//! Health checks run either against nothing ([`Probes::Healthy`]: every check passes, so
+//! pipeline tests need no endpoints) or with the real HTTP prober ([`Probes::Http`]).
 
 use std::{
     path::PathBuf,
@@ -18,7 +20,11 @@ use opsbot::{
 };
 use opsbot_commands::{
     Actor, Catalog, Invocation, Platform, Reply, Service,
-    context::{ActionReport, NoProgress, Progress, Runtime, RuntimeError},
+    catalog::{HealthCheck, Target},
+    context::{
+        ActionReport, CheckOutcome, HealthLevel, LogChunk, LogQuery, NoProgress, Prober, Progress,
+        Revision, Runtime, RuntimeError,
+    },
 };
 
 /// The example configuration shipped in `deploy/examples/opsbot.toml`.
@@ -37,15 +43,23 @@ pub enum Backend {
     Postgres,
 }
 
-/// Records every runtime action instead of performing it.
+/// Records every runtime action instead of performing it. `logs` answers with the
+/// chunks a test put in `log_chunks`; Kubernetes targets have a two-revision history.
 #[derive(Default)]
 pub struct RecordingRuntime {
     pub actions: Mutex<Vec<String>>,
+    pub log_chunks: Mutex<Vec<LogChunk>>,
+    pub log_queries: Mutex<Vec<LogQuery>>,
 }
 
 impl RecordingRuntime {
     pub fn actions(&self) -> Vec<String> {
         self.actions.lock().expect("lock").clone()
+    }
+
+    /// What `logs` answers from now on.
+    pub fn set_logs(&self, chunks: Vec<LogChunk>) {
+        *self.log_chunks.lock().expect("lock") = chunks;
     }
 
     fn record(&self, action: String) -> Result<ActionReport, RuntimeError> {
@@ -84,6 +98,54 @@ impl Runtime for RecordingRuntime {
     ) -> Result<ActionReport, RuntimeError> {
         self.record(format!("scale {} {replicas}", service.name))
     }
+    async fn history(&self, service: &Service) -> Result<Vec<Revision>, RuntimeError> {
+        if !matches!(service.target, Target::Kubernetes { .. }) {
+            return Err(RuntimeError::NotSupported(format!(
+                "{} keeps no revision history",
+                service.target.describe()
+            )));
+        }
+        let revision = |number: i64, current| Revision {
+            number,
+            images: vec![format!("registry.example/{}:1.{number}", service.name)],
+            created: Some(jiff::Timestamp::now()),
+            change_cause: Some(format!("deploy 1.{number}")),
+            current,
+        };
+        Ok(vec![revision(1, false), revision(2, true)])
+    }
+    async fn logs(
+        &self,
+        _service: &Service,
+        query: &LogQuery,
+    ) -> Result<Vec<LogChunk>, RuntimeError> {
+        self.log_queries.lock().expect("lock").push(query.clone());
+        Ok(self.log_chunks.lock().expect("lock").clone())
+    }
+}
+
+/// Which prober the engine runs health checks with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probes {
+    /// Every check passes at once: pipeline tests need no endpoints.
+    Healthy,
+    /// The real HTTP prober, as `App::start` builds it (for tests with fake servers).
+    Http,
+}
+
+/// A prober double: every check is OK.
+pub struct HealthyProber;
+
+#[async_trait]
+impl Prober for HealthyProber {
+    async fn probe(&self, _service: &Service, check: &HealthCheck) -> CheckOutcome {
+        CheckOutcome {
+            name: check.name().to_string(),
+            level: HealthLevel::Ok,
+            detail: "200 in 1 ms".into(),
+            latency: std::time::Duration::from_millis(1),
+        }
+    }
 }
 
 /// A running engine on a scratch store.
@@ -97,9 +159,19 @@ pub struct TestBot {
 }
 
 impl TestBot {
-    /// Starts opsbot with `config_text` on `backend`; `None` when PostgreSQL is not
-    /// configured (outside CI: the test is skipped with a message).
+    /// Starts opsbot with `config_text` on `backend`, every health check passing; `None`
+    /// when PostgreSQL is not configured (outside CI: the test is skipped with a message).
     pub async fn start(backend: Backend, config_text: &str, test: &str) -> Option<TestBot> {
+        Self::start_with(backend, config_text, test, Probes::Healthy).await
+    }
+
+    /// Like [`TestBot::start`], with health checks run by `probes`.
+    pub async fn start_with(
+        backend: Backend,
+        config_text: &str,
+        test: &str,
+        probes: Probes,
+    ) -> Option<TestBot> {
         let mut config =
             config::parse(config_text, "test.toml", &|_| None).expect("test config is valid");
         let (sqlite_dir, postgres) = match backend {
@@ -131,7 +203,13 @@ impl TestBot {
             compose: Some(runtime.clone()),
             systemd: Some(runtime.clone()),
         };
-        let app = App::start(&loaded, router).await.expect("opsbot starts");
+        let app = match probes {
+            Probes::Http => App::start(&loaded, router).await,
+            Probes::Healthy => {
+                App::start_with_prober(&loaded, router, Arc::new(HealthyProber)).await
+            }
+        }
+        .expect("opsbot starts");
         Some(TestBot {
             app,
             runtime,

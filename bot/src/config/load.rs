@@ -484,8 +484,14 @@ mod tests {
                 .contains("known commands: help, whoami, services, audit"),
             "{d}"
         );
-        let text = "[[channels]]\nplatform = \"slack\"\nchannel = \"#x\"\ncommands = [\"logs\"]\n";
-        assert_at(text, 4, "channels[0].commands[0]", "unknown command `logs`");
+        let text =
+            "[[channels]]\nplatform = \"slack\"\nchannel = \"#x\"\ncommands = [\"reboot\"]\n";
+        assert_at(
+            text,
+            4,
+            "channels[0].commands[0]",
+            "unknown command `reboot`",
+        );
         let text = format!(
             "{ROLES}\n[[approvals]]\nname = \"p\"\ncommands = [\"*\", \"deploy\"]\napprover_roles = [\"viewer\"]\n"
         );

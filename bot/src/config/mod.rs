@@ -4,14 +4,18 @@
 //! [`document`] locating every error by line, column and key path); [`secret`] resolves
 //! tokens without ever printing them; [`validate`] checks cross references; [`summary`]
 //! renders `opsbot check-config`.
+pub mod docker;
 pub mod document;
 pub mod error;
+pub mod kubernetes;
 pub mod load;
 pub mod model;
 pub mod secret;
 pub mod summary;
+pub mod systemd;
 pub mod validate;
 
+pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
 pub use load::{
     DEFAULT_CONFIG_PATH, ENV_CONFIG, ENV_DATABASE_URL, ENV_LISTEN, LoadedConfig, Overrides,
@@ -20,3 +24,4 @@ pub use load::{
 pub use model::*;
 pub use secret::{Secret, SecretSource, redact_url};
 pub use summary::summarize;
+pub use systemd::SystemdConfig;

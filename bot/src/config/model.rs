@@ -23,6 +23,15 @@ pub struct Config {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub confirmation: ConfirmationConfig,
+    /// `[docker]`: the Docker Engines of compose targets.
+    #[serde(default)]
+    pub docker: super::docker::DockerConfig,
+    /// `[systemd]`: the bus of systemd targets.
+    #[serde(default)]
+    pub systemd: super::systemd::SystemdConfig,
+    /// `[kubernetes]`: the kubeconfig and timeouts of Kubernetes targets.
+    #[serde(default)]
+    pub kubernetes: super::kubernetes::KubernetesConfig,
     /// The service catalog.
     #[serde(default)]
     pub services: Vec<Service>,

@@ -361,7 +361,9 @@ mod tests {
         assert!(summary.contains("ai-orchestration"));
         assert!(summary.contains("kubernetes deployment userwhisperer-prod/ai-orchestration"));
         assert!(summary.contains("operator (inherits viewer, auditor)"));
-        assert!(summary.contains("slack #aiops-alerts: only help, whoami, services, audit"));
+        assert!(
+            summary.contains("slack #aiops-alerts: only help, whoami, services, audit, health")
+        );
         assert!(summary.contains(
             "prod-changes: restart, rollback on all services in prod needs approval by approver or admin (expires after 15m)"
         ));
@@ -381,7 +383,7 @@ mod tests {
         let viewer = role_line(&summary, "viewer");
         assert_eq!(
             viewer.trim(),
-            "viewer: help, whoami, services, confirm, cancel"
+            "viewer: help, whoami, services, health, confirm, cancel"
         );
     }
 

@@ -35,7 +35,7 @@ struct ConsoleProgress(mpsc::UnboundedSender<String>);
 
 impl Progress for ConsoleProgress {
     fn report(&self, message: &str) {
-        let _ = self.0.send(format!("… {message}"));
+        let _ = self.0.send(format!("… {message}\n"));
     }
 }
 

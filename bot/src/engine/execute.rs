@@ -21,6 +21,7 @@ impl Engine {
             access: &parts.policy,
             audit: &parts.audit_log,
             runtime: parts.runtime.as_ref(),
+            prober: parts.prober.as_ref(),
             progress,
         };
         let command = call.command();

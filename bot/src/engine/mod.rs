@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{
     Catalog, Invocation, Registry, Reply,
-    context::{Progress, Runtime},
+    context::{Prober, Progress, Runtime},
     language,
 };
 
@@ -36,6 +36,8 @@ pub struct EngineParts {
     pub audit: AuditWriter,
     pub audit_log: AuditLog,
     pub runtime: Arc<dyn Runtime>,
+    /// Runs health checks for `health` and the health gate.
+    pub prober: Arc<dyn Prober>,
     pub metrics: Arc<Metrics>,
     /// How long a destructive command waits for its requester's `confirm`.
     pub confirmation_timeout: Duration,
@@ -112,7 +114,7 @@ impl Engine {
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
-        if call.spec.is_destructive() {
+        if call.spec.is_destructive_call(&call) {
             return self.ask_confirmation(&trail, &call).await;
         }
         let (reply, outcome) = self.execute(&call, invocation, progress).await;

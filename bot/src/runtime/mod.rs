@@ -32,8 +32,32 @@ impl RuntimeRouter {
     /// The adapters the configuration asks for. Each adapter crate contributes one line
     /// here; a target kind without one answers "not supported" at run time.
     pub fn from_config(config: &crate::config::Config) -> Result<Self, AdapterError> {
-        let _ = config;
-        let router = RuntimeRouter::default();
+        let mut router = RuntimeRouter::default();
+        let has = |kind: &str| config.services.iter().any(|s| s.target.kind() == kind);
+        if has("compose") {
+            router.compose = Some(Arc::new(docker_runtime(config)?));
+        }
+        if has("kubernetes") {
+            // Clients are built on first use: a missing kubeconfig fails those commands
+            // with a clear error instead of keeping opsbot from starting.
+            router.kubernetes = Some(Arc::new(opsbot_kubernetes::KubernetesRuntime::new(
+                opsbot_kubernetes::KubernetesSettings {
+                    kubeconfig: config.kubernetes.kubeconfig.clone(),
+                    request_timeout: config.kubernetes.request_timeout.as_duration(),
+                    rollout_timeout: config.kubernetes.rollout_timeout.as_duration(),
+                    ..Default::default()
+                },
+            )));
+        }
+        if has("systemd") {
+            router.systemd = Some(Arc::new(opsbot_systemd::SystemdRuntime::new(
+                opsbot_systemd::SystemdSettings {
+                    bus: config.systemd.bus.clone(),
+                    job_timeout: config.systemd.job_timeout.as_duration(),
+                    ..Default::default()
+                },
+            )));
+        }
         Ok(router)
     }
 
@@ -56,6 +80,33 @@ impl RuntimeRouter {
             ))
         })
     }
+}
+
+/// The docker compose adapter from `[docker]`; every `docker_host` of the catalog must parse.
+fn docker_runtime(
+    config: &crate::config::Config,
+) -> Result<opsbot_docker::DockerRuntime, AdapterError> {
+    let error = |message: String| AdapterError {
+        adapter: "docker",
+        message,
+    };
+    for service in &config.services {
+        if let Target::Compose {
+            docker_host: Some(host),
+            ..
+        } = &service.target
+        {
+            opsbot_docker::DockerHost::parse(host)
+                .map_err(|e| error(format!("service {}: {e}", service.name)))?;
+        }
+    }
+    opsbot_docker::DockerRuntime::new(opsbot_docker::DockerSettings {
+        default_host: config.docker.default_host.clone(),
+        request_timeout: config.docker.request_timeout.as_duration(),
+        health_timeout: config.docker.health_timeout.as_duration(),
+        ..Default::default()
+    })
+    .map_err(|e| error(format!("[docker] default_host: {e}")))
 }
 
 #[async_trait]

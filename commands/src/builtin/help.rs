@@ -45,10 +45,17 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         for flag in spec.flags {
             reply = reply.line(format!("  --{}: {}", flag.name, flag.help));
         }
-        if spec.safety == Safety::Destructive {
+        if spec.is_destructive() {
             reply = reply.line(
                 "Asks for confirmation; some environments also need a second person's approval.",
             );
+        }
+        if let Safety::DestructiveUnless(switches) = spec.safety {
+            let switches: Vec<String> = switches.iter().map(|s| format!("`--{s}`")).collect();
+            reply = reply.line(format!(
+                "With {} it only reads, and runs without confirmation.",
+                switches.join(" or ")
+            ));
         }
         if !spec.examples.is_empty() {
             reply = reply.line(format!(

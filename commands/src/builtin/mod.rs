@@ -5,7 +5,11 @@
 //! because they act on its pending requests.
 
 mod audit;
+mod checks;
+mod health;
+mod health_gate;
 mod help;
+mod logs;
 mod request_control;
 mod restart;
 mod rollback;
@@ -13,8 +17,15 @@ mod scale;
 mod services;
 mod whoami;
 
+#[cfg(test)]
+mod health_tests;
+#[cfg(test)]
+mod rollback_tests;
+#[cfg(test)]
+mod testing;
+
 use crate::{
-    CommandError, CommandName, Ctx, Reply,
+    CommandError, CommandName, Ctx, Environment, Reply,
     context::{ActionReport, RuntimeError},
     language::Call,
     registry::CommandSpec,
@@ -26,6 +37,8 @@ pub static SPECS: &[&CommandSpec] = &[
     &whoami::SPEC,
     &services::SPEC,
     &audit::SPEC,
+    &health::SPEC,
+    &logs::SPEC,
     &restart::SPEC,
     &rollback::SPEC,
     &scale::SPEC,
@@ -42,6 +55,8 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         CommandName::Whoami => whoami::run(call, ctx).await,
         CommandName::Services => services::run(call, ctx).await,
         CommandName::Audit => audit::run(call, ctx).await,
+        CommandName::Health => health::run(call, ctx).await,
+        CommandName::Logs => logs::run(call, ctx).await,
         CommandName::Restart => restart::run(call, ctx).await,
         CommandName::Rollback => rollback::run(call, ctx).await,
         CommandName::Scale => scale::run(call, ctx).await,
@@ -84,17 +99,41 @@ fn action_reply(
             }
             Ok(reply)
         }
-        Err(RuntimeError::NotSupported(why)) => {
-            Err(CommandError::NotSupported(match &service.runbook {
-                Some(runbook) => format!("{why}; see the runbook: {runbook}"),
-                None => why,
-            }))
-        }
-        Err(RuntimeError::Unreachable { what, reason }) => {
-            Err(CommandError::Unavailable { what, reason })
-        }
-        Err(RuntimeError::Refused(why) | RuntimeError::Failed(why)) => {
-            Err(CommandError::Failed(why))
-        }
+        Err(error) => Err(runtime_error(service, error)),
     }
+}
+
+/// A runtime error as the command's error; "not supported" points at the runbook.
+fn runtime_error(service: &crate::Service, error: RuntimeError) -> CommandError {
+    match error {
+        RuntimeError::NotSupported(why) => CommandError::NotSupported(match &service.runbook {
+            Some(runbook) => format!("{why}; see the runbook: {runbook}"),
+            None => why,
+        }),
+        RuntimeError::Unreachable { what, reason } => CommandError::Unavailable { what, reason },
+        RuntimeError::Refused(why) | RuntimeError::Failed(why) => CommandError::Failed(why),
+    }
+}
+
+/// The `--env` flag, checked against the environments of the catalog.
+fn wanted_environment(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Option<Environment>, CommandError> {
+    let Some(text) = call.text("env") else {
+        return Ok(None);
+    };
+    let env: Environment = text
+        .parse()
+        .map_err(|e: crate::catalog::NameError| CommandError::Failed(e.to_string()))?;
+    if !ctx.catalog.environments().contains(&env) {
+        let known: Vec<String> = ctx
+            .catalog
+            .environments()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        return Err(CommandError::Failed(format!(
+            "no service is in environment `{env}`; environments: {}",
+            known.join(", ")
+        )));
+    }
+    Ok(Some(env))
 }

@@ -1,4 +1,5 @@
-//! `restart SERVICE`: restart a service on its runtime, the way its runbook does by hand.
+//! `restart SERVICE`: restart a service on its runtime, the way its runbook does by hand,
+//! then check its health (the health gate).
 
 use std::time::Duration;
 
@@ -27,5 +28,6 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         service.target.describe()
     ));
     let result = ctx.runtime.restart(service, ctx.progress).await;
-    super::action_reply("Restart", service, result)
+    let reply = super::action_reply("Restart", service, result)?;
+    Ok(super::health_gate::check(ctx, service, super::health_gate::After::Restart, reply).await)
 }

@@ -1,39 +1,129 @@
-//! `rollback SERVICE [--to REVISION]`: undo the last rollout, like `kubectl rollout undo`.
+//! `rollback SERVICE [--to REVISION]`: undo the last rollout, like `kubectl rollout undo`,
+//! then check its health (the health gate). `rollback SERVICE --list` shows the rollout
+//! history instead; it only reads, so it runs without confirmation.
 
 use std::time::Duration;
 
 use crate::{
-    CommandError, Ctx, Reply,
+    Button, CommandError, Ctx, Reply,
+    context::Revision,
     language::Call,
     registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
+use super::health_gate::{self, After};
+
 pub static SPEC: CommandSpec = CommandSpec {
     name: crate::CommandName::Rollback,
-    summary: "Roll a service back to its previous (or a given) revision",
+    summary: "Roll a service back to its previous (or a given) revision, or list revisions",
     service: ServiceArg::Required,
     args: &[],
-    flags: &[FlagSpec {
-        name: "to",
-        kind: ValueKind::Integer {
-            min: 1,
-            max: i64::MAX,
+    flags: &[
+        FlagSpec {
+            name: "to",
+            kind: ValueKind::Integer {
+                min: 1,
+                max: i64::MAX,
+            },
+            help: "the revision to roll back to (default: the previous one)",
         },
-        help: "the revision to roll back to (default: the previous one)",
-    }],
-    safety: Safety::Destructive,
+        FlagSpec {
+            name: "list",
+            kind: ValueKind::Switch,
+            help: "only list the revisions (no change, no confirmation)",
+        },
+    ],
+    safety: Safety::DestructiveUnless(&["list"]),
     timeout: Duration::from_secs(600),
     examples: &[
         "rollback ai-orchestration",
         "rollback ai-orchestration --to 3",
+        "rollback ai-orchestration --list",
     ],
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let service = super::required_service(call)?;
     let to = call.integer("to");
+    if call.switch("list") {
+        if to.is_some() {
+            return Err(CommandError::Failed(
+                "`--list` only lists; leave out `--to`, or leave out `--list` to roll back".into(),
+            ));
+        }
+        return list(service, ctx).await;
+    }
     ctx.progress
         .report(&format!("Rolling back {}…", service.name));
     let result = ctx.runtime.rollback(service, to, ctx.progress).await;
-    super::action_reply("Rollback", service, result)
+    let reply = super::action_reply("Rollback", service, result)?;
+    Ok(health_gate::check(ctx, service, After::Rollback, reply).await)
+}
+
+/// The rollout history, newest first, with the running revision marked.
+async fn list(service: &crate::Service, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let revisions = ctx
+        .runtime
+        .history(service)
+        .await
+        .map_err(|e| super::runtime_error(service, e))?;
+    let name = service.name.as_str();
+    if revisions.is_empty() {
+        return Ok(Reply::info(format!("{name} has no recorded revisions")));
+    }
+    let now = jiff::Timestamp::now();
+    let mut reply = Reply::info(format!("Revisions of {name} (newest first)"));
+    for revision in revisions.iter().rev() {
+        reply = reply.line(revision_line(revision, now));
+    }
+    reply = reply.field("Target", service.target.describe());
+    // Offer the revision a plain `rollback` would go to: the newest one before the current.
+    let current = revisions.iter().position(|r| r.current);
+    let previous = match current {
+        Some(index) => revisions[..index].last(),
+        None => None,
+    };
+    if let Some(previous) = previous {
+        reply = reply.button(
+            Button::new(
+                format!("Roll back to #{}", previous.number),
+                format!("rollback {name} --to {}", previous.number),
+            )
+            .danger(),
+        );
+    }
+    Ok(reply)
+}
+
+/// `▶ #5 (current) — app:1.4.2 — 3h ago — deploy 1.4.2`.
+fn revision_line(revision: &Revision, now: jiff::Timestamp) -> String {
+    let marker = if revision.current { "▶" } else { "•" };
+    let mut line = format!("{marker} #{}", revision.number);
+    if revision.current {
+        line.push_str(" (current)");
+    }
+    if revision.images.is_empty() {
+        line.push_str(" — (no image recorded)");
+    } else {
+        let images: Vec<String> = revision.images.iter().map(|i| format!("`{i}`")).collect();
+        line.push_str(&format!(" — {}", images.join(", ")));
+    }
+    if let Some(created) = revision.created {
+        line.push_str(&format!(" — {}", age(now, created)));
+    }
+    if let Some(cause) = revision.change_cause.as_deref().filter(|c| !c.is_empty()) {
+        line.push_str(&format!(" — {cause}"));
+    }
+    line
+}
+
+/// `just now`, `5m ago`, `3h ago`, `2d ago`.
+pub(super) fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
+    let seconds = now.as_second().saturating_sub(then.as_second());
+    match seconds {
+        s if s < 60 => "just now".into(),
+        s if s < 3_600 => format!("{}m ago", s / 60),
+        s if s < 86_400 => format!("{}h ago", s / 3_600),
+        s => format!("{}d ago", s / 86_400),
+    }
 }

@@ -1,0 +1,203 @@
+//! Test doubles for command tests: a scripted [`Prober`], a scripted [`Runtime`], an
+//! access view that allows everything, and a helper that parses and runs a line of text.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use async_trait::async_trait;
+
+use crate::{
+    Actor, Catalog, CommandError, Ctx, Invocation, Platform, Registry, Reply, Service,
+    catalog::{HealthCheck, HttpCheck},
+    context::{
+        AccessView, ActionReport, AuditFilter, AuditQuery, AuditView, CheckOutcome, HealthLevel,
+        LogChunk, LogQuery, NoProgress, Prober, Progress, Revision, RoleDescription, Runtime,
+        RuntimeError, RuntimeView,
+    },
+    language,
+};
+
+/// Answers each check by name: a level, a detail and how long to take. Unknown checks
+/// are OK at once.
+#[derive(Default)]
+pub struct FakeProber {
+    pub answers: HashMap<String, (HealthLevel, String, Duration)>,
+    pub probed: Mutex<Vec<String>>,
+}
+
+impl FakeProber {
+    pub fn answer(mut self, check: &str, level: HealthLevel, detail: &str) -> Self {
+        self.answers
+            .insert(check.into(), (level, detail.into(), Duration::ZERO));
+        self
+    }
+
+    pub fn slow(mut self, check: &str, delay: Duration) -> Self {
+        self.answers.insert(
+            check.into(),
+            (HealthLevel::Ok, "200 in 1000 ms".into(), delay),
+        );
+        self
+    }
+}
+
+#[async_trait]
+impl Prober for FakeProber {
+    async fn probe(&self, service: &Service, check: &HealthCheck) -> CheckOutcome {
+        self.probed
+            .lock()
+            .unwrap()
+            .push(format!("{}/{}", service.name, check.name()));
+        let (level, detail, delay) = self.answers.get(check.name()).cloned().unwrap_or((
+            HealthLevel::Ok,
+            "200 in 3 ms".into(),
+            Duration::ZERO,
+        ));
+        tokio::time::sleep(delay).await;
+        CheckOutcome {
+            name: check.name().to_string(),
+            level,
+            detail,
+            latency: delay,
+        }
+    }
+}
+
+/// A runtime with scripted answers; actions are recorded and succeed.
+pub struct FakeRuntime {
+    pub inspect: Result<RuntimeView, RuntimeError>,
+    pub history: Result<Vec<Revision>, RuntimeError>,
+    pub logs: Result<Vec<LogChunk>, RuntimeError>,
+    pub actions: Mutex<Vec<String>>,
+    pub log_queries: Mutex<Vec<LogQuery>>,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        Self {
+            inspect: Err(RuntimeError::NotSupported("cannot inspect".into())),
+            history: Err(RuntimeError::NotSupported(
+                "keeps no revision history".into(),
+            )),
+            logs: Ok(vec![]),
+            actions: Mutex::new(vec![]),
+            log_queries: Mutex::new(vec![]),
+        }
+    }
+}
+
+impl FakeRuntime {
+    fn done(&self, action: String) -> Result<ActionReport, RuntimeError> {
+        self.actions.lock().unwrap().push(action);
+        Ok(ActionReport {
+            succeeded: true,
+            summary: "done".into(),
+            details: vec![],
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    async fn restart(&self, s: &Service, _: &dyn Progress) -> Result<ActionReport, RuntimeError> {
+        self.done(format!("restart {}", s.name))
+    }
+    async fn rollback(
+        &self,
+        s: &Service,
+        to: Option<i64>,
+        _: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.done(format!("rollback {} {to:?}", s.name))
+    }
+    async fn scale(
+        &self,
+        s: &Service,
+        n: u32,
+        _: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        self.done(format!("scale {} {n}", s.name))
+    }
+    async fn history(&self, _: &Service) -> Result<Vec<Revision>, RuntimeError> {
+        self.history.clone()
+    }
+    async fn logs(&self, _: &Service, query: &LogQuery) -> Result<Vec<LogChunk>, RuntimeError> {
+        self.log_queries.lock().unwrap().push(query.clone());
+        self.logs.clone()
+    }
+    async fn inspect(&self, _: &Service) -> Result<RuntimeView, RuntimeError> {
+        self.inspect.clone()
+    }
+}
+
+struct AllowAll;
+
+impl AccessView for AllowAll {
+    fn describe(&self, _: &Actor) -> Vec<RoleDescription> {
+        vec![]
+    }
+    fn may_run(&self, _: &Actor, _: crate::CommandName, _: Option<&Service>) -> bool {
+        true
+    }
+}
+
+struct NoAudit;
+
+#[async_trait]
+impl AuditQuery for NoAudit {
+    async fn recent(&self, _: &AuditFilter) -> Result<Vec<AuditView>, String> {
+        Ok(vec![])
+    }
+}
+
+/// A service with HTTP checks of these names (`http://NAME/`).
+pub fn service(name: &str, env: &str, checks: &[&str]) -> Service {
+    let mut service = Service::new(name.parse().unwrap(), env.parse().unwrap()).with_target(
+        crate::catalog::Target::Compose {
+            project: "p".into(),
+            service: name.into(),
+            docker_host: None,
+            scalable: false,
+        },
+    );
+    service.health = checks
+        .iter()
+        .map(|check| {
+            HealthCheck::Http(HttpCheck {
+                name: Some((*check).into()),
+                url: format!("http://{check}/"),
+                expect_status: 200,
+                expect_json: vec![],
+                expect_body: None,
+                timeout: crate::HumanDuration::from_secs(5),
+            })
+        })
+        .collect();
+    service
+}
+
+/// Parses and runs `text` as the console user against these doubles.
+pub async fn run(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+) -> Result<Reply, CommandError> {
+    let registry = Registry::builtin();
+    let call = language::parse(text, &registry, catalog, None).expect("test text parses");
+    let invocation = Invocation::new(
+        Actor::new(Platform::Console, "tester", "Tester"),
+        "console",
+        text,
+    );
+    let ctx = Ctx {
+        invocation: &invocation,
+        registry: &registry,
+        catalog,
+        access: &AllowAll,
+        audit: &NoAudit,
+        runtime,
+        prober,
+        progress: &NoProgress,
+    };
+    super::run(&call, ctx).await
+}

@@ -1,0 +1,42 @@
+//! The Kubernetes runtime adapter of opsbot.
+//!
+//! [`KubernetesRuntime`] implements [`opsbot_commands::context::Runtime`] for services whose
+//! catalog target is `Target::Kubernetes` (a Deployment), with the semantics an operator
+//! gets from `kubectl`:
+//!
+//! | opsbot | kubectl |
+//! | --- | --- |
+//! | `restart` | `kubectl rollout restart` + `kubectl rollout status` |
+//! | `rollback [--to N]` | `kubectl rollout undo [--to-revision N]` + `kubectl rollout status` |
+//! | history | `kubectl rollout history` |
+//! | `scale N` | `kubectl scale --replicas N` (scale subresource) + `kubectl rollout status` |
+//! | logs | `kubectl logs -l SELECTOR [-c C] [--since] [--tail] \| grep TEXT` |
+//! | inspect | `kubectl get deploy,pods` + `kubectl get events --field-selector type=Warning` |
+//!
+//! Every API call is bounded by [`KubernetesSettings::request_timeout`], every rollout by
+//! [`KubernetesSettings::rollout_timeout`]. The RBAC verbs the adapter uses are listed in
+//! [`REQUIRED_PERMISSIONS`] and granted by `deploy/kubernetes/opsbot-rbac.yaml`.
+
+mod clients;
+mod error;
+mod history;
+mod inspect;
+mod logs;
+mod permissions;
+mod restart;
+mod revisions;
+mod rollback;
+mod rollout;
+mod rollout_status;
+mod runtime;
+mod scale;
+mod session;
+mod settings;
+mod template;
+
+pub use error::KubeError;
+pub use permissions::{Permission, REQUIRED_PERMISSIONS};
+pub use rollout_status::{RolloutState, rollout_state};
+pub use runtime::KubernetesRuntime;
+pub use settings::KubernetesSettings;
+pub use template::templates_equal_ignoring_hash;

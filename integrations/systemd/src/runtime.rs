@@ -1,0 +1,119 @@
+//! [`SystemdRuntime`]: the [`Runtime`] of `Target::Systemd` services. Each action opens its
+//! own connection to the target's bus (`bus` of the target, else the configured default,
+//! else the system bus).
+
+use async_trait::async_trait;
+use opsbot_commands::{
+    Service,
+    catalog::Target,
+    context::{ActionReport, LogChunk, LogQuery, Progress, Runtime, RuntimeError, RuntimeView},
+};
+
+use crate::{
+    SystemdSettings,
+    bus::Bus,
+    interfaces::ManagerProxy,
+    unit::{read_state, unit_name},
+};
+
+/// Operates systemd units over D-Bus.
+pub struct SystemdRuntime {
+    settings: SystemdSettings,
+}
+
+impl SystemdRuntime {
+    pub fn new(settings: SystemdSettings) -> Self {
+        Self { settings }
+    }
+
+    pub fn settings(&self) -> &SystemdSettings {
+        &self.settings
+    }
+
+    /// The unit name and bus of a `Target::Systemd`.
+    fn target(&self, service: &Service) -> Result<(String, Bus), RuntimeError> {
+        match &service.target {
+            Target::Systemd { unit, bus } => Ok((
+                unit_name(unit),
+                Bus {
+                    address: bus.clone().or_else(|| self.settings.bus.clone()),
+                    timeout: self.settings.call_timeout,
+                },
+            )),
+            other => Err(RuntimeError::NotSupported(format!(
+                "the systemd adapter operates systemd units, not {}",
+                other.describe()
+            ))),
+        }
+    }
+}
+
+fn runbook_pointer(service: &Service) -> String {
+    match &service.runbook {
+        Some(runbook) => format!("see the runbook ({runbook})"),
+        None => "see the runbook".to_string(),
+    }
+}
+
+#[async_trait]
+impl Runtime for SystemdRuntime {
+    async fn restart(
+        &self,
+        service: &Service,
+        progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        let (unit, bus) = self.target(service)?;
+        crate::restart::restart(&bus, self.settings.job_timeout, &unit, progress).await
+    }
+
+    async fn rollback(
+        &self,
+        service: &Service,
+        _to_revision: Option<i64>,
+        _progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        let (unit, _) = self.target(service)?;
+        Err(RuntimeError::NotSupported(format!(
+            "systemd keeps no previous revision of {unit}; {}",
+            runbook_pointer(service)
+        )))
+    }
+
+    async fn scale(
+        &self,
+        service: &Service,
+        _replicas: u32,
+        _progress: &dyn Progress,
+    ) -> Result<ActionReport, RuntimeError> {
+        let (unit, _) = self.target(service)?;
+        Err(RuntimeError::NotSupported(format!(
+            "systemd unit {unit} runs as one instance and cannot be scaled; {}",
+            runbook_pointer(service)
+        )))
+    }
+
+    async fn logs(
+        &self,
+        service: &Service,
+        _query: &LogQuery,
+    ) -> Result<Vec<LogChunk>, RuntimeError> {
+        let (unit, _) = self.target(service)?;
+        Err(RuntimeError::NotSupported(format!(
+            "opsbot does not read the journal; read `journalctl -u {unit}` on its host"
+        )))
+    }
+
+    async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {
+        let (unit, bus) = self.target(service)?;
+        let connection = bus.connect().await?;
+        let manager = bus
+            .bounded(
+                "opening the systemd manager",
+                ManagerProxy::new(&connection),
+            )
+            .await?
+            .map_err(|e| bus.error(Some(&unit), e))?;
+        let state = read_state(&bus, &connection, &manager, &unit).await?;
+        Ok(state.view(&unit))
+    }
+}
