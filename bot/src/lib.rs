@@ -11,6 +11,7 @@ pub mod config;
 pub mod console;
 pub mod engine;
 pub mod metrics;
+pub mod outbox;
 pub mod rbac;
 pub mod runtime;
 pub mod server;
