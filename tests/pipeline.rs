@@ -229,7 +229,7 @@ on_both_backends!(two_person_rule, EXAMPLE, |bot| {
     assert!(audit.contains("console:operator in console `restart wrkhrs-rag` → allowed / ok [wrkhrs-rag@prod] approved by console:lead"), "{audit}");
 
     // Deny: a second request refused by the approver never runs.
-    let id = request_id(&bot.say("operator", "rollback wrkhrs-rag").await);
+    let id = request_id(&bot.say("operator", "restart wrkhrs-gateway").await);
     bot.say("operator", &format!("confirm {id}")).await;
     let refused = bot.say("lead", &format!("deny {id}")).await;
     assert!(

@@ -8,8 +8,11 @@ use opsbot_commands::{Registry, context::Prober};
 use crate::{
     audit::{self, AuditLog, AuditWriter},
     config::LoadedConfig,
+    console::ConsoleSink,
     engine::{Engine, EngineParts},
+    incidents::{IncidentSettings, Incidents},
     metrics::Metrics,
+    outbox::{Dispatcher, DispatcherConfig},
     rbac::{Policy, PolicyError},
     runtime::RuntimeRouter,
     store::{Store, StoreError},
@@ -36,6 +39,11 @@ pub struct App {
     audit: AuditWriter,
     retention: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    /// Delivers the outbox; the console sink prints incident threads to stdout.
+    outbox: Dispatcher,
+    /// Alerts into incidents (for `/alerts`), actions, escalation.
+    pub incidents: Incidents,
+    escalation: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -58,6 +66,11 @@ impl App {
         store.migrate().await?;
         let audit = AuditWriter::spawn(store.clone());
         let metrics = Arc::new(Metrics::new());
+        let incidents = Incidents::new(
+            store.clone(),
+            IncidentSettings::from_config(config),
+            loaded.catalog.clone(),
+        );
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::builtin(),
             catalog: loaded.catalog.clone(),
@@ -69,12 +82,20 @@ impl App {
             prober,
             metrics: metrics.clone(),
             confirmation_timeout: config.confirmation.timeout.as_duration(),
+            incidents: Arc::new(incidents.clone()),
         }));
         let retention = tokio::spawn(retention_loop(
             store.clone(),
             config.audit.retention.as_duration(),
         ));
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
+        let escalation = tokio::spawn(escalation_loop(incidents.clone()));
+        let outbox = Dispatcher::spawn(
+            store.clone(),
+            vec![Arc::new(ConsoleSink::stdout())],
+            DispatcherConfig::from(&config.outbox),
+            metrics.outbox.clone(),
+        );
         Ok(Self {
             engine,
             store,
@@ -82,16 +103,37 @@ impl App {
             audit,
             retention,
             expiry,
+            outbox,
+            incidents,
+            escalation,
         })
     }
 
-    /// Flushes the audit log and closes the store.
+    /// Stops the outbox dispatcher (releasing its claims), flushes the audit log and
+    /// closes the store.
     pub async fn shutdown(self) {
         self.retention.abort();
         self.expiry.abort();
+        self.escalation.abort();
+        self.outbox.shutdown().await;
         drop(self.engine);
         self.audit.close().await;
         self.store.close().await;
+    }
+}
+
+/// Runs the escalation clock every 10 seconds: pages the next level of incidents nobody
+/// acknowledged in time. Durable (the next time is in each incident's row), so a restart
+/// picks up where the last process stopped.
+async fn escalation_loop(incidents: Incidents) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        match incidents.escalate_due(jiff::Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(escalated) => tracing::info!(escalated, "escalated incidents"),
+            Err(error) => tracing::warn!(%error, "escalating incidents failed; will retry"),
+        }
     }
 }
 

@@ -233,6 +233,11 @@ async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitC
     let router = server::router(ServerState {
         store: app.store.clone(),
         metrics: app.metrics.clone(),
+        alerts: Some(server::alerts::AlertsState::new(
+            &loaded.config,
+            app.incidents.clone(),
+            app.metrics.alerts.clone(),
+        )),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();

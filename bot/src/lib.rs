@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod incidents;
 pub mod metrics;
 pub mod outbox;
 pub mod rbac;

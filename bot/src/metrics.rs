@@ -36,6 +36,10 @@ pub struct Metrics {
     denials: Family<CommandOnly, Counter>,
     audit_writes: Counter,
     audit_write_failures: Counter,
+    /// The outbox's series (backlog, delivered, retried, failed, chat API errors).
+    pub outbox: crate::outbox::OutboxMetrics,
+    /// Alert webhook requests and alerts received, by source kind and outcome.
+    pub alerts: crate::server::alerts::AlertMetrics,
 }
 
 impl Default for Metrics {
@@ -79,8 +83,14 @@ impl Metrics {
             "Audit entries that could not be written",
             audit_write_failures.clone(),
         );
+        let outbox = crate::outbox::OutboxMetrics::default();
+        outbox.register(&mut registry);
+        let alerts = crate::server::alerts::AlertMetrics::default();
+        alerts.register(&mut registry);
         Self {
             registry,
+            outbox,
+            alerts,
             commands,
             latency,
             denials,

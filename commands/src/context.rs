@@ -219,6 +219,129 @@ impl Progress for NoProgress {
     fn report(&self, _message: &str) {}
 }
 
+/// An incident as `incident list` and `incident show` present it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentView {
+    pub id: i64,
+    pub title: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    /// `critical`, `warning` or `info`.
+    pub severity: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// Why it is not paged (maintenance window, silence), while it is silenced.
+    pub silenced: Option<String>,
+    pub opened_at: jiff::Timestamp,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<jiff::Timestamp>,
+    /// Escalation levels paged so far.
+    pub escalation_level: i64,
+    pub firing: i64,
+    pub alerts: i64,
+}
+
+/// One line of an incident's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: jiff::Timestamp,
+    pub text: String,
+}
+
+/// `incident show`: the incident, its alerts (one line each) and its timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentDetail {
+    pub incident: IncidentView,
+    pub alerts: Vec<String>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// What a person does to an incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncidentAction {
+    Acknowledge,
+    Resolve,
+    Reopen,
+    Note(String),
+    /// Page the next escalation level now.
+    Escalate,
+}
+
+/// `silence SERVICE|MATCHERS DURATION --reason TEXT`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SilenceRequest {
+    /// Only alerts of this service.
+    pub service: Option<String>,
+    /// `alertname=Foo,job!=bar`, when given.
+    pub matchers: Option<String>,
+    pub duration: std::time::Duration,
+    pub reason: String,
+}
+
+/// A silence as `silence list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SilenceView {
+    pub id: i64,
+    /// `wrkhrs-rag` or `alertname=Foo,job=bar`.
+    pub target: String,
+    pub until: jiff::Timestamp,
+    pub reason: String,
+    pub created_by: String,
+}
+
+/// Incidents and silences, as the `incident` and `silence` commands use them. Errors are
+/// sentences for the person who typed the command (`incident 7 is already resolved`).
+#[async_trait]
+pub trait IncidentDesk: Send + Sync {
+    /// Newest first; open and acknowledged ones only unless `all`.
+    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, String>;
+    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String>;
+    /// Applies `action` as `actor` (their key, e.g. `slack:U1`, and display name).
+    async fn act(
+        &self,
+        id: i64,
+        action: IncidentAction,
+        actor: &Actor,
+    ) -> Result<IncidentView, String>;
+    /// The incident whose thread this invocation was typed in.
+    async fn in_thread(&self, invocation: &Invocation) -> Option<i64>;
+    async fn silence(&self, request: SilenceRequest, actor: &Actor) -> Result<SilenceView, String>;
+    /// Active silences.
+    async fn silences(&self) -> Result<Vec<SilenceView>, String>;
+    /// Ends a silence now; `false` when it was not active.
+    async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, String>;
+}
+
+/// No incident store (command tests, tools without one): every call says so.
+pub struct NoIncidents;
+
+const NO_INCIDENTS: &str = "incidents are not available here";
+
+#[async_trait]
+impl IncidentDesk for NoIncidents {
+    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn act(&self, _: i64, _: IncidentAction, _: &Actor) -> Result<IncidentView, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
+        None
+    }
+    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
+        Err(NO_INCIDENTS.into())
+    }
+}
+
 /// Everything a command may use while it runs.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
@@ -231,4 +354,6 @@ pub struct Ctx<'a> {
     /// Runs health checks (`health`, the health gate after `restart` and `rollback`).
     pub prober: &'a dyn Prober,
     pub progress: &'a dyn Progress,
+    /// Incidents and silences (`incident`, `silence`).
+    pub incidents: &'a dyn IncidentDesk,
 }

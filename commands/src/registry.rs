@@ -22,6 +22,8 @@ pub enum CommandName {
     Restart,
     Rollback,
     Scale,
+    Incident,
+    Silence,
 }
 
 impl CommandName {
@@ -39,6 +41,8 @@ impl CommandName {
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Scale,
+        CommandName::Incident,
+        CommandName::Silence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,8 @@ impl CommandName {
             CommandName::Restart => "restart",
             CommandName::Rollback => "rollback",
             CommandName::Scale => "scale",
+            CommandName::Incident => "incident",
+            CommandName::Silence => "silence",
         }
     }
 

@@ -163,11 +163,16 @@ impl Reply {
         self
     }
 
-    /// A one-line summary for audit rows and logs: the title, or the first line.
+    /// A one-line summary for audit rows and logs: the title, followed by the first line
+    /// when the reply is a warning or a failure (that line says why).
     pub fn summary(&self) -> String {
         let mut summary = self.title.clone();
-        if let (true, Some(first)) = (summary.is_empty(), self.lines.first()) {
-            summary = first.clone();
+        if let Some(first) = self.lines.first() {
+            if summary.is_empty() {
+                summary = first.clone();
+            } else if matches!(self.status, Status::Warning | Status::Danger) {
+                summary = format!("{summary}: {first}");
+            }
         }
         if summary.len() > 200 {
             let mut end = 200;

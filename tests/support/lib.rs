@@ -5,6 +5,9 @@
 //! lets pipeline tests observe exactly when an action runs. It lives here, in tests only.
 //! Health checks run either against nothing ([`Probes::Healthy`]: every check passes, so
 //! pipeline tests need no endpoints) or with the real HTTP prober ([`Probes::Http`]).
+//! [`TestBot::start_real`] wires neither double: the adapters come from the configuration
+//! (`RuntimeRouter::from_config`, as `opsbot serve` builds them) and health checks run
+//! with the HTTP prober, for tests against the fakes of `opsbot-fakes`.
 
 use std::{
     path::PathBuf,
@@ -14,7 +17,7 @@ use std::{
 use async_trait::async_trait;
 use opsbot::{
     app::App,
-    config::{self, LoadedConfig},
+    config::{self, Config, LoadedConfig},
     runtime::RuntimeRouter,
     store::scratch::{ScratchDatabase, postgres_url_or_skip},
 };
@@ -148,9 +151,19 @@ impl Prober for HealthyProber {
     }
 }
 
+/// How a [`TestBot`] reaches runtimes and health endpoints.
+enum Wiring {
+    /// The [`RecordingRuntime`] for every target kind; health checks run by `Probes`.
+    Recording(Probes),
+    /// The adapters `RuntimeRouter::from_config` builds and the real HTTP prober.
+    Real,
+}
+
 /// A running engine on a scratch store.
 pub struct TestBot {
     pub app: App,
+    /// The recording double every target kind is routed to; when started with
+    /// [`TestBot::start_real`] it is not wired and records nothing.
     pub runtime: Arc<RecordingRuntime>,
     pub catalog: Catalog,
     channel: String,
@@ -172,8 +185,24 @@ impl TestBot {
         test: &str,
         probes: Probes,
     ) -> Option<TestBot> {
-        let mut config =
+        let config =
             config::parse(config_text, "test.toml", &|_| None).expect("test config is valid");
+        Self::launch(backend, config, test, Wiring::Recording(probes)).await
+    }
+
+    /// Starts opsbot on `config` as `opsbot serve` wires it: the Kubernetes, docker compose
+    /// and systemd adapters that `RuntimeRouter::from_config` builds from `config`, and the
+    /// real HTTP prober. `config.store` is replaced by a scratch store on `backend`.
+    pub async fn start_real(backend: Backend, config: Config, test: &str) -> Option<TestBot> {
+        Self::launch(backend, config, test, Wiring::Real).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        mut config: Config,
+        test: &str,
+        wiring: Wiring,
+    ) -> Option<TestBot> {
         let (sqlite_dir, postgres) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -192,22 +221,33 @@ impl TestBot {
         };
         let catalog = Catalog::new(config.services.clone()).expect("catalog");
         let channel = config.console.channel.clone();
+        let runtime = Arc::new(RecordingRuntime::default());
+        // The router, and a prober double (`None`: the HTTP prober `App::start` builds).
+        let (router, prober): (RuntimeRouter, Option<Arc<dyn Prober>>) = match wiring {
+            Wiring::Real => (
+                RuntimeRouter::from_config(&config).expect("adapters from the configuration"),
+                None,
+            ),
+            Wiring::Recording(probes) => (
+                RuntimeRouter {
+                    kubernetes: Some(runtime.clone()),
+                    compose: Some(runtime.clone()),
+                    systemd: Some(runtime.clone()),
+                },
+                match probes {
+                    Probes::Healthy => Some(Arc::new(HealthyProber)),
+                    Probes::Http => None,
+                },
+            ),
+        };
         let loaded = LoadedConfig {
             config,
             catalog: catalog.clone(),
             source: PathBuf::from("test.toml"),
         };
-        let runtime = Arc::new(RecordingRuntime::default());
-        let router = RuntimeRouter {
-            kubernetes: Some(runtime.clone()),
-            compose: Some(runtime.clone()),
-            systemd: Some(runtime.clone()),
-        };
-        let app = match probes {
-            Probes::Http => App::start(&loaded, router).await,
-            Probes::Healthy => {
-                App::start_with_prober(&loaded, router, Arc::new(HealthyProber)).await
-            }
+        let app = match prober {
+            None => App::start(&loaded, router).await,
+            Some(prober) => App::start_with_prober(&loaded, router, prober).await,
         }
         .expect("opsbot starts");
         Some(TestBot {

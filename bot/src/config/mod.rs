@@ -4,17 +4,20 @@
 //! [`document`] locating every error by line, column and key path); [`secret`] resolves
 //! tokens without ever printing them; [`validate`] checks cross references; [`summary`]
 //! renders `opsbot check-config`.
+pub mod alerts;
 pub mod docker;
 pub mod document;
 pub mod error;
 pub mod kubernetes;
 pub mod load;
 pub mod model;
+pub mod outbox;
 pub mod secret;
 pub mod summary;
 pub mod systemd;
 pub mod validate;
 
+pub use alerts::{AlertsConfig, EscalationPolicy, MaintenanceWindow};
 pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
 pub use load::{
@@ -22,6 +25,7 @@ pub use load::{
     apply_overrides, config_path, load, load_with, parse, process_env,
 };
 pub use model::*;
+pub use outbox::OutboxConfig;
 pub use secret::{Secret, SecretSource, redact_url};
 pub use summary::summarize;
 pub use systemd::SystemdConfig;

@@ -32,6 +32,18 @@ pub struct Config {
     /// `[kubernetes]`: the kubeconfig and timeouts of Kubernetes targets.
     #[serde(default)]
     pub kubernetes: super::kubernetes::KubernetesConfig,
+    /// `[outbox]`: chat delivery (pacing, retries, leases).
+    #[serde(default)]
+    pub outbox: super::outbox::OutboxConfig,
+    /// `[alerts]`: alert sources, service mapping, grouping, default channel.
+    #[serde(default)]
+    pub alerts: super::alerts::AlertsConfig,
+    /// `[[escalation]]`: escalation policies, by name.
+    #[serde(default)]
+    pub escalation: Vec<super::alerts::EscalationPolicy>,
+    /// `[[maintenance]]`: recurring windows in which alerts are not paged.
+    #[serde(default)]
+    pub maintenance: Vec<super::alerts::MaintenanceWindow>,
     /// The service catalog.
     #[serde(default)]
     pub services: Vec<Service>,

@@ -56,6 +56,7 @@ pub(crate) fn validate(
         check_commands(&rule.commands, &path.key("commands"), &mut problems);
     }
     check_approvals(config, &mut problems);
+    super::alerts::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }
@@ -70,10 +71,10 @@ pub(crate) fn validate(
 
 /// Problems found so far, each with the key path it is about.
 #[derive(Default)]
-struct Problems(Vec<(KeyPath, String)>);
+pub(crate) struct Problems(Vec<(KeyPath, String)>);
 
 impl Problems {
-    fn push(&mut self, path: KeyPath, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: KeyPath, message: impl Into<String>) {
         self.0.push((path, message.into()));
     }
 
@@ -258,7 +259,7 @@ fn check_commands(commands: &[String], path: &KeyPath, problems: &mut Problems) 
     }
 }
 
-fn check_globs(globs: &[String], path: &KeyPath, problems: &mut Problems) {
+pub(crate) fn check_globs(globs: &[String], path: &KeyPath, problems: &mut Problems) {
     if globs.is_empty() {
         problems.push(path.clone(), "is empty; leave it out to mean every one");
     }

@@ -12,6 +12,9 @@ use tokio::{
 
 use crate::engine::Engine;
 
+pub mod sink;
+pub use sink::ConsoleSink;
+
 /// Who the console acts as, and the channel name its commands are audited under.
 #[derive(Clone, Debug)]
 pub struct ConsoleIdentity {

@@ -23,6 +23,7 @@ impl Engine {
             runtime: parts.runtime.as_ref(),
             prober: parts.prober.as_ref(),
             progress,
+            incidents: parts.incidents.as_ref(),
         };
         let command = call.command();
         match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {

@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{
     Catalog, Invocation, Registry, Reply,
-    context::{Prober, Progress, Runtime},
+    context::{IncidentDesk, Prober, Progress, Runtime},
     language,
 };
 
@@ -41,6 +41,8 @@ pub struct EngineParts {
     pub metrics: Arc<Metrics>,
     /// How long a destructive command waits for its requester's `confirm`.
     pub confirmation_timeout: Duration,
+    /// Incidents and silences for the `incident` and `silence` commands.
+    pub incidents: Arc<dyn IncidentDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.
@@ -75,6 +77,17 @@ impl Engine {
 
     /// Runs one invocation through the whole pipeline and returns the reply to show.
     pub async fn handle(&self, invocation: &Invocation, progress: &dyn Progress) -> Reply {
+        let in_thread;
+        let invocation = match self.thread_service(invocation).await {
+            Some(service) => {
+                in_thread = Invocation {
+                    thread_service: Some(service),
+                    ..invocation.clone()
+                };
+                &in_thread
+            }
+            None => invocation,
+        };
         let trail = Trail::new(invocation);
         let parts = &self.parts;
         let call = match language::parse(
@@ -114,6 +127,16 @@ impl Engine {
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
+        if let Err(error) = opsbot_commands::builtin::precheck(&call) {
+            // It can never succeed here: say so now, not after two people signed off.
+            let reply =
+                Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());
+            let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
+                .command(command.as_str())
+                .service(call.service)
+                .summary(reply.summary());
+            return self.finish(&trail, verdict, reply).await;
+        }
         if call.spec.is_destructive_call(&call) {
             return self.ask_confirmation(&trail, &call).await;
         }
@@ -123,6 +146,35 @@ impl Engine {
             .service(call.service)
             .summary(reply.summary());
         self.finish(&trail, verdict, reply).await
+    }
+
+    /// The service of the incident whose thread the invocation was typed in, when the
+    /// adapter did not set one (a lookup of the thread's root in `incident_messages`).
+    async fn thread_service(
+        &self,
+        invocation: &Invocation,
+    ) -> Option<opsbot_commands::ServiceName> {
+        if invocation.thread_service.is_some() {
+            return None;
+        }
+        let thread = invocation.thread.as_deref()?;
+        let found = crate::incidents::thread_incident(
+            &self.parts.store,
+            invocation.platform(),
+            &invocation.channel,
+            thread,
+        )
+        .await;
+        match found {
+            Ok(Some((_, Some(service)))) => {
+                self.parts.catalog.get(&service).map(|s| s.name.clone())
+            }
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%error, "looking up the incident of a thread failed");
+                None
+            }
+        }
     }
 
     /// Writes the audit record (waiting for it to be durable), counts metrics, and

@@ -333,6 +333,7 @@ impl Engine {
             outcome,
             ..base
         }
+        .command(base_command(pending))
         .reason(format!("confirmed request {}", pending.id))
         .summary(reply.summary());
         self.finish(trail, verdict, reply).await

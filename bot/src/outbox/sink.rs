@@ -41,5 +41,10 @@ pub trait ChatSink: Send + Sync {
     ) -> Result<MessageRef, DeliveryError>;
 
     /// Replaces the content of a message posted earlier.
-    async fn edit(&self, channel: &str, message: &MessageRef, reply: &Reply) -> Result<(), DeliveryError>;
+    async fn edit(
+        &self,
+        channel: &str,
+        message: &MessageRef,
+        reply: &Reply,
+    ) -> Result<(), DeliveryError>;
 }

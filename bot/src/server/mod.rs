@@ -13,20 +13,30 @@ use axum::{
 
 use crate::{metrics::Metrics, store::Store};
 
+pub mod alerts;
+
 /// What the operational endpoints need.
 #[derive(Clone)]
 pub struct ServerState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    /// The alert endpoints (`/alerts/alertmanager`, `/alerts/grafana`, `/alerts`), when
+    /// served.
+    pub alerts: Option<alerts::AlertsState>,
 }
 
-/// `/healthz`, `/readyz`, `/metrics`.
+/// `/healthz`, `/readyz`, `/metrics`, and the alert endpoints.
 pub fn router(state: ServerState) -> Router {
-    Router::new()
+    let alerts = state.alerts.clone();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(state);
+    match alerts {
+        Some(alerts) => router.merge(alerts::routes(alerts)),
+        None => router,
+    }
 }
 
 /// The process is up and serving.

@@ -19,7 +19,7 @@ struct Embedded {
     postgres: &'static str,
 }
 
-/// Every migration, oldest first. To add one, write both files and append an entry;
+/// Every migration (applied in version order). To add one, write both files and add an entry;
 /// never edit a file that has shipped (its checksum is recorded).
 const MIGRATIONS: &[Embedded] = &[
     Embedded {
@@ -28,13 +28,28 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0001_init.sql"),
         postgres: include_str!("../../../migrations/postgres/0001_init.sql"),
     },
-    // Next: 0002 alerts, 0003 incidents, 0004 outbox.
+    Embedded {
+        version: 2,
+        description: "incidents",
+        sqlite: include_str!("../../../migrations/sqlite/0002_incidents.sql"),
+        postgres: include_str!("../../../migrations/postgres/0002_incidents.sql"),
+    },
+    Embedded {
+        version: 3,
+        description: "outbox",
+        sqlite: include_str!("../../../migrations/sqlite/0003_outbox.sql"),
+        postgres: include_str!("../../../migrations/postgres/0003_outbox.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
+    // Applied in version order whatever the order of the list above (entries may be
+    // added by concurrent branches).
+    let mut sorted: Vec<&Embedded> = MIGRATIONS.iter().collect();
+    sorted.sort_by_key(|m| m.version);
     Migrator::with_migrations(
-        MIGRATIONS
-            .iter()
+        sorted
+            .into_iter()
             .map(|m| {
                 let sql = match backend {
                     Backend::Sqlite => m.sqlite,

@@ -117,10 +117,11 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         if let Some(approver) = &e.approver {
             line.push_str(&format!(" approved by {approver}"));
         }
-        if !e.reason.is_empty() {
-            line.push_str(&format!(" — {}", e.reason));
-        } else if !e.summary.is_empty() {
-            line.push_str(&format!(" — {}", e.summary));
+        match (e.summary.is_empty(), e.reason.is_empty()) {
+            (false, false) => line.push_str(&format!(" — {} ({})", e.summary, e.reason)),
+            (false, true) => line.push_str(&format!(" — {}", e.summary)),
+            (true, false) => line.push_str(&format!(" — {}", e.reason)),
+            (true, true) => {}
         }
         line.push_str(&format!(" ({} ms)", e.duration_ms));
         reply = reply.line(line);

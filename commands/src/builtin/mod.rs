@@ -9,12 +9,14 @@ mod checks;
 mod health;
 mod health_gate;
 mod help;
+mod incident;
 mod logs;
 mod request_control;
 mod restart;
 mod rollback;
 mod scale;
 mod services;
+mod silence;
 mod whoami;
 
 #[cfg(test)]
@@ -42,11 +44,23 @@ pub static SPECS: &[&CommandSpec] = &[
     &restart::SPEC,
     &rollback::SPEC,
     &scale::SPEC,
+    &incident::SPEC,
+    &silence::SPEC,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,
     &request_control::DENY,
 ];
+
+/// Refusals known before anything runs: a call that can never succeed on its service is
+/// refused at once, before anyone is asked to confirm or approve it.
+pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
+    match call.command() {
+        CommandName::Rollback if !call.switch("list") => rollback::precheck(call),
+        CommandName::Scale => scale::precheck(call),
+        _ => Ok(()),
+    }
+}
 
 /// Runs a parsed call.
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -60,6 +74,8 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         CommandName::Restart => restart::run(call, ctx).await,
         CommandName::Rollback => rollback::run(call, ctx).await,
         CommandName::Scale => scale::run(call, ctx).await,
+        CommandName::Incident => incident::run(call, ctx).await,
+        CommandName::Silence => silence::run(call, ctx).await,
         CommandName::Confirm | CommandName::Cancel | CommandName::Approve | CommandName::Deny => {
             Err(CommandError::Failed(format!(
                 "`{}` is handled by the engine",

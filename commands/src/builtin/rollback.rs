@@ -42,6 +42,31 @@ pub static SPEC: CommandSpec = CommandSpec {
     ],
 };
 
+/// Refuses, before anyone confirms, a rollback the target cannot do: only Kubernetes
+/// deployments keep revisions (docker compose and systemd have none to go back to).
+pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
+    let service = super::required_service(call)?;
+    match &service.target {
+        crate::catalog::Target::Kubernetes { .. } => Ok(()),
+        target => {
+            let why = match target {
+                crate::catalog::Target::Compose { .. } => format!(
+                    "docker compose keeps no previous revision of {}, so there is nothing to roll back to",
+                    service.name
+                ),
+                crate::catalog::Target::Systemd { unit, .. } => format!(
+                    "systemd keeps no previous revision of {unit}, so there is nothing to roll back to"
+                ),
+                _ => format!("{} has no runtime target to roll back", service.name),
+            };
+            Err(CommandError::NotSupported(match &service.runbook {
+                Some(runbook) => format!("{why}; see the runbook: {runbook}"),
+                None => why,
+            }))
+        }
+    }
+}
+
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let service = super::required_service(call)?;
     let to = call.integer("to");

@@ -24,24 +24,27 @@ pub static SPEC: CommandSpec = CommandSpec {
     examples: &["scale ai-orchestration 5"],
 };
 
-pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+/// Refuses, before anyone confirms, a scale the catalog does not allow.
+pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
     let service = super::required_service(call)?;
     let replicas = call.integer("replicas").unwrap_or_default() as u32;
     match service.max_replicas {
-        None => {
-            return Err(CommandError::NotSupported(format!(
-                "{} has no `max_replicas` in the catalog, so opsbot does not scale it",
-                service.name
-            )));
-        }
-        Some(max) if replicas > max => {
-            return Err(CommandError::Failed(format!(
-                "{} may have at most {max} replicas (catalog `max_replicas`)",
-                service.name
-            )));
-        }
-        Some(_) => {}
+        None => Err(CommandError::NotSupported(format!(
+            "{} has no `max_replicas` in the catalog, so opsbot does not scale it",
+            service.name
+        ))),
+        Some(max) if replicas > max => Err(CommandError::Failed(format!(
+            "{} may have at most {max} replicas (catalog `max_replicas`)",
+            service.name
+        ))),
+        Some(_) => Ok(()),
     }
+}
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    precheck(call)?;
+    let service = super::required_service(call)?;
+    let replicas = call.integer("replicas").unwrap_or_default() as u32;
     ctx.progress
         .report(&format!("Scaling {} to {replicas}…", service.name));
     let result = ctx.runtime.scale(service, replicas, ctx.progress).await;

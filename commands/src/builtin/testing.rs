@@ -198,6 +198,7 @@ pub async fn run(
         runtime,
         prober,
         progress: &NoProgress,
+        incidents: &crate::context::NoIncidents,
     };
     super::run(&call, ctx).await
 }

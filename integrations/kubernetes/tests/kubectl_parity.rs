@@ -6,16 +6,14 @@
 //! proves two things at once: the fake answers kubectl like an API server, and opsbot
 //! writes what kubectl writes. Skipped, loudly, when `kubectl` is not on PATH.
 
-mod fake_apiserver;
-
 use std::{path::PathBuf, process::Command, sync::Mutex, time::Duration};
 
-use fake_apiserver::{FakeApiServer, RolloutMode};
 use opsbot_commands::{
     Service,
     catalog::Target,
     context::{NoProgress, Progress, Runtime},
 };
+use opsbot_fakes::kubernetes::{FakeApiServer, RolloutMode};
 use opsbot_kubernetes::{KubernetesRuntime, KubernetesSettings};
 use serde_json::{Value, json};
 

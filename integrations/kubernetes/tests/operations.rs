@@ -2,16 +2,14 @@
 //! semantics, and its failure paths (paused, unknown revision, rollout timeout, progress
 //! deadline, 403, connection refused, request timeout, bad kubeconfig or context).
 
-mod fake_apiserver;
-
 use std::{sync::Mutex, time::Duration};
 
-use fake_apiserver::{FakeApiServer, RolloutMode, write_kubeconfig};
 use opsbot_commands::{
     Service,
     catalog::Target,
     context::{HealthLevel, LogQuery, Progress, Runtime, RuntimeError},
 };
+use opsbot_fakes::kubernetes::{FakeApiServer, RolloutMode, write_kubeconfig};
 use opsbot_kubernetes::{KubernetesRuntime, KubernetesSettings};
 use serde_json::json;
 

@@ -1,8 +1,7 @@
-//! The docker compose runtime against a fake Docker Engine on a unix socket: one test
-//! binary, one file per behaviour.
+//! The docker compose runtime against the fake Docker Engine of `opsbot-fakes` on a unix
+//! socket: one test binary, one file per behaviour.
 
 mod failures;
-mod fake_engine;
 mod logs;
 mod restart;
 mod scale;
@@ -13,7 +12,7 @@ use std::{sync::Mutex, time::Duration};
 use opsbot_commands::{Service, catalog::Target, context::Progress};
 use opsbot_docker::{DockerRuntime, DockerSettings};
 
-pub use fake_engine::FakeEngine;
+pub use opsbot_fakes::docker::FakeEngine;
 
 /// A compose service of project `wrkhrs` on `docker_host`.
 pub fn service(name: &str, docker_host: Option<String>, scalable: bool) -> Service {

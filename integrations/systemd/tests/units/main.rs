@@ -1,9 +1,7 @@
-//! The systemd runtime against a fake systemd manager on a private `dbus-daemon`: one test
-//! binary, one file per behaviour.
+//! The systemd runtime against the fake systemd manager of `opsbot-fakes` on a private
+//! `dbus-daemon`: one test binary, one file per behaviour.
 
-mod dbus_daemon;
 mod failures;
-mod fake_systemd;
 mod inspect;
 mod restart;
 
@@ -12,8 +10,7 @@ use std::{sync::Mutex, time::Duration};
 use opsbot_commands::{Service, catalog::Target, context::Progress};
 use opsbot_systemd::{SystemdRuntime, SystemdSettings};
 
-pub use dbus_daemon::DbusDaemon;
-pub use fake_systemd::{Behaviour, FakeSystemd};
+pub use opsbot_fakes::systemd::{Behaviour, DbusDaemon, FakeSystemd};
 
 /// A service whose target is `unit`, on the bus the runtime defaults to.
 pub fn service(unit: &str) -> Service {

@@ -3,6 +3,21 @@
 //! restart/start/stop/remove, create and network connect, and logs in the multiplexed
 //! stream format. Health moves `starting` → `healthy` (or `unhealthy` for a container
 //! told to fail) a short delay after each start.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::time::Duration;
+//!
+//! use opsbot_fakes::docker::FakeEngine;
+//!
+//! let engine = FakeEngine::start(Duration::from_millis(50)).await; // socket in a temp dir
+//! let id = engine.add("wrkhrs", "wrkhrs-gateway", 1, true); // running, healthy
+//! // … point a client at `engine.docker_host()` (`unix:///…/docker.sock`), then look:
+//! let gateway = engine.containers().into_iter().find(|c| c.id == id).unwrap();
+//! assert_eq!(gateway.health.as_deref(), Some("healthy"));
+//! engine.shutdown();
+//! # }
+//! ```
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -113,6 +128,12 @@ impl FakeEngine {
         }
     }
 
+    /// Stops serving (as dropping does); the socket's directory goes away.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    /// The `DOCKER_HOST` of this engine: `unix:///PATH`.
     pub fn docker_host(&self) -> String {
         format!("unix://{}", self.socket.display())
     }
@@ -180,6 +201,7 @@ impl FakeEngine {
         change(container);
     }
 
+    /// Every container, in creation order.
     pub fn containers(&self) -> Vec<FakeContainer> {
         self.world.lock().unwrap().containers.clone()
     }
@@ -189,10 +211,12 @@ impl FakeEngine {
         self.world.lock().unwrap().requests.clone()
     }
 
+    /// Answers every request `delay` late from now on (to provoke client timeouts).
     pub fn stall(&self, delay: Duration) {
         self.world.lock().unwrap().stall = delay;
     }
 
+    /// How long after a start a container's health settles.
     pub fn health_delay(&self) -> Duration {
         self.health_delay
     }

@@ -78,6 +78,18 @@ impl FakeSystemd {
         }
     }
 
+    /// The unit's `(ActiveState, SubState, Result)`.
+    pub fn state(&self, name: &str) -> (String, String, String) {
+        let units = self.units.lock().unwrap();
+        let unit = &units[name];
+        (unit.active.clone(), unit.sub.clone(), unit.result.clone())
+    }
+
+    /// Leaves the bus (as dropping does).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
     /// Adds a loaded unit, `active (running)`, with its objects.
     pub async fn add_unit(&self, name: &str, behaviour: Behaviour) {
         self.units.lock().unwrap().insert(
@@ -105,6 +117,7 @@ impl FakeSystemd {
         server.at(path, service).await.unwrap();
     }
 
+    /// Sets a unit's `ActiveState`, `SubState` and `Result`.
     pub fn set_state(&self, name: &str, active: &str, sub: &str, result: &str) {
         let mut units = self.units.lock().unwrap();
         let unit = units.get_mut(name).unwrap();
@@ -113,6 +126,7 @@ impl FakeSystemd {
         unit.result = result.into();
     }
 
+    /// How many times `RestartUnit` was called for the unit.
     pub fn restarts(&self, name: &str) -> u32 {
         self.units.lock().unwrap()[name].restarts
     }

@@ -16,6 +16,8 @@ pub struct DbusDaemon {
 }
 
 impl DbusDaemon {
+    /// Starts `dbus-daemon` listening on a socket in a fresh temp dir; its address (in
+    /// D-Bus form, `unix:path=…,guid=…`) is [`DbusDaemon::address`].
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listen = format!("unix:path={}", dir.path().join("bus").display());
@@ -67,6 +69,11 @@ impl DbusDaemon {
             child,
             _dir: dir,
         }
+    }
+
+    /// Stops the daemon (as dropping does).
+    pub fn shutdown(self) {
+        drop(self);
     }
 }
 

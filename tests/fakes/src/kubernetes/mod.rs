@@ -6,7 +6,18 @@
 //! small deployment controller ([`controller`]). It listens on 127.0.0.1 over plain HTTP
 //! and writes a kubeconfig pointing at itself, so both opsbot and the real `kubectl` talk
 //! to it.
-#![allow(dead_code)]
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use opsbot_fakes::kubernetes::FakeApiServer;
+//!
+//! let server = FakeApiServer::start().await; // 127.0.0.1:0, a kubeconfig in a temp dir
+//! server.seed_deployment("prod", "api", 3, &["api:1", "api:2"]); // revisions 1 and 2
+//! // … point a client at `server.kubeconfig()` and act, then look:
+//! assert_eq!(server.deployment("prod", "api")["spec"]["replicas"], 3);
+//! server.shutdown();
+//! # }
+//! ```
 
 pub mod controller;
 pub mod discovery;
@@ -40,6 +51,7 @@ impl Drop for FakeApiServer {
 }
 
 impl FakeApiServer {
+    /// Starts an empty server on a free local port, with rollouts [`RolloutMode::Instant`].
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
@@ -76,10 +88,17 @@ impl FakeApiServer {
         self.dir.path()
     }
 
+    /// Stops serving (as dropping does); the kubeconfig's directory goes away.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    /// How the controller rolls out changes from now on.
     pub fn set_mode(&self, mode: RolloutMode) {
         self.world.lock().unwrap().mode = mode;
     }
 
+    /// Answers `verb` on `resource` (e.g. `patch`, `deployments/scale`) with 403 from now on.
     pub fn forbid(&self, verb: &str, resource: &str) {
         self.world
             .lock()
@@ -163,6 +182,7 @@ impl FakeApiServer {
         .unwrap();
     }
 
+    /// The stored deployment (panics when there is none).
     pub fn deployment(&self, namespace: &str, name: &str) -> Value {
         self.world
             .lock()
@@ -185,6 +205,7 @@ impl FakeApiServer {
         self.world.lock().unwrap().put(resource, object)
     }
 
+    /// Appends lines to a container's log, each `seconds_ago` old.
     pub fn add_log_lines(
         &self,
         namespace: &str,
@@ -210,6 +231,7 @@ impl FakeApiServer {
         }
     }
 
+    /// `METHOD path?query content-type [patch body]` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.world.lock().unwrap().requests.clone()
     }

@@ -1,0 +1,349 @@
+//! What people do to incidents and silences, behind the commands crate's
+//! [`IncidentDesk`]: each action is one write transaction that updates the incident,
+//! appends to its timeline and enqueues the root edit and thread reply.
+
+use async_trait::async_trait;
+use opsbot_commands::{
+    Actor, Invocation, Platform,
+    context::{
+        IncidentAction, IncidentDesk, IncidentDetail, IncidentView, SilenceRequest, SilenceView,
+        TimelineEntry,
+    },
+};
+
+use super::{
+    Incidents, escalation,
+    ingest::begin_write,
+    model::{EventKind, Incident, IncidentStatus},
+    notify, render, repo,
+    silence::{self, Silence},
+    timeline::Change,
+};
+use crate::store::StoreError;
+
+/// How a store error is shown to the person who typed the command.
+fn shown(error: StoreError) -> String {
+    if error.is_unavailable() {
+        format!("the store is unavailable, try again: {error}")
+    } else {
+        format!("the store failed: {error}")
+    }
+}
+
+fn who(actor: &Actor) -> String {
+    actor.display_name.clone()
+}
+
+impl Incidents {
+    async fn view(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        incident: &Incident,
+    ) -> Result<IncidentView, StoreError> {
+        let (firing, alerts) = repo::alert_counts(conn, incident.id).await?;
+        Ok(IncidentView {
+            id: incident.id,
+            title: incident.title.clone(),
+            service: incident.service.clone(),
+            environment: incident.environment.clone(),
+            severity: incident.severity.clone(),
+            status: incident.status.as_str().to_string(),
+            silenced: incident
+                .silenced
+                .then(|| incident.silenced_reason.clone().unwrap_or_default()),
+            opened_at: incident.opened_at,
+            acknowledged_by: incident.acknowledged_by.clone(),
+            resolved_at: incident.resolved_at,
+            escalation_level: incident.escalation_level,
+            firing,
+            alerts,
+        })
+    }
+
+    /// Applies `action` to incident `id` as `actor` at `now`. `Err(Ok(text))` is a
+    /// refusal for the user, `Err(Err(_))` a store failure.
+    pub async fn act_at(
+        &self,
+        id: i64,
+        action: &IncidentAction,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> Result<IncidentView, Result<String, StoreError>> {
+        let mut tx = begin_write(&self.store).await.map_err(Err)?;
+        let mut incident = repo::get(&mut tx, self.store.backend(), id, true)
+            .await
+            .map_err(Err)?
+            .ok_or_else(|| Ok(format!("there is no incident {id}")))?;
+        let mut change = Change::default();
+        let status = incident.status;
+        let (kind, detail) = match action {
+            IncidentAction::Acknowledge => match status {
+                IncidentStatus::Open => {
+                    incident.status = IncidentStatus::Acknowledged;
+                    incident.acknowledged_at = Some(now);
+                    incident.acknowledged_by = Some(actor.to_string());
+                    escalation::acknowledged(&mut incident, &self.settings, now);
+                    (
+                        EventKind::Acknowledged,
+                        "the paging clock is stopped".to_string(),
+                    )
+                }
+                IncidentStatus::Acknowledged => {
+                    return Err(Ok(format!(
+                        "incident {id} is already acknowledged by {}",
+                        incident.acknowledged_by.as_deref().unwrap_or("someone")
+                    )));
+                }
+                IncidentStatus::Resolved => {
+                    return Err(Ok(format!(
+                        "incident {id} is resolved; `incident reopen {id}` first"
+                    )));
+                }
+            },
+            IncidentAction::Resolve => {
+                if status == IncidentStatus::Resolved {
+                    return Err(Ok(format!("incident {id} is already resolved")));
+                }
+                incident.status = IncidentStatus::Resolved;
+                incident.resolved_at = Some(now);
+                incident.resolved_by = Some(actor.to_string());
+                incident.next_escalation_at = None;
+                (
+                    EventKind::Resolved,
+                    format!("by hand, after {}", render::lasted(incident.opened_at, now)),
+                )
+            }
+            IncidentAction::Reopen => {
+                if status != IncidentStatus::Resolved {
+                    return Err(Ok(format!("incident {id} is not resolved")));
+                }
+                incident.status = IncidentStatus::Open;
+                incident.acknowledged_at = None;
+                incident.acknowledged_by = None;
+                incident.resolved_at = None;
+                incident.resolved_by = None;
+                (EventKind::Reopened, "by hand".to_string())
+            }
+            IncidentAction::Note(text) => (EventKind::Note, text.clone()),
+            IncidentAction::Escalate => {
+                if status == IncidentStatus::Resolved {
+                    return Err(Ok(format!("incident {id} is resolved")));
+                }
+                let keep = incident.next_escalation_at;
+                let page =
+                    escalation::step(&mut incident, &self.settings, now).ok_or_else(|| {
+                        Ok(format!("incident {id} has no escalation policy to follow"))
+                    })?;
+                if status == IncidentStatus::Acknowledged {
+                    incident.next_escalation_at = keep;
+                }
+                (EventKind::Escalated, page)
+            }
+        };
+        change
+            .record(&mut tx, id, now, kind, Some(actor), detail)
+            .await
+            .map_err(Err)?;
+        if kind == EventKind::Reopened
+            && let Some(page) = escalation::start(&mut incident, &self.settings, now)
+        {
+            change
+                .record(&mut tx, id, now, EventKind::Escalated, None, page)
+                .await
+                .map_err(Err)?;
+        }
+        incident.changed_at = now;
+        repo::update(&mut tx, &incident).await.map_err(Err)?;
+        notify::publish(
+            &mut tx,
+            &self.settings,
+            &self.catalog,
+            &incident,
+            false,
+            &change.events,
+        )
+        .await
+        .map_err(Err)?;
+        let view = self.view(&mut tx, &incident).await.map_err(Err)?;
+        tx.commit().await.map_err(|e| Err(e.into()))?;
+        crate::outbox::wake();
+        Ok(view)
+    }
+
+    /// Stores a silence from `now` for `request.duration`.
+    pub async fn silence_at(
+        &self,
+        request: &SilenceRequest,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> Result<SilenceView, Result<String, StoreError>> {
+        let matchers = match &request.matchers {
+            Some(text) => silence::parse_matchers(text).map_err(Ok)?,
+            None => Vec::new(),
+        };
+        if matchers.is_empty() && request.service.is_none() {
+            return Err(Ok("a silence needs a service or matchers".into()));
+        }
+        let until = jiff::SignedDuration::try_from(request.duration)
+            .ok()
+            .and_then(|d| now.checked_add(d).ok())
+            .ok_or_else(|| Ok("that duration is too long".to_string()))?;
+        let mut silence = Silence {
+            id: 0,
+            matchers,
+            service: request.service.clone(),
+            created_at: now,
+            until,
+            expired_at: None,
+            reason: request.reason.clone(),
+            created_by: actor.to_string(),
+        };
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| Err(e.into()))?;
+        silence.id = silence::insert(&mut conn, &silence).await.map_err(Err)?;
+        Ok(silence_view(&silence))
+    }
+}
+
+fn silence_view(silence: &Silence) -> SilenceView {
+    SilenceView {
+        id: silence.id,
+        target: silence.describe(),
+        until: silence.until,
+        reason: silence.reason.clone(),
+        created_by: silence.created_by.clone(),
+    }
+}
+
+#[async_trait]
+impl IncidentDesk for Incidents {
+    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, String> {
+        let mut conn = self
+            .store
+            .read_pool()
+            .acquire()
+            .await
+            .map_err(|e| shown(e.into()))?;
+        let filter = repo::ListFilter {
+            statuses: if all {
+                Vec::new()
+            } else {
+                vec![IncidentStatus::Open, IncidentStatus::Acknowledged]
+            },
+            service: None,
+            limit: i64::from(limit),
+        };
+        let incidents = repo::list(&mut conn, &filter).await.map_err(shown)?;
+        let mut views = Vec::with_capacity(incidents.len());
+        for incident in &incidents {
+            views.push(self.view(&mut conn, incident).await.map_err(shown)?);
+        }
+        Ok(views)
+    }
+
+    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String> {
+        let mut conn = self
+            .store
+            .read_pool()
+            .acquire()
+            .await
+            .map_err(|e| shown(e.into()))?;
+        let backend = self.store.backend();
+        let Some(incident) = repo::get(&mut conn, backend, id, false)
+            .await
+            .map_err(shown)?
+        else {
+            return Ok(None);
+        };
+        let view = self.view(&mut conn, &incident).await.map_err(shown)?;
+        let alerts = repo::alerts(&mut conn, id).await.map_err(shown)?;
+        let events = repo::events(&mut conn, id, 50).await.map_err(shown)?;
+        Ok(Some(IncidentDetail {
+            incident: view,
+            alerts: alerts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} — {} ({}{})",
+                        if a.is_firing() { "🔥" } else { "✅" },
+                        a.name,
+                        a.summary,
+                        a.status,
+                        if a.silenced { ", silenced" } else { "" }
+                    )
+                })
+                .collect(),
+            timeline: events
+                .iter()
+                .map(|e| TimelineEntry {
+                    at: e.at,
+                    text: render::event_line(e),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn act(
+        &self,
+        id: i64,
+        action: IncidentAction,
+        actor: &Actor,
+    ) -> Result<IncidentView, String> {
+        self.act_at(id, &action, &who(actor), jiff::Timestamp::now())
+            .await
+            .map_err(|e| e.unwrap_or_else(shown))
+    }
+
+    async fn in_thread(&self, invocation: &Invocation) -> Option<i64> {
+        let thread = invocation.thread.as_deref()?;
+        let platform: Platform = invocation.platform();
+        match self
+            .thread_incident(platform, &invocation.channel, thread)
+            .await
+        {
+            Ok(found) => found.map(|(id, _)| id),
+            Err(error) => {
+                tracing::warn!(%error, "looking up the incident of a thread failed");
+                None
+            }
+        }
+    }
+
+    async fn silence(&self, request: SilenceRequest, actor: &Actor) -> Result<SilenceView, String> {
+        self.silence_at(&request, &who(actor), jiff::Timestamp::now())
+            .await
+            .map_err(|e| e.unwrap_or_else(shown))
+    }
+
+    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
+        let mut conn = self
+            .store
+            .read_pool()
+            .acquire()
+            .await
+            .map_err(|e| shown(e.into()))?;
+        let active = silence::active(&mut conn, jiff::Timestamp::now())
+            .await
+            .map_err(shown)?;
+        Ok(active.iter().map(silence_view).collect())
+    }
+
+    async fn expire_silence(&self, id: i64, _actor: &Actor) -> Result<bool, String> {
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| shown(e.into()))?;
+        if silence::get(&mut conn, id).await.map_err(shown)?.is_none() {
+            return Err(format!("there is no silence {id}"));
+        }
+        silence::expire(&mut conn, id, jiff::Timestamp::now())
+            .await
+            .map_err(shown)
+    }
+}

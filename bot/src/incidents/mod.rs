@@ -1,0 +1,149 @@
+//! Incidents: alerts become incidents with a living chat thread.
+//!
+//! [`Incidents::ingest`] takes an [`opsbot_alerts::AlertBatch`] in one write transaction
+//! (see [`ingest`]); people act on incidents through the `incident` and `silence`
+//! commands ([`desk`]); [`Incidents::escalate_due`] runs the durable escalation clock.
+//! Every chat message goes through the outbox, enqueued in the transaction that made the
+//! change ([`notify`]).
+
+mod desk;
+pub mod escalation;
+pub mod ingest;
+pub mod maintenance;
+pub mod model;
+mod notify;
+mod render;
+mod repo;
+pub mod routing;
+pub mod settings;
+pub mod silence;
+mod timeline;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use opsbot_commands::{Catalog, Platform};
+
+pub use ingest::IngestOutcome;
+pub use model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus};
+pub use render::lasted;
+pub use settings::IncidentSettings;
+
+use crate::store::{Store, StoreError};
+use timeline::Change;
+
+/// Incident handling over one store: ingestion, actions, escalation.
+#[derive(Clone)]
+pub struct Incidents {
+    store: Store,
+    settings: Arc<IncidentSettings>,
+    catalog: Catalog,
+}
+
+impl std::fmt::Debug for Incidents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incidents").finish_non_exhaustive()
+    }
+}
+
+impl Incidents {
+    pub fn new(store: Store, settings: IncidentSettings, catalog: Catalog) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+            catalog,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &IncidentSettings {
+        &self.settings
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Ingests one batch (committed when this returns `Ok`) and wakes the outbox.
+    pub async fn ingest(
+        &self,
+        batch: &opsbot_alerts::AlertBatch,
+        now: jiff::Timestamp,
+    ) -> Result<IngestOutcome, StoreError> {
+        let outcome =
+            ingest::ingest(&self.store, &self.settings, &self.catalog, batch, now).await?;
+        crate::outbox::wake();
+        Ok(outcome)
+    }
+
+    /// The incident (and its service) whose root message is `thread` in `channel`.
+    pub async fn thread_incident(
+        &self,
+        platform: Platform,
+        channel: &str,
+        thread: &str,
+    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
+        thread_incident(&self.store, platform, channel, thread).await
+    }
+
+    /// Pages the next level of every incident whose escalation time has come by `now`;
+    /// returns how many were escalated. On PostgreSQL the due rows are claimed with
+    /// `FOR UPDATE SKIP LOCKED`, so replicas share the work without doubling a page.
+    pub async fn escalate_due(&self, now: jiff::Timestamp) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let mut tx = ingest::begin_write(&self.store).await?;
+            let due = repo::due_escalations(&mut tx, self.store.backend(), now, 50).await?;
+            if due.is_empty() {
+                tx.commit().await?;
+                break;
+            }
+            let count = due.len();
+            for mut incident in due {
+                let mut change = Change::default();
+                if let Some(page) = escalation::step(&mut incident, &self.settings, now) {
+                    change
+                        .record(&mut tx, incident.id, now, EventKind::Escalated, None, page)
+                        .await?;
+                }
+                incident.changed_at = now;
+                repo::update(&mut tx, &incident).await?;
+                if !change.is_empty() {
+                    total += 1;
+                    notify::publish(
+                        &mut tx,
+                        &self.settings,
+                        &self.catalog,
+                        &incident,
+                        false,
+                        &change.events,
+                    )
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            crate::outbox::wake();
+            if count < 50 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// The incident whose root message is `thread` in `channel` on `platform`, with its
+/// service (for [`opsbot_commands::Invocation::thread_service`]).
+pub async fn thread_incident(
+    store: &Store,
+    platform: Platform,
+    channel: &str,
+    thread: &str,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    let mut conn = store.read_pool().acquire().await?;
+    repo::by_thread(&mut conn, platform.as_str(), channel, thread).await
+}

@@ -1,0 +1,92 @@
+//! Turning a change of an incident into outbox messages, inside the transaction that
+//! made the change: the root message (posted on opening, edited on every change) and one
+//! thread reply per change, on every platform and channel the incident is posted in.
+//!
+//! Dedupe keys (unique per logical message, so a retried transaction or delivery never
+//! posts twice): `incident:ID:root:PLATFORM:CHANNEL` for the root,
+//! `incident:ID:event:EVENT:edit:PLATFORM:CHANNEL` and
+//! `incident:ID:event:EVENT:reply:PLATFORM:CHANNEL` for a change whose newest timeline
+//! event is `EVENT`. Thread key: `incident:ID`.
+
+use opsbot_commands::{Catalog, Platform};
+use sqlx::AnyConnection;
+
+use super::{
+    model::{EventKind, Incident, IncidentEvent},
+    render, repo,
+    settings::IncidentSettings,
+};
+use crate::{
+    outbox::{Lane, Operation, Outbox, OutboxMessage},
+    store::StoreError,
+};
+
+/// Enqueues the messages of one change of `incident` (already written). `opened`: the
+/// root is posted rather than edited.
+pub(crate) async fn publish(
+    conn: &mut AnyConnection,
+    settings: &IncidentSettings,
+    catalog: &Catalog,
+    incident: &Incident,
+    opened: bool,
+    events: &[IncidentEvent],
+) -> Result<(), StoreError> {
+    let targets = repo::message_targets(conn, incident.id).await?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let alerts = repo::alerts(conn, incident.id).await?;
+    let root = render::root(incident, &alerts, catalog, settings.max_listed_alerts);
+    // On opening the root says it all; the thread gets only what the root does not show
+    // (who was paged, why it is silenced).
+    let thread_events: Vec<IncidentEvent> = if opened {
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Escalated | EventKind::Silenced))
+            .cloned()
+            .collect()
+    } else {
+        events.to_vec()
+    };
+    let last_event = events.last().map_or(0, |e| e.id);
+    let thread_key = incident.thread_key();
+    for (platform, channel) in targets {
+        let Some(platform) = Platform::parse(&platform) else {
+            continue;
+        };
+        let message = |operation, reply, dedupe_key| OutboxMessage {
+            platform,
+            channel: channel.clone(),
+            thread_key: Some(thread_key.clone()),
+            operation,
+            lane: Lane::Alerts,
+            reply,
+            dedupe_key,
+        };
+        let id = incident.id;
+        let root_message = if opened {
+            message(
+                Operation::PostRoot,
+                root.clone(),
+                format!("incident:{id}:root:{platform}:{channel}"),
+            )
+        } else {
+            message(
+                Operation::EditRoot,
+                root.clone(),
+                format!("incident:{id}:event:{last_event}:edit:{platform}:{channel}"),
+            )
+        };
+        Outbox::enqueue(conn, &root_message).await?;
+        if !thread_events.is_empty() {
+            let reply = render::change(incident, &thread_events, settings.max_listed_alerts);
+            let reply_message = message(
+                Operation::Reply,
+                reply,
+                format!("incident:{id}:event:{last_event}:reply:{platform}:{channel}"),
+            );
+            Outbox::enqueue(conn, &reply_message).await?;
+        }
+    }
+    Ok(())
+}

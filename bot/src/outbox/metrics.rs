@@ -1,0 +1,115 @@
+//! The outbox's metrics: backlog by lane, messages delivered, retried and failed, digests
+//! sent, and chat API errors by platform. Registered in [`crate::metrics::Metrics`];
+//! a default (unregistered) set serves tests.
+
+use opsbot_commands::Platform;
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+
+use super::{Lane, repo::lane_name};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LaneLabels {
+    lane: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    platform: &'static str,
+    kind: &'static str,
+}
+
+/// Cheap to clone: every clone updates the same series.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxMetrics {
+    backlog: Family<LaneLabels, Gauge>,
+    delivered: Family<LaneLabels, Counter>,
+    retried: Family<LaneLabels, Counter>,
+    failed: Family<LaneLabels, Counter>,
+    digests: Counter,
+    chat_api_errors: Family<ErrorLabels, Counter>,
+}
+
+impl OutboxMetrics {
+    /// Registers every series in `registry` (prefix included by the registry).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "outbox_backlog",
+            "Outbox messages waiting for delivery, by lane",
+            self.backlog.clone(),
+        );
+        registry.register(
+            "outbox_delivered",
+            "Outbox messages delivered (a digest counts every message it carries)",
+            self.delivered.clone(),
+        );
+        registry.register(
+            "outbox_retried",
+            "Outbox delivery attempts that will be retried",
+            self.retried.clone(),
+        );
+        registry.register(
+            "outbox_failed",
+            "Outbox messages parked as failed (permanent error or attempts exhausted)",
+            self.failed.clone(),
+        );
+        registry.register(
+            "outbox_digests",
+            "Digest replies sent in place of several thread updates",
+            self.digests.clone(),
+        );
+        registry.register(
+            "chat_api_errors",
+            "Chat platform calls that failed, by platform and kind (retry, permanent)",
+            self.chat_api_errors.clone(),
+        );
+    }
+
+    pub(crate) fn backlog(&self, lane: Lane, pending: i64) {
+        self.backlog
+            .get_or_create(&LaneLabels {
+                lane: lane_name(lane),
+            })
+            .set(pending);
+    }
+
+    pub(crate) fn delivered(&self, lane: Lane, messages: usize) {
+        self.delivered
+            .get_or_create(&LaneLabels {
+                lane: lane_name(lane),
+            })
+            .inc_by(messages as u64);
+    }
+
+    pub(crate) fn retried(&self, lane: Lane) {
+        self.retried
+            .get_or_create(&LaneLabels {
+                lane: lane_name(lane),
+            })
+            .inc();
+    }
+
+    pub(crate) fn failed(&self, lane: Lane, messages: usize) {
+        self.failed
+            .get_or_create(&LaneLabels {
+                lane: lane_name(lane),
+            })
+            .inc_by(messages as u64);
+    }
+
+    pub(crate) fn digest(&self) {
+        self.digests.inc();
+    }
+
+    pub(crate) fn chat_api_error(&self, platform: Platform, permanent: bool) {
+        self.chat_api_errors
+            .get_or_create(&ErrorLabels {
+                platform: platform.as_str(),
+                kind: if permanent { "permanent" } else { "retry" },
+            })
+            .inc();
+    }
+}

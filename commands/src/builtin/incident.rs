@@ -1,0 +1,256 @@
+//! `incident [list|show|ack|resolve|reopen|note|escalate] [ID] [TEXT]`: look at and act
+//! on incidents opened from alerts. Typed in an incident's thread, the ID may be left
+//! out.
+
+use std::time::Duration;
+
+use crate::{
+    Button, CommandError, Ctx, Reply, Status,
+    context::{IncidentAction, IncidentView},
+    language::Call,
+    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+};
+
+const ACTIONS: &[&str] = &[
+    "list", "show", "ack", "resolve", "reopen", "note", "escalate",
+];
+
+pub static SPEC: CommandSpec = CommandSpec {
+    name: crate::CommandName::Incident,
+    summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
+    service: ServiceArg::None,
+    args: &[
+        ArgSpec {
+            name: "action",
+            kind: ValueKind::Choice(ACTIONS),
+            required: false,
+            help: "list (default), show, ack, resolve, reopen, note, escalate",
+        },
+        ArgSpec {
+            name: "id",
+            kind: ValueKind::Word,
+            required: false,
+            help: "the incident number (default: the incident of this thread)",
+        },
+        ArgSpec {
+            name: "text",
+            kind: ValueKind::Rest,
+            required: false,
+            help: "the note (for `note`)",
+        },
+    ],
+    flags: &[
+        FlagSpec {
+            name: "all",
+            kind: ValueKind::Switch,
+            help: "list resolved incidents too",
+        },
+        FlagSpec {
+            name: "limit",
+            kind: ValueKind::Integer { min: 1, max: 100 },
+            help: "list at most this many (default 20)",
+        },
+    ],
+    safety: Safety::ReadOnly,
+    timeout: Duration::from_secs(30),
+    examples: &[
+        "incident list",
+        "incident show 42",
+        "incident ack 42",
+        "incident note 42 restarted the gateway, watching",
+        "incident resolve",
+    ],
+};
+
+pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let action = call.text("action").unwrap_or("list");
+    if action == "list" {
+        if let Some(extra) = call.text("id") {
+            return Err(CommandError::Failed(format!(
+                "`incident list` takes no incident number (got `{extra}`)"
+            )));
+        }
+        let limit = call.integer("limit").unwrap_or(20) as u32;
+        let incidents = ctx
+            .incidents
+            .list(call.switch("all"), limit)
+            .await
+            .map_err(CommandError::Failed)?;
+        return Ok(list_reply(&incidents, call.switch("all")));
+    }
+    // The incident number, else the incident of this thread; a word that is not a number
+    // starts the note.
+    let mut note_words: Vec<String> = Vec::new();
+    let given = call.text("id").map(|t| t.trim_start_matches('#'));
+    let id = match given.map(str::parse::<i64>) {
+        Some(Ok(id)) => id,
+        other => {
+            if let (Some(Err(_)), Some(word)) = (&other, call.text("id")) {
+                if action != "note" {
+                    return Err(CommandError::Failed(format!(
+                        "`{word}` is not an incident number"
+                    )));
+                }
+                note_words.push(word.to_string());
+            }
+            ctx.incidents
+                .in_thread(ctx.invocation)
+                .await
+                .ok_or_else(|| {
+                    CommandError::Failed(format!(
+                        "which incident? say `incident {action} ID` (`incident list` shows them), \
+                         or type it in the incident's thread"
+                    ))
+                })?
+        }
+    };
+    if let Some(text) = call.text("text") {
+        note_words.push(text.to_string());
+    }
+    let note = note_words.join(" ");
+    let action = match action {
+        "show" => return show(id, ctx).await,
+        "ack" => IncidentAction::Acknowledge,
+        "resolve" => IncidentAction::Resolve,
+        "reopen" => IncidentAction::Reopen,
+        "escalate" => IncidentAction::Escalate,
+        "note" if note.trim().is_empty() => {
+            return Err(CommandError::Failed(
+                "what is the note? `incident note ID TEXT`".into(),
+            ));
+        }
+        "note" => IncidentAction::Note(note.clone()),
+        other => {
+            return Err(CommandError::Failed(format!("unknown action `{other}`")));
+        }
+    };
+    if !matches!(action, IncidentAction::Note(_)) && !note.is_empty() {
+        return Err(CommandError::Failed(format!("unexpected `{note}`")));
+    }
+    let done = match &action {
+        IncidentAction::Acknowledge => "acknowledged",
+        IncidentAction::Resolve => "resolved",
+        IncidentAction::Reopen => "reopened",
+        IncidentAction::Note(_) => "noted",
+        IncidentAction::Escalate => "escalated",
+    };
+    let view = ctx
+        .incidents
+        .act(id, action, &ctx.invocation.actor)
+        .await
+        .map_err(CommandError::Failed)?;
+    Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
+}
+
+fn mark(view: &IncidentView) -> &'static str {
+    match (view.status.as_str(), view.severity.as_str()) {
+        ("resolved", _) => "✅",
+        _ if view.silenced.is_some() => "🔕",
+        ("acknowledged", _) => "👀",
+        (_, "critical") => "🔴",
+        (_, "warning") => "🟠",
+        _ => "🔵",
+    }
+}
+
+/// `🔴 #42 WrkHrsGatewayDown on wrkhrs-gateway — critical, open, 2/3 firing, 12m ago`.
+fn headline(view: &IncidentView) -> String {
+    let now = jiff::Timestamp::now();
+    let mut line = format!(
+        "{} #{} {} — {}, {}",
+        mark(view),
+        view.id,
+        view.title,
+        view.severity,
+        view.status
+    );
+    if let Some(by) = &view.acknowledged_by
+        && view.status == "acknowledged"
+    {
+        line.push_str(&format!(" by {by}"));
+    }
+    line.push_str(&format!(
+        ", {}/{} firing, opened {}",
+        view.firing,
+        view.alerts,
+        super::rollback::age(now, view.opened_at)
+    ));
+    line
+}
+
+fn list_reply(incidents: &[IncidentView], all: bool) -> Reply {
+    if incidents.is_empty() {
+        return Reply::success(if all {
+            "No incidents yet"
+        } else {
+            "No open incidents"
+        });
+    }
+    let open = incidents.iter().filter(|i| i.status != "resolved").count();
+    let status = if incidents
+        .iter()
+        .any(|i| i.status == "open" && i.severity == "critical" && i.silenced.is_none())
+    {
+        Status::Danger
+    } else if open > 0 {
+        Status::Warning
+    } else {
+        Status::Success
+    };
+    let title = if all {
+        format!("Incidents ({open} open)")
+    } else {
+        format!("Open incidents ({open})")
+    };
+    let mut reply = Reply::new(status, title);
+    for view in incidents {
+        reply = reply.line(headline(view));
+    }
+    reply
+}
+
+async fn show(id: i64, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let detail = ctx
+        .incidents
+        .show(id)
+        .await
+        .map_err(CommandError::Failed)?
+        .ok_or_else(|| CommandError::Failed(format!("there is no incident {id}")))?;
+    let view = &detail.incident;
+    let status = match view.status.as_str() {
+        "resolved" => Status::Success,
+        _ if view.severity == "critical" => Status::Danger,
+        _ => Status::Warning,
+    };
+    let mut reply = Reply::new(status, format!("Incident #{}: {}", view.id, view.title))
+        .field("Severity", view.severity.clone())
+        .field("Status", view.status.clone());
+    if let Some(service) = &view.service {
+        reply = reply.field("Service", service.clone());
+    }
+    if let Some(reason) = &view.silenced {
+        reply = reply.field("Silenced", reason.clone());
+    }
+    reply = reply
+        .line("Alerts:".to_string())
+        .lines(detail.alerts.clone());
+    reply = reply.line("Timeline:".to_string());
+    for entry in &detail.timeline {
+        reply = reply.line(format!(
+            "{} {}",
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.text
+        ));
+    }
+    if view.status == "open" {
+        reply =
+            reply.button(Button::new("Acknowledge", format!("incident ack {}", view.id)).primary());
+    }
+    if view.status != "resolved" {
+        reply = reply.button(Button::new(
+            "Resolve",
+            format!("incident resolve {}", view.id),
+        ));
+    }
+    Ok(reply)
+}

@@ -1,0 +1,65 @@
+//! Fakes of the systems opsbot operates, for tests only: never a normal dependency of a
+//! production crate (a test below checks every workspace manifest for that).
+//!
+//! Each fake is written from the system's public API documentation, not from opsbot's
+//! adapters, so an adapter test against it checks the adapter against the documented
+//! behaviour:
+//!
+//! * [`kubernetes::FakeApiServer`]: a Kubernetes API server on `127.0.0.1:0` (plain HTTP)
+//!   with a small deployment controller, and a kubeconfig pointing at it;
+//! * [`docker::FakeEngine`]: a Docker Engine API (v1.43) on a unix socket in a temp dir;
+//! * [`systemd::DbusDaemon`] and [`systemd::FakeSystemd`]: a private `dbus-daemon` and a
+//!   systemd manager (`org.freedesktop.systemd1`) served on it.
+//!
+//! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
+//! methods, and stops when dropped (or with its `shutdown`).
+
+pub mod docker;
+pub mod kubernetes;
+pub mod systemd;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// No workspace member may list `opsbot-fakes` outside its `[dev-dependencies]`.
+    #[test]
+    fn fakes_stay_dev_only() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let workspace: toml::Table =
+            toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+        let members = workspace["workspace"]["members"].as_array().unwrap();
+        assert!(!members.is_empty());
+        for member in members {
+            let member = member.as_str().unwrap();
+            let path = root.join(member).join("Cargo.toml");
+            let manifest: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let mut tables = vec![
+                ("dependencies", manifest.get("dependencies")),
+                ("build-dependencies", manifest.get("build-dependencies")),
+            ];
+            for target in manifest
+                .get("target")
+                .and_then(toml::Value::as_table)
+                .into_iter()
+                .flat_map(toml::Table::values)
+            {
+                tables.push(("target.*.dependencies", target.get("dependencies")));
+                tables.push((
+                    "target.*.build-dependencies",
+                    target.get("build-dependencies"),
+                ));
+            }
+            for (section, table) in tables {
+                let listed = table
+                    .and_then(toml::Value::as_table)
+                    .is_some_and(|t| t.contains_key("opsbot-fakes"));
+                assert!(
+                    !listed,
+                    "{member}/Cargo.toml lists opsbot-fakes in [{section}]: the fakes are dev-only"
+                );
+            }
+        }
+    }
+}
