@@ -312,36 +312,6 @@ pub trait IncidentDesk: Send + Sync {
     async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, String>;
 }
 
-/// No incident store (command tests, tools without one): every call says so.
-pub struct NoIncidents;
-
-const NO_INCIDENTS: &str = "incidents are not available here";
-
-#[async_trait]
-impl IncidentDesk for NoIncidents {
-    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn act(&self, _: i64, _: IncidentAction, _: &Actor) -> Result<IncidentView, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
-        None
-    }
-    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
-        Err(NO_INCIDENTS.into())
-    }
-}
-
 /// Everything a command may use while it runs.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {

@@ -198,7 +198,39 @@ pub async fn run(
         runtime,
         prober,
         progress: &NoProgress,
-        incidents: &crate::context::NoIncidents,
+        incidents: &NoIncidents,
     };
     super::run(&call, ctx).await
+}
+
+use crate::context::{IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView};
+
+/// No incident store (for command tests that do not touch incidents): every call says so.
+pub struct NoIncidents;
+
+const NO_INCIDENTS: &str = "incidents are not available here";
+
+#[async_trait::async_trait]
+impl crate::context::IncidentDesk for NoIncidents {
+    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn act(&self, _: i64, _: IncidentAction, _: &Actor) -> Result<IncidentView, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
+        None
+    }
+    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
+        Err(NO_INCIDENTS.into())
+    }
+    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
+        Err(NO_INCIDENTS.into())
+    }
 }
