@@ -40,7 +40,10 @@ fn kubectl_available() -> bool {
     if !found {
         // Under CI the comparison is the point of the fake: a missing kubectl fails.
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        assert!(!ci, "kubectl is not installed; the kubectl parity tests must run under CI");
+        assert!(
+            !ci,
+            "kubectl is not installed; the kubectl parity tests must run under CI"
+        );
         eprintln!("kubectl is not installed: skipping the kubectl parity test");
     }
     found
