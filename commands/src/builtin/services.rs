@@ -24,27 +24,7 @@ pub static SPEC: CommandSpec = CommandSpec {
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let wanted: Option<Environment> = match call.text("env") {
-        None => None,
-        Some(text) => {
-            let env: Environment = text
-                .parse()
-                .map_err(|e: crate::catalog::NameError| CommandError::Failed(e.to_string()))?;
-            if !ctx.catalog.environments().contains(&env) {
-                let known: Vec<String> = ctx
-                    .catalog
-                    .environments()
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect();
-                return Err(CommandError::Failed(format!(
-                    "no service is in environment `{env}`; environments: {}",
-                    known.join(", ")
-                )));
-            }
-            Some(env)
-        }
-    };
+    let wanted: Option<Environment> = super::wanted_environment(call, ctx)?;
     let services: Vec<_> = ctx
         .catalog
         .services()
