@@ -1,0 +1,205 @@
+//! Benchmark: alert ingest through the real HTTP endpoint. Starts the release `opsbot`
+//! binary on the example configuration and a fresh SQLite store (or PostgreSQL with
+//! `OPSBOT_BENCH_POSTGRES_URL`), then N keep-alive clients POST Alertmanager v4 batches of
+//! 100 alerts to `/alerts/alertmanager` (200 alert groups over the catalog's services).
+//! Every 2xx means the batch was committed to the store. Reports alerts/s and the p50/p99
+//! response time per batch.
+//!
+//! Run: `cargo bench -p opsbot --bench ingest` (env `BENCH_BATCHES`, `BENCH_CLIENTS`).
+//! Reports; asserts only that every batch was accepted.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const SERVICES: &[&str] = &[
+    "wrkhrs-gateway",
+    "wrkhrs-rag",
+    "wrkhrs-asr",
+    "ai-assistant",
+    "ollama",
+    "alice-backend",
+    "ai-orchestration",
+];
+const GROUPS: usize = 200;
+const ALERTS_PER_BATCH: usize = 100;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One Alertmanager v4 notification: group `group`, alerts `first..first+100`.
+fn batch(group: usize, first: usize) -> String {
+    let service = SERVICES[group % SERVICES.len()];
+    let alertname = format!("BenchAlert{group}");
+    let alerts: Vec<String> = (first..first + ALERTS_PER_BATCH)
+        .map(|i| {
+            format!(
+                r#"{{"status":"firing","labels":{{"alertname":"{alertname}","service":"{service}","instance":"host-{i}","severity":"warning"}},"annotations":{{"summary":"bench alert {i}"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph","fingerprint":"{i:016x}"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{alertname}\"}}","truncatedAlerts":0,"status":"firing","receiver":"opsbot","groupLabels":{{"alertname":"{alertname}"}},"commonLabels":{{"alertname":"{alertname}","service":"{service}"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","alerts":[{}]}}"#,
+        alerts.join(",")
+    )
+}
+
+/// A minimal HTTP/1.1 keep-alive client: POST and read one response.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    fn connect(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Self {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    fn post(&mut self, path: &str, body: &str) -> u16 {
+        write!(
+            self.writer,
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line).unwrap();
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((_, value)) = line
+                .split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).unwrap();
+        status
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn run(label: &str, database_url: &str, batches: usize, clients: usize) {
+    let port = free_port();
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+        .arg("serve")
+        .arg("-c")
+        .arg(&example)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start opsbot");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "opsbot did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Bodies are built before the clock starts: the bench measures opsbot, not JSON text.
+    let per_client = batches / clients;
+    let bodies: Vec<Vec<String>> = (0..clients)
+        .map(|c| {
+            (0..per_client)
+                .map(|i| {
+                    let n = c * per_client + i;
+                    batch(n % GROUPS, n * ALERTS_PER_BATCH)
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    let threads: Vec<_> = bodies
+        .into_iter()
+        .map(|bodies| {
+            std::thread::spawn(move || {
+                let mut client = Client::connect(port);
+                let mut latencies = Vec::with_capacity(bodies.len());
+                for body in bodies {
+                    let t = Instant::now();
+                    let status = client.post("/alerts/alertmanager", &body);
+                    latencies.push(t.elapsed());
+                    assert_eq!(status, 200, "a batch was refused");
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let alerts = latencies.len() * ALERTS_PER_BATCH;
+    println!(
+        "{label:<9} {alerts:>7} alerts in {:>5} batches of {ALERTS_PER_BATCH}, {clients} clients: {:>7.0} alerts/s  \
+         batch p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        latencies.len(),
+        alerts as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+fn main() {
+    let batches = env_usize("BENCH_BATCHES", 2_000);
+    let clients = env_usize("BENCH_CLIENTS", 8);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
+    run("sqlite", &url, batches, clients);
+    if let Ok(url) = std::env::var("OPSBOT_BENCH_POSTGRES_URL") {
+        println!("(PostgreSQL: the URL must name an empty database; it is migrated and filled)");
+        run("postgres", &url, batches, clients);
+    }
+}
