@@ -109,25 +109,22 @@ impl Engine {
                         "only {} can confirm request {}; to approve someone else's request use `approve {}`",
                         pending.requester_name, pending.id, pending.id
                     );
-                    let reply = Reply::danger("Not allowed")
-                        .line(reason.clone())
-                        .only_actor();
-                    return self.finish(trail, base.reason(reason), reply).await;
+                    return self
+                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                        .await;
                 }
                 if pending.state != PendingState::AwaitingConfirmation {
                     let reason = format!(
                         "request {} is already confirmed and waits for approval",
                         pending.id
                     );
-                    let reply = Reply::warning("Already confirmed")
-                        .line(reason.clone())
-                        .only_actor();
                     let verdict = Verdict {
                         decision: Decision::Pending,
                         ..base
-                    }
-                    .reason(reason);
-                    return self.finish(trail, verdict, reply).await;
+                    };
+                    return self
+                        .refuse(trail, verdict, Reply::warning("Already confirmed"), reason)
+                        .await;
                 }
                 self.confirm(trail, &pending, base, progress).await
             }
@@ -138,10 +135,9 @@ impl Engine {
                         "only {} or an approver can cancel request {}",
                         pending.requester_name, pending.id
                     );
-                    let reply = Reply::danger("Not allowed")
-                        .line(reason.clone())
-                        .only_actor();
-                    return self.finish(trail, base.reason(reason), reply).await;
+                    return self
+                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                        .await;
                 }
                 let won = self
                     .transition(&pending, PendingState::Cancelled, actor)
@@ -168,25 +164,27 @@ impl Engine {
                     } else {
                         format!("use `cancel {}` to withdraw your own request", pending.id)
                     };
-                    let reply = Reply::danger("Not allowed")
-                        .line(reason.clone())
-                        .only_actor();
-                    return self.finish(trail, base.reason(reason), reply).await;
+                    return self
+                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                        .await;
                 }
                 if pending.state != PendingState::AwaitingApproval {
                     let reason = format!(
                         "request {} has not been confirmed by {} yet",
                         pending.id, pending.requester_name
                     );
-                    let reply = Reply::warning("Not ready for approval")
-                        .line(reason.clone())
-                        .only_actor();
                     let verdict = Verdict {
                         decision: Decision::Pending,
                         ..base
-                    }
-                    .reason(reason);
-                    return self.finish(trail, verdict, reply).await;
+                    };
+                    return self
+                        .refuse(
+                            trail,
+                            verdict,
+                            Reply::warning("Not ready for approval"),
+                            reason,
+                        )
+                        .await;
                 }
                 if !self.may_approve(actor, &pending) {
                     let roles = pending
@@ -197,10 +195,9 @@ impl Engine {
                         .unwrap_or_else(|| "an approver role".into());
                     let reason = format!("approving request {} needs role {roles}", pending.id);
                     self.parts.metrics.denial(command.as_str());
-                    let reply = Reply::danger("Not allowed")
-                        .line(reason.clone())
-                        .only_actor();
-                    return self.finish(trail, base.reason(reason), reply).await;
+                    return self
+                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                        .await;
                 }
                 if approving {
                     self.approve(trail, &pending, base, progress).await
@@ -227,6 +224,19 @@ impl Engine {
             }
             _ => Reply::danger("internal: not a request-control command"),
         }
+    }
+
+    /// Refuses a request-control command: the reason goes to the actor (only) and into
+    /// the audit record.
+    async fn refuse(
+        &self,
+        trail: &Trail<'_>,
+        verdict: Verdict<'_>,
+        reply: Reply,
+        reason: String,
+    ) -> Reply {
+        let reply = reply.line(reason.clone()).only_actor();
+        self.finish(trail, verdict.reason(reason), reply).await
     }
 
     fn may_approve(&self, actor: &Actor, pending: &PendingRequest) -> bool {
