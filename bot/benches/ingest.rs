@@ -5,6 +5,10 @@
 //! Every 2xx means the batch was committed to the store. Reports alerts/s and the p50/p99
 //! response time per batch.
 //!
+//! Two runs: N clients back to back (throughput), then four senders at a steady rate
+//! (latency at load; `BENCH_STEADY_BATCHES_PER_SEC`, default 100 batches = 10,000 alerts
+//! per second).
+//!
 //! Run: `cargo bench -p opsbot --bench ingest` (env `BENCH_BATCHES`, `BENCH_CLIENTS`).
 //! Reports; asserts only that every batch was accepted.
 
@@ -118,7 +122,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-fn run(label: &str, database_url: &str, batches: usize, clients: usize) {
+/// `pace`: each client sends its batches this far apart (a steady rate) instead of back
+/// to back.
+fn run(label: &str, database_url: &str, batches: usize, clients: usize, pace: Option<Duration>) {
     let port = free_port();
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
@@ -160,7 +166,12 @@ fn run(label: &str, database_url: &str, batches: usize, clients: usize) {
             std::thread::spawn(move || {
                 let mut client = Client::connect(port);
                 let mut latencies = Vec::with_capacity(bodies.len());
-                for body in bodies {
+                let start = Instant::now();
+                for (i, body) in bodies.into_iter().enumerate() {
+                    if let Some(pace) = pace {
+                        let due = start + pace * i as u32;
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
                     let t = Instant::now();
                     let status = client.post("/alerts/alertmanager", &body);
                     latencies.push(t.elapsed());
@@ -177,8 +188,15 @@ fn run(label: &str, database_url: &str, batches: usize, clients: usize) {
     let elapsed = started.elapsed();
     latencies.sort();
     let alerts = latencies.len() * ALERTS_PER_BATCH;
+    let mode = match pace {
+        Some(pace) => format!(
+            "{clients} client(s), one batch every {} ms each",
+            pace.as_millis()
+        ),
+        None => format!("{clients} clients back to back"),
+    };
     println!(
-        "{label:<9} {alerts:>7} alerts in {:>5} batches of {ALERTS_PER_BATCH}, {clients} clients: {:>7.0} alerts/s  \
+        "{label:<9} {alerts:>7} alerts in {:>5} batches of {ALERTS_PER_BATCH}, {mode}: {:>7.0} alerts/s  \
          batch p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         latencies.len(),
         alerts as f64 / elapsed.as_secs_f64(),
@@ -197,9 +215,16 @@ fn main() {
     let clients = env_usize("BENCH_CLIENTS", 8);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
-    run("sqlite", &url, batches, clients);
+    // Latency at a steady rate: by default 4 senders × 25 batches/s = 10,000 alerts/s.
+    let steady = env_usize("BENCH_STEADY_BATCHES_PER_SEC", 100);
+    let steady_clients = 4;
+    let pace = Duration::from_secs_f64(steady_clients as f64 / steady as f64);
+    run("sqlite", &url, batches, clients, None);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
+    run("sqlite", &url, steady * 10, steady_clients, Some(pace));
     if let Ok(url) = std::env::var("OPSBOT_BENCH_POSTGRES_URL") {
         println!("(PostgreSQL: the URL must name an empty database; it is migrated and filled)");
-        run("postgres", &url, batches, clients);
+        run("postgres", &url, batches, clients, None);
     }
 }

@@ -29,6 +29,12 @@ pub enum StartError {
     Adapter(#[from] crate::runtime::AdapterError),
     #[error(transparent)]
     Prober(#[from] opsbot_probes::ProberError),
+    #[error(transparent)]
+    Cost(#[from] crate::cost::CostSetupError),
+    #[error(transparent)]
+    Slack(#[from] crate::slack::SlackSetupError),
+    #[error(transparent)]
+    Discord(#[from] crate::discord::DiscordSetupError),
 }
 
 /// A started opsbot: the engine and what must be closed cleanly.
@@ -44,6 +50,14 @@ pub struct App {
     /// Alerts into incidents (for `/alerts`), actions, escalation.
     pub incidents: Incidents,
     escalation: tokio::task::JoinHandle<()>,
+    /// Spend of cost sources (cached), shared by `cost` and budget alerts.
+    pub costs: Arc<crate::cost::SpendService>,
+    /// Checks budgets every `[cost] budget_check_interval` (none when it is zero).
+    budget_alerts: Option<tokio::task::JoinHandle<()>>,
+    /// Slack, when `[slack]` is configured: its HTTP endpoints' state, Socket Mode.
+    pub slack: Option<crate::slack::Slack>,
+    /// Discord, when `[discord]` is configured: its endpoint's state, the gateway.
+    pub discord: Option<crate::discord::Discord>,
 }
 
 impl App {
@@ -60,6 +74,17 @@ impl App {
         runtime: RuntimeRouter,
         prober: Arc<dyn Prober>,
     ) -> Result<Self, StartError> {
+        Self::start_with_sinks(loaded, runtime, prober, Vec::new()).await
+    }
+
+    /// Like [`App::start_with_prober`], delivering chat messages through `extra_sinks`
+    /// too: a sink replaces the configured one of its platform (benches, embedders).
+    pub async fn start_with_sinks(
+        loaded: &LoadedConfig,
+        runtime: RuntimeRouter,
+        prober: Arc<dyn Prober>,
+        extra_sinks: Vec<Arc<dyn crate::outbox::ChatSink>>,
+    ) -> Result<Self, StartError> {
         let config = &loaded.config;
         let policy = Policy::from_config(config)?;
         let store = Store::connect(&config.store.url, config.store.max_connections).await?;
@@ -71,6 +96,11 @@ impl App {
             IncidentSettings::from_config(config),
             loaded.catalog.clone(),
         );
+        let costs = Arc::new(crate::cost::SpendService::new(
+            crate::cost::CostSources::from_config(&config.cost)?,
+            config.cost.cache_ttl.0,
+            metrics.cost.clone(),
+        ));
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::builtin(),
             catalog: loaded.catalog.clone(),
@@ -83,6 +113,7 @@ impl App {
             metrics: metrics.clone(),
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
+            costs: costs.clone(),
         }));
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -90,9 +121,45 @@ impl App {
         ));
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
         let escalation = tokio::spawn(escalation_loop(incidents.clone()));
+        let budget_interval = config.cost.budget_check_interval.0;
+        let budget_alerts = (!budget_interval.is_zero()).then(|| {
+            tokio::spawn(budget_alert_loop(
+                costs.clone(),
+                incidents.clone(),
+                budget_interval,
+            ))
+        });
+        let mut slack = match &config.slack {
+            Some(section) => Some(crate::slack::Slack::new(
+                section,
+                config,
+                engine.clone(),
+                metrics.slack.clone(),
+            )?),
+            None => None,
+        };
+        let mut sinks: Vec<Arc<dyn crate::outbox::ChatSink>> =
+            vec![Arc::new(ConsoleSink::stdout())];
+        if let Some(slack) = &mut slack {
+            sinks.push(slack.sink());
+            slack.start_socket_mode(config, &store).await?;
+        }
+        let mut discord = match &config.discord {
+            Some(section) => Some(crate::discord::Discord::new(
+                section,
+                engine.clone(),
+                metrics.discord.clone(),
+            )?),
+            None => None,
+        };
+        if let Some(discord) = &mut discord {
+            sinks.push(discord.sink());
+            discord.start_gateway().await?;
+        }
+        sinks.extend(extra_sinks);
         let outbox = Dispatcher::spawn(
             store.clone(),
-            vec![Arc::new(ConsoleSink::stdout())],
+            sinks,
             DispatcherConfig::from(&config.outbox),
             metrics.outbox.clone(),
         );
@@ -106,7 +173,30 @@ impl App {
             outbox,
             incidents,
             escalation,
+            costs,
+            budget_alerts,
+            slack,
+            discord,
         })
+    }
+
+    /// What the HTTP server serves for this app: the operational endpoints, alerts, and
+    /// the Slack and Discord endpoints when those run in `http` mode.
+    pub fn server_state(&self, config: &crate::config::Config) -> crate::server::ServerState {
+        crate::server::ServerState {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            alerts: Some(crate::server::alerts::AlertsState::new(
+                config,
+                self.incidents.clone(),
+                self.metrics.alerts.clone(),
+            )),
+            slack: self.slack.as_ref().and_then(|slack| slack.http_state()),
+            discord: self
+                .discord
+                .as_ref()
+                .and_then(|discord| discord.http_state()),
+        }
     }
 
     /// Stops the outbox dispatcher (releasing its claims), flushes the audit log and
@@ -115,6 +205,15 @@ impl App {
         self.retention.abort();
         self.expiry.abort();
         self.escalation.abort();
+        if let Some(budget_alerts) = &self.budget_alerts {
+            budget_alerts.abort();
+        }
+        if let Some(slack) = self.slack {
+            slack.shutdown().await;
+        }
+        if let Some(discord) = self.discord {
+            discord.shutdown().await;
+        }
         self.outbox.shutdown().await;
         drop(self.engine);
         self.audit.close().await;
@@ -133,6 +232,33 @@ async fn escalation_loop(incidents: Incidents) {
             Ok(0) => {}
             Ok(escalated) => tracing::info!(escalated, "escalated incidents"),
             Err(error) => tracing::warn!(%error, "escalating incidents failed; will retry"),
+        }
+    }
+}
+
+/// Checks budgets every `interval` and raises an incident for each threshold crossed
+/// (once per threshold and period; see [`crate::cost::budget_alerts`]).
+async fn budget_alert_loop(
+    costs: Arc<crate::cost::SpendService>,
+    incidents: Incidents,
+    interval: Duration,
+) {
+    // The first check comes one interval after start, not at once: a process that is
+    // restarted again and again (a crash loop, a rollout) must not hit the cost APIs on
+    // every start, and crossings are durable (fingerprints), so nothing is missed.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::cost::budget_alerts::check(costs.as_ref(), &incidents, jiff::Timestamp::now())
+            .await
+        {
+            Ok(raised) => {
+                for crossing in &raised {
+                    costs.metrics().budget_alert(crossing.level.as_str());
+                }
+            }
+            Err(error) => tracing::warn!(%error, "checking budgets failed; will retry"),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     config::{self, LoadedConfig, Overrides},
     console::{self, ConsoleIdentity},
     runtime::RuntimeRouter,
-    server::{self, ServerState},
+    server,
     store::Store,
     telemetry::{self, LogFormat},
 };
@@ -53,6 +53,33 @@ enum Command {
     /// Verify, export or prune the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Slack: print the app manifest generated from the command registry and `[slack]`.
+    #[command(subcommand)]
+    Slack(SlackCommand),
+    /// Discord: register the application commands generated from the command registry.
+    #[command(subcommand)]
+    Discord(DiscordCommand),
+    /// GET /healthz of a running opsbot; exit 0 when it answers 200 (container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SlackCommand {
+    /// Print the Slack app manifest (JSON; paste it at api.slack.com/apps → "From a manifest").
+    Manifest,
+}
+
+#[derive(Subcommand, Debug)]
+enum DiscordCommand {
+    /// Register /health, /restart, … (bulk overwrite; in `[discord] guild_id` when set, else globally).
+    RegisterCommands,
+}
+
+#[derive(Args, Debug)]
+struct HealthcheckArgs {
+    /// URL to check (default: /healthz on 127.0.0.1 at the port of OPSBOT_LISTEN, else 8080).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -161,6 +188,18 @@ fn load(
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Healthcheck(args) => {
+            let listen = std::env::var(config::ENV_LISTEN).ok();
+            let url =
+                (args.url).unwrap_or_else(|| crate::healthcheck::default_url(listen.as_deref()));
+            match crate::healthcheck::check(&url) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(error) => {
+                    eprintln!("opsbot: {error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::CheckConfig => {
             let loaded = load(cli.config, &StoreArgs { database_url: None }, None)?;
             println!("{}", config::summarize(&loaded));
@@ -186,6 +225,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => serve(cli.config, args).await,
+        Command::Slack(SlackCommand::Manifest) => {
+            let loaded = load(cli.config, &StoreArgs { database_url: None }, None)?;
+            let Some(slack) = &loaded.config.slack else {
+                bail!(
+                    "{} has no [slack] section; see deploy/slack/README.md",
+                    loaded.source.display()
+                );
+            };
+            let registry = opsbot_commands::Registry::builtin();
+            let manifest = crate::slack::app_manifest(&registry, slack);
+            println!("{}", serde_json::to_string_pretty(&manifest)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Discord(DiscordCommand::RegisterCommands) => {
+            let loaded = load(cli.config, &StoreArgs { database_url: None }, None)?;
+            let Some(discord) = &loaded.config.discord else {
+                bail!(
+                    "{} has no [discord] section; see deploy/discord/README.md",
+                    loaded.source.display()
+                );
+            };
+            let registry = opsbot_commands::Registry::builtin();
+            let count = crate::discord::register_commands(discord, &registry).await?;
+            match &discord.guild_id {
+                Some(guild) => println!("registered {count} application commands in guild {guild}"),
+                None => println!(
+                    "registered {count} application commands globally (they may take up to an hour to show)"
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -207,6 +277,10 @@ async fn run_console(app: &App, loaded: &LoadedConfig, user: Option<String>) -> 
             .unwrap_or_else(|| user.clone()),
         user,
         channel: console.channel.clone(),
+        image_dir: console
+            .image_dir
+            .clone()
+            .unwrap_or_else(console::image::default_image_dir),
     };
     let interactive = std::io::stdin().is_terminal();
     console::run(
@@ -230,15 +304,7 @@ async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitC
             format!("cannot listen on {listen} (set [server] listen, OPSBOT_LISTEN or --listen)")
         })?;
     tracing::info!(%listen, store = %config::redact_url(&loaded.config.store.url), services = loaded.catalog.len(), "opsbot is serving");
-    let router = server::router(ServerState {
-        store: app.store.clone(),
-        metrics: app.metrics.clone(),
-        alerts: Some(server::alerts::AlertsState::new(
-            &loaded.config,
-            app.incidents.clone(),
-            app.metrics.alerts.clone(),
-        )),
-    });
+    let router = server::router(app.server_state(&loaded.config));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {

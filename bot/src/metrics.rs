@@ -40,6 +40,12 @@ pub struct Metrics {
     pub outbox: crate::outbox::OutboxMetrics,
     /// Alert webhook requests and alerts received, by source kind and outcome.
     pub alerts: crate::server::alerts::AlertMetrics,
+    /// Slack requests, signature failures and user group lookups.
+    pub slack: crate::slack::SlackMetrics,
+    /// Discord interactions by kind or refusal.
+    pub discord: crate::discord::DiscordMetrics,
+    /// Cost sources asked, cache hits, budget alerts.
+    pub cost: crate::cost::CostMetrics,
 }
 
 impl Default for Metrics {
@@ -87,10 +93,19 @@ impl Metrics {
         outbox.register(&mut registry);
         let alerts = crate::server::alerts::AlertMetrics::default();
         alerts.register(&mut registry);
+        let slack = crate::slack::SlackMetrics::default();
+        slack.register(&mut registry);
+        let discord = crate::discord::DiscordMetrics::default();
+        discord.register(&mut registry);
+        let cost = crate::cost::CostMetrics::default();
+        cost.register(&mut registry);
         Self {
             registry,
             outbox,
             alerts,
+            slack,
+            discord,
+            cost,
             commands,
             latency,
             denials,

@@ -312,6 +312,76 @@ pub trait IncidentDesk: Send + Sync {
     async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, String>;
 }
 
+/// How `cost` breaks spend down (`--by`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CostGrouping {
+    /// OpenAI projects, Anthropic workspaces.
+    Project,
+    /// OpenAI line items, Anthropic cost descriptions (the default).
+    #[default]
+    LineItem,
+    Model,
+}
+
+/// What `cost` asks a [`CostReader`] for: spend per UTC day in `from..to` (`to`
+/// exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SpendQuery {
+    pub from: jiff::civil::Date,
+    pub to: jiff::civil::Date,
+    pub grouping: CostGrouping,
+}
+
+/// One day's spend in one item (a line item, project, model, namespace), exact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendRow {
+    pub day: jiff::civil::Date,
+    pub amount: crate::catalog::Money,
+    pub item: Option<String>,
+}
+
+/// What one of a service's cost sources answered; the error is a sentence naming why
+/// (`rate limited (429), retry after 30s`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpend {
+    /// `openai`, `anthropic`, `opencost alice`, `prometheus http://…`.
+    pub source: String,
+    pub result: Result<Vec<SpendRow>, String>,
+}
+
+/// A service's spend from all its sources, and when it was fetched (it may come from a
+/// cache).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendReport {
+    pub sources: Vec<SourceSpend>,
+    pub fetched_at: jiff::Timestamp,
+}
+
+/// Reads spend from a service's cost sources (`cost`, budget alerts), and draws charts.
+#[async_trait]
+pub trait CostReader: Send + Sync {
+    /// Every source of the service, each answering or failing on its own.
+    async fn spend(&self, service: &Service, query: &SpendQuery) -> SpendReport;
+
+    /// A PNG of daily spend (`days` in order) against the budget per day, when charts are
+    /// available.
+    fn chart(
+        &self,
+        title: &str,
+        days: &[(jiff::civil::Date, crate::catalog::Money)],
+        budget_per_day: Option<crate::catalog::Money>,
+        currency: &str,
+    ) -> Option<Vec<u8>> {
+        let _ = (title, days, budget_per_day, currency);
+        None
+    }
+
+    /// The current time, for periods and forecasts.
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+}
+
 /// Everything a command may use while it runs.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
@@ -326,4 +396,6 @@ pub struct Ctx<'a> {
     pub progress: &'a dyn Progress,
     /// Incidents and silences (`incident`, `silence`).
     pub incidents: &'a dyn IncidentDesk,
+    /// Spend of services' cost sources (`cost`).
+    pub costs: &'a dyn CostReader,
 }

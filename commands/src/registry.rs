@@ -24,6 +24,7 @@ pub enum CommandName {
     Scale,
     Incident,
     Silence,
+    Cost,
 }
 
 impl CommandName {
@@ -43,6 +44,7 @@ impl CommandName {
         CommandName::Scale,
         CommandName::Incident,
         CommandName::Silence,
+        CommandName::Cost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +64,7 @@ impl CommandName {
             CommandName::Scale => "scale",
             CommandName::Incident => "incident",
             CommandName::Silence => "silence",
+            CommandName::Cost => "cost",
         }
     }
 

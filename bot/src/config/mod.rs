@@ -5,21 +5,28 @@
 //! tokens without ever printing them; [`validate`] checks cross references; [`summary`]
 //! renders `opsbot check-config`.
 pub mod alerts;
+pub mod cost;
+pub mod discord;
 pub mod docker;
 pub mod document;
 pub mod error;
 pub mod kubernetes;
+pub mod leadership;
 pub mod load;
 pub mod model;
 pub mod outbox;
 pub mod secret;
+pub mod slack;
 pub mod summary;
 pub mod systemd;
 pub mod validate;
 
 pub use alerts::{AlertsConfig, EscalationPolicy, MaintenanceWindow};
+pub use cost::CostConfig;
+pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
+pub use leadership::{LeadershipBackend, LeadershipConfig};
 pub use load::{
     DEFAULT_CONFIG_PATH, ENV_CONFIG, ENV_DATABASE_URL, ENV_LISTEN, LoadedConfig, Overrides,
     apply_overrides, config_path, load, load_with, parse, process_env,
@@ -27,5 +34,6 @@ pub use load::{
 pub use model::*;
 pub use outbox::OutboxConfig;
 pub use secret::{Secret, SecretSource, redact_url};
+pub use slack::{SlackConfig, SlackMode};
 pub use summary::summarize;
 pub use systemd::SystemdConfig;

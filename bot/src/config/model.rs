@@ -35,6 +35,9 @@ pub struct Config {
     /// `[outbox]`: chat delivery (pacing, retries, leases).
     #[serde(default)]
     pub outbox: super::outbox::OutboxConfig,
+    /// `[leadership]`: which replica owns single-owner work (Discord gateway, Socket Mode).
+    #[serde(default)]
+    pub leadership: super::leadership::LeadershipConfig,
     /// `[alerts]`: alert sources, service mapping, grouping, default channel.
     #[serde(default)]
     pub alerts: super::alerts::AlertsConfig,
@@ -44,6 +47,15 @@ pub struct Config {
     /// `[[maintenance]]`: recurring windows in which alerts are not paged.
     #[serde(default)]
     pub maintenance: Vec<super::alerts::MaintenanceWindow>,
+    /// `[cost]`: how to reach cost sources, caching, budget checks.
+    #[serde(default)]
+    pub cost: super::cost::CostConfig,
+    /// `[slack]`: Slack (HTTP endpoints or Socket Mode); absent: no Slack.
+    #[serde(default)]
+    pub slack: Option<super::slack::SlackConfig>,
+    /// `[discord]`: Discord (HTTP interactions or the gateway); absent: no Discord.
+    #[serde(default)]
+    pub discord: Option<super::discord::DiscordConfig>,
     /// The service catalog.
     #[serde(default)]
     pub services: Vec<Service>,
@@ -154,6 +166,10 @@ pub struct ConsoleConfig {
     /// The channel name console commands are audited under.
     #[serde(default = "default_console_channel")]
     pub channel: String,
+    /// Where images of replies (cost charts) are saved; the system temp dir's
+    /// `opsbot-images` when absent.
+    #[serde(default)]
+    pub image_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ConsoleConfig {
@@ -162,6 +178,7 @@ impl Default for ConsoleConfig {
             user: default_console_user(),
             display_name: None,
             channel: default_console_channel(),
+            image_dir: None,
         }
     }
 }

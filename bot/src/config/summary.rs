@@ -33,6 +33,11 @@ fn write_summary(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Result {
     writeln!(out, "Store:        {}", redact_url(&config.store.url))?;
     writeln!(
         out,
+        "Leadership:   {} (single-owner work: Discord gateway, Slack Socket Mode)",
+        config.leadership.backend.as_str()
+    )?;
+    writeln!(
+        out,
         "Audit:        entries kept {}",
         duration(config.audit.retention)
     )?;
@@ -46,6 +51,34 @@ fn write_summary(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Result {
         "Confirmation: destructive commands wait {} for `confirm`",
         duration(config.confirmation.timeout)
     )?;
+    writeln!(out, "Cost:         {}", super::cost::describe(&config.cost))?;
+    if let Some(slack) = &config.slack {
+        writeln!(
+            out,
+            "Slack:        {} mode, /{}{}, bot token from {}",
+            slack.mode.as_str(),
+            slack.umbrella_command.trim_start_matches('/'),
+            if slack.top_level_commands {
+                " and one slash command per command"
+            } else {
+                ""
+            },
+            slack.bot_token.source()
+        )?;
+    }
+    if let Some(discord) = &config.discord {
+        writeln!(
+            out,
+            "Discord:      {} mode, application {}, commands {}, bot token from {}",
+            discord.mode.as_str(),
+            discord.application_id,
+            discord
+                .guild_id
+                .as_deref()
+                .map_or_else(|| "global".to_string(), |g| format!("in guild {g}")),
+            discord.token.source()
+        )?;
+    }
 
     let catalog = &loaded.catalog;
     let environments = catalog.environments();
@@ -179,6 +212,9 @@ fn service_notes(service: &Service) -> String {
     }
     if let Some(slack) = &service.channels.slack {
         notes.push(format!("slack {slack}"));
+    }
+    if let Some(discord) = &service.channels.discord {
+        notes.push(format!("discord {discord}"));
     }
     if notes.is_empty() {
         String::new()

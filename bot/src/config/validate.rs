@@ -28,6 +28,9 @@ pub(crate) fn validate(
     let root = KeyPath::root();
     check_store(config, &mut problems);
     check_console(config, &mut problems);
+    for (key, message) in config.leadership.problems() {
+        problems.push(root.key("leadership").key(key), message);
+    }
     check_roles(&config.roles, &mut problems);
     for (index, binding) in config.bindings.iter().enumerate() {
         let path = root.key("bindings").index(index);
@@ -57,6 +60,9 @@ pub(crate) fn validate(
     }
     check_approvals(config, &mut problems);
     super::alerts::check(config, &mut problems);
+    super::cost::check(config, &mut problems);
+    super::slack::check(config, &mut problems);
+    super::discord::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }

@@ -12,6 +12,7 @@ use tokio::{
 
 use crate::engine::Engine;
 
+pub mod image;
 pub mod sink;
 pub use sink::ConsoleSink;
 
@@ -21,6 +22,8 @@ pub struct ConsoleIdentity {
     pub user: String,
     pub display_name: String,
     pub channel: String,
+    /// Where images of replies (cost charts) are saved; see [`image`].
+    pub image_dir: std::path::PathBuf,
 }
 
 impl ConsoleIdentity {
@@ -72,6 +75,7 @@ where
     );
     let _ = tx.send(greeting);
     let mut lines = input.lines();
+    let mut saved_images = 0u64;
     loop {
         if prompt {
             let _ = tx.send(prompt_text.clone());
@@ -88,7 +92,18 @@ where
         }
         let invocation = Invocation::new(actor.clone(), identity.channel.clone(), text);
         let reply = engine.handle(&invocation, &progress).await;
-        let _ = tx.send(format!("{}\n", reply.to_plain_text()));
+        let mut text = reply.to_plain_text();
+        if let Some(picture) = &reply.image {
+            saved_images += 1;
+            match image::save(&identity.image_dir, picture, saved_images) {
+                Ok(path) => text.push_str(&format!("\n  saved to {}", path.display())),
+                Err(error) => text.push_str(&format!(
+                    "\n  (could not save it in {}: {error})",
+                    identity.image_dir.display()
+                )),
+            }
+        }
+        let _ = tx.send(format!("{text}\n"));
     }
     drop(progress);
     drop(tx);

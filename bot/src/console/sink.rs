@@ -84,6 +84,11 @@ impl ChatSink for ConsoleSink {
         Platform::Console
     }
 
+    /// A terminal takes any number of lines a second.
+    fn rate_limited(&self) -> bool {
+        false
+    }
+
     async fn post(
         &self,
         channel: &str,

@@ -24,6 +24,7 @@ impl Engine {
             prober: parts.prober.as_ref(),
             progress,
             incidents: parts.incidents.as_ref(),
+            costs: parts.costs.as_ref(),
         };
         let command = call.command();
         match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {

@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{
     Catalog, Invocation, Registry, Reply,
-    context::{IncidentDesk, Prober, Progress, Runtime},
+    context::{CostReader, IncidentDesk, Prober, Progress, Runtime},
     language,
 };
 
@@ -43,6 +43,8 @@ pub struct EngineParts {
     pub confirmation_timeout: Duration,
     /// Incidents and silences for the `incident` and `silence` commands.
     pub incidents: Arc<dyn IncidentDesk>,
+    /// Spend of services' cost sources for `cost` (cached).
+    pub costs: Arc<dyn CostReader>,
 }
 
 /// The command pipeline, shared by every chat surface.

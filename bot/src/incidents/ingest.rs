@@ -54,7 +54,65 @@ pub async fn ingest(
     batch: &AlertBatch,
     now: jiff::Timestamp,
 ) -> Result<IngestOutcome, StoreError> {
-    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut outcomes = ingest_all(store, settings, catalog, &[(batch, now)]).await?;
+    Ok(outcomes.pop().unwrap_or_default())
+}
+
+/// Ingests several batches in one write transaction (group commit): all of them are
+/// committed when this returns `Ok`, none when it fails. Outcomes in the given order.
+pub async fn ingest_all(
+    store: &Store,
+    settings: &IncidentSettings,
+    catalog: &Catalog,
+    batches: &[(&AlertBatch, jiff::Timestamp)],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    let planned: Vec<(Vec<Group<'_>>, &AlertBatch, jiff::Timestamp)> = batches
+        .iter()
+        .map(|&(batch, now)| (group(settings, catalog, batch), batch, now))
+        .collect();
+    let mut outcomes: Vec<IngestOutcome> = batches
+        .iter()
+        .map(|(batch, _)| IngestOutcome {
+            accepted: batch.alerts.len(),
+            incidents: Vec::new(),
+        })
+        .collect();
+    let Some(earliest) = planned
+        .iter()
+        .filter(|(groups, _, _)| !groups.is_empty())
+        .map(|(_, _, now)| *now)
+        .min()
+    else {
+        return Ok(outcomes);
+    };
+    let mut tx = begin_write(store).await?;
+    let silences = silence::active(&mut tx, earliest).await?;
+    for ((groups, batch, now), outcome) in planned.iter().zip(&mut outcomes) {
+        let ctx = GroupCtx {
+            backend: store.backend(),
+            settings,
+            catalog,
+            batch,
+            silences: &silences,
+            now: *now,
+        };
+        for group in groups {
+            if let Some(id) = ingest_group(&mut tx, &ctx, group).await? {
+                outcome.incidents.push(id);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The alerts of `batch` by incident group, in order of first appearance.
+fn group<'b>(
+    settings: &IncidentSettings,
+    catalog: &'b Catalog,
+    batch: &'b AlertBatch,
+) -> Vec<Group<'b>> {
+    let mut groups: Vec<Group<'b>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for alert in &batch.alerts {
         let labels = routing::effective_labels(batch, alert);
@@ -70,30 +128,7 @@ pub async fn ingest(
         });
         groups[slot].alerts.push((alert, labels));
     }
-    let mut outcome = IngestOutcome {
-        accepted: batch.alerts.len(),
-        incidents: Vec::new(),
-    };
-    if groups.is_empty() {
-        return Ok(outcome);
-    }
-    let mut tx = begin_write(store).await?;
-    let silences = silence::active(&mut tx, now).await?;
-    for group in &groups {
-        let ctx = GroupCtx {
-            backend: store.backend(),
-            settings,
-            catalog,
-            batch,
-            silences: &silences,
-            now,
-        };
-        if let Some(id) = ingest_group(&mut tx, &ctx, group).await? {
-            outcome.incidents.push(id);
-        }
-    }
-    tx.commit().await?;
-    Ok(outcome)
+    groups
 }
 
 struct GroupCtx<'a> {
@@ -119,10 +154,6 @@ fn silenced_by(
         .iter()
         .find(|s| s.matches(name, labels))
         .map(|s| format!("silence {} ({}): {}", s.id, s.describe(), s.reason))
-}
-
-fn severity_rank(text: &str) -> Severity {
-    Severity::from_label(Some(text))
 }
 
 fn describe(alert: &Alert) -> String {
@@ -209,12 +240,20 @@ async fn ingest_group(
     let now = ctx.now;
     let mut change = Change::default();
     let mut current = repo::find_by_key(conn, ctx.backend, &group.key).await?;
+    // Only this group's alerts are loaded: an incident may hold thousands.
     let existing_alerts: HashMap<String, IncidentAlert> = match &current {
-        Some(incident) => repo::alerts(conn, incident.id)
-            .await?
-            .into_iter()
-            .map(|a| (a.fingerprint.clone(), a))
-            .collect(),
+        Some(incident) => {
+            let fingerprints: Vec<&str> = group
+                .alerts
+                .iter()
+                .map(|(a, _)| a.fingerprint.as_str())
+                .collect();
+            repo::alerts_with_fingerprints(conn, incident.id, &fingerprints)
+                .await?
+                .into_iter()
+                .map(|a| (a.fingerprint.clone(), a))
+                .collect()
+        }
         None => HashMap::new(),
     };
     // Does anything fire anew (a new alert, or one that had resolved)?
@@ -260,7 +299,7 @@ async fn ingest_group(
             current = None;
         }
     }
-    let mut alerts_now: HashMap<String, IncidentAlert> = match &current {
+    let alerts_now: HashMap<String, IncidentAlert> = match &current {
         Some(_) => existing_alerts,
         None => HashMap::new(),
     };
@@ -295,9 +334,15 @@ async fn ingest_group(
         }
     };
 
+    let mut rows: Vec<IncidentAlert> = Vec::with_capacity(group.alerts.len());
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(group.alerts.len());
     for (alert, labels) in &group.alerts {
         let silenced = silenced_by(ctx, group.service, labels);
-        let previous = alerts_now.get(&alert.fingerprint);
+        // A fingerprint twice in one batch: the later copy wins, as it would one by one.
+        let previous = match seen.get(alert.fingerprint.as_str()) {
+            Some(&slot) => Some(&rows[slot]),
+            None => alerts_now.get(&alert.fingerprint),
+        };
         let status = alert.status.as_str();
         let changed = previous.is_none_or(|p| p.status != status);
         let row = IncidentAlert {
@@ -315,7 +360,6 @@ async fn ingest_group(
             last_seen: now,
             silenced: silenced.is_some(),
         };
-        repo::upsert_alert(conn, incident.id, &row).await?;
         if changed {
             let (kind, mut detail) = match alert.status {
                 AlertStatus::Firing => (EventKind::AlertFiring, describe(alert)),
@@ -326,28 +370,24 @@ async fn ingest_group(
             {
                 detail.push_str(&format!(" (silenced: {reason})"));
             }
-            change
-                .record(conn, incident.id, now, kind, None, detail)
-                .await?;
+            change.stage(incident.id, now, kind, None, detail);
         }
-        alerts_now.insert(row.fingerprint.clone(), row);
+        match seen.get(alert.fingerprint.as_str()) {
+            Some(&slot) => rows[slot] = row,
+            None => {
+                seen.insert(alert.fingerprint.as_str(), rows.len());
+                rows.push(row);
+            }
+        }
     }
+    repo::upsert_alerts(conn, incident.id, &rows).await?;
+    change.flush(conn).await?;
 
-    // The incident's state follows from all its alerts.
-    let firing: Vec<&IncidentAlert> = alerts_now.values().filter(|a| a.is_firing()).collect();
-    let worst = firing
-        .iter()
-        .map(|a| severity_rank(&a.severity))
-        .max()
-        .or_else(|| {
-            alerts_now
-                .values()
-                .map(|a| severity_rank(&a.severity))
-                .max()
-        })
-        .unwrap_or(Severity::Warning);
+    // The incident's state follows from all its alerts, counted in the store.
+    let tally = repo::alert_tally(conn, incident.id).await?;
+    let worst = tally.severity();
     let was_silenced = incident.silenced;
-    let silenced_reason = if !firing.is_empty() && firing.iter().all(|a| a.silenced) {
+    let silenced_reason = if tally.all_firing_silenced() {
         // The reason of the first firing alert, re-derived for the message.
         group
             .alerts
@@ -380,7 +420,7 @@ async fn ingest_group(
     } else if was_silenced && !incident.silenced && incident.status == IncidentStatus::Open {
         restart_clock = true;
     }
-    if incident.status != IncidentStatus::Resolved && firing.is_empty() && !alerts_now.is_empty() {
+    if incident.status != IncidentStatus::Resolved && tally.all_resolved() {
         incident.status = IncidentStatus::Resolved;
         incident.resolved_at = Some(now);
         incident.resolved_by = Some(ctx.batch.source.as_str().to_string());

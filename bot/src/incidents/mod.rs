@@ -6,8 +6,10 @@
 //! Every chat message goes through the outbox, enqueued in the transaction that made the
 //! change ([`notify`]).
 
+mod alert_tally;
 mod desk;
 pub mod escalation;
+mod group_commit;
 pub mod ingest;
 pub mod maintenance;
 pub mod model;
@@ -40,6 +42,8 @@ pub struct Incidents {
     store: Store,
     settings: Arc<IncidentSettings>,
     catalog: Catalog,
+    /// The group-commit writer of alert batches, started on first use.
+    queue: Arc<std::sync::OnceLock<group_commit::IngestQueue>>,
 }
 
 impl std::fmt::Debug for Incidents {
@@ -54,6 +58,7 @@ impl Incidents {
             store,
             settings: Arc::new(settings),
             catalog,
+            queue: Arc::default(),
         }
     }
 
@@ -70,13 +75,23 @@ impl Incidents {
     }
 
     /// Ingests one batch (committed when this returns `Ok`) and wakes the outbox.
+    /// Batches arriving together share a write transaction ([`group_commit`]).
     pub async fn ingest(
         &self,
         batch: &opsbot_alerts::AlertBatch,
         now: jiff::Timestamp,
     ) -> Result<IngestOutcome, StoreError> {
-        let outcome =
-            ingest::ingest(&self.store, &self.settings, &self.catalog, batch, now).await?;
+        let queue = self.queue.get_or_init(|| {
+            group_commit::IngestQueue::spawn(
+                self.store.clone(),
+                self.settings.clone(),
+                self.catalog.clone(),
+            )
+        });
+        let outcome = match queue.ingest(batch, now).await {
+            Some(outcome) => outcome?,
+            None => ingest::ingest(&self.store, &self.settings, &self.catalog, batch, now).await?,
+        };
         crate::outbox::wake();
         Ok(outcome)
     }

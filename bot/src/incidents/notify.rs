@@ -35,8 +35,9 @@ pub(crate) async fn publish(
     if targets.is_empty() {
         return Ok(());
     }
-    let alerts = repo::alerts(conn, incident.id).await?;
-    let root = render::root(incident, &alerts, catalog, settings.max_listed_alerts);
+    let tally = repo::alert_tally(conn, incident.id).await?;
+    let listed = repo::listed_alerts(conn, incident.id, settings.max_listed_alerts).await?;
+    let root = render::root(incident, &tally, &listed, catalog);
     // On opening the root says it all; the thread gets only what the root does not show
     // (who was paged, why it is silenced).
     let thread_events: Vec<IncidentEvent> = if opened {

@@ -3,7 +3,10 @@
 
 use opsbot_commands::{Button, Catalog, Reply, Status};
 
-use super::model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus};
+use super::{
+    alert_tally::AlertTally,
+    model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus},
+};
 
 /// `1h 23m`, `4m 10s`, `12s`.
 pub fn lasted(from: jiff::Timestamp, to: jiff::Timestamp) -> String {
@@ -31,11 +34,12 @@ fn severity_mark(severity: &str) -> &'static str {
 }
 
 /// The root message of an incident.
+/// `listed`: the first alerts to show (firing first), `tally`: all of them counted.
 pub fn root(
     incident: &Incident,
-    alerts: &[IncidentAlert],
+    tally: &AlertTally,
+    listed: &[IncidentAlert],
     catalog: &Catalog,
-    max_listed: usize,
 ) -> Reply {
     let id = incident.id;
     let status = match incident.status {
@@ -79,8 +83,7 @@ pub fn root(
     {
         reply = reply.line(format!("🔕 Silenced, not paged: {reason}"));
     }
-    let firing = alerts.iter().filter(|a| a.is_firing()).count();
-    for alert in alerts.iter().take(max_listed) {
+    for alert in listed {
         let mark = match (alert.is_firing(), alert.silenced) {
             (true, true) => "🔕",
             (true, false) => "🔥",
@@ -95,8 +98,8 @@ pub fn root(
         }
         reply = reply.line(line);
     }
-    if alerts.len() > max_listed {
-        reply = reply.line(format!("…and {} more", alerts.len() - max_listed));
+    if tally.total > listed.len() {
+        reply = reply.line(format!("…and {} more", tally.total - listed.len()));
     }
     reply = reply
         .field("Severity", incident.severity.clone())
@@ -109,7 +112,10 @@ pub fn root(
                 (None, _) => "no catalog service".to_string(),
             },
         )
-        .field("Alerts", format!("{firing} firing of {}", alerts.len()));
+        .field(
+            "Alerts",
+            format!("{} firing of {}", tally.firing, tally.total),
+        );
     if incident.escalation_level > 0 {
         reply = reply.field(
             "Escalation",

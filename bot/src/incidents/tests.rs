@@ -302,4 +302,63 @@ backend_tests! {
         assert_eq!(i.thread_incident(Platform::Slack, "#elsewhere", "1763708400.000100").await.unwrap(), None);
         assert_eq!(i.thread_incident(Platform::Discord, "#ai-operations", "1763708400.000100").await.unwrap(), None);
     }
+
+    async fn concurrent_batches_share_commits_and_every_alert_lands(db) {
+        let i = incidents(&db.store);
+        // 24 senders at once: 12 groups, each sent twice with overlapping alerts.
+        let mut sends = Vec::new();
+        for n in 0..24usize {
+            let group = n % 12;
+            let hosts: Vec<String> = (0..10).map(|h| format!(r#"{{"name":"Storm{group}","service":"wrkhrs-rag","labels":{{"host":"h{}"}}}}"#, h + (n / 12) * 5)).collect();
+            let batch = parse_generic(format!(r#"{{"alerts":[{}]}}"#, hosts.join(",")).as_bytes()).unwrap();
+            let i = i.clone();
+            sends.push(tokio::spawn(async move { i.ingest(&batch, t0()).await }));
+        }
+        let mut ids = Vec::new();
+        for send in sends {
+            let outcome = send.await.unwrap().unwrap();
+            assert_eq!(outcome.accepted, 10);
+            ids.extend(outcome.incidents);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 12, "one incident per group, whichever batch came first");
+        let mut conn = db.store.read_pool().acquire().await.unwrap();
+        for id in ids {
+            // Hosts h0..h9 and h5..h14: 15 distinct alerts, each with one firing event.
+            let tally = repo::alert_tally(&mut conn, id).await.unwrap();
+            assert_eq!((tally.total, tally.firing), (15, 15));
+            let kinds = event_kinds(&i, id).await;
+            assert_eq!(kinds.iter().filter(|k| **k == "alert_firing").count(), 15);
+            assert_eq!(kinds.iter().filter(|k| **k == "opened").count(), 1);
+        }
+        let roots = outbox(&db.store).await.iter().filter(|r| r.0 == "post_root").count();
+        assert_eq!(roots, 24, "one root per incident on each of its two channels");
+    }
+
+    async fn a_storm_on_one_incident_is_counted_not_listed(db) {
+        let i = incidents(&db.store);
+        let mut id = 0;
+        for round in 0..3 {
+            let alerts: Vec<String> = (0..300).map(|h| format!(r#"{{"name":"Flood","service":"wrkhrs-rag","labels":{{"host":"r{round}h{h}"}}}}"#)).collect();
+            let batch = parse_generic(format!(r#"{{"alerts":[{}]}}"#, alerts.join(",")).as_bytes()).unwrap();
+            id = i.ingest(&batch, mins(round)).await.unwrap().incidents[0];
+        }
+        let mut conn = db.store.read_pool().acquire().await.unwrap();
+        assert_eq!(repo::alert_tally(&mut conn, id).await.unwrap().total, 900);
+        let edits: Vec<String> = outbox(&db.store).await.into_iter().filter(|r| r.0 == "edit_root" && r.2 == "#ai-operations").map(|r| r.1).collect();
+        let last = outbox_reply(&db.store, edits.last().unwrap()).await;
+        assert!(last.contains("900 firing of 900"), "{last}");
+        assert!(last.contains("more"), "the root lists a few and counts the rest: {last}");
+        // The same fingerprint twice in one batch: the later copy wins.
+        let twice = parse_generic(br#"{"alerts":[
+            {"name":"Flap","service":"ollama","fingerprint":"f1"},
+            {"name":"Flap","service":"ollama","fingerprint":"f1","status":"resolved"}]}"#).unwrap();
+        let flap = i.ingest(&twice, mins(5)).await.unwrap();
+        assert_eq!(flap.incidents.len(), 1, "it fired, so the incident opened");
+        let flap_id = flap.incidents[0];
+        assert_eq!(repo::alert_tally(&mut conn, flap_id).await.unwrap(), alert_tally::AlertTally { total: 1, firing: 0, firing_paged: 0, worst_firing: None, worst_any: Some(opsbot_alerts::Severity::Warning) });
+        assert_eq!(incident(&i, flap_id).await.status, IncidentStatus::Resolved);
+        assert_eq!(&event_kinds(&i, flap_id).await[..3], ["opened", "alert_firing", "alert_resolved"]);
+    }
 }

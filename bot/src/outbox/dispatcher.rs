@@ -13,12 +13,15 @@
 //!   so command replies never wait behind alert traffic.
 //! - **Idempotency.** A part is marked delivered (only if still pending) right after the
 //!   chat call returns. A crash between the call and the mark, or a lease that expired
-//!   during the call, may re-post that one part once; nothing else is ever posted twice.
-//!   Before each call the lease must have at least a quarter left, and calls time out
-//!   well within it. Platform-side idempotency keys (Slack/Discord issues) close the gap.
-//! - **Failures.** `Retry` reschedules the part's oldest message after `Retry-After` (or
-//!   exponential backoff with jitter) and blocks the channel that long; after
-//!   `max_attempts` the part is parked as failed, as on `Permanent`.
+//!   during the call, leaves the part's claim lapsed: the next dispatcher asks the sink
+//!   for a post carrying the part's tag before posting it again (see `sink.rs`), so on
+//!   platforms whose sink keeps tags nothing is posted twice; elsewhere that one part
+//!   may be posted once more. Before each call the lease must have at least a quarter
+//!   left, and calls time out well within it.
+//! - **Failures.** `Retry` with a `Retry-After` (a rate limit) waits that long, blocks
+//!   the channel as long, and never counts towards giving up. `Retry` without one
+//!   reschedules with exponential backoff and jitter; after `max_attempts` the part is
+//!   parked as failed, as on `Permanent`.
 //! - **Crashes.** Everything is in the store. After `kill -9` the leases run out and any
 //!   dispatcher takes over; a clean shutdown releases its leases at once.
 
@@ -35,7 +38,7 @@ use tokio::{
 };
 
 use super::{
-    ChatSink, DeliveryError, Lane, OutboxMetrics,
+    ChatSink, DeliveryError, Lane, MessageRef, OutboxMetrics,
     pacing::Pacer,
     plan::{MAX_DIGEST, Part, PartKind, plan},
     repo::{self, ClaimRequest, NewRoot, Stored},
@@ -116,6 +119,7 @@ impl Dispatcher {
             sinks.into_iter().map(|s| (s.platform(), s)).collect();
         let mut platforms: Vec<&'static str> = sinks.keys().map(|p| p.as_str()).collect();
         platforms.sort_unstable();
+        let pacer = Arc::new(Pacer::new(config.channel_rate));
         let lanes = [Lane::Interactive, Lane::Alerts]
             .into_iter()
             .map(|lane| {
@@ -125,7 +129,7 @@ impl Dispatcher {
                     platforms: platforms.clone(),
                     config: config.clone(),
                     id: id.clone(),
-                    pacer: Pacer::new(config.channel_rate),
+                    pacer: pacer.clone(),
                     metrics: metrics.clone(),
                     lane,
                     stop: stop_rx.clone(),
@@ -165,7 +169,9 @@ struct Shared {
     platforms: Vec<&'static str>,
     config: DispatcherConfig,
     id: String,
-    pacer: Pacer,
+    /// One per dispatcher, shared by its lanes: a channel's budget is the platform's,
+    /// whichever lane spends it; command replies go first.
+    pacer: Arc<Pacer>,
     metrics: OutboxMetrics,
     lane: Lane,
     stop: watch::Receiver<bool>,
@@ -308,7 +314,7 @@ async fn deliver(shared: Arc<Shared>, head: Stored) {
     let started = tokio::time::Instant::now();
     let key = head.channel_key();
     // Wait for the channel's slot first, so what queued meanwhile joins the digest.
-    if !paced(&shared, &key).await {
+    if !paced(&shared, head.platform, &key).await {
         let _ = repo::release(&shared.store, &[head.id], &shared.id).await;
         return;
     }
@@ -348,7 +354,7 @@ async fn deliver(shared: Arc<Shared>, head: Stored) {
     }
     let mut remaining: Vec<i64> = parts.iter().flat_map(|p| p.ids.iter().copied()).collect();
     for (index, part) in parts.into_iter().enumerate() {
-        if index > 0 && !paced(&shared, &key).await {
+        if index > 0 && !paced(&shared, context.platform, &key).await {
             break;
         }
         // Keep well inside the lease, or another replica may deliver this part too.
@@ -367,14 +373,98 @@ async fn deliver(shared: Arc<Shared>, head: Stored) {
     }
 }
 
-/// Waits for the channel's pacing slot; false when the dispatcher is stopping.
-async fn paced(shared: &Shared, key: &str) -> bool {
+/// The thread root to remember when a part of `kind` was posted: a root post, or an
+/// edit whose root never made it (posted as a new root), in a thread without one.
+fn new_root<'c>(
+    context: &'c Context,
+    kind: PartKind,
+    root: Option<&MessageRef>,
+) -> Option<NewRoot<'c>> {
+    match (kind, root, &context.thread_key) {
+        (PartKind::PostRoot | PartKind::EditRoot, None, Some(thread)) => Some(NewRoot {
+            platform: context.platform,
+            thread_key: thread,
+            channel: &context.channel,
+        }),
+        _ => None,
+    }
+}
+
+/// How the dispatcher tags its posts: `opsbot-outbox:FIRST-LAST` (outbox ids).
+pub(crate) const TAG_PREFIX: &str = "opsbot-outbox:";
+
+/// Asks the sink whether a dispatcher that died had posted the part starting at outbox
+/// id `first`: the message and the last outbox id it covered.
+async fn find_earlier_post(
+    shared: &Shared,
+    sink: &dyn ChatSink,
+    channel: &str,
+    thread: Option<&MessageRef>,
+    first: i64,
+) -> Result<Option<(MessageRef, i64)>, DeliveryError> {
+    let prefix = format!("{TAG_PREFIX}{first}-");
+    let timeout = shared.call_timeout();
+    let found =
+        match tokio::time::timeout(timeout, sink.find_tagged(channel, thread, &prefix)).await {
+            Ok(found) => found?,
+            Err(_) => {
+                return Err(DeliveryError::Retry {
+                    reason: "no answer to the lookup".into(),
+                    retry_after: None,
+                });
+            }
+        };
+    Ok(found.and_then(|(message_ref, tag)| {
+        let covered = tag.strip_prefix(&prefix)?.parse::<i64>().ok()?;
+        Some((message_ref, covered))
+    }))
+}
+
+/// The part (up to outbox id `covered`) was posted before a crash as `message_ref`:
+/// record it delivered without posting again; what it did not cover waits for the next
+/// round.
+async fn recovered(
+    shared: &Shared,
+    context: &Context,
+    part: &Part,
+    root: Option<&MessageRef>,
+    message_ref: MessageRef,
+    covered: i64,
+) -> Outcome {
+    let (done, rest): (Vec<i64>, Vec<i64>) = part.ids.iter().partition(|id| **id <= covered);
+    let new_root = new_root(context, part.kind, root);
+    tracing::info!(ids = ?done, message = %message_ref.0, "found the post of a dispatcher that died; not posting again");
+    if let Err(error) = repo::mark_delivered(&shared.store, &done, &message_ref, new_root).await {
+        let _ = repo::release(&shared.store, &part.ids, &shared.id).await;
+        tracing::warn!(%error, "recording a recovered post failed; will retry");
+        return Outcome::Later;
+    }
+    shared.metrics.recovered(done.len());
+    shared.metrics.delivered(shared.lane, done.len());
+    let _ = repo::release(&shared.store, &rest, &shared.id).await;
+    if rest.is_empty() {
+        Outcome::Delivered
+    } else {
+        Outcome::Later
+    }
+}
+
+/// Waits for the channel's pacing slot (platforms without rate limits have none);
+/// false when the dispatcher is stopping.
+async fn paced(shared: &Shared, platform: Platform, key: &str) -> bool {
     if shared.stopping() {
         return false;
     }
+    if !shared
+        .sinks
+        .get(&platform)
+        .is_some_and(|s| s.rate_limited())
+    {
+        return true;
+    }
     let mut stop = shared.stop.clone();
     tokio::select! {
-        () = shared.pacer.acquire(key) => !shared.stopping(),
+        () = shared.pacer.acquire(key, shared.lane) => !shared.stopping(),
         _ = stop.wait_for(|s| *s) => false,
     }
 }
@@ -418,19 +508,38 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
         _ => None,
     };
     let timeout = shared.call_timeout();
+    let first = part.ids.first().copied().unwrap_or_default();
+    let last = part.ids.iter().copied().max().unwrap_or_default();
+    let tag = format!("{TAG_PREFIX}{first}-{last}");
+    let posts = !matches!((part.kind, &root), (PartKind::EditRoot, Some(_)));
+    let post_thread = match part.kind {
+        PartKind::Replies => root.as_ref(),
+        _ => None,
+    };
+    if posts && part.uncertain {
+        match find_earlier_post(shared, sink.as_ref(), channel, post_thread, first).await {
+            Ok(Some((message_ref, covered))) => {
+                return recovered(shared, context, &part, root.as_ref(), message_ref, covered)
+                    .await;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not look for an earlier post; posting again");
+            }
+        }
+    }
     let call = async {
         match (part.kind, &root) {
             (PartKind::EditRoot, Some(root)) => sink
                 .edit(channel, root, &part.reply)
                 .await
                 .map(|()| root.clone()),
-            // A root post, or an edit whose root never made it: post (a new root).
-            (PartKind::PostRoot | PartKind::EditRoot, _) => {
-                sink.post(channel, None, &part.reply).await
+            // A root post, an edit whose root never made it (a new root), replies (in
+            // the root's thread, or in the channel without one), a standalone post.
+            _ => {
+                sink.post_tagged(channel, post_thread, &part.reply, &tag)
+                    .await
             }
-            // Replies without a root go to the channel itself.
-            (PartKind::Replies, root) => sink.post(channel, root.as_ref(), &part.reply).await,
-            (PartKind::Post, _) => sink.post(channel, None, &part.reply).await,
         }
     };
     let result = match tokio::time::timeout(timeout, call).await {
@@ -442,14 +551,7 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
     };
     match result {
         Ok(message_ref) => {
-            let new_root = match (part.kind, &root, &context.thread_key) {
-                (PartKind::PostRoot | PartKind::EditRoot, None, Some(thread)) => Some(NewRoot {
-                    platform: context.platform,
-                    thread_key: thread,
-                    channel,
-                }),
-                _ => None,
-            };
+            let new_root = new_root(context, part.kind, root.as_ref());
             match repo::mark_delivered(&shared.store, &part.ids, &message_ref, new_root).await {
                 Ok(marked) => {
                     if (marked as usize) < part.ids.len() {
@@ -480,19 +582,21 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
             retry_after,
         }) => {
             shared.metrics.chat_api_error(context.platform, false);
+            // A rate limit (an answer with `Retry-After`) is the platform pacing us, not
+            // a failure: it never counts towards giving up, so a storm drops nothing.
+            if retry_after.is_some() {
+                let wait = retry_after.unwrap_or_default();
+                shared
+                    .pacer
+                    .block(&repo::channel_key(context.platform, channel), wait);
+                shared.metrics.retried(shared.lane);
+                return later(shared, &part, wait, &reason, false).await;
+            }
             if part.attempts + 1 >= shared.config.max_attempts {
                 let error = format!("gave up after {} attempts: {reason}", part.attempts + 1);
                 return fail(shared, &part, &error).await;
             }
-            let wait = match retry_after {
-                Some(wait) => {
-                    shared
-                        .pacer
-                        .block(&repo::channel_key(context.platform, channel), wait);
-                    wait
-                }
-                None => backoff(shared.config.retry_base, part.attempts),
-            };
+            let wait = backoff(shared.config.retry_base, part.attempts);
             shared.metrics.retried(shared.lane);
             later(shared, &part, wait, &reason, true).await
         }

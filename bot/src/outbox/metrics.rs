@@ -30,6 +30,7 @@ pub struct OutboxMetrics {
     retried: Family<LaneLabels, Counter>,
     failed: Family<LaneLabels, Counter>,
     digests: Counter,
+    recovered: Counter,
     chat_api_errors: Family<ErrorLabels, Counter>,
 }
 
@@ -60,6 +61,11 @@ impl OutboxMetrics {
             "outbox_digests",
             "Digest replies sent in place of several thread updates",
             self.digests.clone(),
+        );
+        registry.register(
+            "outbox_recovered",
+            "Outbox messages a dead dispatcher had posted, found on the platform and not posted again",
+            self.recovered.clone(),
         );
         registry.register(
             "chat_api_errors",
@@ -98,6 +104,10 @@ impl OutboxMetrics {
                 lane: lane_name(lane),
             })
             .inc_by(messages as u64);
+    }
+
+    pub(crate) fn recovered(&self, messages: usize) {
+        self.recovered.inc_by(messages as u64);
     }
 
     pub(crate) fn digest(&self) {

@@ -36,6 +36,8 @@ pub(crate) struct Part {
     pub reply: Reply,
     /// How many replies were merged (1 when not a digest).
     pub merged: usize,
+    /// A message of this part may have been delivered by a dispatcher that died.
+    pub uncertain: bool,
 }
 
 /// Splits `head` and `followers` (oldest first) into parts; returns the parts and the ids
@@ -64,6 +66,7 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
                 match target {
                     Some(part) => {
                         part.ids.push(message.id);
+                        part.uncertain |= message.claim_lost;
                         part.reply = message.reply;
                     }
                     None => {
@@ -90,6 +93,7 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
         let attempts = replies[0].attempts;
         let ids = replies.iter().map(|m| m.id).collect();
         let merged = replies.len();
+        let uncertain = replies.iter().any(|m| m.claim_lost);
         let reply = if merged == 1 {
             replies.pop().map(|m| m.reply).unwrap_or_default()
         } else {
@@ -101,6 +105,7 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
             attempts,
             reply,
             merged,
+            uncertain,
         }
     });
     let parts = order
@@ -122,6 +127,7 @@ fn single(kind: PartKind, message: Stored) -> Part {
         attempts: message.attempts,
         reply: message.reply,
         merged: 1,
+        uncertain: message.claim_lost,
     }
 }
 
@@ -177,6 +183,7 @@ mod tests {
             lane: Lane::Alerts,
             reply: Reply::info(title),
             attempts: 0,
+            claim_lost: false,
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Lane, MessageRef, Operation, OutboxMessage, reply_json};
 use crate::store::{Backend, Store, StoreError};
 
 pub(crate) const COLUMNS: &str =
-    "id, platform, channel, thread_key, operation, lane, reply, attempts";
+    "id, platform, channel, thread_key, operation, lane, reply, attempts, claim_lost";
 
 pub(crate) fn operation_name(operation: &Operation) -> &'static str {
     match operation {
@@ -59,6 +59,8 @@ pub(crate) struct Stored {
     pub lane: Lane,
     pub reply: Reply,
     pub attempts: u32,
+    /// An earlier claim lapsed unreleased: an earlier attempt may have been delivered.
+    pub claim_lost: bool,
 }
 
 impl Stored {
@@ -82,6 +84,7 @@ fn decode(row: &AnyRow) -> Result<Result<Stored, Unreadable>, StoreError> {
     let lane: String = row.try_get("lane")?;
     let reply: String = row.try_get("reply")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let claim_lost: i64 = row.try_get("claim_lost")?;
     let Some(platform) = Platform::parse(&platform) else {
         return Ok(Err((id, format!("unknown platform {platform:?}"))));
     };
@@ -104,6 +107,7 @@ fn decode(row: &AnyRow) -> Result<Result<Stored, Unreadable>, StoreError> {
         lane,
         reply,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        claim_lost: claim_lost != 0,
     }))
 }
 
@@ -216,7 +220,8 @@ pub(crate) async fn claim_heads(
         ),
     };
     let sql = format!(
-        "UPDATE outbox SET claimed_by = $1, claimed_until_us = $2 WHERE id IN ({target}) \
+        "UPDATE outbox SET claimed_by = $1, claimed_until_us = $2, \
+         claim_lost = CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END WHERE id IN ({target}) \
          RETURNING {COLUMNS}"
     );
     let now = now_us();
@@ -247,7 +252,8 @@ pub(crate) async fn claim_followers(
     limit: usize,
 ) -> Result<(Vec<Stored>, Vec<Unreadable>), StoreError> {
     let sql = format!(
-        "UPDATE outbox SET claimed_by = $1, claimed_until_us = $2 WHERE id IN (\
+        "UPDATE outbox SET claimed_by = $1, claimed_until_us = $2, \
+         claim_lost = CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END WHERE id IN (\
            SELECT id FROM outbox WHERE state = 'pending' AND platform = $3 \
              AND thread_key = $4 AND lane = $5 AND id > $6 \
              AND id < COALESCE((SELECT MIN(b.id) FROM outbox b WHERE b.state = 'pending' \

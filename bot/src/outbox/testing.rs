@@ -31,6 +31,8 @@ pub(crate) struct Call {
     pub at: Instant,
     /// The ref handed back (posts), or `None` for failed calls.
     pub result: Option<MessageRef>,
+    /// The outbox tag of a post, when the sink keeps tags.
+    pub tag: Option<String>,
 }
 
 struct Rule {
@@ -48,6 +50,12 @@ pub(crate) struct RecordingSink {
     next: AtomicU64,
     /// Calls after this many completed ones never return.
     hang_after: AtomicUsize,
+    hanging: AtomicUsize,
+    /// Calls after this many completed ones take effect on the platform, then never
+    /// return (the process dies before it hears the answer).
+    lose_answers_after: AtomicUsize,
+    /// Keeps outbox tags and finds them (as Slack metadata would).
+    keeps_tags: bool,
     delay: Duration,
 }
 
@@ -64,8 +72,30 @@ impl RecordingSink {
             rules: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             hang_after: AtomicUsize::new(usize::MAX),
+            hanging: AtomicUsize::new(0),
+            lose_answers_after: AtomicUsize::new(usize::MAX),
+            keeps_tags: false,
             delay,
         })
+    }
+
+    /// A sink that keeps the outbox's tags on posts and finds them again.
+    pub(crate) fn keeping_tags(platform: Platform) -> Arc<Self> {
+        Arc::new(Self {
+            platform,
+            calls: Mutex::new(Vec::new()),
+            rules: Mutex::new(Vec::new()),
+            next: AtomicU64::new(1),
+            hang_after: AtomicUsize::new(usize::MAX),
+            hanging: AtomicUsize::new(0),
+            lose_answers_after: AtomicUsize::new(usize::MAX),
+            keeps_tags: true,
+            delay: Duration::ZERO,
+        })
+    }
+
+    pub(crate) fn lose_answers_after(&self, completed: usize) {
+        self.lose_answers_after.store(completed, Ordering::SeqCst);
     }
 
     /// The next `times` calls for a reply titled `title` (any, when `None`) fail.
@@ -79,6 +109,11 @@ impl RecordingSink {
 
     pub(crate) fn hang_after(&self, completed: usize) {
         self.hang_after.store(completed, Ordering::SeqCst);
+    }
+
+    /// Calls stuck inside the chat API by `hang_after`.
+    pub(crate) fn hanging(&self) -> usize {
+        self.hanging.load(Ordering::SeqCst)
     }
 
     pub(crate) fn calls(&self) -> Vec<Call> {
@@ -99,11 +134,13 @@ impl RecordingSink {
         channel: &str,
         target: Option<&MessageRef>,
         reply: &Reply,
+        tag: Option<&str>,
     ) -> Result<MessageRef, DeliveryError> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         if self.calls.lock().unwrap().len() >= self.hang_after.load(Ordering::SeqCst) {
+            self.hanging.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
         }
         let error = {
@@ -131,7 +168,11 @@ impl RecordingSink {
             reply: reply.clone(),
             at: Instant::now(),
             result: result.clone(),
+            tag: tag.filter(|_| self.keeps_tags).map(str::to_string),
         });
+        if self.calls.lock().unwrap().len() > self.lose_answers_after.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         match (error, result) {
             (Some(error), _) => Err(error),
             (None, Some(message)) => Ok(message),
@@ -152,7 +193,35 @@ impl ChatSink for RecordingSink {
         thread: Option<&MessageRef>,
         reply: &Reply,
     ) -> Result<MessageRef, DeliveryError> {
-        self.call(CallKind::Post, channel, thread, reply).await
+        self.call(CallKind::Post, channel, thread, reply, None)
+            .await
+    }
+
+    async fn post_tagged(
+        &self,
+        channel: &str,
+        thread: Option<&MessageRef>,
+        reply: &Reply,
+        tag: &str,
+    ) -> Result<MessageRef, DeliveryError> {
+        self.call(CallKind::Post, channel, thread, reply, Some(tag))
+            .await
+    }
+
+    async fn find_tagged(
+        &self,
+        channel: &str,
+        thread: Option<&MessageRef>,
+        tag_prefix: &str,
+    ) -> Result<Option<(MessageRef, String)>, DeliveryError> {
+        Ok(self.calls().into_iter().find_map(|call| {
+            let tag = call.tag?;
+            (call.kind == CallKind::Post
+                && call.channel == channel
+                && call.target.as_ref() == thread
+                && tag.starts_with(tag_prefix))
+            .then_some((call.result?, tag))
+        }))
     }
 
     async fn edit(
@@ -161,7 +230,7 @@ impl ChatSink for RecordingSink {
         message: &MessageRef,
         reply: &Reply,
     ) -> Result<(), DeliveryError> {
-        self.call(CallKind::Edit, channel, Some(message), reply)
+        self.call(CallKind::Edit, channel, Some(message), reply, None)
             .await
             .map(|_| ())
     }

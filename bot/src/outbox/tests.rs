@@ -177,8 +177,23 @@ backend_tests! {
         let gap = calls[1].at - calls[0].at;
         assert!(gap >= Duration::from_millis(390), "retried after {gap:?}");
         let (state, attempts, error) = row(&db.store, "hello").await;
-        assert_eq!((state.as_str(), attempts), ("delivered", 1));
+        // A rate limit is pacing, not a failed attempt.
+        assert_eq!((state.as_str(), attempts), ("delivered", 0));
         assert!(error.unwrap().contains("rate_limited"));
+    }
+
+    async fn rate_limits_never_use_up_the_attempts(db) {
+        let sink = RecordingSink::new(Platform::Slack);
+        sink.fail(None, DeliveryError::Retry {
+            reason: "rate_limited".into(),
+            retry_after: Some(Duration::from_millis(10)),
+        }, 12);
+        send_all(&db.store, &[message("ops", None, Operation::Post, Lane::Alerts, "storm")]).await;
+        let dispatcher = spawn(&db.store, &sink, fast());
+        drained(&db.store, Duration::from_secs(10)).await;
+        dispatcher.shutdown().await;
+        assert_eq!(sink.calls().len(), 13, "twelve 429s, then delivered; max_attempts is 5");
+        assert_eq!(row(&db.store, "storm").await.0, "delivered");
     }
 
     async fn permanent_failure_is_parked_and_the_thread_goes_on(db) {
@@ -323,7 +338,9 @@ backend_tests! {
         let first = spawn(&db.store, &sink, config.clone());
         // Ten posts went through and were marked; every later call hangs inside the chat
         // API (none returns, so none is in the window between a post and its mark).
-        while sink.calls().len() < 10 || count(&db.store, "delivered").await < 10 {
+        // Wait for a call to be stuck as well: its row is claimed (the claim commits before
+        // the call), so the kill below leaves at least that lease behind.
+        while sink.calls().len() < 10 || sink.hanging() == 0 || count(&db.store, "delivered").await < 10 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Claimed rows are left leased, some of them inside a chat call: kill -9.
@@ -341,6 +358,45 @@ backend_tests! {
         let leased: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE claimed_by IS NOT NULL")
             .fetch_one(db.store.read_pool()).await.unwrap();
         assert_eq!(leased, 0);
+    }
+
+    async fn a_post_the_platform_took_before_a_crash_is_not_posted_again(db) {
+        let mut messages = Vec::new();
+        for t in 0..4 {
+            let thread = format!("incident:{t}");
+            messages.push(message(&format!("ch{t}"), Some(&thread), Operation::PostRoot, Lane::Alerts, &format!("root{t}")));
+            for r in 0..3 {
+                messages.push(message(&format!("ch{t}"), Some(&thread), Operation::Reply, Lane::Alerts, &format!("r{t}.{r}")));
+            }
+            messages.push(message(&format!("ch{t}"), None, Operation::Post, Lane::Alerts, &format!("post{t}")));
+        }
+        send_all(&db.store, &messages).await;
+        let sink = RecordingSink::keeping_tags(Platform::Slack);
+        // After three calls the platform takes every post but the answers never arrive:
+        // the process is killed between the post and recording it.
+        sink.lose_answers_after(3);
+        let config = DispatcherConfig { lease: Duration::from_secs(1), ..fast() };
+        let first = spawn(&db.store, &sink, config.clone());
+        while sink.calls().len() < 6 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        first.abort();
+        let lost_answers = sink.calls().len() - 3;
+        sink.lose_answers_after(usize::MAX);
+        let restarted = spawn(&db.store, &sink, config);
+        drained(&db.store, Duration::from_secs(15)).await;
+        restarted.shutdown().await;
+        let seen = posted_titles(&sink);
+        assert_eq!(seen.len(), 20, "{seen:?}");
+        assert!(seen.values().all(|n| *n == 1), "posted twice after the crash ({lost_answers} answers lost): {seen:?}");
+        // Replies went into the threads of the roots that were found, not new roots.
+        let calls = sink.delivered();
+        for t in 0..4 {
+            let root = calls.iter().find(|c| c.reply.title == format!("root{t}")).unwrap().result.clone();
+            for reply in calls.iter().filter(|c| c.reply.title.starts_with(&format!("r{t}."))) {
+                assert_eq!(reply.target, root, "{} is in its root's thread", reply.reply.title);
+            }
+        }
     }
 
     async fn shutdown_releases_claims_and_unknown_platforms_wait(db) {

@@ -23,18 +23,33 @@ pub struct ServerState {
     /// The alert endpoints (`/alerts/alertmanager`, `/alerts/grafana`, `/alerts`), when
     /// served.
     pub alerts: Option<alerts::AlertsState>,
+    /// The Slack endpoints (`/slack/commands`, `/slack/interactions`, `/slack/events`),
+    /// when Slack is configured in `http` mode.
+    pub slack: Option<crate::slack::SlackHttpState>,
+    /// `/discord/interactions`, when Discord is configured in `http` mode.
+    pub discord: Option<crate::discord::DiscordHttpState>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics`, and the alert endpoints.
 pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
+    let slack = state.slack.clone();
+    let discord = state.discord.clone();
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
-    match alerts {
+    let router = match alerts {
         Some(alerts) => router.merge(alerts::routes(alerts)),
+        None => router,
+    };
+    let router = match slack {
+        Some(slack) => router.merge(crate::slack::routes(slack)),
+        None => router,
+    };
+    match discord {
+        Some(discord) => router.merge(crate::discord::routes(discord)),
         None => router,
     }
 }

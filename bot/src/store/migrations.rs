@@ -40,6 +40,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0003_outbox.sql"),
         postgres: include_str!("../../../migrations/postgres/0003_outbox.sql"),
     },
+    Embedded {
+        version: 4,
+        description: "outbox claim lost",
+        sqlite: include_str!("../../../migrations/sqlite/0004_outbox_claim_lost.sql"),
+        postgres: include_str!("../../../migrations/postgres/0004_outbox_claim_lost.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -6,6 +6,8 @@
 
 mod audit;
 mod checks;
+mod cost;
+pub mod cost_period;
 mod health;
 mod health_gate;
 mod help;
@@ -19,6 +21,8 @@ mod services;
 mod silence;
 mod whoami;
 
+#[cfg(test)]
+mod cost_tests;
 #[cfg(test)]
 mod health_tests;
 #[cfg(test)]
@@ -46,6 +50,7 @@ pub static SPECS: &[&CommandSpec] = &[
     &scale::SPEC,
     &incident::SPEC,
     &silence::SPEC,
+    &cost::SPEC,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,
@@ -76,6 +81,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         CommandName::Scale => scale::run(call, ctx).await,
         CommandName::Incident => incident::run(call, ctx).await,
         CommandName::Silence => silence::run(call, ctx).await,
+        CommandName::Cost => cost::run(call, ctx).await,
         CommandName::Confirm | CommandName::Cancel | CommandName::Approve | CommandName::Deny => {
             Err(CommandError::Failed(format!(
                 "`{}` is handled by the engine",

@@ -182,6 +182,17 @@ pub async fn run(
     prober: &dyn Prober,
     runtime: &dyn Runtime,
 ) -> Result<Reply, CommandError> {
+    run_with_costs(text, catalog, prober, runtime, &NoCosts).await
+}
+
+/// Like [`run`], with spend read from `costs`.
+pub async fn run_with_costs(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+    costs: &dyn crate::context::CostReader,
+) -> Result<Reply, CommandError> {
     let registry = Registry::builtin();
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
     let invocation = Invocation::new(
@@ -199,6 +210,7 @@ pub async fn run(
         prober,
         progress: &NoProgress,
         incidents: &NoIncidents,
+        costs,
     };
     super::run(&call, ctx).await
 }
@@ -232,5 +244,29 @@ impl crate::context::IncidentDesk for NoIncidents {
     }
     async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
         Err(NO_INCIDENTS.into())
+    }
+}
+
+/// No cost sources (for command tests that do not read spend): every source fails.
+pub struct NoCosts;
+
+#[async_trait::async_trait]
+impl crate::context::CostReader for NoCosts {
+    async fn spend(
+        &self,
+        service: &Service,
+        _: &crate::context::SpendQuery,
+    ) -> crate::context::SpendReport {
+        crate::context::SpendReport {
+            sources: service
+                .cost
+                .iter()
+                .map(|_| crate::context::SourceSpend {
+                    source: "none".into(),
+                    result: Err("cost sources are not available here".into()),
+                })
+                .collect(),
+            fetched_at: jiff::Timestamp::now(),
+        }
     }
 }

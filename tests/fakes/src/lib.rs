@@ -7,15 +7,26 @@
 //!
 //! * [`kubernetes::FakeApiServer`]: a Kubernetes API server on `127.0.0.1:0` (plain HTTP)
 //!   with a small deployment controller, and a kubeconfig pointing at it;
+//! * [`cost::FakeCostApis`]: the OpenAI Costs API, Anthropic's cost report, OpenCost's
+//!   allocation API and Prometheus queries, with pagination and 429/5xx injection;
 //! * [`docker::FakeEngine`]: a Docker Engine API (v1.43) on a unix socket in a temp dir;
 //! * [`systemd::DbusDaemon`] and [`systemd::FakeSystemd`]: a private `dbus-daemon` and a
-//!   systemd manager (`org.freedesktop.systemd1`) served on it.
+//!   systemd manager (`org.freedesktop.systemd1`) served on it;
+//! * [`slack::FakeSlack`]: the Slack Web API methods opsbot calls, with 429/5xx injection,
+//!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket.
+//!
+//! * [`discord::FakeDiscord`]: the Discord REST API calls opsbot makes (messages,
+//!   threads, interaction callbacks and webhooks, command registration), with 429/5xx.
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
 //! methods, and stops when dropped (or with its `shutdown`).
 
+pub mod cost;
+pub mod discord;
 pub mod docker;
 pub mod kubernetes;
+pub mod slack;
+pub mod slack_socket;
 pub mod systemd;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! events, the discovery documents kubectl needs, 403 for verbs a test forbids, and a
 //! small deployment controller ([`controller`]). It listens on 127.0.0.1 over plain HTTP
 //! and writes a kubeconfig pointing at itself, so both opsbot and the real `kubectl` talk
-//! to it.
+//! to it. Leases for leader election, with server-side apply: [`leases`].
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -21,6 +21,7 @@
 
 pub mod controller;
 pub mod discovery;
+pub mod leases;
 pub mod patch;
 pub mod routes;
 pub mod selectors;

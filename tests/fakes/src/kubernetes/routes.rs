@@ -66,6 +66,16 @@ pub async fn handle(
     {
         return json_response(StatusCode::OK, &document);
     }
+    if let Some(response) = super::leases::handle(
+        &shared,
+        &method,
+        path,
+        uri.query().unwrap_or_default(),
+        &content_type,
+        &body,
+    ) {
+        return response;
+    }
     let Some(request) = parse(path, uri.query().unwrap_or_default()) else {
         return status(
             404,

@@ -1,0 +1,35 @@
+//! `opsbot_discord_interactions_total{kind}`: interactions received, by kind (`ping`,
+//! `command`, `button`, `autocomplete`, `unsupported`) or refusal (`unverified`,
+//! `malformed`).
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family},
+    registry::Registry,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+/// Discord interaction counters.
+#[derive(Clone, Debug, Default)]
+pub struct DiscordMetrics {
+    interactions: Family<KindLabels, Counter>,
+}
+
+impl DiscordMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "discord_interactions",
+            "Discord interactions received, by kind (ping, command, button, autocomplete, \
+             unsupported) or refusal (unverified, malformed)",
+            self.interactions.clone(),
+        );
+    }
+
+    pub(crate) fn request(&self, kind: &'static str) {
+        self.interactions.get_or_create(&KindLabels { kind }).inc();
+    }
+}

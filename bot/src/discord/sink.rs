@@ -1,0 +1,172 @@
+//! Discord as an outbox [`ChatSink`]:
+//!
+//! * a root or standalone message: `POST /channels/{channel}/messages`;
+//! * a thread reply: the thread is started from the root message on the first reply
+//!   (`POST /channels/{channel}/messages/{root}/threads`; such a thread has the root's
+//!   id, and "already created" counts as started, so replicas need no shared state),
+//!   then the reply is posted in it;
+//! * an edit: `PATCH /channels/{channel}/messages/{message}`;
+//! * an interaction's answer (`interaction:TOKEN`): the deferred original response is
+//!   edited, or — for a reply only its requester may see — an ephemeral follow-up is
+//!   posted and the public "thinking…" original deleted.
+//!
+//! 429 (with Discord's `retry_after`) and 5xx come back as `Retry`; 404 (unknown channel
+//! or message) and other refusals as `Permanent` — except for an interaction's answer,
+//! where a 404 means Discord has not yet recorded the deferred response, so it is
+//! retried (a second later) until it has, or the token expires (401, permanent).
+
+use std::{collections::HashSet, sync::Mutex, time::Duration};
+
+use async_trait::async_trait;
+use opsbot_commands::{Platform, Reply};
+use opsbot_discord::{DiscordRest, MessageBody, RestError, Target, render};
+
+use crate::outbox::{ChatSink, DeliveryError, MessageRef};
+
+/// Discord's code for "A thread has already been created for this message".
+const THREAD_ALREADY_CREATED: i64 = 160004;
+/// How long to wait before editing an original response Discord does not know yet.
+const ORIGINAL_NOT_YET: Duration = Duration::from_secs(1);
+
+/// Delivers outbox messages of the `discord` platform.
+pub struct DiscordSink {
+    rest: DiscordRest,
+    /// Roots whose thread this process has started (a cache; Discord is the truth).
+    threads: Mutex<HashSet<String>>,
+}
+
+impl DiscordSink {
+    pub fn new(rest: DiscordRest) -> Self {
+        Self {
+            rest,
+            threads: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn started(&self, root: &str) -> bool {
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(root)
+    }
+
+    async fn ensure_thread(
+        &self,
+        channel: &str,
+        root: &str,
+        name: &str,
+    ) -> Result<(), DeliveryError> {
+        if self.started(root) {
+            return Ok(());
+        }
+        match self.rest.start_thread(channel, root, name).await {
+            Ok(_)
+            | Err(RestError::Rejected {
+                code: Some(THREAD_ALREADY_CREATED),
+                ..
+            }) => {}
+            Err(error) => return Err(delivery_error(error)),
+        }
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(root.to_string());
+        Ok(())
+    }
+
+    async fn answer(&self, token: &str, body: MessageBody) -> Result<MessageRef, DeliveryError> {
+        if body.only_actor {
+            let id = self
+                .rest
+                .create_followup(token, &body.ephemeral())
+                .await
+                .map_err(interaction_error)?;
+            if let Err(error) = self.rest.delete_original(token).await {
+                tracing::debug!(%error, "could not delete the deferred response");
+            }
+            return Ok(MessageRef(id));
+        }
+        self.rest
+            .edit_original(token, &body)
+            .await
+            .map(MessageRef)
+            .map_err(interaction_error)
+    }
+}
+
+fn delivery_error(error: RestError) -> DeliveryError {
+    if error.is_temporary() {
+        DeliveryError::Retry {
+            reason: error.to_string(),
+            retry_after: error.retry_after(),
+        }
+    } else {
+        DeliveryError::Permanent(error.to_string())
+    }
+}
+
+fn interaction_error(error: RestError) -> DeliveryError {
+    match error {
+        RestError::NotFound { .. } => DeliveryError::Retry {
+            reason: format!("the deferred response is not on Discord yet: {error}"),
+            retry_after: Some(ORIGINAL_NOT_YET),
+        },
+        error => delivery_error(error),
+    }
+}
+
+fn target(channel: &str) -> Result<Target, DeliveryError> {
+    channel
+        .parse()
+        .map_err(|e: opsbot_discord::target::TargetError| DeliveryError::Permanent(e.to_string()))
+}
+
+#[async_trait]
+impl ChatSink for DiscordSink {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&MessageRef>,
+        reply: &Reply,
+    ) -> Result<MessageRef, DeliveryError> {
+        let body = render(reply);
+        match target(channel)? {
+            Target::Interaction { token } => self.answer(&token, body).await,
+            Target::Channel(channel) => {
+                let into = match thread {
+                    Some(root) => {
+                        self.ensure_thread(&channel, &root.0, &reply.title).await?;
+                        root.0.clone()
+                    }
+                    None => channel,
+                };
+                self.rest
+                    .create_message(&into, &body)
+                    .await
+                    .map(MessageRef)
+                    .map_err(delivery_error)
+            }
+        }
+    }
+
+    async fn edit(
+        &self,
+        channel: &str,
+        message: &MessageRef,
+        reply: &Reply,
+    ) -> Result<(), DeliveryError> {
+        let body = render(reply);
+        match target(channel)? {
+            Target::Interaction { token } => self.answer(&token, body).await.map(drop),
+            Target::Channel(channel) => self
+                .rest
+                .edit_message(&channel, &message.0, &body)
+                .await
+                .map_err(delivery_error),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! From an acknowledged Slack invocation to its reply in the outbox: resolve the actor's
+//! user groups, run the engine (the same pipeline as every surface: RBAC, confirmation,
+//! approval, audit), and queue what it says on the interactive lane.
+//!
+//! Where replies go:
+//! - only for the actor (denials, usage, request control): `chat.postEphemeral`, in the
+//!   thread when there was one;
+//! - typed or pressed in an incident thread opsbot posted: a reply in that thread (the
+//!   outbox's `incident:ID` thread, in order with the incident's own updates);
+//! - in another thread: a reply in that thread;
+//! - a slash command in a channel: a message in the channel. When the command reports
+//!   progress (a rollout), the first progress line becomes a root message and the
+//!   progress and the result go into its thread.
+//!
+//! Progress is held back for `[slack] progress_after` (default 3 s): a command done by
+//! then answers with its result alone, so quick commands never open threads.
+//!
+//! Dedupe keys are `slack:DELIVERY:progress:N` and `slack:DELIVERY:reply`, DELIVERY being
+//! Slack's id of the request, so a retried delivery never answers twice; a delivery seen
+//! recently by this process (Slack retries events it thinks timed out, Socket Mode
+//! redelivers unacknowledged envelopes) is not run again.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use opsbot_commands::{Actor, Invocation, Platform, Reply, context::Progress, reply::Visibility};
+use opsbot_slack::{Destination, Inbound};
+use tokio::sync::mpsc;
+
+use super::{groups::UserGroups, reply_queue::ReplyQueue};
+use crate::{
+    engine::Engine,
+    outbox::{Lane, Operation, OutboxMessage},
+};
+
+/// Runs Slack invocations through the engine.
+pub struct Responder {
+    engine: Arc<Engine>,
+    groups: Arc<UserGroups>,
+    progress_after: Duration,
+    recent: Mutex<RecentDeliveries>,
+    replies: ReplyQueue,
+}
+
+/// The last [`RecentDeliveries::CAPACITY`] delivery ids, to drop redeliveries.
+#[derive(Default)]
+struct RecentDeliveries {
+    order: VecDeque<String>,
+    seen: HashSet<String>,
+}
+
+impl RecentDeliveries {
+    const CAPACITY: usize = 4096;
+
+    /// Whether `id` is new (and remembers it).
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.seen.contains(id) {
+            return false;
+        }
+        if self.order.len() == Self::CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.order.push_back(id.to_string());
+        self.seen.insert(id.to_string());
+        true
+    }
+}
+
+/// Where the replies of one invocation go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Thread {
+    /// The thread of an incident root opsbot posted (outbox thread key `incident:ID`).
+    Incident(String),
+    /// Another Slack thread (its root's `ts`).
+    Slack(String),
+    /// No thread: a slash command in a channel.
+    None,
+}
+
+impl Responder {
+    pub fn new(engine: Arc<Engine>, groups: Arc<UserGroups>, progress_after: Duration) -> Self {
+        Self {
+            groups,
+            progress_after,
+            recent: Mutex::new(RecentDeliveries::default()),
+            replies: ReplyQueue::spawn(engine.store().clone()),
+            engine,
+        }
+    }
+
+    /// Runs `inbound` in the background (the HTTP request or Socket Mode envelope has
+    /// been acknowledged already).
+    pub fn accept(self: &Arc<Self>, inbound: Inbound) {
+        let first = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_time(&inbound.delivery_id);
+        if !first {
+            tracing::info!(delivery = %inbound.delivery_id, "dropped a Slack redelivery");
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move { this.run(inbound).await });
+    }
+
+    /// Runs `inbound` to the end: the reply is queued when this returns.
+    pub async fn run(&self, inbound: Inbound) {
+        let groups = self.groups.groups_of(&inbound.user_id).await;
+        let name = inbound
+            .user_name
+            .clone()
+            .unwrap_or_else(|| inbound.user_id.clone());
+        let actor = Actor::new(Platform::Slack, inbound.user_id.clone(), name).with_groups(groups);
+        let mut invocation =
+            Invocation::new(actor, inbound.channel_id.clone(), inbound.text.clone());
+        invocation.thread = inbound.thread_ts.clone();
+        let thread = self.thread_of(&inbound).await;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let courier = tokio::spawn(deliver(
+            self.replies.clone(),
+            inbound,
+            thread,
+            rx,
+            self.progress_after,
+        ));
+        let reply = self
+            .engine
+            .handle(&invocation, &CourierProgress(tx.clone()))
+            .await;
+        let _ = tx.send(Said::Reply(reply));
+        drop(tx);
+        if let Err(error) = courier.await {
+            tracing::error!(%error, "the Slack reply task failed");
+        }
+    }
+
+    async fn thread_of(&self, inbound: &Inbound) -> Thread {
+        let Some(ts) = &inbound.thread_ts else {
+            return Thread::None;
+        };
+        match crate::incidents::thread_incident(
+            self.engine.store(),
+            Platform::Slack,
+            &inbound.channel_id,
+            ts,
+        )
+        .await
+        {
+            Ok(Some((id, _))) => Thread::Incident(crate::incidents::model::thread_key(id)),
+            Ok(None) => Thread::Slack(ts.clone()),
+            Err(error) => {
+                tracing::warn!(%error, "looking up the incident of a Slack thread failed");
+                Thread::Slack(ts.clone())
+            }
+        }
+    }
+}
+
+/// What the engine said during one invocation.
+enum Said {
+    Progress(String),
+    Reply(Reply),
+}
+
+struct CourierProgress(mpsc::UnboundedSender<Said>);
+
+impl Progress for CourierProgress {
+    fn report(&self, message: &str) {
+        let _ = self.0.send(Said::Progress(message.to_string()));
+    }
+}
+
+/// Queues what was said, in order, as outbox messages.
+async fn deliver(
+    replies: ReplyQueue,
+    inbound: Inbound,
+    thread: Thread,
+    mut said: mpsc::UnboundedReceiver<Said>,
+    progress_after: Duration,
+) {
+    let plan = Plan {
+        inbound: &inbound,
+        thread: &thread,
+    };
+    let send = async |message: OutboxMessage| {
+        let dedupe_key = message.dedupe_key.clone();
+        if let Err(error) = replies.send(message).await {
+            tracing::error!(%error, %dedupe_key, "could not queue a Slack reply");
+        }
+    };
+    let due = tokio::time::Instant::now() + progress_after;
+    let mut held: Vec<String> = Vec::new();
+    let mut posted = 0usize;
+    loop {
+        let item = tokio::select! {
+            item = said.recv() => item,
+            () = tokio::time::sleep_until(due), if !held.is_empty() => {
+                for text in std::mem::take(&mut held) {
+                    posted += 1;
+                    send(plan.progress(posted, Reply::info(format!("⏳ {text}")))).await;
+                }
+                continue;
+            }
+        };
+        match item {
+            None => break,
+            Some(Said::Progress(text)) if posted == 0 && tokio::time::Instant::now() < due => {
+                held.push(text);
+            }
+            Some(Said::Progress(text)) => {
+                posted += 1;
+                send(plan.progress(posted, Reply::info(format!("⏳ {text}")))).await;
+            }
+            // Progress still held back is dropped: the result says it all.
+            Some(Said::Reply(reply)) => send(plan.reply(posted > 0, reply)).await,
+        }
+    }
+}
+
+struct Plan<'a> {
+    inbound: &'a Inbound,
+    thread: &'a Thread,
+}
+
+impl Plan<'_> {
+    fn message(
+        &self,
+        channel: String,
+        thread_key: Option<String>,
+        operation: Operation,
+        reply: Reply,
+        suffix: &str,
+    ) -> OutboxMessage {
+        OutboxMessage {
+            platform: Platform::Slack,
+            channel,
+            thread_key,
+            operation,
+            lane: Lane::Interactive,
+            reply,
+            dedupe_key: format!("slack:{}:{suffix}", self.inbound.delivery_id),
+        }
+    }
+
+    /// The thread key progress of a threadless command opens.
+    fn progress_key(&self) -> String {
+        format!("slack:{}", self.inbound.delivery_id)
+    }
+
+    /// Where a message for everyone goes, given whether progress opened a thread.
+    fn public(
+        &self,
+        opened_thread: bool,
+        reply: Reply,
+        suffix: &str,
+        first: bool,
+    ) -> OutboxMessage {
+        let channel = self.inbound.channel_id.clone();
+        match self.thread {
+            Thread::Incident(key) => {
+                self.message(channel, Some(key.clone()), Operation::Reply, reply, suffix)
+            }
+            Thread::Slack(ts) => self.message(
+                Destination::channel(channel)
+                    .in_thread(Some(ts.clone()))
+                    .to_string(),
+                None,
+                Operation::Post,
+                reply,
+                suffix,
+            ),
+            Thread::None if first => self.message(
+                channel,
+                Some(self.progress_key()),
+                Operation::PostRoot,
+                reply,
+                suffix,
+            ),
+            Thread::None if opened_thread => self.message(
+                channel,
+                Some(self.progress_key()),
+                Operation::Reply,
+                reply,
+                suffix,
+            ),
+            Thread::None => self.message(channel, None, Operation::Post, reply, suffix),
+        }
+    }
+
+    fn progress(&self, n: usize, reply: Reply) -> OutboxMessage {
+        self.public(n > 1, reply, &format!("progress:{n}"), n == 1)
+    }
+
+    fn reply(&self, after_progress: bool, reply: Reply) -> OutboxMessage {
+        if reply.visibility == Visibility::OnlyActor {
+            let destination = Destination::channel(self.inbound.channel_id.clone())
+                .in_thread(self.inbound.thread_ts.clone())
+                .only(self.inbound.user_id.clone());
+            return self.message(
+                destination.to_string(),
+                None,
+                Operation::Post,
+                reply,
+                "reply",
+            );
+        }
+        self.public(after_progress, reply, "reply", false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opsbot_slack::Source;
+
+    use super::*;
+
+    fn inbound(thread: Option<&str>) -> Inbound {
+        Inbound {
+            source: Source::SlashCommand,
+            user_id: "U1".into(),
+            user_name: None,
+            channel_id: "C1".into(),
+            thread_ts: thread.map(str::to_string),
+            text: "restart x".into(),
+            delivery_id: "command:42".into(),
+        }
+    }
+
+    #[test]
+    fn redeliveries_are_recognised_within_the_window() {
+        let mut recent = RecentDeliveries::default();
+        assert!(recent.first_time("event:Ev1"));
+        assert!(!recent.first_time("event:Ev1"));
+        for n in 0..RecentDeliveries::CAPACITY {
+            assert!(recent.first_time(&format!("event:{n}")));
+        }
+        assert!(
+            recent.first_time("event:Ev1"),
+            "forgotten after CAPACITY others"
+        );
+        assert_eq!(recent.order.len(), RecentDeliveries::CAPACITY);
+        assert_eq!(recent.seen.len(), RecentDeliveries::CAPACITY);
+    }
+
+    #[test]
+    fn a_quick_slash_command_answers_in_the_channel() {
+        let inbound = inbound(None);
+        let plan = Plan {
+            inbound: &inbound,
+            thread: &Thread::None,
+        };
+        let message = plan.reply(false, Reply::success("done"));
+        assert_eq!(message.channel, "C1");
+        assert_eq!(message.operation, Operation::Post);
+        assert_eq!(message.thread_key, None);
+        assert_eq!(message.lane, Lane::Interactive);
+        assert_eq!(message.dedupe_key, "slack:command:42:reply");
+    }
+
+    #[test]
+    fn progress_opens_a_thread_the_result_lands_in() {
+        let inbound = inbound(None);
+        let plan = Plan {
+            inbound: &inbound,
+            thread: &Thread::None,
+        };
+        let first = plan.progress(1, Reply::info("rolling out"));
+        assert_eq!(first.operation, Operation::PostRoot);
+        assert_eq!(first.thread_key.as_deref(), Some("slack:command:42"));
+        let second = plan.progress(2, Reply::info("2/3 ready"));
+        assert_eq!(second.operation, Operation::Reply);
+        assert_eq!(second.thread_key.as_deref(), Some("slack:command:42"));
+        let result = plan.reply(true, Reply::success("done"));
+        assert_eq!(result.operation, Operation::Reply);
+        assert_eq!(result.thread_key.as_deref(), Some("slack:command:42"));
+        assert_ne!(first.dedupe_key, second.dedupe_key);
+    }
+
+    #[test]
+    fn threads_and_ephemeral_replies() {
+        let inbound = inbound(Some("1700000000.000100"));
+        let incident = Plan {
+            inbound: &inbound,
+            thread: &Thread::Incident("incident:7".into()),
+        };
+        let message = incident.reply(false, Reply::success("acknowledged"));
+        assert_eq!(message.operation, Operation::Reply);
+        assert_eq!(message.thread_key.as_deref(), Some("incident:7"));
+        assert_eq!(message.channel, "C1");
+        let other = Plan {
+            inbound: &inbound,
+            thread: &Thread::Slack("1700000000.000100".into()),
+        };
+        let message = other.reply(false, Reply::success("ok"));
+        assert_eq!(message.channel, "C1/thread=1700000000.000100");
+        assert_eq!(message.operation, Operation::Post);
+        let private = other.reply(false, Reply::danger("Not allowed").only_actor());
+        assert_eq!(private.channel, "C1/thread=1700000000.000100/only=U1");
+        assert_eq!(private.operation, Operation::Post);
+    }
+}

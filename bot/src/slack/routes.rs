@@ -1,0 +1,147 @@
+//! The Slack HTTP endpoints: `POST /slack/commands` (slash commands),
+//! `/slack/interactions` (button presses) and `/slack/events` (Events API).
+//!
+//! Every request must carry a valid v0 signature made within five minutes (401
+//! otherwise, counted in `opsbot_slack_signature_failures_total{reason}` and logged with
+//! the reason only: never the secret, the signature or the body). A request that parses
+//! is acknowledged at once — well within Slack's three seconds — and run in the
+//! background; its reply comes through the outbox. A body that does not parse is a 400
+//! with the reason.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use opsbot_slack::{
+    Event, SigningSecret, SlashCommands, inbound,
+    signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, unix_now},
+};
+use serde_json::json;
+
+use super::{SlackMetrics, responder::Responder};
+
+/// What the endpoints need.
+#[derive(Clone)]
+pub struct SlackHttpState {
+    pub(crate) responder: Arc<Responder>,
+    pub(crate) secret: SigningSecret,
+    pub(crate) slash: Arc<SlashCommands>,
+    pub(crate) metrics: SlackMetrics,
+}
+
+/// The three endpoints.
+pub fn routes(state: SlackHttpState) -> Router {
+    Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactions", post(interactions))
+        .route("/slack/events", post(events))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+impl SlackHttpState {
+    /// The signature check; the 401 to answer when it fails.
+    fn verify(
+        &self,
+        endpoint: &'static str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Box<Response>> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match self.secret.verify(
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            body,
+            unix_now(),
+        ) {
+            Ok(()) => Ok(()),
+            Err(reason) => {
+                self.metrics.request(endpoint, "unauthorized");
+                self.metrics.signature_failure(reason.kind());
+                tracing::warn!(endpoint, %reason, "refused a Slack request: bad signature");
+                Err(Box::new(error(
+                    StatusCode::UNAUTHORIZED,
+                    format!("invalid Slack request signature: {reason}"),
+                )))
+            }
+        }
+    }
+
+    fn malformed(&self, endpoint: &'static str, reason: inbound::InboundError) -> Response {
+        self.metrics.request(endpoint, "malformed");
+        tracing::warn!(endpoint, %reason, "refused a malformed Slack request");
+        error(StatusCode::BAD_REQUEST, reason.0)
+    }
+}
+
+async fn commands(
+    State(state): State<SlackHttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = state.verify("commands", &headers, &body) {
+        return *response;
+    }
+    match inbound::parse_slash_command(&body, &state.slash) {
+        Ok(inbound) => {
+            state.metrics.request("commands", "accepted");
+            let ack = format!("⏳ `{}`", opsbot_slack::blocks::escape(&inbound.text));
+            state.responder.accept(inbound);
+            Json(json!({ "response_type": "ephemeral", "text": ack })).into_response()
+        }
+        Err(reason) => state.malformed("commands", reason),
+    }
+}
+
+async fn interactions(
+    State(state): State<SlackHttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = state.verify("interactions", &headers, &body) {
+        return *response;
+    }
+    match inbound::parse_interaction(&body) {
+        Ok(Some(inbound)) => {
+            state.metrics.request("interactions", "accepted");
+            state.responder.accept(inbound);
+            StatusCode::OK.into_response()
+        }
+        Ok(None) => {
+            state.metrics.request("interactions", "ignored");
+            StatusCode::OK.into_response()
+        }
+        Err(reason) => state.malformed("interactions", reason),
+    }
+}
+
+async fn events(State(state): State<SlackHttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = state.verify("events", &headers, &body) {
+        return *response;
+    }
+    match inbound::parse_event(&body) {
+        Ok(Event::UrlVerification { challenge }) => {
+            state.metrics.request("events", "accepted");
+            Json(json!({ "challenge": challenge })).into_response()
+        }
+        Ok(Event::Mention(inbound)) => {
+            state.metrics.request("events", "accepted");
+            state.responder.accept(inbound);
+            StatusCode::OK.into_response()
+        }
+        Ok(Event::Ignored) => {
+            state.metrics.request("events", "ignored");
+            StatusCode::OK.into_response()
+        }
+        Err(reason) => state.malformed("events", reason),
+    }
+}

@@ -1,0 +1,918 @@
+//! Slack end to end: requests signed the way Slack signs them go into the real router
+//! (`/slack/commands`, `/slack/interactions`, `/slack/events`, `/alerts/alertmanager`),
+//! through the engine (RBAC, confirmation, two-person approval, audit) and the durable
+//! outbox, and come out of the real `SlackSink` (slack-morphism's client) into a fake
+//! Slack Web API written from Slack's documentation (`opsbot_fakes::slack`).
+//!
+//! Runtimes are recorded instead of performed and every health check passes (doubles
+//! of `bot/tests/doubles/`).
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::BodyExt as _;
+use opsbot::{
+    app::App,
+    config::{self, LoadedConfig},
+    runtime::RuntimeRouter,
+    server,
+};
+use opsbot_commands::Catalog;
+use opsbot_fakes::{
+    slack::{Failure, FakeSlack, PostedMessage},
+    slack_socket::FakeSocketMode,
+};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use sqlx::Row as _;
+use tower::ServiceExt as _;
+
+mod doubles;
+use doubles::{Healthy, Recorder};
+
+const BOT_TOKEN: &str = "xoxb-test-bot-token";
+const APP_TOKEN: &str = "xapp-test-app-token";
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const OPS: &str = "C0OPS";
+const ALERTS: &str = "C0ALERTS";
+const ALICE: &str = "U0ALICE";
+const BOB: &str = "U0BOB";
+const CAROL: &str = "U0CAROL";
+const DAVE: &str = "U0DAVE";
+const ONCALL_GROUP: &str = "S0ONCALL";
+/// How long anything may take to arrive (a bound for a hung test, not a measurement).
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config_text(api_url: &str, mode: &str) -> String {
+    format!(
+        r#"
+[outbox]
+channel_rate = 0
+retry_base = "100ms"
+poll_interval = "50ms"
+
+[slack]
+mode = "{mode}"
+bot_token = "${{SLACK_BOT_TOKEN}}"
+signing_secret = "${{SLACK_SIGNING_SECRET}}"
+app_token = "${{SLACK_APP_TOKEN}}"
+api_url = "{api_url}"
+rate_control = false
+progress_after = "300ms"
+
+[[alerts.sources]]
+name = "alertmanager"
+kind = "alertmanager"
+auth = "none"
+
+[[services]]
+name = "wrkhrs-gateway"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+target = {{ kind = "kubernetes", namespace = "wrkhrs", deployment = "gateway" }}
+health = [{{ kind = "http", name = "health", url = "http://gateway.invalid/health" }}]
+
+[roles.operator]
+allow = [{{ commands = ["help", "whoami", "services", "health", "restart", "incident", "confirm", "cancel"] }}]
+
+[roles.lead]
+inherits = ["operator"]
+allow = [{{ commands = ["approve", "deny"] }}]
+
+[[bindings]]
+role = "operator"
+subjects = ["slack:{ALICE}", "slack-group:{ONCALL_GROUP}"]
+
+[[bindings]]
+role = "lead"
+subjects = ["slack:{BOB}"]
+
+[[approvals]]
+name = "prod-restarts"
+commands = ["restart"]
+environments = ["prod"]
+approver_roles = ["lead"]
+"#
+    )
+}
+
+// --- harness ----------------------------------------------------------------------------
+
+struct Harness {
+    app: App,
+    router: Router,
+    slack: FakeSlack,
+    runtime: Arc<Recorder>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        Self::start_in("http").await
+    }
+
+    async fn start_in(mode: &str) -> Harness {
+        let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+        Self::start_with(slack, mode).await
+    }
+
+    async fn start_with(slack: FakeSlack, mode: &str) -> Harness {
+        let text = config_text(&slack.api_url(), mode);
+        Self::start_configured(slack, text).await
+    }
+
+    async fn start_configured(slack: FakeSlack, text: String) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let env = |name: &str| match name {
+            "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+            "SLACK_APP_TOKEN" => Some(APP_TOKEN.to_string()),
+            "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET.to_string()),
+            _ => None,
+        };
+        let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
+        config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
+        let catalog = Catalog::new(config.services.clone()).unwrap();
+        let runtime = Arc::new(Recorder::with_rollout(Duration::from_millis(500)));
+        let router = RuntimeRouter {
+            kubernetes: Some(runtime.clone()),
+            compose: Some(runtime.clone()),
+            systemd: Some(runtime.clone()),
+        };
+        let loaded = LoadedConfig {
+            config,
+            catalog,
+            source: "test.toml".into(),
+        };
+        let app = App::start_with_prober(&loaded, router, Arc::new(Healthy))
+            .await
+            .expect("opsbot starts");
+        let router = server::router(app.server_state(&loaded.config));
+        Harness {
+            app,
+            router,
+            slack,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// A slash command by `user` in `channel`, signed now.
+    async fn slash(
+        &self,
+        user: &str,
+        channel: &str,
+        command: &str,
+        text: &str,
+    ) -> (StatusCode, String) {
+        self.send(signed(
+            "/slack/commands",
+            &slash_body(user, channel, command, text),
+            now(),
+        ))
+        .await
+    }
+
+    /// `user` presses the button whose value is `command` on `message`.
+    async fn press(&self, user: &str, message: &PostedMessage, command: &str) -> StatusCode {
+        assert!(
+            message.button_values().iter().any(|v| v == command),
+            "no `{command}` button on {}",
+            message.content()
+        );
+        let (status, body) = self
+            .send(signed(
+                "/slack/interactions",
+                &button_body(user, message, command),
+                now(),
+            ))
+            .await;
+        assert_eq!(body, "");
+        status
+    }
+
+    /// Waits until a message satisfying `found` was posted.
+    async fn wait_for(&self, what: &str, found: impl Fn(&PostedMessage) -> bool) -> PostedMessage {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(message) = self.slack.messages().into_iter().find(|m| found(m)) {
+                return message;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no message {what} arrived; posted: {:#?}",
+                self.slack.messages()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `condition` holds.
+    async fn wait_until(&self, what: &str, condition: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !condition() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `(actor, command, decision, outcome, approver)` of every audit entry, in order.
+    async fn audit(&self) -> Vec<(String, String, String, String, Option<String>)> {
+        let rows = sqlx::query(
+            "SELECT actor_id, COALESCE(command, ''), decision, outcome, approver \
+             FROM audit_log ORDER BY seq",
+        )
+        .fetch_all(self.app.store.pool())
+        .await
+        .unwrap();
+        rows.iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                    r.get::<String, _>(3),
+                    r.get::<Option<String>, _>(4),
+                )
+            })
+            .collect()
+    }
+
+    fn metrics(&self) -> String {
+        self.app.metrics.encode()
+    }
+
+    async fn stop(self) {
+        self.app.shutdown().await;
+        self.slack.shutdown();
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Slack's signature, computed here from its documentation (not with opsbot's code).
+fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn request(path: &str, body: &str, headers: &[(&str, String)]) -> Request<Body> {
+    let content_type = if path == "/slack/events" || path.starts_with("/alerts") {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
+    let mut builder = Request::post(path).header("content-type", content_type);
+    for (name, value) in headers {
+        builder = builder.header(*name, value);
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+/// A request signed with the app's signing secret at `timestamp`, as Slack sends it.
+fn signed(path: &str, body: &str, timestamp: i64) -> Request<Body> {
+    request(
+        path,
+        body,
+        &[
+            ("x-slack-request-timestamp", timestamp.to_string()),
+            (
+                "x-slack-signature",
+                slack_signature(SIGNING_SECRET, timestamp, body),
+            ),
+        ],
+    )
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        serializer.append_pair(k, v);
+    }
+    serializer.finish()
+}
+
+static TRIGGER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    TRIGGER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The form Slack posts for a slash command
+/// (https://api.slack.com/interactivity/slash-commands#app_command_handling).
+fn slash_body(user: &str, channel: &str, command: &str, text: &str) -> String {
+    let trigger = format!("{}.47445629121.803a0bc887a14d10d2c447fce8b6703c", next_id());
+    form(&[
+        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
+        ("team_id", "T0001"),
+        ("team_domain", "example"),
+        ("channel_id", channel),
+        ("channel_name", "ops"),
+        ("user_id", user),
+        ("user_name", &user.to_lowercase()),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", "A0OPSBOT"),
+        ("response_url", "https://hooks.slack.com/commands/1234/5678"),
+        ("trigger_id", &trigger),
+    ])
+}
+
+/// The `payload` Slack posts for a block action
+/// (https://api.slack.com/reference/interaction-payloads/block-actions).
+fn button_body(user: &str, message: &PostedMessage, command: &str) -> String {
+    let mut posted =
+        json!({"type": "message", "ts": message.ts, "text": message.text(), "bot_id": "B0FAKE"});
+    if let Some(thread) = &message.thread_ts {
+        posted["thread_ts"] = json!(thread);
+    }
+    let id = next_id();
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "example"},
+        "user": {"id": user, "username": user.to_lowercase(), "team_id": "T0001"},
+        "api_app_id": "A0OPSBOT",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
+        "trigger_id": format!("{id}.47445629121.e1b9"),
+        "channel": {"id": message.channel, "name": "ops"},
+        "message": posted,
+        "response_url": "https://hooks.slack.com/actions/T0001/1/x",
+        "actions": [{
+            "type": "button", "action_id": "opsbot:0", "block_id": "b0",
+            "text": {"type": "plain_text", "text": "press"},
+            "value": command, "action_ts": format!("1700000100.{id:06}")
+        }]
+    });
+    form(&[("payload", &payload.to_string())])
+}
+
+fn alertmanager(status: &str) -> String {
+    let ends = if status == "firing" {
+        "0001-01-01T00:00:00Z"
+    } else {
+        "2026-11-21T10:05:00Z"
+    };
+    json!({
+        "receiver": "opsbot", "status": status, "version": "4",
+        "groupKey": "{}:{alertname=\"GatewayDown\"}",
+        "alerts": [{
+            "status": status,
+            "labels": {"alertname": "GatewayDown", "service": "wrkhrs-gateway", "severity": "critical"},
+            "annotations": {"summary": "WrkHrs gateway is down"},
+            "startsAt": "2026-11-21T10:00:00Z", "endsAt": ends,
+            "generatorURL": "http://prometheus:9090/graph", "fingerprint": "8c1a2b3c4d5e6f70"
+        }],
+        "groupLabels": {"alertname": "GatewayDown"},
+        "commonLabels": {"alertname": "GatewayDown", "service": "wrkhrs-gateway", "severity": "critical"},
+        "commonAnnotations": {"summary": "WrkHrs gateway is down"},
+        "externalURL": "http://alertmanager:9093"
+    })
+    .to_string()
+}
+
+fn value_of(button_prefix: &str, message: &PostedMessage) -> String {
+    message
+        .button_values()
+        .into_iter()
+        .find(|v| v.starts_with(button_prefix))
+        .unwrap_or_else(|| panic!("no `{button_prefix}…` button on {}", message.content()))
+}
+
+// --- tests ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_slash_command_is_acknowledged_then_answered_in_the_channel() {
+    let bot = Harness::start().await;
+    let (status, body) = bot.slash(ALICE, OPS, "/health", "wrkhrs-gateway").await;
+    assert_eq!(status, StatusCode::OK);
+    let ack: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert_eq!(ack["text"], "⏳ `health wrkhrs-gateway`");
+    let reply = bot
+        .wait_for("with the health of wrkhrs-gateway", |m| {
+            m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy")
+        })
+        .await;
+    assert_eq!(reply.thread_ts, None);
+    assert_eq!(reply.only_user, None);
+    // Block Kit: a coloured attachment with blocks, buttons carrying command text.
+    assert!(reply.body["attachments"][0]["color"].is_string());
+    assert!(reply.body["attachments"][0]["blocks"].is_array());
+    // The umbrella form runs the same command.
+    let (status, _) = bot.slash(ALICE, OPS, "/ops", "whoami").await;
+    assert_eq!(status, StatusCode::OK);
+    let whoami = bot
+        .wait_for("answering whoami", |m| {
+            m.only_user.as_deref() == Some(ALICE)
+        })
+        .await;
+    assert!(
+        whoami.content().contains("operator"),
+        "{}",
+        whoami.content()
+    );
+    let audit = bot.audit().await;
+    assert_eq!(audit[0].0, ALICE);
+    assert_eq!(audit[0].1, "health");
+    assert_eq!(audit[1].1, "whoami");
+    assert!(
+        bot.metrics()
+            .contains(r#"opsbot_slack_requests_total{endpoint="commands",outcome="accepted"} 2"#)
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_missing_and_stale_signatures_are_refused_with_401() {
+    let bot = Harness::start().await;
+    let body = slash_body(ALICE, OPS, "/restart", "wrkhrs-gateway");
+    let at = now();
+    let cases = [
+        (
+            "wrong secret",
+            request(
+                "/slack/commands",
+                &body,
+                &[
+                    ("x-slack-request-timestamp", at.to_string()),
+                    (
+                        "x-slack-signature",
+                        slack_signature("not-the-secret", at, &body),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "missing signature",
+            request(
+                "/slack/commands",
+                &body,
+                &[("x-slack-request-timestamp", at.to_string())],
+            ),
+        ),
+        ("stale", signed("/slack/commands", &body, at - 301)),
+        (
+            "from the future",
+            signed("/slack/interactions", &body, at + 400),
+        ),
+        (
+            "stale event",
+            signed(
+                "/slack/events",
+                r#"{"type":"url_verification","challenge":"x"}"#,
+                at - 3600,
+            ),
+        ),
+    ];
+    for (what, request) in cases {
+        let (status, text) = bot.send(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {text}");
+        assert!(!text.contains(SIGNING_SECRET), "{what}: {text}");
+        assert!(
+            !text.contains("wrkhrs-gateway"),
+            "{what} echoes the body: {text}"
+        );
+    }
+    let metrics = bot.metrics();
+    assert!(
+        metrics.contains(r#"opsbot_slack_signature_failures_total{reason="mismatch"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"opsbot_slack_signature_failures_total{reason="missing"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"opsbot_slack_signature_failures_total{reason="stale"} 3"#),
+        "{metrics}"
+    );
+    // A well-signed but malformed body is a 400 with the reason.
+    let (status, text) = bot
+        .send(signed("/slack/commands", "user_id=U1", now()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("not a Slack slash command"), "{text}");
+    // Nothing ran, nothing was posted.
+    assert!(bot.audit().await.is_empty());
+    assert_eq!(bot.slack.calls("chat.postMessage"), 0);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
+    let bot = Harness::start().await;
+    bot.slash(ALICE, OPS, "/restart", "wrkhrs-gateway").await;
+    let ask = bot
+        .wait_for("asking to confirm", |m| m.content().contains("Confirm"))
+        .await;
+    assert_eq!(ask.channel, OPS);
+    // The destructive button asks "are you sure?" in Slack before it is sent.
+    let confirm = value_of("confirm ", &ask);
+    let attachment = ask.body["attachments"][0].to_string();
+    assert!(attachment.contains(r#""confirm":{"#), "{attachment}");
+    assert_eq!(bot.press(ALICE, &ask, &confirm).await, StatusCode::OK);
+    let approval = bot
+        .wait_for("asking for approval", |m| {
+            m.button_values().iter().any(|v| v.starts_with("approve "))
+        })
+        .await;
+    assert_eq!(
+        approval.thread_ts.as_deref(),
+        Some(ask.ts.as_str()),
+        "answers in the thread of the pressed message"
+    );
+    let approve = value_of("approve ", &approval);
+    // The requester cannot approve their own request: told privately, nothing runs.
+    assert_eq!(bot.press(ALICE, &approval, &approve).await, StatusCode::OK);
+    let refusal = bot
+        .wait_for("refusing self-approval", |m| {
+            m.only_user.as_deref() == Some(ALICE)
+        })
+        .await;
+    assert_eq!(refusal.thread_ts.as_deref(), Some(ask.ts.as_str()));
+    assert!(bot.runtime.actions().is_empty());
+    // Bob, a lead, approves: it runs, progress and the result land in the thread.
+    assert_eq!(bot.press(BOB, &approval, &approve).await, StatusCode::OK);
+    bot.wait_for("with the restart's result", |m| {
+        m.thread_ts.as_deref() == Some(ask.ts.as_str()) && m.content().contains("done")
+    })
+    .await;
+    assert_eq!(bot.runtime.actions(), ["restart wrkhrs-gateway"]);
+    let progress: Vec<_> = bot
+        .slack
+        .thread(&ask.ts)
+        .into_iter()
+        .filter(|m| m.text().contains("rolling out"))
+        .collect();
+    assert_eq!(progress.len(), 2, "{progress:#?}");
+    let audit = bot.audit().await;
+    let approved = audit
+        .iter()
+        .find(|(actor, command, decision, outcome, _)| {
+            actor == ALICE && command == "restart" && decision == "allowed" && outcome == "ok"
+        })
+        .unwrap_or_else(|| panic!("no executed restart in {audit:#?}"));
+    assert_eq!(
+        approved.4.as_deref(),
+        Some(format!("slack:{BOB}").as_str()),
+        "{audit:#?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|(actor, _, decision, _, _)| actor == ALICE && decision == "pending")
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is_updated() {
+    let bot = Harness::start().await;
+    let (status, body) = bot
+        .send(request(
+            "/alerts/alertmanager",
+            &alertmanager("firing"),
+            &[],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let root = bot
+        .wait_for("with the incident root", |m| {
+            m.channel == ALERTS && m.thread_ts.is_none()
+        })
+        .await;
+    assert!(root.text().contains("Incident #"), "{}", root.text());
+    let ack = value_of("incident ack ", &root);
+    assert!(
+        root.button_values()
+            .contains(&"restart wrkhrs-gateway".to_string())
+    );
+    // Acknowledge from the root: a thread reply and the root edited in place.
+    assert_eq!(bot.press(ALICE, &root, &ack).await, StatusCode::OK);
+    bot.wait_until("the root to say acknowledged", || {
+        bot.slack
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.ts == root.ts && !m.edits.is_empty() && m.content().contains("acknowledged"))
+    })
+    .await;
+    bot.wait_for("acknowledging in the thread", |m| {
+        m.thread_ts.as_deref() == Some(root.ts.as_str())
+            && m.content().to_lowercase().contains("acknowledged")
+    })
+    .await;
+    // `@opsbot restart` in the incident thread applies to the incident's service.
+    let mention = json!({
+        "token": "t", "team_id": "T0001", "api_app_id": "A0OPSBOT", "type": "event_callback",
+        "event_id": "Ev0MENTION1", "event_time": now(),
+        "event": {"type": "app_mention", "user": ALICE, "text": "<@U0OPSBOT> restart",
+                  "ts": "1700000200.000100", "channel": ALERTS, "thread_ts": root.ts,
+                  "event_ts": "1700000200.000100"}
+    })
+    .to_string();
+    let (status, _) = bot.send(signed("/slack/events", &mention, now())).await;
+    assert_eq!(status, StatusCode::OK);
+    let ask = bot
+        .wait_for("confirming the restart in the thread", |m| {
+            m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.content().contains("Confirm")
+        })
+        .await;
+    assert!(ask.content().contains("wrkhrs-gateway"));
+    // Resolved in Alertmanager: the root says so.
+    let (status, _) = bot
+        .send(request(
+            "/alerts/alertmanager",
+            &alertmanager("resolved"),
+            &[],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    bot.wait_until("the root to say resolved", || {
+        bot.slack
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.ts == root.ts && m.content().contains("resolved"))
+    })
+    .await;
+    // One root only, every update an edit of it.
+    let roots: Vec<_> = bot
+        .slack
+        .messages_in(ALERTS)
+        .into_iter()
+        .filter(|m| m.thread_ts.is_none())
+        .collect();
+    assert_eq!(roots.len(), 1, "{roots:#?}");
+    assert!(bot.slack.calls("chat.update") >= 2);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried_and_posted_exactly_once() {
+    let bot = Harness::start().await;
+    bot.slack.fail_next(
+        1,
+        Failure::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    bot.slack.fail_next(1, Failure::ServerError);
+    bot.slash(ALICE, OPS, "/health", "wrkhrs-gateway").await;
+    bot.wait_for("with the health reply", |m| {
+        m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy")
+    })
+    .await;
+    let posted = bot.slack.messages_in(OPS);
+    assert_eq!(posted.len(), 1, "posted exactly once: {posted:#?}");
+    assert_eq!(
+        bot.slack.calls("chat.postMessage"),
+        3,
+        "429, 500, then posted"
+    );
+    let metrics = bot.metrics();
+    assert!(
+        metrics.contains(r#"opsbot_outbox_retried_total{lane="interactive"} 2"#),
+        "{metrics}"
+    );
+    // A missing channel is permanent: parked as failed, not retried forever.
+    bot.slack.remove_channel("C0GONE");
+    bot.slash(ALICE, "C0GONE", "/health", "wrkhrs-gateway")
+        .await;
+    bot.wait_until("the message to be parked", || {
+        bot.metrics()
+            .contains(r#"opsbot_outbox_failed_total{lane="interactive"} 1"#)
+    })
+    .await;
+    assert_eq!(bot.slack.calls("chat.postMessage"), 4);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_group_members_hold_the_groups_roles() {
+    let bot = Harness::start().await;
+    bot.slack.set_usergroup(ONCALL_GROUP, &[CAROL]);
+    bot.slash(CAROL, OPS, "/restart", "wrkhrs-gateway").await;
+    let ask = bot
+        .wait_for("asking Carol to confirm", |m| {
+            m.content().contains("Confirm")
+        })
+        .await;
+    assert_eq!(ask.channel, OPS);
+    bot.slash(DAVE, OPS, "/restart", "wrkhrs-gateway").await;
+    let denied = bot
+        .wait_for("refusing Dave", |m| m.only_user.as_deref() == Some(DAVE))
+        .await;
+    assert!(
+        denied.content().contains("Not allowed"),
+        "{}",
+        denied.content()
+    );
+    // Cached: the two commands (and Alice's below) looked the group up once.
+    bot.slash(ALICE, OPS, "/whoami", "").await;
+    bot.wait_for("answering Alice", |m| m.only_user.as_deref() == Some(ALICE))
+        .await;
+    assert_eq!(bot.slack.calls("usergroups.users.list"), 1);
+    let audit = bot.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(a, c, d, _, _)| a == CAROL && c == "restart" && d == "pending")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|(a, c, d, _, _)| a == DAVE && c == "restart" && d == "denied")
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_url_verification_is_answered() {
+    let bot = Harness::start().await;
+    // https://api.slack.com/events/url_verification
+    let body = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (status, text) = bot.send(signed("/slack/events", body, now())).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        answer["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    let socket = FakeSocketMode::start().await;
+    slack.set_socket_url(&socket.url());
+    let bot = Harness::start_with(slack, "socket").await;
+    // No public endpoint in Socket Mode.
+    let (status, _) = bot
+        .send(signed(
+            "/slack/commands",
+            &slash_body(ALICE, OPS, "/health", ""),
+            now(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    bot.wait_until("the websocket to open", || socket.connections() >= 1)
+        .await;
+    assert!(bot.slack.calls("apps.connections.open") >= 1);
+    // A slash command envelope: acknowledged with the same ephemeral answer, then run.
+    socket.push(
+        "env-command-1",
+        "slash_commands",
+        json!({
+            "token": "t", "team_id": "T0001", "team_domain": "example",
+            "channel_id": OPS, "channel_name": "ops", "user_id": ALICE, "user_name": "alice",
+            "command": "/restart", "text": "wrkhrs-gateway", "api_app_id": "A0OPSBOT",
+            "response_url": "https://hooks.slack.com/commands/1/2/3",
+            "trigger_id": "991.47445629121.socket"
+        }),
+    );
+    let ask = bot
+        .wait_for("asking to confirm", |m| m.content().contains("Confirm"))
+        .await;
+    bot.wait_until("the command envelope to be acknowledged", || {
+        socket.acks().iter().any(|a| {
+            a["envelope_id"] == "env-command-1"
+                && a["payload"]["text"] == "⏳ `restart wrkhrs-gateway`"
+        })
+    })
+    .await;
+    // A button press envelope goes through the same pipeline.
+    let confirm = value_of("confirm ", &ask);
+    let payload: Value = {
+        let body = button_body(ALICE, &ask, &confirm);
+        let form: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+        serde_json::from_str(&form["payload"]).unwrap()
+    };
+    socket.push("env-button-1", "interactive", payload);
+    bot.wait_for("asking for approval", |m| {
+        m.button_values().iter().any(|v| v.starts_with("approve "))
+    })
+    .await;
+    // A mention envelope.
+    socket.push(
+        "env-event-1",
+        "events_api",
+        json!({
+            "token": "t", "team_id": "T0001", "api_app_id": "A0OPSBOT", "type": "event_callback",
+            "event_id": "Ev0SOCKET1", "event_time": now(),
+            "event": {"type": "app_mention", "user": ALICE, "text": "<@U0OPSBOT> health wrkhrs-gateway",
+                      "ts": "1700000300.000100", "channel": OPS, "event_ts": "1700000300.000100"}
+        }),
+    );
+    bot.wait_for("with the health reply", |m| {
+        m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy")
+    })
+    .await;
+    let metrics = bot.metrics();
+    assert!(
+        metrics.contains(
+            r#"opsbot_slack_requests_total{endpoint="socket_commands",outcome="accepted"} 1"#
+        ),
+        "{metrics}"
+    );
+    let audit = bot.audit().await;
+    assert_eq!(
+        audit.iter().map(|a| a.1.as_str()).collect::<Vec<_>>(),
+        ["restart", "confirm", "health"]
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_channel_given_by_name_is_still_edited_by_id() {
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    slack.name_channel("#ops-alerts", ALERTS);
+    let text = config_text(&slack.api_url(), "http")
+        .replace(&format!("slack = \"{ALERTS}\""), "slack = \"#ops-alerts\"");
+    let bot = Harness::start_configured(slack, text).await;
+    let (status, _) = bot
+        .send(request(
+            "/alerts/alertmanager",
+            &alertmanager("firing"),
+            &[],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let root = bot
+        .wait_for("with the incident root", |m| {
+            m.channel == ALERTS && m.thread_ts.is_none()
+        })
+        .await;
+    let (status, _) = bot
+        .send(request(
+            "/alerts/alertmanager",
+            &alertmanager("resolved"),
+            &[],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    bot.wait_until("the root to be edited", || {
+        bot.slack
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.ts == root.ts && !m.edits.is_empty())
+    })
+    .await;
+    assert!(
+        !bot.metrics()
+            .contains(r#"opsbot_outbox_failed_total{lane="alerts"} 1"#)
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_event_runs_once() {
+    let bot = Harness::start().await;
+    let mention = json!({
+        "token": "t", "team_id": "T0001", "api_app_id": "A0OPSBOT", "type": "event_callback",
+        "event_id": "Ev0RETRIED", "event_time": now(),
+        "event": {"type": "app_mention", "user": ALICE, "text": "<@U0OPSBOT> health wrkhrs-gateway",
+                  "ts": "1700000400.000100", "channel": OPS, "event_ts": "1700000400.000100"}
+    })
+    .to_string();
+    let (status, _) = bot.send(signed("/slack/events", &mention, now())).await;
+    assert_eq!(status, StatusCode::OK);
+    // Slack retries an event it thinks timed out, with X-Slack-Retry-Num.
+    let mut retry = signed("/slack/events", &mention, now());
+    retry
+        .headers_mut()
+        .insert("x-slack-retry-num", "1".parse().unwrap());
+    let (status, _) = bot.send(retry).await;
+    assert_eq!(status, StatusCode::OK);
+    bot.wait_for("with the health reply", |m| {
+        m.text().contains("wrkhrs-gateway is healthy")
+    })
+    .await;
+    let audit = bot.audit().await;
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(bot.slack.messages_in(OPS).len(), 1);
+    bot.stop().await;
+}

@@ -1,0 +1,518 @@
+//! A fake Slack Web API on `127.0.0.1:0` (plain HTTP), written from Slack's method
+//! documentation (https://api.slack.com/methods): `chat.postMessage`,
+//! `chat.postEphemeral`, `chat.update`, `usergroups.users.list` and
+//! `apps.connections.open`, each under `/api/METHOD`.
+//!
+//! Like Slack it checks the bearer token (`invalid_auth`, or `not_allowed_token_type`
+//! for a bot token on `apps.connections.open`), answers HTTP 200 with `{"ok": false,
+//! "error": …}` for refused calls (`channel_not_found` for a channel made missing), and
+//! can be told to answer the next N chat calls with HTTP 429 and `Retry-After`, or with
+//! HTTP 500. Messages are kept per channel with their `ts` (`1700000000.000001`, …),
+//! thread and every edit. `apps.connections.open` hands out the URL of the Socket Mode
+//! websocket of [`crate::slack_socket::FakeSocketMode`] when one is attached.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// A message as the fake holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+    /// The root's `ts` when posted in a thread.
+    pub thread_ts: Option<String>,
+    /// For `chat.postEphemeral`: the only user who sees it.
+    pub only_user: Option<String>,
+    /// The request body as posted (text, attachments, blocks, …), the newest edit's
+    /// after `chat.update`.
+    pub body: Value,
+    /// Every earlier version, oldest first.
+    pub edits: Vec<Value>,
+}
+
+impl PostedMessage {
+    /// The fallback `text`.
+    pub fn text(&self) -> &str {
+        self.body["text"].as_str().unwrap_or_default()
+    }
+
+    /// The whole body as a string (to look for a word anywhere in it).
+    pub fn content(&self) -> String {
+        self.body.to_string()
+    }
+
+    /// The `value`s of every button in the message (the command text each press runs).
+    pub fn button_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        collect_values(&self.body, &mut values);
+        values
+    }
+}
+
+fn collect_values(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("button")
+                && let Some(v) = map.get("value").and_then(Value::as_str)
+            {
+                out.push(v.to_string());
+            }
+            map.values().for_each(|v| collect_values(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_values(v, out)),
+        _ => {}
+    }
+}
+
+/// How the next chat calls fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// HTTP 429 with `Retry-After: SECONDS` and `{"ok": false, "error": "ratelimited"}`.
+    RateLimited { retry_after_secs: u64 },
+    /// HTTP 500.
+    ServerError,
+}
+
+#[derive(Default)]
+struct Inner {
+    messages: Vec<PostedMessage>,
+    next_ts: u64,
+    failures: Vec<Failure>,
+    /// Every call by method, refused ones included.
+    calls: HashMap<String, usize>,
+    missing_channels: BTreeSet<String>,
+    /// `#name` → channel id.
+    channel_names: HashMap<String, String>,
+    usergroups: HashMap<String, Vec<String>>,
+    socket_url: Option<String>,
+    /// How long a chat call waits after it was taken before it answers.
+    answer_delay: std::time::Duration,
+}
+
+#[derive(Clone)]
+struct Shared {
+    bot_token: String,
+    app_token: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The running fake.
+pub struct FakeSlack {
+    addr: SocketAddr,
+    shared: Shared,
+    task: JoinHandle<()>,
+}
+
+impl FakeSlack {
+    /// Starts the fake; calls must carry `Authorization: Bearer BOT_TOKEN`
+    /// (`apps.connections.open`: `APP_TOKEN`).
+    pub async fn start(bot_token: &str, app_token: &str) -> FakeSlack {
+        let shared = Shared {
+            bot_token: bot_token.to_string(),
+            app_token: app_token.to_string(),
+            inner: Arc::new(Mutex::new(Inner::default())),
+        };
+        let router = Router::new()
+            .route("/api/usergroups.users.list", get(usergroups_users_list))
+            .route("/api/conversations.history", get(conversations_history))
+            .route("/api/conversations.replies", get(conversations_replies))
+            .route("/api/{method}", post(method))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Slack");
+        let addr = listener.local_addr().expect("local address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeSlack { addr, shared, task }
+    }
+
+    /// The Web API base URL (`http://127.0.0.1:PORT/api`).
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every message posted so far (ephemeral ones included), in order.
+    pub fn messages(&self) -> Vec<PostedMessage> {
+        self.inner().messages.clone()
+    }
+
+    /// The messages of `channel`, in order.
+    pub fn messages_in(&self, channel: &str) -> Vec<PostedMessage> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.channel == channel)
+            .collect()
+    }
+
+    /// The replies in the thread of `root_ts`.
+    pub fn thread(&self, root_ts: &str) -> Vec<PostedMessage> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.thread_ts.as_deref() == Some(root_ts))
+            .collect()
+    }
+
+    /// How often `method` was called (refused and failed calls included).
+    pub fn calls(&self, method: &str) -> usize {
+        self.inner().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// The next `count` chat calls (`chat.postMessage`, `chat.postEphemeral`,
+    /// `chat.update`) fail with `failure`.
+    pub fn fail_next(&self, count: usize, failure: Failure) {
+        let mut inner = self.inner();
+        inner.failures.extend(std::iter::repeat_n(failure, count));
+    }
+
+    /// Calls naming `channel` get `channel_not_found` from now on.
+    pub fn remove_channel(&self, channel: &str) {
+        self.inner().missing_channels.insert(channel.to_string());
+    }
+
+    /// `#name` is channel `id`: `chat.postMessage` accepts the name (and answers the id);
+    /// `chat.update`, which Slack documents as taking an id, does not.
+    pub fn name_channel(&self, name: &str, id: &str) {
+        self.inner()
+            .channel_names
+            .insert(name.to_string(), id.to_string());
+    }
+
+    /// `usergroups.users.list?usergroup=GROUP` answers `users`.
+    pub fn set_usergroup(&self, group: &str, users: &[&str]) {
+        self.inner().usergroups.insert(
+            group.to_string(),
+            users.iter().map(|u| u.to_string()).collect(),
+        );
+    }
+
+    /// Every chat call is recorded at once but answered `delay` later (posts are in
+    /// flight for that long).
+    pub fn set_answer_delay(&self, delay: std::time::Duration) {
+        self.inner().answer_delay = delay;
+    }
+
+    /// A handle on the recorded calls and messages that can move to another thread.
+    pub fn clone_handle(&self) -> FakeSlackHandle {
+        FakeSlackHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The websocket URL `apps.connections.open` hands out.
+    pub fn set_socket_url(&self, url: &str) {
+        self.inner().socket_url = Some(url.to_string());
+    }
+
+    pub fn shutdown(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads what a [`FakeSlack`] recorded, from any thread.
+#[derive(Clone)]
+pub struct FakeSlackHandle {
+    shared: Shared,
+}
+
+impl FakeSlackHandle {
+    /// How often `method` was called.
+    pub fn calls(&self, method: &str) -> usize {
+        self.shared.lock().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// Every message posted so far.
+    pub fn messages(&self) -> Vec<PostedMessage> {
+        self.shared.lock().messages.clone()
+    }
+}
+
+fn slack_error(code: &str) -> Response {
+    Json(json!({ "ok": false, "error": code })).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, method: &str) {
+        *self.lock().calls.entry(method.to_string()).or_default() += 1;
+    }
+}
+
+async fn usergroups_users_list(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    shared.count("usergroups.users.list");
+    if bearer(&headers) != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    let Some(group) = query.get("usergroup") else {
+        return slack_error("invalid_arguments");
+    };
+    match shared.lock().usergroups.get(group) {
+        Some(users) => Json(json!({ "ok": true, "users": users })).into_response(),
+        None => slack_error("no_such_subteam"),
+    }
+}
+
+/// A message as `conversations.history` and `conversations.replies` return it, with
+/// its `metadata` (Slack returns the metadata an app posted to that app).
+fn history_entry(message: &PostedMessage) -> Value {
+    let mut entry = json!({
+        "type": "message",
+        "ts": message.ts,
+        "text": message.body["text"],
+        "bot_id": "B0FAKE",
+    });
+    if let Some(thread_ts) = &message.thread_ts {
+        entry["thread_ts"] = json!(thread_ts);
+    }
+    if !message.body["metadata"].is_null() {
+        entry["metadata"] = message.body["metadata"].clone();
+    }
+    entry
+}
+
+fn limit(query: &HashMap<String, String>) -> usize {
+    query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100)
+        .min(1000)
+}
+
+/// `conversations.history`: the channel's messages outside threads, newest first.
+async fn conversations_history(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    shared.count("conversations.history");
+    if bearer(&headers) != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    let Some(channel) = query.get("channel") else {
+        return slack_error("channel_not_found");
+    };
+    let inner = shared.lock();
+    let messages: Vec<Value> = inner
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| &m.channel == channel && m.thread_ts.is_none() && m.only_user.is_none())
+        .take(limit(&query))
+        .map(history_entry)
+        .collect();
+    Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+}
+
+/// `conversations.replies`: the thread's parent, then its replies, oldest first.
+async fn conversations_replies(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    shared.count("conversations.replies");
+    if bearer(&headers) != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    let (Some(channel), Some(ts)) = (query.get("channel"), query.get("ts")) else {
+        return slack_error("invalid_arguments");
+    };
+    let inner = shared.lock();
+    let messages: Vec<Value> = inner
+        .messages
+        .iter()
+        .filter(|m| {
+            &m.channel == channel
+                && m.only_user.is_none()
+                && (&m.ts == ts || m.thread_ts.as_ref() == Some(ts))
+        })
+        .take(limit(&query))
+        .map(history_entry)
+        .collect();
+    if messages.is_empty() {
+        return slack_error("thread_not_found");
+    }
+    Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+}
+
+/// A Web API method: taken (recorded) at once, answered after the answer delay.
+async fn method(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let delay = shared.lock().answer_delay;
+    let response = take(&shared, name, &headers, &body);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Response {
+    shared.count(&method);
+    let token = bearer(headers);
+    if method == "apps.connections.open" {
+        if token == Some(shared.bot_token.as_str()) {
+            return slack_error("not_allowed_token_type");
+        }
+        if token != Some(shared.app_token.as_str()) {
+            return slack_error("invalid_auth");
+        }
+        return match shared.lock().socket_url.clone() {
+            Some(url) => Json(json!({ "ok": true, "url": url })).into_response(),
+            None => slack_error("internal_error"),
+        };
+    }
+    if token != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    if !matches!(
+        method.as_str(),
+        "chat.postMessage" | "chat.postEphemeral" | "chat.update"
+    ) {
+        return slack_error("unknown_method");
+    }
+    let failure = {
+        let mut inner = shared.lock();
+        if inner.failures.is_empty() {
+            None
+        } else {
+            Some(inner.failures.remove(0))
+        }
+    };
+    match failure {
+        Some(Failure::RateLimited { retry_after_secs }) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                Json(json!({ "ok": false, "error": "ratelimited" })),
+            )
+                .into_response();
+        }
+        Some(Failure::ServerError) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response();
+        }
+        None => {}
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return slack_error("invalid_json");
+    };
+    let Some(mut channel) = body["channel"].as_str().map(str::to_string) else {
+        return slack_error("channel_not_found");
+    };
+    let mut inner = shared.lock();
+    if channel.starts_with('#') {
+        match inner.channel_names.get(&channel) {
+            Some(id) if method != "chat.update" => channel = id.clone(),
+            _ => return slack_error("channel_not_found"),
+        }
+    }
+    if inner.missing_channels.contains(&channel) {
+        return slack_error("channel_not_found");
+    }
+    if body["text"].as_str().is_none() && body["blocks"].is_null() && body["attachments"].is_null()
+    {
+        return slack_error("no_text");
+    }
+    match method.as_str() {
+        "chat.postMessage" | "chat.postEphemeral" => {
+            inner.next_ts += 1;
+            let ts = format!("1700000000.{:06}", inner.next_ts);
+            let thread_ts = body["thread_ts"].as_str().map(str::to_string);
+            let ephemeral = method == "chat.postEphemeral";
+            let only_user = if ephemeral {
+                match body["user"].as_str() {
+                    Some(user) => Some(user.to_string()),
+                    None => return slack_error("user_not_in_channel"),
+                }
+            } else {
+                None
+            };
+            inner.messages.push(PostedMessage {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                thread_ts,
+                only_user,
+                body: body.clone(),
+                edits: Vec::new(),
+            });
+            if ephemeral {
+                Json(json!({ "ok": true, "message_ts": ts })).into_response()
+            } else {
+                Json(json!({
+                    "ok": true,
+                    "channel": channel,
+                    "ts": ts,
+                    "message": { "type": "message", "ts": ts, "text": body["text"], "bot_id": "B0FAKE" }
+                }))
+                .into_response()
+            }
+        }
+        _ => {
+            let Some(ts) = body["ts"].as_str() else {
+                return slack_error("message_not_found");
+            };
+            let Some(message) = inner
+                .messages
+                .iter_mut()
+                .find(|m| m.channel == channel && m.ts == ts && m.only_user.is_none())
+            else {
+                return slack_error("message_not_found");
+            };
+            // As Slack does, an update without `metadata` keeps the message's metadata.
+            let mut body = body.clone();
+            if body["metadata"].is_null() && !message.body["metadata"].is_null() {
+                body["metadata"] = message.body["metadata"].clone();
+            }
+            let previous = std::mem::replace(&mut message.body, body.clone());
+            message.edits.push(previous);
+            Json(json!({
+                "ok": true,
+                "channel": channel,
+                "ts": ts,
+                "text": body["text"],
+                "message": { "text": body["text"], "bot_id": "B0FAKE" }
+            }))
+            .into_response()
+        }
+    }
+}
