@@ -2,8 +2,9 @@
 //! `oneshot` on the axum router `opsbot serve` builds, no sockets): signature check, form
 //! parsing, the immediate acknowledgement, then in the background the whole pipeline
 //! (user groups, parse → RBAC → execute → durable hash-chained audit) and the reply
-//! queued in the outbox and delivered by the real `SlackSink` to the fake Slack Web API
-//! of `opsbot-fakes` over loopback HTTP.
+//! queued in the outbox and delivered by the real `SlackSink` to the fake Slack of
+//! `opsbot-fakes` over loopback HTTP (through each command's response URL, as Slack
+//! hands them out, or `chat.postMessage`).
 //!
 //! Two runs on a fresh SQLite store:
 //! 1. **max**: `BENCH_COMMANDS` (default 20,000) commands from `BENCH_CLIENTS` (64)
@@ -152,7 +153,10 @@ impl Bench {
             .append_pair("user_name", "bench")
             .append_pair("command", command)
             .append_pair("text", text)
-            .append_pair("response_url", "https://hooks.slack.com/commands/1/2/3")
+            .append_pair(
+                "response_url",
+                &self.slack.response_url(&channel, "U0BENCH"),
+            )
             .append_pair("trigger_id", &trigger)
             .finish();
         let timestamp = std::time::SystemTime::now()
@@ -189,7 +193,9 @@ impl Bench {
     /// Waits until `count` messages were posted to the fake Slack.
     async fn wait_posted(&self, count: usize) -> Instant {
         loop {
-            if self.slack.calls("chat.postMessage") + self.slack.calls("chat.postEphemeral")
+            if self.slack.calls("chat.postMessage")
+                + self.slack.calls("chat.postEphemeral")
+                + self.slack.calls("response_url")
                 >= count
             {
                 return Instant::now();

@@ -5,6 +5,12 @@
 //!   the reply arrives on stdout; cold (new SQLite file, migrations run) and warm.
 //! - idle RSS: `opsbot serve`, wait for `/healthz`, let it settle, read VmRSS.
 //!
+//! - start-up order coverage: how many functions of `bot/link/startup.order` (laid out
+//!   together by the linker, see `bot/build.rs`) the measured binary has. The file holds
+//!   the names of both the `cargo build --release` and the `cargo bench` binaries (their
+//!   symbol hashes differ); when this binary has few of them, the file is stale for it
+//!   (dependencies changed): run `bot/link/record-startup-order.sh` after this bench.
+//!
 //! Run: `cargo bench -p opsbot --bench startup`. Reports; asserts nothing about time.
 
 use std::{
@@ -101,6 +107,26 @@ fn idle_rss(db: &Path) -> (u64, u64) {
     rss
 }
 
+/// How many names of the start-up order file the binary defines (`nm`), if `nm` runs.
+fn startup_order_coverage() -> Option<(usize, usize)> {
+    let order = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("link/startup.order"),
+    )
+    .ok()?;
+    let listed = Command::new("nm")
+        .args(["--defined-only", env!("CARGO_BIN_EXE_opsbot")])
+        .output()
+        .ok()?;
+    let defined: std::collections::HashSet<&str> = std::str::from_utf8(&listed.stdout)
+        .ok()?
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    let names: Vec<&str> = order.lines().filter(|l| !l.is_empty()).collect();
+    let found = names.iter().filter(|n| defined.contains(*n)).count();
+    Some((found, names.len()))
+}
+
 fn summary(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -132,4 +158,15 @@ fn main() {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    match startup_order_coverage() {
+        Some((found, listed)) => println!(
+            "start-up order: {found} of the {listed} names in bot/link/startup.order are in this binary{}",
+            if found < 1500 {
+                " (stale for it: run bot/link/record-startup-order.sh, then rebuild)"
+            } else {
+                ""
+            }
+        ),
+        None => println!("start-up order: not checked (no `nm`)"),
+    }
 }

@@ -2,17 +2,24 @@
 //! per channel. 10,000 alerts over 200 Alertmanager groups arrive in 60 s (each group
 //! notified five times, its alerts growing as Alertmanager resends them), through the
 //! real `/alerts/alertmanager` endpoint into the example configuration on a fresh SQLite
-//! store. Every chat call goes through the outbox to fake platforms (Slack, Discord and
-//! the console mirror) that refuse a second call within a second on the same channel,
-//! with a `Retry-After`, as Slack's `chat.postMessage` does. Meanwhile a responder types
-//! `incident list` into the busiest channel every two seconds.
+//! store. Every chat call goes through the outbox. Slack is the real `SlackSink`
+//! (slack-morphism over loopback HTTP) against the fake Slack of `opsbot-fakes` in rate
+//! mode: `chat.postMessage`/`chat.update` refused with 429 and `Retry-After` within a
+//! second of the last one on the same channel, as Slack limits posting. Discord and the
+//! console mirror are in-process fakes with the same limit (the console unlimited).
+//! Meanwhile a responder types `/incident list` into the busiest Slack channel every two
+//! seconds: a signed slash command into the app's router, as Slack sends it, answered
+//! the way a real one is (through the command's `response_url`, which Slack does not
+//! count against the channel's budget).
 //!
 //! Reports: lost alerts (must be 0), batches refused, chat calls made and refused,
 //! time until every thread is up to date after the storm, the lower bound that the
-//! channel rate puts on it, and command reply latency (typed → reply posted) p50/p99.
+//! channel rate puts on it, and command reply latency (request sent → reply taken by
+//! the fake Slack) p50/p99.
 //!
 //! Run: `cargo bench -p opsbot --bench storm` (env `BENCH_ALERTS`, `BENCH_GROUPS`,
-//! `BENCH_STORM_SECS`). Not a test: it asserts only that no alert was lost.
+//! `BENCH_STORM_SECS`). Not a test: it asserts only that no alert was lost and every
+//! command was answered.
 
 use std::{
     collections::HashMap,
@@ -29,12 +36,13 @@ use axum::{body::Body, http::Request};
 use opsbot::{
     app::App,
     config::{self, Overrides},
-    outbox::{ChatSink, DeliveryError, Lane, MessageRef, Operation, Outbox, OutboxMessage},
+    outbox::{ChatSink, DeliveryError, MessageRef},
     runtime::RuntimeRouter,
     server,
 };
-use opsbot_commands::{Actor, Invocation, Platform, Reply, context::NoProgress};
-use tokio::sync::mpsc;
+use opsbot_commands::{Platform, Reply};
+use opsbot_fakes::slack::FakeSlack;
+use opsbot_slack::SigningSecret;
 use tower::ServiceExt as _;
 
 const SERVICES: &[&str] = &[
@@ -50,7 +58,10 @@ const SERVICES: &[&str] = &[
 const NOTIFICATIONS_PER_GROUP: usize = 5;
 /// Where the responder types (the channel of the wrkhrs services).
 const BUSY_CHANNEL: &str = "#ai-operations";
-const COMMAND_MARK: &str = "[bench-command ";
+/// The responder: a platform admin of the example configuration.
+const RESPONDER: &str = "U0PLATFORMADMIN";
+const BOT_TOKEN: &str = "xoxb-bench";
+const SIGNING_SECRET: &str = "bench-signing-secret";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -75,19 +86,16 @@ struct OneMessagePerSecond {
     next_ts: AtomicU64,
     posts: AtomicU64,
     edits: AtomicU64,
-    /// Titles of posted command replies, with when they were posted.
-    commands: mpsc::UnboundedSender<(String, Instant)>,
 }
 
 impl OneMessagePerSecond {
-    fn new(platform: Platform, commands: mpsc::UnboundedSender<(String, Instant)>) -> Self {
+    fn new(platform: Platform) -> Self {
         Self {
             platform,
             channels: Mutex::default(),
             next_ts: AtomicU64::new(1),
             posts: AtomicU64::new(0),
             edits: AtomicU64::new(0),
-            commands,
         }
     }
 
@@ -140,13 +148,10 @@ impl ChatSink for OneMessagePerSecond {
         &self,
         channel: &str,
         _thread: Option<&MessageRef>,
-        reply: &Reply,
+        _reply: &Reply,
     ) -> Result<MessageRef, DeliveryError> {
         self.admit(channel)?;
         self.posts.fetch_add(1, Ordering::Relaxed);
-        if reply.title.contains(COMMAND_MARK) {
-            let _ = self.commands.send((reply.title.clone(), Instant::now()));
-        }
         Ok(MessageRef(format!(
             "{}.{}",
             self.platform,
@@ -208,6 +213,48 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
+    let example_text = std::fs::read_to_string(&example).expect("example config");
+
+    // The fake Slack, limiting each channel to one post or edit a second; every `#name`
+    // of the example is a channel id there.
+    let slack = FakeSlack::start(BOT_TOKEN, "xapp-unused").await;
+    slack.limit_channel_rate();
+    let mut names: Vec<&str> = example_text
+        .match_indices("slack = \"#")
+        .filter_map(|(at, _)| {
+            let name = &example_text[at + "slack = \"".len()..];
+            name.split('"').next()
+        })
+        .filter(|name| name.len() > 1 && !name.contains('.'))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for (n, name) in names.iter().enumerate() {
+        slack.name_channel(name, &format!("C0BENCH{n:02}"));
+    }
+    let busy_channel_id = format!(
+        "C0BENCH{:02}",
+        names
+            .iter()
+            .position(|n| *n == BUSY_CHANNEL)
+            .expect("the busy channel is in the example")
+    );
+    for group in ["S0ENGINEERS", "S0AIOPSONCALL"] {
+        slack.set_usergroup(group, &[]);
+    }
+    // The example with `[slack]` filled in (HTTP mode, the fake's API; slack-morphism's
+    // rate control on, as in production: per-channel limit and method tiers, under the
+    // outbox's own pacing).
+    let config_path = dir.path().join("opsbot.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "{example_text}\n[slack]\nmode = \"http\"\nbot_token = \"${{SLACK_BOT_TOKEN}}\"\n\
+             signing_secret = \"${{SLACK_SIGNING_SECRET}}\"\napi_url = \"{}\"\nrate_control = true\n",
+            slack.api_url()
+        ),
+    )
+    .expect("write the bench config");
     let overrides = Overrides {
         database_url: Some(format!(
             "sqlite://{}",
@@ -215,13 +262,16 @@ async fn main() {
         )),
         listen: None,
     };
-    let loaded = config::load(&example, &overrides).expect("example config loads");
-    let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
-    let fakes: Vec<Arc<OneMessagePerSecond>> =
-        [Platform::Slack, Platform::Discord, Platform::Console]
-            .into_iter()
-            .map(|p| Arc::new(OneMessagePerSecond::new(p, commands_tx.clone())))
-            .collect();
+    let env = |name: &str| match name {
+        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+        "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET.to_string()),
+        _ => std::env::var(name).ok(),
+    };
+    let loaded = config::load_with(&config_path, &overrides, &env).expect("bench config loads");
+    let fakes: Vec<Arc<OneMessagePerSecond>> = [Platform::Discord, Platform::Console]
+        .into_iter()
+        .map(|p| Arc::new(OneMessagePerSecond::new(p)))
+        .collect();
     let prober = Arc::new(opsbot_probes::HttpProber::new().expect("prober"));
     let app = App::start_with_sinks(
         &loaded,
@@ -241,37 +291,40 @@ async fn main() {
     let gap = storm / notifications as u32;
     let started = Instant::now();
     let responder = {
-        let engine = app.engine.clone();
-        let store = app.store.clone();
-        let user = loaded.config.console.user.clone();
+        let router = router.clone();
+        let secret = SigningSecret::new(SIGNING_SECRET);
+        let slack = slack.clone_handle();
+        let channel = busy_channel_id.clone();
         tokio::spawn(async move {
+            // Response URL → when its command was sent.
             let mut typed = HashMap::new();
             let mut n = 0u64;
             while started.elapsed() < storm {
                 n += 1;
-                let invocation = Invocation::new(
-                    Actor::new(Platform::Console, user.clone(), "responder"),
-                    "console",
-                    "incident list",
-                );
-                let at = Instant::now();
-                let mut reply = engine.handle(&invocation, &NoProgress).await;
-                reply.title = format!("{} {COMMAND_MARK}{n}]", reply.title);
-                typed.insert(reply.title.clone(), at);
-                Outbox::send(
-                    &store,
-                    &OutboxMessage {
-                        platform: Platform::Slack,
-                        channel: BUSY_CHANNEL.to_string(),
-                        thread_key: None,
-                        operation: Operation::Post,
-                        lane: Lane::Interactive,
-                        reply,
-                        dedupe_key: format!("bench:command:{n}"),
-                    },
-                )
-                .await
-                .expect("reply queued");
+                let response_url = slack.response_url(&channel, RESPONDER);
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("team_id", "T0001")
+                    .append_pair("channel_id", &channel)
+                    .append_pair("channel_name", "ai-operations")
+                    .append_pair("user_id", RESPONDER)
+                    .append_pair("user_name", "responder")
+                    .append_pair("command", "/incident")
+                    .append_pair("text", "list")
+                    .append_pair("api_app_id", "A0OPSBOT")
+                    .append_pair("response_url", &response_url)
+                    .append_pair("trigger_id", &format!("{n}.1000.storm"))
+                    .finish();
+                let timestamp = opsbot_slack::signature::unix_now().to_string();
+                let signature = secret.sign(&timestamp, body.as_bytes());
+                let request = Request::post("/slack/commands")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-slack-request-timestamp", timestamp)
+                    .header("x-slack-signature", signature)
+                    .body(Body::from(body))
+                    .unwrap();
+                typed.insert(response_url, Instant::now());
+                let response = router.clone().oneshot(request).await.unwrap();
+                assert!(response.status().is_success(), "slash command refused");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
             typed
@@ -320,9 +373,15 @@ async fn main() {
         .await
         .unwrap();
     let mut reply_latencies = Vec::new();
-    while let Ok((title, posted)) = commands_rx.try_recv() {
-        if let Some(at) = typed.get(&title) {
-            reply_latencies.push(posted.duration_since(*at));
+    let mut fallbacks = 0usize;
+    let messages = slack.messages();
+    for (url, at) in &typed {
+        match messages
+            .iter()
+            .find(|m| m.response_url.as_deref() == Some(url.as_str()))
+        {
+            Some(reply) => reply_latencies.push(reply.posted_at.duration_since(*at)),
+            None => fallbacks += 1,
         }
     }
     reply_latencies.sort();
@@ -337,8 +396,19 @@ async fn main() {
         percentile(&batch_latencies, 0.99),
     );
     println!("stored: {stored} distinct alerts in {incidents} incidents; lost alerts: {lost}");
-    let mut calls_total = 0;
-    let mut bound = 0.0f64;
+    let slack_channels = slack.channel_calls();
+    let slack_calls: usize = slack_channels.values().map(|c| c.taken).sum();
+    let slack_refused: usize = slack_channels.values().map(|c| c.refused).sum();
+    let slack_posts = messages.iter().filter(|m| m.response_url.is_none()).count();
+    println!(
+        "{:<8} {} channels: {slack_calls} chat calls ({slack_posts} posts, {} edits), {slack_refused} refused with Retry-After; {} command replies through response URLs",
+        "slack",
+        slack_channels.len(),
+        slack_calls.saturating_sub(slack_posts),
+        slack.calls("response_url"),
+    );
+    let mut calls_total = slack_calls as u64;
+    let mut bound = slack_channels.values().map(|c| c.taken).max().unwrap_or(0) as f64;
     for fake in &fakes {
         let (calls, refused, channels) = fake.totals();
         calls_total += calls;
@@ -369,7 +439,7 @@ async fn main() {
         (storm_end - started + caught_up).as_secs_f64(),
     );
     println!(
-        "command replies during the storm: {} typed, {} posted; typed → posted p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
+        "command replies during the storm: {} typed, {} answered through their response URL ({fallbacks} not); sent → answered p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
         typed.len(),
         reply_latencies.len(),
         percentile(&reply_latencies, 0.5),
@@ -378,5 +448,9 @@ async fn main() {
     );
     assert_eq!(lost, 0, "alerts were lost");
     assert_eq!(refused, 0, "batches were refused");
+    assert_eq!(
+        fallbacks, 0,
+        "commands were not answered through their response URL"
+    );
     app.shutdown().await;
 }

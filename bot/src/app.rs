@@ -35,6 +35,8 @@ pub enum StartError {
     Slack(#[from] crate::slack::SlackSetupError),
     #[error(transparent)]
     Discord(#[from] crate::discord::DiscordSetupError),
+    #[error("leadership: {0}")]
+    Leadership(#[from] crate::leadership::LeadershipError),
 }
 
 /// A started opsbot: the engine and what must be closed cleanly.
@@ -52,7 +54,8 @@ pub struct App {
     escalation: tokio::task::JoinHandle<()>,
     /// Spend of cost sources (cached), shared by `cost` and budget alerts.
     pub costs: Arc<crate::cost::SpendService>,
-    /// Checks budgets every `[cost] budget_check_interval` (none when it is zero).
+    /// Checks budgets every `[cost] budget_check_interval` (none when it is zero), while
+    /// this replica owns the budget-checks role.
     budget_alerts: Option<tokio::task::JoinHandle<()>>,
     /// Slack, when `[slack]` is configured: its HTTP endpoints' state, Socket Mode.
     pub slack: Option<crate::slack::Slack>,
@@ -122,13 +125,22 @@ impl App {
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
         let escalation = tokio::spawn(escalation_loop(incidents.clone()));
         let budget_interval = config.cost.budget_check_interval.0;
-        let budget_alerts = (!budget_interval.is_zero()).then(|| {
-            tokio::spawn(budget_alert_loop(
+        let budget_alerts = if budget_interval.is_zero() {
+            None
+        } else {
+            let leadership = crate::leadership::Leadership::spawn(
+                config,
+                &store,
+                crate::cost::budget_alerts::BUDGET_CHECKS_ROLE,
+            )
+            .await?;
+            Some(tokio::spawn(budget_alert_loop(
                 costs.clone(),
                 incidents.clone(),
                 budget_interval,
-            ))
-        });
+                leadership,
+            )))
+        };
         let mut slack = match &config.slack {
             Some(section) => Some(crate::slack::Slack::new(
                 section,
@@ -154,7 +166,7 @@ impl App {
         };
         if let Some(discord) = &mut discord {
             sinks.push(discord.sink());
-            discord.start_gateway().await?;
+            discord.start_gateway(config, &store).await?;
         }
         sinks.extend(extra_sinks);
         let outbox = Dispatcher::spawn(
@@ -242,6 +254,7 @@ async fn budget_alert_loop(
     costs: Arc<crate::cost::SpendService>,
     incidents: Incidents,
     interval: Duration,
+    leadership: crate::leadership::LeadershipHandle,
 ) {
     // The first check comes one interval after start, not at once: a process that is
     // restarted again and again (a crash loop, a rollout) must not hit the cost APIs on
@@ -250,6 +263,9 @@ async fn budget_alert_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if !leadership.owns_now() {
+            continue; // another replica checks
+        }
         match crate::cost::budget_alerts::check(costs.as_ref(), &incidents, jiff::Timestamp::now())
             .await
         {

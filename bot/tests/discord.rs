@@ -3,9 +3,10 @@
 //! through the engine (RBAC with user ids and guild role ids, confirmation, two-person
 //! approval, audit) and the durable outbox, and come out of the real `DiscordSink`
 //! (serenity's HTTP layer) into a fake Discord REST API written from Discord's
-//! documentation (`opsbot_fakes::discord`). Gateway mode is covered by handing a
-//! serenity `Interaction` (what the gateway client delivers) to the gateway handler,
-//! which answers through the REST callback; the websocket itself is not faked.
+//! documentation (`opsbot_fakes::discord`). Gateway mode runs serenity's real gateway
+//! client against a fake gateway websocket (`opsbot_fakes::discord_gateway`: Hello,
+//! Identify, READY, heartbeats, `INTERACTION_CREATE`), whose URL the fake REST API hands
+//! out on `GET /gateway`; its answers go out through the REST callback.
 //!
 //! Runtimes are recorded instead of performed and every health check passes (the test
 //! doubles of `bot/tests/doubles/`).
@@ -35,7 +36,10 @@ use opsbot_commands::{
     Catalog, Registry,
     registry::{ServiceArg, ValueKind},
 };
-use opsbot_fakes::discord::{Failure, FakeDiscord, FakeMessage};
+use opsbot_fakes::{
+    discord::{Failure, FakeDiscord, FakeMessage},
+    discord_gateway::FakeGateway,
+};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 use tower::ServiceExt as _;
@@ -63,6 +67,10 @@ fn signing_key() -> SigningKey {
 }
 
 fn config_text(api_url: &str) -> String {
+    config_text_in_mode(api_url, "http")
+}
+
+fn config_text_in_mode(api_url: &str, mode: &str) -> String {
     let public_key = hex::encode(signing_key().verifying_key().to_bytes());
     format!(
         r#"
@@ -72,7 +80,7 @@ retry_base = "100ms"
 poll_interval = "50ms"
 
 [discord]
-mode = "http"
+mode = "{mode}"
 application_id = "{APPLICATION}"
 token = "${{DISCORD_BOT_TOKEN}}"
 public_key = "{public_key}"
@@ -267,13 +275,22 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Self::start_in_mode("http", None).await
+    }
+
+    /// `mode` is `http` or `gateway`; in gateway mode the fake REST API hands out
+    /// `gateway`'s URL.
+    async fn start_in_mode(mode: &str, gateway: Option<&FakeGateway>) -> Harness {
         let discord = FakeDiscord::start(TOKEN, APPLICATION).await;
         discord.add_channel(OPS);
         discord.add_channel(ALERTS);
+        if let Some(gateway) = gateway {
+            discord.set_gateway_url(&gateway.url());
+        }
         let dir = tempfile::tempdir().unwrap();
         let env = |name: &str| (name == "DISCORD_BOT_TOKEN").then(|| TOKEN.to_string());
-        let mut config = config::parse(&config_text(&discord.url()), "test.toml", &env)
-            .expect("test config is valid");
+        let text = config_text_in_mode(&discord.url(), mode);
+        let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
         let runtime = Arc::new(Recorder::default());
@@ -970,6 +987,125 @@ async fn gateway_interactions_go_through_the_same_handler_and_answer_by_callback
         "{audit:#?}"
     );
     h.stop().await;
+}
+
+/// Waits until the fake gateway's stats satisfy `condition`.
+async fn gateway_reaches(
+    gateway: &FakeGateway,
+    what: &str,
+    condition: impl Fn(&opsbot_fakes::discord_gateway::GatewayStats) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let stats = gateway.stats();
+        if condition(&stats) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the gateway: {what}; {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slash_command_over_the_real_gateway_is_answered_through_rest_and_audited() {
+    // Heartbeats every 2 s, so some are exchanged while the test runs (each must be
+    // acknowledged before the next is due, or serenity reconnects).
+    let gateway = FakeGateway::start_with_heartbeat(TOKEN, APPLICATION, 2000).await;
+    let h = Harness::start_in_mode("gateway", Some(&gateway)).await;
+    assert!(
+        h.app.server_state(&h.config).discord.is_none(),
+        "no interactions endpoint in gateway mode"
+    );
+    // serenity asked the REST API for the URL, connected, identified, got READY.
+    gateway_reaches(&gateway, "an identified connection", |s| s.live == 1).await;
+    assert!(h.discord.calls().contains(&"GET gateway".to_string()));
+
+    // A slash command arrives as an INTERACTION_CREATE dispatch.
+    let (id, token) = fresh();
+    let body = interaction(
+        2,
+        &id,
+        &token,
+        DAVE_M,
+        &ops(),
+        slash_data("whoami", json!([])),
+    );
+    assert_eq!(gateway.interaction_create(body), 1, "one connection got it");
+    let result = h.result(&token).await;
+    assert_eq!(
+        h.discord.answer(&token),
+        Some(json!({"type": 5})),
+        "deferred through the callback"
+    );
+    assert!(
+        result.content().contains("operator"),
+        "{}",
+        result.content()
+    );
+
+    // Refused by RBAC: carol holds no role; only she sees the denial.
+    let (id, token) = fresh();
+    let restart = slash_data(
+        "restart",
+        json!([{"name": "service", "type": 3, "value": "wrkhrs-gateway"}]),
+    );
+    assert_eq!(
+        gateway.interaction_create(interaction(2, &id, &token, CAROL_M, &ops(), restart)),
+        1
+    );
+    let denied = h.result(&token).await;
+    assert!(denied.ephemeral(), "{denied:?}");
+    assert!(h.runtime.actions().is_empty(), "nothing ran");
+
+    // An interaction serenity's model cannot read (it requires `attachment_size_limit`)
+    // is still answered, from its JSON.
+    let (id, token) = fresh();
+    let mut body = interaction(
+        2,
+        &id,
+        &token,
+        DAVE_M,
+        &ops(),
+        slash_data("help", json!([])),
+    );
+    body.as_object_mut()
+        .unwrap()
+        .remove("attachment_size_limit");
+    assert!(serde_json::from_value::<serenity::all::Interaction>(body.clone()).is_err());
+    assert_eq!(gateway.interaction_create(body), 1);
+    let help = h.result(&token).await;
+    assert_eq!(h.discord.answer(&token), Some(json!({"type": 5})));
+    assert!(help.content().contains("restart"), "{}", help.content());
+
+    let audit = h.audit().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(actor, command, decision, ..)| actor == DAVE_M.id
+                && command == "whoami"
+                && decision == "allowed"),
+        "{audit:#?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|(actor, command, decision, ..)| actor == CAROL_M.id
+                && command == "restart"
+                && decision == "denied"),
+        "{audit:#?}"
+    );
+    // Heartbeats were acknowledged: still the first session, never re-identified.
+    gateway_reaches(&gateway, "two heartbeats", |s| s.heartbeats >= 2).await;
+    let stats = gateway.stats();
+    assert_eq!((stats.identified, stats.live), (1, 1), "{stats:?}");
+    assert!(stats.refused.is_empty(), "{stats:?}");
+
+    // Shutting down closes the connection (and releases the role).
+    h.stop().await;
+    gateway_reaches(&gateway, "the connection closed", |s| s.live == 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 //! (`/slack/commands`, `/slack/interactions`, `/slack/events`, `/alerts/alertmanager`),
 //! through the engine (RBAC, confirmation, two-person approval, audit) and the durable
 //! outbox, and come out of the real `SlackSink` (slack-morphism's client) into a fake
-//! Slack Web API written from Slack's documentation (`opsbot_fakes::slack`).
+//! Slack Web API written from Slack's documentation (`opsbot_fakes::slack`). Slash
+//! commands and button presses carry response URLs the fake handed out, so answers
+//! through them land in the fake too.
 //!
 //! Runtimes are recorded instead of performed and every health check passes (doubles
 //! of `bot/tests/doubles/`).
@@ -168,7 +170,7 @@ impl Harness {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
-    /// A slash command by `user` in `channel`, signed now.
+    /// A slash command by `user` in `channel`, signed now, with a new response URL.
     async fn slash(
         &self,
         user: &str,
@@ -176,12 +178,44 @@ impl Harness {
         command: &str,
         text: &str,
     ) -> (StatusCode, String) {
+        let response_url = self.slack.response_url(channel, user);
+        self.slash_answering(user, channel, command, text, &response_url)
+            .await
+    }
+
+    /// A slash command whose response URL is `response_url`.
+    async fn slash_answering(
+        &self,
+        user: &str,
+        channel: &str,
+        command: &str,
+        text: &str,
+        response_url: &str,
+    ) -> (StatusCode, String) {
         self.send(signed(
             "/slack/commands",
-            &slash_body(user, channel, command, text),
+            &slash_body(user, channel, command, text, response_url),
             now(),
         ))
         .await
+    }
+
+    /// `@opsbot TEXT` by `user` in `channel` (in the thread of `thread_ts`).
+    async fn mention(&self, user: &str, channel: &str, text: &str, thread_ts: Option<&str>) {
+        let id = next_id();
+        let mut event = json!({"type": "app_mention", "user": user, "text": format!("<@U0OPSBOT> {text}"),
+                  "ts": format!("1700000600.{id:06}"), "channel": channel,
+                  "event_ts": format!("1700000600.{id:06}")});
+        if let Some(thread) = thread_ts {
+            event["thread_ts"] = json!(thread);
+        }
+        let mention = json!({
+            "token": "t", "team_id": "T0001", "api_app_id": "A0OPSBOT", "type": "event_callback",
+            "event_id": format!("Ev0M{id}"), "event_time": now(), "event": event
+        })
+        .to_string();
+        let (status, _) = self.send(signed("/slack/events", &mention, now())).await;
+        assert_eq!(status, StatusCode::OK);
     }
 
     /// `user` presses the button whose value is `command` on `message`.
@@ -191,10 +225,11 @@ impl Harness {
             "no `{command}` button on {}",
             message.content()
         );
+        let response_url = self.slack.response_url(&message.channel, user);
         let (status, body) = self
             .send(signed(
                 "/slack/interactions",
-                &button_body(user, message, command),
+                &button_body(user, message, command, &response_url),
                 now(),
             ))
             .await;
@@ -320,7 +355,7 @@ fn next_id() -> u64 {
 
 /// The form Slack posts for a slash command
 /// (https://api.slack.com/interactivity/slash-commands#app_command_handling).
-fn slash_body(user: &str, channel: &str, command: &str, text: &str) -> String {
+fn slash_body(user: &str, channel: &str, command: &str, text: &str, response_url: &str) -> String {
     let trigger = format!("{}.47445629121.803a0bc887a14d10d2c447fce8b6703c", next_id());
     form(&[
         ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
@@ -333,14 +368,14 @@ fn slash_body(user: &str, channel: &str, command: &str, text: &str) -> String {
         ("command", command),
         ("text", text),
         ("api_app_id", "A0OPSBOT"),
-        ("response_url", "https://hooks.slack.com/commands/1234/5678"),
+        ("response_url", response_url),
         ("trigger_id", &trigger),
     ])
 }
 
 /// The `payload` Slack posts for a block action
 /// (https://api.slack.com/reference/interaction-payloads/block-actions).
-fn button_body(user: &str, message: &PostedMessage, command: &str) -> String {
+fn button_body(user: &str, message: &PostedMessage, command: &str, response_url: &str) -> String {
     let mut posted =
         json!({"type": "message", "ts": message.ts, "text": message.text(), "bot_id": "B0FAKE"});
     if let Some(thread) = &message.thread_ts {
@@ -357,7 +392,7 @@ fn button_body(user: &str, message: &PostedMessage, command: &str) -> String {
         "trigger_id": format!("{id}.47445629121.e1b9"),
         "channel": {"id": message.channel, "name": "ops"},
         "message": posted,
-        "response_url": "https://hooks.slack.com/actions/T0001/1/x",
+        "response_url": response_url,
         "actions": [{
             "type": "button", "action_id": "opsbot:0", "block_id": "b0",
             "text": {"type": "plain_text", "text": "press"},
@@ -416,6 +451,11 @@ async fn a_signed_slash_command_is_acknowledged_then_answered_in_the_channel() {
         .await;
     assert_eq!(reply.thread_ts, None);
     assert_eq!(reply.only_user, None);
+    // Answered through the command's response_url, for everyone in the channel; not
+    // with chat.postMessage, so not on the channel's one-message-per-second budget.
+    assert!(reply.response_url.is_some());
+    assert_eq!(reply.body["response_type"], "in_channel");
+    assert_eq!(reply.body["replace_original"], false);
     // Block Kit: a coloured attachment with blocks, buttons carrying command text.
     assert!(reply.body["attachments"][0]["color"].is_string());
     assert!(reply.body["attachments"][0]["blocks"].is_array());
@@ -432,6 +472,11 @@ async fn a_signed_slash_command_is_acknowledged_then_answered_in_the_channel() {
         "{}",
         whoami.content()
     );
+    assert!(whoami.response_url.is_some());
+    assert_eq!(whoami.body["response_type"], "ephemeral");
+    assert_eq!(bot.slack.calls("chat.postMessage"), 0);
+    assert_eq!(bot.slack.calls("chat.postEphemeral"), 0);
+    assert_eq!(bot.slack.calls("response_url"), 2);
     let audit = bot.audit().await;
     assert_eq!(audit[0].0, ALICE);
     assert_eq!(audit[0].1, "health");
@@ -446,7 +491,13 @@ async fn a_signed_slash_command_is_acknowledged_then_answered_in_the_channel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_missing_and_stale_signatures_are_refused_with_401() {
     let bot = Harness::start().await;
-    let body = slash_body(ALICE, OPS, "/restart", "wrkhrs-gateway");
+    let body = slash_body(
+        ALICE,
+        OPS,
+        "/restart",
+        "wrkhrs-gateway",
+        "https://hooks.slack.com/commands/1234/5678",
+    );
     let at = now();
     let cases = [
         (
@@ -677,7 +728,8 @@ async fn rate_limits_and_server_errors_are_retried_and_posted_exactly_once() {
         },
     );
     bot.slack.fail_next(1, Failure::ServerError);
-    bot.slash(ALICE, OPS, "/health", "wrkhrs-gateway").await;
+    // A mention has no response_url: answered with chat.postMessage.
+    bot.mention(ALICE, OPS, "health wrkhrs-gateway", None).await;
     bot.wait_for("with the health reply", |m| {
         m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy")
     })
@@ -696,7 +748,7 @@ async fn rate_limits_and_server_errors_are_retried_and_posted_exactly_once() {
     );
     // A missing channel is permanent: parked as failed, not retried forever.
     bot.slack.remove_channel("C0GONE");
-    bot.slash(ALICE, "C0GONE", "/health", "wrkhrs-gateway")
+    bot.mention(ALICE, "C0GONE", "health wrkhrs-gateway", None)
         .await;
     bot.wait_until("the message to be parked", || {
         bot.metrics()
@@ -727,6 +779,11 @@ async fn user_group_members_hold_the_groups_roles() {
         "{}",
         denied.content()
     );
+    // Slack's way to answer only the person who typed: an ephemeral response.
+    assert!(denied.response_url.is_some());
+    assert_eq!(denied.body["response_type"], "ephemeral");
+    assert_eq!(denied.channel, OPS);
+    assert_eq!(bot.slack.calls("chat.postEphemeral"), 0);
     // Cached: the two commands (and Alice's below) looked the group up once.
     bot.slash(ALICE, OPS, "/whoami", "").await;
     bot.wait_for("answering Alice", |m| m.only_user.as_deref() == Some(ALICE))
@@ -771,7 +828,13 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
     let (status, _) = bot
         .send(signed(
             "/slack/commands",
-            &slash_body(ALICE, OPS, "/health", ""),
+            &slash_body(
+                ALICE,
+                OPS,
+                "/health",
+                "",
+                &bot.slack.response_url(OPS, ALICE),
+            ),
             now(),
         ))
         .await;
@@ -787,7 +850,7 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
             "token": "t", "team_id": "T0001", "team_domain": "example",
             "channel_id": OPS, "channel_name": "ops", "user_id": ALICE, "user_name": "alice",
             "command": "/restart", "text": "wrkhrs-gateway", "api_app_id": "A0OPSBOT",
-            "response_url": "https://hooks.slack.com/commands/1/2/3",
+            "response_url": bot.slack.response_url(OPS, ALICE),
             "trigger_id": "991.47445629121.socket"
         }),
     );
@@ -804,7 +867,7 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
     // A button press envelope goes through the same pipeline.
     let confirm = value_of("confirm ", &ask);
     let payload: Value = {
-        let body = button_body(ALICE, &ask, &confirm);
+        let body = button_body(ALICE, &ask, &confirm, &bot.slack.response_url(OPS, ALICE));
         let form: std::collections::HashMap<String, String> =
             form_urlencoded::parse(body.as_bytes())
                 .into_owned()
@@ -915,4 +978,210 @@ async fn a_redelivered_event_runs_once() {
     assert_eq!(audit.len(), 1, "{audit:#?}");
     assert_eq!(bot.slack.messages_in(OPS).len(), 1);
     bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_response_url_post_is_retried_and_answers_once() {
+    let bot = Harness::start().await;
+    bot.slack.fail_next_responses(1, Failure::ServerError);
+    bot.slack.fail_next_responses(
+        1,
+        Failure::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    bot.slash(ALICE, OPS, "/health", "wrkhrs-gateway").await;
+    let reply = bot
+        .wait_for("with the health reply", |m| {
+            m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy")
+        })
+        .await;
+    assert!(reply.response_url.is_some());
+    assert_eq!(bot.slack.calls("response_url"), 3, "500, 429, then taken");
+    assert_eq!(bot.slack.messages_in(OPS).len(), 1, "answered once");
+    assert_eq!(bot.slack.calls("chat.postMessage"), 0);
+    let metrics = bot.metrics();
+    assert!(
+        metrics.contains(r#"opsbot_outbox_retried_total{lane="interactive"} 2"#),
+        "{metrics}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_or_used_up_response_url_falls_back_to_the_channel() {
+    let bot = Harness::start().await;
+    // Expired (Slack answers 404 expired_url): the answer is posted in the channel.
+    let expired = bot.slack.response_url(OPS, ALICE);
+    bot.slack.expire_response_url(&expired);
+    bot.slash_answering(ALICE, OPS, "/health", "wrkhrs-gateway", &expired)
+        .await;
+    let reply = bot
+        .wait_for("with the health reply", |m| {
+            m.text().contains("wrkhrs-gateway is healthy")
+        })
+        .await;
+    assert_eq!(reply.channel, OPS);
+    assert_eq!(reply.response_url, None);
+    assert_eq!(reply.only_user, None);
+    assert_eq!(bot.slack.calls("response_url"), 1);
+    assert_eq!(bot.slack.calls("chat.postMessage"), 1);
+    // An ephemeral answer falls back to chat.postEphemeral, still for the actor only.
+    let expired = bot.slack.response_url(OPS, DAVE);
+    bot.slack.expire_response_url(&expired);
+    bot.slash_answering(DAVE, OPS, "/restart", "wrkhrs-gateway", &expired)
+        .await;
+    let denied = bot
+        .wait_for("refusing Dave", |m| m.only_user.as_deref() == Some(DAVE))
+        .await;
+    assert_eq!(denied.response_url, None);
+    assert_eq!(bot.slack.calls("chat.postEphemeral"), 1);
+    // A response_url takes five posts; the sixth answer goes to the channel.
+    let shared = bot.slack.response_url(OPS, ALICE);
+    for n in 1..=6 {
+        bot.slash_answering(ALICE, OPS, "/health", "wrkhrs-gateway", &shared)
+            .await;
+        bot.wait_until("the answer", || {
+            bot.slack
+                .messages_in(OPS)
+                .iter()
+                .filter(|m| m.text().contains("wrkhrs-gateway is healthy"))
+                .count()
+                == n + 1
+        })
+        .await;
+    }
+    let answers: Vec<bool> = bot
+        .slack
+        .messages_in(OPS)
+        .iter()
+        .filter(|m| m.text().contains("wrkhrs-gateway is healthy"))
+        .map(|m| m.response_url.is_some())
+        .collect();
+    assert_eq!(answers, [false, true, true, true, true, true, false]);
+    assert!(
+        !bot.metrics()
+            .contains("opsbot_outbox_failed_total{lane=\"interactive\"} 1")
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cost_chart_is_uploaded_with_its_reply_in_the_channel_and_in_threads() {
+    use opsbot_fakes::cost::FakeCostApis;
+    let costs = FakeCostApis::start("sk-admin-unused", "sk-ant-unused").await;
+    let today = jiff::Zoned::now().date();
+    for back in 0..7 {
+        let day = today.checked_sub(jiff::Span::new().days(back)).unwrap();
+        costs.set_prometheus_day(day, "3.25");
+    }
+    costs.set_prometheus_now(Some("3.25"));
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    let text = config_text(&slack.api_url(), "http")
+        .replace(
+            r#""confirm", "cancel"]"#,
+            r#""confirm", "cancel", "cost"]"#,
+        )
+        .replace(
+            "health = [{ kind = \"http\", name = \"health\", url = \"http://gateway.invalid/health\" }]",
+            &format!(
+                "health = [{{ kind = \"http\", name = \"health\", url = \"http://gateway.invalid/health\" }}]\n\
+                 budget = {{ daily = 10, currency = \"USD\" }}\n\
+                 cost = [{{ kind = \"prometheus\", url = \"{}\", query = \"increase(gateway_cost_usd[1d])\" }}]",
+                costs.prometheus_url()
+            ),
+        )
+        + "\n[cost]\nbudget_check_interval = \"0s\"\n";
+    assert!(
+        text.contains("gateway_cost_usd"),
+        "the test config has the cost source"
+    );
+    let bot = Harness::start_configured(slack, text).await;
+    // `/cost` in the channel: one message, the chart file with the reply's blocks.
+    bot.slash(ALICE, OPS, "/cost", "wrkhrs-gateway --period 7d")
+        .await;
+    let shared = bot
+        .wait_for("with the cost chart", |m| !m.body["files"].is_null())
+        .await;
+    assert_eq!(shared.channel, OPS);
+    assert_eq!(shared.thread_ts, None);
+    let blocks = shared.body["blocks"].to_string();
+    assert!(blocks.contains("wrkhrs-gateway"), "{blocks}");
+    assert!(!blocks.contains("not uploaded"), "{blocks}");
+    let files = bot.slack.files();
+    assert_eq!(files.len(), 1, "{files:#?}");
+    let chart = &files[0];
+    assert_eq!(chart.channel.as_deref(), Some(OPS));
+    assert_eq!(chart.thread_ts, None);
+    assert!(chart.filename.ends_with(".png"), "{}", chart.filename);
+    assert!(
+        chart
+            .title
+            .as_deref()
+            .unwrap_or_default()
+            .contains("daily spend"),
+        "{chart:#?}"
+    );
+    let png = chart.bytes.as_deref().unwrap_or_default();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG was uploaded");
+    assert_eq!(shared.body["files"][0]["id"], chart.id.as_str());
+    // Not through the response_url, which cannot carry a file; no second message.
+    assert_eq!(bot.slack.calls("response_url"), 0);
+    assert_eq!(bot.slack.calls("chat.postMessage"), 0);
+    // Asked in a thread: the chart goes into that thread.
+    bot.mention(
+        ALICE,
+        OPS,
+        "cost wrkhrs-gateway --period 7d",
+        Some("1700000500.000100"),
+    )
+    .await;
+    bot.wait_until("a second chart", || bot.slack.files().len() == 2)
+        .await;
+    bot.wait_until("the second chart to be shared", || {
+        bot.slack.files()[1].channel.is_some()
+    })
+    .await;
+    let threaded = &bot.slack.files()[1];
+    assert_eq!(threaded.channel.as_deref(), Some(OPS));
+    assert_eq!(threaded.thread_ts.as_deref(), Some("1700000500.000100"));
+    bot.stop().await;
+}
+
+/// slack-morphism's rate control (on by default) paces `chat.postMessage` the way Slack
+/// limits it, one message per second per channel, not one per second in the workspace
+/// (its own `chat_post_message` keys the limit by method).
+#[tokio::test]
+async fn rate_control_paces_posts_per_channel_not_per_workspace() {
+    use slack_morphism::prelude::SlackMessageContent;
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    let settings = opsbot_slack::WebApiSettings {
+        base_url: slack.api_url(),
+        rate_control: true,
+    };
+    let api = opsbot_slack::WebApi::new(&settings, BOT_TOKEN).unwrap();
+    let text = || SlackMessageContent::new().with_text("paced".into());
+    let started = std::time::Instant::now();
+    for channel in ["C0ONE", "C0TWO", "C0THREE", "C0FOUR"] {
+        let destination = opsbot_slack::Destination::channel(channel);
+        api.post(&destination, text()).await.unwrap();
+    }
+    let four_channels = started.elapsed();
+    // One per second in the workspace would take at least 3 s.
+    assert!(
+        four_channels < Duration::from_millis(2500),
+        "four channels took {four_channels:?}"
+    );
+    let started = std::time::Instant::now();
+    for _ in 0..2 {
+        let destination = opsbot_slack::Destination::channel("C0SAME");
+        api.post(&destination, text()).await.unwrap();
+    }
+    let same_channel = started.elapsed();
+    assert!(
+        same_channel >= Duration::from_millis(900),
+        "two posts in one channel took {same_channel:?}"
+    );
+    assert_eq!(slack.messages().len(), 6);
+    slack.shutdown();
 }

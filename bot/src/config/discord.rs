@@ -1,7 +1,8 @@
 //! `[discord]`: how opsbot talks to Discord. In `http` mode Discord POSTs interactions to
 //! `/discord/interactions` (Ed25519-signed with the application's public key) and any
 //! replica can answer them; in `gateway` mode opsbot holds a gateway websocket and
-//! receives them there, with no public endpoint. Messages (incident roots, threads,
+//! receives them there, with no public endpoint (with several replicas only the owner of
+//! the `discord-gateway` role holds it: `[leadership]`). Messages (incident roots, threads,
 //! command results) go out through the REST API with the bot token either way.
 //!
 //! ```toml

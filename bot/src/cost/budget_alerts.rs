@@ -8,6 +8,9 @@
 //! date, the ISO week or the month), and a fingerprint already in the store is never
 //! sent again, so a restart does not repeat it. A period's warning and critical share
 //! one incident (the group key leaves the level out): critical escalates it.
+//!
+//! With several replicas only the owner of the [`BUDGET_CHECKS_ROLE`] leadership role
+//! runs the checks (the others would only repeat the same API calls).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,9 @@ use crate::{
     incidents::Incidents,
     store::{Store, StoreError},
 };
+
+/// The leadership role of the replica that runs the scheduled budget checks.
+pub const BUDGET_CHECKS_ROLE: &str = "cost-budget-checks";
 
 /// One threshold a service's spend has crossed in one period.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,17 +1,28 @@
-//! Gateway mode: serenity's [`Client`] holds the gateway websocket (no intents: the
+//! Gateway mode: serenity's [`serenity::Client`] holds the gateway websocket (no intents: the
 //! interactions of an application arrive without any) and hands each
 //! `INTERACTION_CREATE` to [`answer`], which serializes serenity's interaction back into
 //! Discord's JSON and feeds it to the same parsing and [`Interactions`] code as the HTTP
 //! endpoint. The immediate answer goes out with the REST callback
 //! (`POST /interactions/{id}/{token}/callback`) before the command starts, so its reply
 //! never races the answer.
+//!
+//! serenity turns a dispatch its model cannot read (a field it requires is missing, a
+//! type it does not know) into an "unknown event" and calls no handler for it; such an
+//! `INTERACTION_CREATE` is answered from its raw JSON instead ([`answer_json`]), which
+//! opsbot's own parser reads leniently, so no interaction is silently dropped.
+//!
+//! The client's REST side (`GET /gateway`, which hands out the websocket URL) uses the
+//! same base URL as [`DiscordRest`]. [`super::GatewaySupervisor`] decides when a replica
+//! holds the connection.
 
 use std::sync::Arc;
 
 use opsbot_discord::DiscordRest;
 use serenity::{
-    Client,
-    all::{Context, EventHandler, GatewayIntents, Interaction, Ready},
+    all::{
+        ClientBuilder, Context, Event, EventHandler, GatewayIntents, Interaction, RawEventHandler,
+        Ready,
+    },
     gateway::ShardManager,
 };
 
@@ -24,20 +35,22 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Connects with the bot token and serves interactions until [`Gateway::shutdown`].
+    /// Connects with the bot token of `rest` and serves interactions until
+    /// [`Gateway::shutdown`] (or until the connection fails for good: [`Gateway::ended`]).
     pub async fn start(
-        token: &str,
         interactions: Arc<Interactions>,
         rest: DiscordRest,
         metrics: DiscordMetrics,
     ) -> Result<Self, DiscordSetupError> {
-        let handler = Handler {
+        let http = rest.gateway_http();
+        let handler = Arc::new(Handler {
             interactions,
             rest,
             metrics,
-        };
-        let mut client = Client::builder(token, GatewayIntents::empty())
-            .event_handler(handler)
+        });
+        let mut client = ClientBuilder::new_with_http(http, GatewayIntents::empty())
+            .event_handler_arc(handler.clone())
+            .raw_event_handler(Unread(handler))
             .await
             .map_err(|e| DiscordSetupError(format!("cannot start the gateway client: {e}")))?;
         let shards = client.shard_manager.clone();
@@ -47,6 +60,12 @@ impl Gateway {
             }
         });
         Ok(Self { shards, task })
+    }
+
+    /// Resolves when the client has stopped on its own (serenity reconnects by itself;
+    /// it stops when Discord refuses the session for good, e.g. a wrong token).
+    pub async fn ended(&mut self) {
+        let _ = (&mut self.task).await;
     }
 
     /// Closes the gateway connection.
@@ -71,6 +90,33 @@ impl EventHandler for Handler {
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         if let Err(error) =
             answer(&self.interactions, &self.rest, &self.metrics, &interaction).await
+        {
+            tracing::warn!(%error, "a Discord gateway interaction went unanswered");
+        }
+    }
+}
+
+/// Hands the `INTERACTION_CREATE` dispatches serenity could not read to [`answer_json`].
+struct Unread(Arc<Handler>);
+
+#[serenity::async_trait]
+impl RawEventHandler for Unread {
+    async fn raw_event(&self, _ctx: Context, event: Event) {
+        let Event::Unknown(unknown) = event else {
+            return;
+        };
+        if unknown.kind != "INTERACTION_CREATE" {
+            return;
+        }
+        let handler = &self.0;
+        tracing::debug!("serenity could not read an interaction; answering from its JSON");
+        if let Err(error) = answer_json(
+            &handler.interactions,
+            &handler.rest,
+            &handler.metrics,
+            unknown.value,
+        )
+        .await
         {
             tracing::warn!(%error, "a Discord gateway interaction went unanswered");
         }
@@ -105,20 +151,35 @@ pub async fn answer(
     metrics: &DiscordMetrics,
     interaction: &Interaction,
 ) -> Result<(), GatewayAnswerError> {
-    let id = interaction.id().to_string();
-    let token = interaction.token().to_string();
+    let mut value = serde_json::to_value(interaction).map_err(|e| {
+        metrics.request("malformed");
+        GatewayAnswerError::Unreadable(e.to_string())
+    })?;
+    // serenity keeps the type in the enum variant, not in the serialized object.
+    value["type"] = serde_json::json!(interaction_type(interaction));
+    answer_json(interactions, rest, metrics, value).await
+}
+
+/// Answers one gateway interaction given as Discord's interaction object (JSON).
+pub async fn answer_json(
+    interactions: &Interactions,
+    rest: &DiscordRest,
+    metrics: &DiscordMetrics,
+    value: serde_json::Value,
+) -> Result<(), GatewayAnswerError> {
+    let unreadable = |reason: String| {
+        metrics.request("malformed");
+        GatewayAnswerError::Unreadable(reason)
+    };
+    let text = |key: &str| match &value[key] {
+        serde_json::Value::String(text) => Ok(text.clone()),
+        _ => Err(unreadable(format!("the interaction has no `{key}`"))),
+    };
+    let id = text("id")?;
+    let token = text("token")?;
     let registry = interactions.engine().registry();
-    let incoming = serde_json::to_value(interaction)
-        .map_err(|e| e.to_string())
-        .and_then(|mut value| {
-            // serenity keeps the type in the enum variant, not in the serialized object.
-            value["type"] = serde_json::json!(interaction_type(interaction));
-            opsbot_discord::interaction::from_value(value, registry).map_err(|e| e.to_string())
-        })
-        .map_err(|reason| {
-            metrics.request("malformed");
-            GatewayAnswerError::Unreadable(reason)
-        })?;
+    let incoming = opsbot_discord::interaction::from_value(value, registry)
+        .map_err(|e| unreadable(e.to_string()))?;
     metrics.request(super::kind(&incoming));
     let answer = interactions.receive(incoming);
     rest.interaction_response(&id, &token, &answer.response)

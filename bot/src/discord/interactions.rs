@@ -6,7 +6,8 @@
 //! * A slash command or a button press → "deferred" at once; then the engine runs the
 //!   command (parse, RBAC with the user id and guild role ids, confirmation, approval,
 //!   execution, audit) and its reply is queued in the outbox (interactive lane) for the
-//!   interaction's `interaction:TOKEN` target, which edits the deferred response. Only
+//!   interaction's `interaction:TOKEN` target, which edits the deferred response; replies
+//!   are group-committed (one transaction for all waiting, [`ReplyQueue`]). Only
 //!   after the answer has left may the work start (the HTTP body, or the gateway mode's
 //!   callback), and the sink retries an edit that arrives before Discord has the answer.
 //! * A destructive button → an ephemeral Yes/Cancel prompt at once (nothing runs; "Yes"
@@ -25,12 +26,13 @@ use serde_json::Value;
 
 use crate::{
     engine::Engine,
-    outbox::{Lane, Operation, Outbox, OutboxMessage},
+    outbox::{Lane, Operation, OutboxMessage, ReplyQueue},
 };
 
 /// Handles interactions for the engine.
 pub struct Interactions {
     engine: Arc<Engine>,
+    replies: ReplyQueue,
 }
 
 /// The immediate answer, and the work to start once it has been sent.
@@ -42,6 +44,7 @@ pub struct Answer {
 /// Running one invocation and queueing its reply for the interaction's answer.
 pub struct Work {
     engine: Arc<Engine>,
+    replies: ReplyQueue,
     invocation: Invocation,
     interaction_id: String,
     token: String,
@@ -60,7 +63,7 @@ impl Work {
             reply,
             dedupe_key: format!("discord:interaction:{}", self.interaction_id),
         };
-        if let Err(error) = Outbox::send(self.engine.store(), &message).await {
+        if let Err(error) = self.replies.send(message).await {
             tracing::error!(%error, interaction = %self.interaction_id,
                 "the reply to a Discord interaction could not be queued");
         }
@@ -73,8 +76,13 @@ impl Work {
 }
 
 impl Interactions {
+    /// Handling for `engine`; starts the reply queue's writer task (within a Tokio
+    /// runtime).
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        Self {
+            replies: ReplyQueue::spawn(engine.store().clone()),
+            engine,
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -111,6 +119,7 @@ impl Interactions {
             response: response::deferred(),
             work: Some(Work {
                 engine: self.engine.clone(),
+                replies: self.replies.clone(),
                 invocation,
                 interaction_id: request.interaction_id,
                 token: request.token,

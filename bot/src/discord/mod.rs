@@ -1,11 +1,13 @@
 //! Discord wiring: from `[discord]` to the REST client, the outbox sink, the interaction
 //! handling shared by both modes, and either the `/discord/interactions` endpoint
-//! (`http` mode) or a gateway connection (`gateway` mode); plus `opsbot discord
+//! (`http` mode) or a gateway connection (`gateway` mode, held by the one replica that
+//! owns the `discord-gateway` role: [`GatewaySupervisor`]); plus `opsbot discord
 //! register-commands`. The translation itself (signatures, interactions, application
 //! commands, embeds) lives in the `opsbot-discord` crate.
 
 mod endpoint;
 pub mod gateway;
+mod gateway_supervisor;
 mod interactions;
 mod metrics;
 mod sink;
@@ -16,14 +18,16 @@ use opsbot_commands::Registry;
 use opsbot_discord::{DiscordRest, Incoming, RequestVerifier, RestConfig};
 
 pub use endpoint::{DiscordHttpState, routes};
+pub use gateway_supervisor::{GATEWAY_ROLE, GatewaySupervisor};
 pub use interactions::{Answer, Interactions, Work};
 pub use metrics::DiscordMetrics;
 pub use sink::DiscordSink;
 
 use crate::{
-    config::{DiscordConfig, DiscordMode},
+    config::{Config, DiscordConfig, DiscordMode},
     engine::Engine,
     outbox::ChatSink,
+    store::Store,
 };
 
 /// Why Discord could not be set up.
@@ -38,8 +42,7 @@ pub struct Discord {
     metrics: DiscordMetrics,
     mode: DiscordMode,
     verifier: Option<RequestVerifier>,
-    token: String,
-    gateway: Option<gateway::Gateway>,
+    gateway: Option<GatewaySupervisor>,
 }
 
 /// The REST client of `[discord]`.
@@ -98,7 +101,6 @@ impl Discord {
             metrics,
             mode: discord.mode,
             verifier,
-            token: discord.token.expose().to_string(),
             gateway: None,
         })
     }
@@ -130,24 +132,26 @@ impl Discord {
         })
     }
 
-    /// Connects to the gateway (`gateway` mode; nothing otherwise).
-    pub async fn start_gateway(&mut self) -> Result<(), DiscordSetupError> {
+    /// In `gateway` mode, starts holding the gateway connection whenever this replica
+    /// owns the `discord-gateway` role (always, on SQLite); nothing in `http` mode.
+    pub async fn start_gateway(
+        &mut self,
+        config: &Config,
+        store: &Store,
+    ) -> Result<(), DiscordSetupError> {
         if self.mode != DiscordMode::Gateway || self.gateway.is_some() {
             return Ok(());
         }
-        self.gateway = Some(
-            gateway::Gateway::start(
-                &self.token,
-                self.interactions.clone(),
-                self.rest.clone(),
-                self.metrics.clone(),
-            )
-            .await?,
-        );
+        let parts = gateway_supervisor::GatewayParts {
+            interactions: self.interactions.clone(),
+            rest: self.rest.clone(),
+            metrics: self.metrics.clone(),
+        };
+        self.gateway = Some(GatewaySupervisor::spawn(config, store, parts).await?);
         Ok(())
     }
 
-    /// Closes the gateway connection.
+    /// Closes the gateway connection and gives its role up.
     pub async fn shutdown(self) {
         if let Some(gateway) = self.gateway {
             gateway.shutdown().await;

@@ -70,7 +70,32 @@ impl Incidents {
         now: jiff::Timestamp,
     ) -> Result<IncidentView, Result<String, StoreError>> {
         let mut tx = begin_write(&self.store).await.map_err(Err)?;
-        let mut incident = repo::get(&mut tx, self.store.backend(), id, true)
+        match self.apply(&mut tx, id, action, actor, now).await {
+            Ok(view) => {
+                tx.commit().await.map_err(|e| Err(e.into()))?;
+                crate::outbox::wake();
+                Ok(view)
+            }
+            Err(refused) => {
+                // Roll back now: a dropped transaction is rolled back only when its
+                // connection is next used, and until then it holds the incident's row
+                // lock (PostgreSQL) or the write lock (SQLite `BEGIN IMMEDIATE`).
+                tx.rollback().await.map_err(|e| Err(e.into()))?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// The body of [`Self::act_at`] inside its transaction (which the caller ends).
+    async fn apply(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: i64,
+        action: &IncidentAction,
+        actor: &str,
+        now: jiff::Timestamp,
+    ) -> Result<IncidentView, Result<String, StoreError>> {
+        let mut incident = repo::get(tx, self.store.backend(), id, true)
             .await
             .map_err(Err)?
             .ok_or_else(|| Ok(format!("there is no incident {id}")))?;
@@ -141,21 +166,21 @@ impl Incidents {
             }
         };
         change
-            .record(&mut tx, id, now, kind, Some(actor), detail)
+            .record(tx, id, now, kind, Some(actor), detail)
             .await
             .map_err(Err)?;
         if kind == EventKind::Reopened
             && let Some(page) = escalation::start(&mut incident, &self.settings, now)
         {
             change
-                .record(&mut tx, id, now, EventKind::Escalated, None, page)
+                .record(tx, id, now, EventKind::Escalated, None, page)
                 .await
                 .map_err(Err)?;
         }
         incident.changed_at = now;
-        repo::update(&mut tx, &incident).await.map_err(Err)?;
+        repo::update(tx, &incident).await.map_err(Err)?;
         notify::publish(
-            &mut tx,
+            tx,
             &self.settings,
             &self.catalog,
             &incident,
@@ -164,10 +189,7 @@ impl Incidents {
         )
         .await
         .map_err(Err)?;
-        let view = self.view(&mut tx, &incident).await.map_err(Err)?;
-        tx.commit().await.map_err(|e| Err(e.into()))?;
-        crate::outbox::wake();
-        Ok(view)
+        self.view(tx, &incident).await.map_err(Err)
     }
 
     /// Stores a silence from `now` for `request.duration`.

@@ -5,7 +5,7 @@
 //! dies (or loses its database connection, or stops renewing its Lease) another takes
 //! over.
 //!
-//! ```ignore
+//! ```text
 //! let leadership = Leadership::spawn(&loaded.config, &app.store, "discord-gateway").await?;
 //! let mut owner = leadership.is_owner();
 //! loop {
@@ -26,6 +26,10 @@
 //!
 //! `auto` picks: SQLite → this process; PostgreSQL in a Kubernetes pod → Lease;
 //! PostgreSQL elsewhere → advisory lock.
+//!
+//! The roles: `discord-gateway` ([`crate::discord::GatewaySupervisor`]),
+//! `slack-socket-mode` ([`crate::slack::SocketSupervisor`]) and `cost-budget-checks`
+//! ([`crate::cost::budget_alerts`]).
 //!
 //! Spawn one handle per role per process: the holder identity (Lease) is per process, so
 //! two handles of one role in one process would both believe they own it.

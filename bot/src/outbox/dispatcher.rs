@@ -314,7 +314,7 @@ async fn deliver(shared: Arc<Shared>, head: Stored) {
     let started = tokio::time::Instant::now();
     let key = head.channel_key();
     // Wait for the channel's slot first, so what queued meanwhile joins the digest.
-    if !paced(&shared, head.platform, &key).await {
+    if !paced(&shared, head.platform, &head.channel, &key).await {
         let _ = repo::release(&shared.store, &[head.id], &shared.id).await;
         return;
     }
@@ -354,7 +354,7 @@ async fn deliver(shared: Arc<Shared>, head: Stored) {
     }
     let mut remaining: Vec<i64> = parts.iter().flat_map(|p| p.ids.iter().copied()).collect();
     for (index, part) in parts.into_iter().enumerate() {
-        if index > 0 && !paced(&shared, context.platform, &key).await {
+        if index > 0 && !paced(&shared, context.platform, &context.channel, &key).await {
             break;
         }
         // Keep well inside the lease, or another replica may deliver this part too.
@@ -449,16 +449,16 @@ async fn recovered(
     }
 }
 
-/// Waits for the channel's pacing slot (platforms without rate limits have none);
-/// false when the dispatcher is stopping.
-async fn paced(shared: &Shared, platform: Platform, key: &str) -> bool {
+/// Waits for the channel's pacing slot (platforms without rate limits, and destinations
+/// their sink does not pace, have none); false when the dispatcher is stopping.
+async fn paced(shared: &Shared, platform: Platform, channel: &str, key: &str) -> bool {
     if shared.stopping() {
         return false;
     }
     if !shared
         .sinks
         .get(&platform)
-        .is_some_and(|s| s.rate_limited())
+        .is_some_and(|s| s.paces(channel))
     {
         return true;
     }

@@ -5,9 +5,11 @@
 //!
 //! Contract for producers: call [`Outbox::enqueue`] inside the same transaction that
 //! records what the message is about (so a crash never loses or invents a message).
+//! Command replies, which record nothing else, go through [`ReplyQueue`]: one
+//! transaction for every reply waiting (Slack and Discord share it).
 
 //!
-//! ```ignore
+//! ```text
 //! let mut tx = store.pool().begin().await?;
 //! // … record the incident event …
 //! Outbox::enqueue(&mut tx, &message).await?; // false: that dedupe_key was already queued
@@ -25,6 +27,7 @@ mod metrics;
 mod pacing;
 mod plan;
 mod reply_json;
+mod reply_queue;
 mod repo;
 mod sink;
 #[cfg(test)]
@@ -35,6 +38,7 @@ mod tests;
 pub use dispatcher::{Dispatcher, DispatcherConfig, wake};
 pub use message::{Lane, Operation, OutboxMessage};
 pub use metrics::OutboxMetrics;
+pub use reply_queue::ReplyQueue;
 pub use sink::{ChatSink, DeliveryError, MessageRef};
 
 use crate::store::{Store, StoreError};

@@ -47,6 +47,14 @@ pub trait ChatSink: Send + Sync {
         true
     }
 
+    /// Whether a call for `channel` spends that channel's budget and so waits for its
+    /// pacing slot. Defaults to [`ChatSink::rate_limited`]; a sink overrides it for
+    /// destinations the platform does not count per channel (a Slack `response_url`).
+    fn paces(&self, channel: &str) -> bool {
+        let _ = channel;
+        self.rate_limited()
+    }
+
     /// Posts `reply` in `channel`, in the thread of `thread` when given.
     async fn post(
         &self,

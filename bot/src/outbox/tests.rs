@@ -436,4 +436,45 @@ backend_tests! {
         assert_eq!(new_root.kind, CallKind::Post);
         assert_eq!(row(&db.store, "root").await.0, "failed");
     }
+
+    async fn a_claim_takes_the_oldest_head_per_channel_from_a_bounded_window(db) {
+        // 1,100 standalone posts for ch-a (more than the claim window), then one for
+        // ch-b and a thread of two for ch-c.
+        let mut tx = db.store.pool().begin().await.unwrap();
+        for i in 0..1100 {
+            let m = message("ch-a", None, Operation::Post, Lane::Alerts, &format!("a{i}"));
+            assert!(Outbox::enqueue(&mut tx, &m).await.unwrap());
+        }
+        for m in [
+            message("ch-b", None, Operation::Post, Lane::Alerts, "b0"),
+            message("ch-c", Some("incident:1"), Operation::PostRoot, Lane::Alerts, "c-root"),
+            message("ch-c", Some("incident:1"), Operation::Reply, Lane::Alerts, "c-reply"),
+        ] {
+            assert!(Outbox::enqueue(&mut tx, &m).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        let claim = |exclude: Vec<String>| {
+            let store = db.store.clone();
+            async move {
+                let request = crate::outbox::repo::ClaimRequest {
+                    lane: Lane::Alerts,
+                    dispatcher: "test",
+                    lease_until_us: jiff::Timestamp::now().as_microsecond() + 60_000_000,
+                    platforms: &["slack"],
+                    exclude: &exclude,
+                    limit: 8,
+                };
+                let (heads, unreadable) = crate::outbox::repo::claim_heads(&store, &request).await.unwrap();
+                assert!(unreadable.is_empty());
+                heads.into_iter().map(|h| h.reply.title).collect::<Vec<_>>()
+            }
+        };
+        // The window holds only ch-a's oldest posts: one head, the oldest.
+        assert_eq!(claim(Vec::new()).await, ["a0"]);
+        // With ch-a busy (a delivery in flight), its backlog does not fill the window:
+        // the other channels' heads come next, a thread's reply not before its root.
+        assert_eq!(claim(vec!["slack/ch-a".into()]).await, ["b0", "c-root"]);
+        assert!(claim(vec!["slack/ch-a".into()]).await.is_empty(), "leased, and c-reply waits for its root");
+    }
+
 }

@@ -12,6 +12,17 @@
 //!   progress (a rollout), the first progress line becomes a root message and the
 //!   progress and the result go into its thread.
 //!
+//! The answer of a slash command or button press goes through the request's
+//! `response_url` (`in_channel`, or `ephemeral` for the actor only) when it is the only
+//! message of the invocation in its place: a result in the channel or in a thread
+//! opsbot did not open, and any reply for the actor alone. Slack does not count those
+//! against the channel's one-message-per-second budget, so during an alert storm the
+//! answer does not wait behind incident traffic. Not through it: progress and results
+//! in a progress thread (they stay in the order the outbox keeps per thread), replies
+//! in an incident thread (in order with the incident's own updates), replies with an
+//! image (uploaded as a file, which a `response_url` cannot carry), and mentions (no
+//! `response_url`).
+//!
 //! Progress is held back for `[slack] progress_after` (default 3 s): a command done by
 //! then answers with its result alone, so quick commands never open threads.
 //!
@@ -298,10 +309,17 @@ impl Plan<'_> {
     }
 
     fn reply(&self, after_progress: bool, reply: Reply) -> OutboxMessage {
+        // Only the lone answer of an invocation goes through the response_url: behind
+        // progress it would not be ordered with it (another channel string).
+        let response = match (after_progress, &reply.image) {
+            (false, None) => self.inbound.response_url.clone(),
+            _ => None,
+        };
         if reply.visibility == Visibility::OnlyActor {
             let destination = Destination::channel(self.inbound.channel_id.clone())
                 .in_thread(self.inbound.thread_ts.clone())
-                .only(self.inbound.user_id.clone());
+                .only(self.inbound.user_id.clone())
+                .through(response);
             return self.message(
                 destination.to_string(),
                 None,
@@ -310,7 +328,14 @@ impl Plan<'_> {
                 "reply",
             );
         }
-        self.public(after_progress, reply, "reply", false)
+        let mut message = self.public(after_progress, reply, "reply", false);
+        if message.operation == Operation::Post
+            && message.thread_key.is_none()
+            && let Ok(destination) = message.channel.parse::<Destination>()
+        {
+            message.channel = destination.through(response).to_string();
+        }
+        message
     }
 }
 
@@ -329,7 +354,67 @@ mod tests {
             thread_ts: thread.map(str::to_string),
             text: "restart x".into(),
             delivery_id: "command:42".into(),
+            response_url: None,
         }
+    }
+
+    const HOOK: &str = "https://hooks.slack.com/commands/T1/2/x";
+
+    fn answerable(thread: Option<&str>) -> Inbound {
+        Inbound {
+            response_url: Some(opsbot_slack::destination::ResponseUrl::new(
+                HOOK,
+                1_700_000_000,
+            )),
+            ..inbound(thread)
+        }
+    }
+
+    #[test]
+    fn the_lone_answer_goes_through_the_response_url() {
+        let inbound = answerable(None);
+        let plan = Plan {
+            inbound: &inbound,
+            thread: &Thread::None,
+        };
+        let message = plan.reply(false, Reply::success("done"));
+        assert_eq!(message.channel, format!("C1/response=1700000000:{HOOK}"));
+        assert_eq!(message.operation, Operation::Post);
+        let denied = plan.reply(false, Reply::danger("Not allowed").only_actor());
+        assert_eq!(
+            denied.channel,
+            format!("C1/only=U1/response=1700000000:{HOOK}")
+        );
+        // Behind progress: in the progress thread, in order.
+        let result = plan.reply(true, Reply::success("done"));
+        assert_eq!(result.channel, "C1");
+        assert_eq!(result.thread_key.as_deref(), Some("slack:command:42"));
+        assert_eq!(plan.progress(1, Reply::info("rolling out")).channel, "C1");
+        // A chart is uploaded into the channel.
+        let mut chart = Reply::info("cost");
+        chart.image = Some(opsbot_commands::reply::Image {
+            title: "cost".into(),
+            png: vec![1],
+        });
+        assert_eq!(plan.reply(false, chart).channel, "C1");
+        // In a thread opsbot did not open: through the response_url, in that thread.
+        let threaded = answerable(Some("1.2"));
+        let other = Plan {
+            inbound: &threaded,
+            thread: &Thread::Slack("1.2".into()),
+        };
+        assert_eq!(
+            other.reply(false, Reply::success("ok")).channel,
+            format!("C1/thread=1.2/response=1700000000:{HOOK}")
+        );
+        // In an incident thread: in order with the incident's updates.
+        let incident = Plan {
+            inbound: &threaded,
+            thread: &Thread::Incident("incident:7".into()),
+        };
+        let message = incident.reply(false, Reply::success("acknowledged"));
+        assert_eq!(message.channel, "C1");
+        assert_eq!(message.thread_key.as_deref(), Some("incident:7"));
     }
 
     #[test]

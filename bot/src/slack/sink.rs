@@ -4,6 +4,21 @@
 //! [`Destination`]). 429 and 5xx come back as `Retry` (with Slack's `Retry-After`),
 //! `channel_not_found`, `invalid_auth` and the like as `Permanent`.
 //!
+//! Answers to slash commands and button presses whose destination carries the request's
+//! `response_url` are posted there (`in_channel`, or `ephemeral` for one user): Slack
+//! does not count them against the channel's one-message-per-second budget, so the
+//! dispatcher does not pace them ([`ChatSink::paces`]). A failed post is retried by the
+//! outbox; once the URL can no longer work (Slack's 404 / `expired_url` / `used_url`,
+//! or 29 minutes after the request) the answer is posted in the channel (thread, user)
+//! instead, so nothing is lost. Such answers carry no outbox tag (a `response_url` takes
+//! no metadata): after a crash in mid-call one may be posted twice. The URL is a
+//! credential and is never logged.
+//!
+//! A reply with an image (the `/cost` chart) is shared as an uploaded file whose message
+//! is the reply ([`WebApi::upload_image`]), in the destination's channel and thread
+//! (a `response_url` cannot carry files). Ephemeral replies cannot carry files: the
+//! chart is named instead.
+//!
 //! `chat.update` needs a channel id where `chat.postMessage` also takes `#name`: the ids
 //! Slack answered posts to names with are remembered (in memory) for later edits.
 
@@ -11,7 +26,8 @@ use std::{collections::HashMap, sync::Mutex};
 
 use async_trait::async_trait;
 use opsbot_commands::{Platform, Reply};
-use opsbot_slack::{ApiError, Destination, WebApi, blocks};
+use opsbot_slack::{ApiError, Destination, WebApi, blocks, signature::unix_now};
+use slack_morphism::prelude::SlackMessageContent;
 
 use crate::outbox::{ChatSink, DeliveryError, MessageRef};
 
@@ -59,19 +75,85 @@ fn destination(channel: &str) -> Result<Destination, DeliveryError> {
         })
 }
 
+/// The file name of an uploaded chart: its title, reduced to safe characters.
+fn file_name(title: &str) -> String {
+    let stem: String = title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-');
+    let stem = if stem.is_empty() { "chart" } else { stem };
+    format!("{}.png", stem.chars().take(60).collect::<String>())
+}
+
 impl SlackSink {
+    /// Delivers `reply` to `destination` (in the thread of `thread` when given), with
+    /// `tag` kept on channel posts.
+    async fn deliver(
+        &self,
+        mut destination: Destination,
+        thread: Option<&MessageRef>,
+        reply: &Reply,
+        tag: Option<&str>,
+    ) -> Result<MessageRef, DeliveryError> {
+        if let Some(root) = thread {
+            destination.thread_ts = Some(root.0.clone());
+        }
+        if let Some(image) = &reply.image
+            && destination.only_user.is_none()
+        {
+            let file = self
+                .api
+                .upload_image(
+                    &self.channel_id(&destination.channel),
+                    destination.thread_ts.as_deref(),
+                    &file_name(&image.title),
+                    &image.title,
+                    &image.png,
+                    blocks::file_share_blocks(reply),
+                )
+                .await
+                .map_err(delivery_error)?;
+            return Ok(MessageRef(file));
+        }
+        if let Some(response) = &destination.response
+            && response.usable_at(unix_now())
+        {
+            let answer = self
+                .api
+                .respond(
+                    response,
+                    destination.only_user.is_some(),
+                    destination.thread_ts.as_deref(),
+                    blocks::render(reply),
+                )
+                .await;
+            match answer {
+                Ok(()) => return Ok(MessageRef(String::new())),
+                Err(ApiError::ResponseUrlGone) => {
+                    tracing::info!(
+                        channel = %destination.channel,
+                        "the response_url no longer takes posts; answering in the channel"
+                    );
+                }
+                Err(error) => return Err(delivery_error(error)),
+            }
+        }
+        let content = match tag {
+            Some(tag) => opsbot_slack::client::with_outbox_tag(blocks::render(reply), tag),
+            None => blocks::render(reply),
+        };
+        self.post_content(destination.without_response(), content)
+            .await
+    }
+
     /// `chat.postMessage` (or `chat.postEphemeral`) of `content`; remembers the channel
     /// id Slack answered a `#name` with.
     async fn post_content(
         &self,
-        channel: &str,
-        thread: Option<&MessageRef>,
-        content: slack_morphism::prelude::SlackMessageContent,
+        destination: Destination,
+        content: SlackMessageContent,
     ) -> Result<MessageRef, DeliveryError> {
-        let mut destination = destination(channel)?;
-        if let Some(root) = thread {
-            destination.thread_ts = Some(root.0.clone());
-        }
         let posted = self
             .api
             .post(&destination, content)
@@ -93,13 +175,20 @@ impl ChatSink for SlackSink {
         Platform::Slack
     }
 
+    /// Answers through a `response_url` do not spend the channel's budget. (Once the URL
+    /// is gone the fallback post is not paced by the outbox either; a 429 it draws is
+    /// retried after Slack's `Retry-After` like any other.)
+    fn paces(&self, channel: &str) -> bool {
+        destination(channel).map_or(true, |d| d.response.is_none())
+    }
+
     async fn post(
         &self,
         channel: &str,
         thread: Option<&MessageRef>,
         reply: &Reply,
     ) -> Result<MessageRef, DeliveryError> {
-        self.post_content(channel, thread, blocks::render(reply))
+        self.deliver(destination(channel)?, thread, reply, None)
             .await
     }
 
@@ -110,12 +199,8 @@ impl ChatSink for SlackSink {
         reply: &Reply,
         tag: &str,
     ) -> Result<MessageRef, DeliveryError> {
-        self.post_content(
-            channel,
-            thread,
-            opsbot_slack::client::with_outbox_tag(blocks::render(reply), tag),
-        )
-        .await
+        self.deliver(destination(channel)?, thread, reply, Some(tag))
+            .await
     }
 
     async fn find_tagged(
@@ -125,8 +210,9 @@ impl ChatSink for SlackSink {
         tag_prefix: &str,
     ) -> Result<Option<(MessageRef, String)>, DeliveryError> {
         let destination = destination(channel)?;
-        if destination.only_user.is_some() {
-            // Ephemeral messages are not in the history (and cannot be edited anyway).
+        if destination.only_user.is_some() || destination.response.is_some() {
+            // Ephemeral messages are not in the history (and cannot be edited anyway);
+            // answers through a response_url carry no tag.
             return Ok(None);
         }
         let thread_ts = thread
@@ -159,5 +245,27 @@ impl ChatSink for SlackSink {
             )
             .await
             .map_err(delivery_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_file_names_are_safe() {
+        assert_eq!(file_name("Cost by day (EUR)"), "Cost-by-day--EUR.png");
+        assert_eq!(file_name("../../etc"), "etc.png");
+        assert_eq!(file_name("…"), "chart.png");
+    }
+
+    #[test]
+    fn only_channel_posts_are_paced() {
+        let api = WebApi::new(&opsbot_slack::WebApiSettings::default(), "xoxb-1").unwrap();
+        let sink = SlackSink::new(api);
+        assert!(sink.paces("C1"));
+        assert!(sink.paces("C1/thread=1.2"));
+        assert!(!sink.paces("C1/response=1700000000:https://hooks.slack.com/commands/1/2"));
+        assert!(!sink.paces("C1/only=U1/response=1700000000:https://hooks.slack.com/a/1"));
     }
 }

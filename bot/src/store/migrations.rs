@@ -46,6 +46,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0004_outbox_claim_lost.sql"),
         postgres: include_str!("../../../migrations/postgres/0004_outbox_claim_lost.sql"),
     },
+    Embedded {
+        version: 5,
+        description: "outbox lane order",
+        sqlite: include_str!("../../../migrations/sqlite/0005_outbox_lane_order.sql"),
+        postgres: include_str!("../../../migrations/postgres/0005_outbox_lane_order.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

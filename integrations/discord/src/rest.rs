@@ -7,7 +7,9 @@
 //! honours with its rate limiter disabled: calls are then sent directly, and a 429 comes
 //! back as [`RestError::RateLimited`] with Discord's `retry_after` for the caller (the
 //! outbox) to wait out. Either way the raw answer is read here, so status, body and
-//! `Retry-After` are all seen.
+//! `Retry-After` are all seen. serenity's gateway client gets an `Http` of its own with
+//! the same settings ([`DiscordRest::gateway_http`]), so its `GET /gateway` (the
+//! websocket URL) follows the base URL too.
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -49,6 +51,7 @@ pub struct DiscordRest {
     http: Arc<Http>,
     client: reqwest::Client,
     application_id: ApplicationId,
+    config: Arc<RestConfig>,
 }
 
 impl fmt::Debug for DiscordRest {
@@ -79,12 +82,20 @@ impl DiscordRest {
             http: Arc::new(http_for(config, client.clone(), application_id)),
             client,
             application_id,
+            config: Arc::new(config.clone()),
         })
     }
 
-    /// serenity's HTTP client for this configuration (the gateway client uses its own).
+    /// serenity's HTTP client for this configuration.
     pub fn serenity_http(&self) -> Arc<Http> {
         self.http.clone()
+    }
+
+    /// A new serenity HTTP client with the same token, base URL and rate-limiter choice,
+    /// for serenity's gateway client (which takes ownership of one). Its `GET /gateway`,
+    /// which hands out the websocket URL, goes to the same base URL as every other call.
+    pub fn gateway_http(&self) -> Http {
+        http_for(&self.config, self.client.clone(), self.application_id)
     }
 
     pub fn application_id(&self) -> ApplicationId {
@@ -316,8 +327,13 @@ mod tests {
         let production = DiscordRest::new(&config(DISCORD_API)).unwrap();
         assert!(production.serenity_http().ratelimiter.is_some());
         assert_eq!(production.serenity_http().proxy, None);
+        assert!(production.gateway_http().ratelimiter.is_some());
         let proxied = DiscordRest::new(&config("http://127.0.0.1:9/")).unwrap();
         assert!(proxied.serenity_http().ratelimiter.is_none());
+        let gateway = proxied.gateway_http();
+        assert!(gateway.ratelimiter.is_none());
+        assert_eq!(gateway.proxy.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(gateway.token(), "Bot MTIz.very-secret");
         assert_eq!(
             proxied.serenity_http().proxy.as_deref(),
             Some("http://127.0.0.1:9")

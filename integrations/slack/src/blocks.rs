@@ -5,8 +5,10 @@
 //! command text a press runs, with a Block Kit confirm dialog where the button asks
 //! "are you sure?". The top-level `text` is the plain-text fallback for notifications.
 //!
-//! Images: Slack image blocks need a URL or an uploaded file; PNG bytes are not uploaded
-//! (yet), so the reply says which chart it carries in a context line.
+//! Images: a reply with a PNG (the `/cost` chart) is shared as an uploaded file whose
+//! message is the reply's blocks ([`file_share_blocks`]; the file share message has no
+//! colour bar). Where no file can go (an ephemeral message) [`render`] names the chart
+//! in a context line instead.
 //!
 //! Slack's limits are kept: section text 3,000 characters, button labels 75, values
 //! 2,000, 25 buttons, 50 blocks.
@@ -155,6 +157,16 @@ pub fn blocks(reply: &Reply) -> Vec<SlackBlock> {
     blocks
 }
 
+/// The message of a file share carrying `reply`'s image: the reply's blocks, without the
+/// line naming the image (the file is there).
+pub fn file_share_blocks(reply: &Reply) -> Vec<SlackBlock> {
+    let without_image = Reply {
+        image: None,
+        ..reply.clone()
+    };
+    blocks(&without_image)
+}
+
 /// The whole message content of `reply`: fallback text and a coloured attachment with
 /// the blocks.
 pub fn render(reply: &Reply) -> SlackMessageContent {
@@ -288,5 +300,8 @@ mod tests {
         let value = rendered(&reply);
         let text = value.to_string();
         assert!(text.contains("cost by day (42 bytes"), "{text}");
+        let shared = serde_json::to_value(file_share_blocks(&reply)).unwrap();
+        assert!(!shared.to_string().contains("42 bytes"), "{shared}");
+        assert_eq!(shared[0]["text"]["text"], "ℹ️ *cost*");
     }
 }

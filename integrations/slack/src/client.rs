@@ -1,7 +1,15 @@
 //! The Slack Web API calls opsbot makes, over slack-morphism's hyper client with a
 //! configurable base URL (`https://slack.com/api`, or a local fake in tests — plain HTTP
 //! is accepted for that): `chat.postMessage` (roots and thread replies),
-//! `chat.postEphemeral`, `chat.update`, `usergroups.users.list`.
+//! `chat.postEphemeral`, `chat.update`, `usergroups.users.list`, answers through a
+//! request's `response_url` ([`WebApi::respond`]) and image uploads
+//! ([`WebApi::upload_image`]: `files.getUploadURLExternal`, the bytes to the URL Slack
+//! returns, `files.completeUploadExternal`).
+//!
+//! A `response_url` is posted to without the token and without slack-morphism's rate
+//! control (Slack does not count it against the channel's message budget), as a
+//! sensitive URL (slack-morphism's debug log shows a hash of it); it never appears in
+//! an error.
 //!
 //! slack-morphism's rate control (per-method tiers, Slack's special one-message-per-second
 //! per channel limit) paces calls when enabled. It does not retry a 429 here: the error
@@ -14,18 +22,23 @@ use std::{sync::Arc, time::Duration};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use slack_morphism::{
+    SlackClientApiCallContext, SlackClientHttpConnector,
     errors::SlackClientError,
     prelude::{
         SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
-        SlackApiChatUpdateRequest, SlackApiConversationsHistoryRequest,
-        SlackApiConversationsRepliesRequest, SlackApiRateControlConfig, SlackApiToken,
-        SlackApiTokenValue, SlackApiUserGroupsUsersListRequest, SlackChannelId, SlackClient,
-        SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata, SlackTs,
-        SlackUserGroupId, SlackUserId,
+        SlackApiChatPostMessageResponse, SlackApiChatUpdateRequest,
+        SlackApiConversationsHistoryRequest, SlackApiConversationsRepliesRequest,
+        SlackApiFilesComplete, SlackApiFilesCompleteUploadExternalRequest,
+        SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest,
+        SlackApiMethodRateControlConfig, SlackApiRateControlConfig, SlackApiRateControlLimit,
+        SlackApiRateControlSpecialLimit, SlackApiToken, SlackApiTokenValue,
+        SlackApiUserGroupsUsersListRequest, SlackBlock, SlackChannelId, SlackClient,
+        SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata, SlackResponseUrl,
+        SlackTs, SlackUserGroupId, SlackUserId,
     },
 };
 
-use crate::destination::Destination;
+use crate::destination::{Destination, ResponseUrl};
 
 /// The hyper connector behind the client (HTTPS, or HTTP for local fakes).
 pub type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
@@ -51,6 +64,10 @@ pub enum ApiError {
     /// The client could not be built (TLS roots, base URL).
     #[error("cannot set up the Slack client: {0}")]
     Setup(String),
+    /// A `response_url` that no longer takes posts (expired, used up: Slack's 404,
+    /// `expired_url`, `used_url`).
+    #[error("the response_url no longer takes posts")]
+    ResponseUrlGone,
 }
 
 /// Slack error codes after which a retry may succeed.
@@ -71,7 +88,7 @@ impl ApiError {
             ApiError::RateLimited { .. } | ApiError::Transport(_) => true,
             ApiError::Http { status } => *status >= 500 || *status == 408,
             ApiError::Api { code } => TEMPORARY_CODES.contains(&code.as_str()),
-            ApiError::Setup(_) => false,
+            ApiError::Setup(_) | ApiError::ResponseUrlGone => false,
         }
     }
 
@@ -90,6 +107,7 @@ impl ApiError {
             ApiError::Api { .. } => "api",
             ApiError::Transport(_) => "transport",
             ApiError::Setup(_) => "setup",
+            ApiError::ResponseUrlGone => "response_url_gone",
         }
     }
 }
@@ -151,6 +169,18 @@ impl std::fmt::Debug for WebApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebApi").finish_non_exhaustive()
     }
+}
+
+/// slack-morphism's rate control for one `chat.postMessage` call: Slack's documented
+/// special limit, about one message per second *per channel* (bursts are tolerated),
+/// keyed by the channel. (The outbox spaces a channel's messages a little wider still.)
+fn post_message_rate_control(channel: &str) -> SlackApiMethodRateControlConfig {
+    SlackApiMethodRateControlConfig::new().with_special_rate_limit(
+        SlackApiRateControlSpecialLimit::new(
+            format!("chat.postMessage:{channel}").into(),
+            SlackApiRateControlLimit::new(1, Duration::from_secs(1)),
+        ),
+    )
 }
 
 /// The hyper connector for `settings` (rustls with the system roots; plain HTTP allowed
@@ -219,7 +249,14 @@ impl WebApi {
             None => {
                 let mut request = SlackApiChatPostMessageRequest::new(channel, content);
                 request.thread_ts = thread;
-                let response = session.chat_post_message(&request).await?;
+                // Not `session.chat_post_message`: its rate control keys Slack's
+                // one-message-per-second limit by method, i.e. one message per second
+                // in the whole workspace. Slack's limit is per channel.
+                let rate_control = post_message_rate_control(&destination.channel);
+                let response: SlackApiChatPostMessageResponse = session
+                    .http_session_api
+                    .http_post("chat.postMessage", &request, Some(&rate_control))
+                    .await?;
                 Ok(Posted {
                     channel: response.channel.0,
                     ts: response.ts.0,
@@ -294,6 +331,90 @@ impl WebApi {
         Ok(())
     }
 
+    /// Answers a slash command or button press through its `response_url`: `in_channel`
+    /// for everyone, or `ephemeral` for the person who typed or pressed (who alone
+    /// sees it), in the thread of `thread_ts` when given, never replacing the message
+    /// pressed. [`ApiError::ResponseUrlGone`] when Slack no longer takes posts there.
+    pub async fn respond(
+        &self,
+        response: &ResponseUrl,
+        ephemeral: bool,
+        thread_ts: Option<&str>,
+        content: SlackMessageContent,
+    ) -> Result<(), ApiError> {
+        let url = SlackResponseUrl(
+            response
+                .url
+                .parse()
+                .map_err(|_| ApiError::ResponseUrlGone)?,
+        );
+        let body = ResponseMessage {
+            content,
+            response_type: if ephemeral { "ephemeral" } else { "in_channel" },
+            replace_original: false,
+            thread_ts,
+        };
+        let span = tracing::debug_span!("slack_response_url");
+        let context = SlackClientApiCallContext {
+            rate_control_params: None,
+            token: None,
+            tracing_span: &span,
+            is_sensitive_url: true,
+        };
+        let answer: Result<serde_json::Value, _> = self
+            .client
+            .http_api
+            .connector
+            .http_post_uri(url.0, &body, context)
+            .await;
+        match answer.map_err(ApiError::from) {
+            Ok(_) => Ok(()),
+            Err(ApiError::Http { status: 404 | 410 }) => Err(ApiError::ResponseUrlGone),
+            Err(ApiError::Api { code }) if RESPONSE_URL_GONE_CODES.contains(&code.as_str()) => {
+                Err(ApiError::ResponseUrlGone)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Uploads `png` as `filename` and shares it in `channel` (in the thread of
+    /// `thread_ts` when given) with `blocks` as the message: `files.getUploadURLExternal`,
+    /// the bytes to the upload URL Slack returned, `files.completeUploadExternal`. One
+    /// message appears, and only at the last call, so a failure before it leaves no
+    /// half-posted reply (at most an unshared file). Returns the file's id.
+    pub async fn upload_image(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        filename: &str,
+        title: &str,
+        png: &[u8],
+        blocks: Vec<SlackBlock>,
+    ) -> Result<String, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let target = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                filename.to_string(),
+                png.len(),
+            ))
+            .await?;
+        session
+            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                target.upload_url,
+                png.to_vec(),
+                "image/png".to_string(),
+            ))
+            .await?;
+        let mut file = SlackApiFilesComplete::new(target.file_id.clone());
+        file.title = Some(title.to_string());
+        let mut request = SlackApiFilesCompleteUploadExternalRequest::new(vec![file]);
+        request.channel_id = Some(SlackChannelId(channel.to_string()));
+        request.thread_ts = thread_ts.map(|ts| SlackTs(ts.to_string()));
+        request.blocks = (!blocks.is_empty()).then_some(blocks);
+        session.files_complete_upload_external(&request).await?;
+        Ok(target.file_id.0)
+    }
+
     /// The members of user group `group` (`usergroups.users.list`).
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, ApiError> {
         let session = self.client.open_session(&self.token);
@@ -301,6 +422,20 @@ impl WebApi {
         let response = session.usergroups_users_list(&request).await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
+}
+
+/// The errors Slack answers a `response_url` with once it stopped taking posts.
+const RESPONSE_URL_GONE_CODES: &[&str] = &["expired_url", "used_url", "invalid_url"];
+
+/// A message posted to a `response_url`.
+#[derive(serde::Serialize)]
+struct ResponseMessage<'a> {
+    #[serde(flatten)]
+    content: SlackMessageContent,
+    response_type: &'static str,
+    replace_original: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread_ts: Option<&'a str>,
 }
 
 /// The metadata `event_type` of opsbot's posts that carry an outbox tag.

@@ -6,6 +6,9 @@
 //!
 //! The payloads are parsed with slack-morphism's models, so Socket Mode (which hands over
 //! the same models) goes through the same functions.
+//!
+//! Slash commands and button presses carry a `response_url` to answer through; it is
+//! kept with the time it was received (it works for 30 minutes), never logged.
 
 use serde_json::{Map, Value};
 use slack_morphism::prelude::{
@@ -13,7 +16,7 @@ use slack_morphism::prelude::{
     SlackInteractionEvent, SlackPushEvent,
 };
 
-use crate::slash::SlashCommands;
+use crate::{destination::ResponseUrl, signature::unix_now, slash::SlashCommands};
 
 /// Where an invocation came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +41,8 @@ pub struct Inbound {
     /// Slack's unique id of this delivery (trigger id, action ts, event id): replies are
     /// deduplicated on it, so a retried delivery never answers twice.
     pub delivery_id: String,
+    /// Where to answer (slash commands and button presses; mentions have none).
+    pub response_url: Option<ResponseUrl>,
 }
 
 /// A payload that cannot be understood (the reason goes into a 400).
@@ -87,6 +92,7 @@ pub fn from_command(event: &SlackCommandEvent, slash: &SlashCommands) -> Inbound
         thread_ts: None,
         text: slash.to_text(&event.command.0, event.text.as_deref().unwrap_or_default()),
         delivery_id: format!("command:{}", event.trigger_id.0),
+        response_url: Some(ResponseUrl::new(event.response_url.0.as_str(), unix_now())),
     }
 }
 
@@ -148,6 +154,10 @@ pub fn from_interaction(event: &SlackInteractionEvent) -> Option<Inbound> {
         thread_ts,
         text,
         delivery_id: format!("action:{delivery}"),
+        response_url: actions
+            .response_url
+            .as_ref()
+            .map(|url| ResponseUrl::new(url.0.as_str(), unix_now())),
     })
 }
 
@@ -178,6 +188,7 @@ pub fn from_push_event(event: &SlackPushEvent) -> Event {
                     thread_ts: mention.origin.thread_ts.as_ref().map(|t| t.0.clone()),
                     text,
                     delivery_id: format!("event:{}", callback.event_id.0),
+                    response_url: None,
                 })
             }
             _ => Event::Ignored,
@@ -225,6 +236,12 @@ mod tests {
         assert_eq!(inbound.text, "restart wrkhrs-rag");
         assert_eq!(inbound.thread_ts, None);
         assert!(inbound.delivery_id.starts_with("command:398738663015"));
+        let response = inbound.response_url.unwrap();
+        assert_eq!(
+            response.url,
+            "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN"
+        );
+        assert!((response.issued_at - unix_now()).abs() < 60);
     }
 
     #[test]
@@ -272,6 +289,10 @@ mod tests {
         assert_eq!(inbound.channel_id, "C1");
         assert_eq!(inbound.thread_ts.as_deref(), Some("1700000000.000100"));
         assert_eq!(inbound.delivery_id, "action:1700000001.000200");
+        assert_eq!(
+            inbound.response_url.map(|r| r.url).as_deref(),
+            Some("https://hooks.slack.com/actions/T1/1/x")
+        );
         let in_thread = parse_interaction(button_payload(Some("1699999999.000001")).as_bytes())
             .unwrap()
             .unwrap();
@@ -301,6 +322,7 @@ mod tests {
         assert_eq!(inbound.thread_ts.as_deref(), Some("1700000000.000100"));
         assert_eq!(inbound.user_id, "U3");
         assert_eq!(inbound.delivery_id, "event:Ev1");
+        assert_eq!(inbound.response_url, None);
     }
 
     #[test]

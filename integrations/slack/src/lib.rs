@@ -5,8 +5,10 @@
 //! * [`inbound`]: slash commands, button presses and Events API envelopes as neutral
 //!   [`inbound::Inbound`] invocations;
 //! * [`blocks`]: Block Kit rendering of the neutral [`opsbot_commands::Reply`];
-//! * [`destination`]: where a message goes (channel, thread, one user);
-//! * [`client`]: the Web API calls (slack-morphism's hyper client, configurable base URL);
+//! * [`destination`]: where a message goes (channel, thread, one user, a request's
+//!   `response_url`);
+//! * [`client`]: the Web API calls (slack-morphism's hyper client, configurable base URL),
+//!   answers through a `response_url`, and image uploads;
 //! * [`manifest`]: the Slack app manifest.
 //!
 //! The bot (`opsbot`'s `slack` module) wires these to the engine and the outbox, and runs
@@ -31,7 +33,7 @@ pub mod signature;
 pub mod slash;
 
 pub use client::{ApiError, Posted, WebApi, WebApiSettings};
-pub use destination::Destination;
+pub use destination::{Destination, ResponseUrl};
 pub use inbound::{Event, Inbound, InboundError, Source};
 pub use signature::{SignatureError, SigningSecret};
 pub use slash::SlashCommands;

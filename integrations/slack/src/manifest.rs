@@ -9,13 +9,14 @@ use serde_json::{Value, json};
 use crate::slash::SlashCommands;
 
 /// Bot token scopes: slash commands, posting (also in public channels the bot was not
-/// invited to), reading user groups for role bindings, `@opsbot` mentions, and reading
-/// channel history (after a crash the outbox looks there for a post it may have made
-/// before posting it again).
+/// invited to), uploading charts (`files:write`), reading user groups for role
+/// bindings, `@opsbot` mentions, and reading channel history (after a crash the outbox
+/// looks there for a post it may have made before posting it again).
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
     "chat:write.public",
+    "files:write",
     "usergroups:read",
     "app_mentions:read",
     "channels:history",
@@ -115,6 +116,7 @@ mod tests {
         assert_eq!(value["settings"]["socket_mode_enabled"], false);
         let scopes = value["oauth_config"]["scopes"]["bot"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "usergroups:read"));
+        assert!(scopes.iter().any(|s| s == "files:write"));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A fake Discord REST API (v10) on `127.0.0.1:0` (plain HTTP), written from Discord's
 //! documentation (https://discord.com/developers/docs): messages (create, edit), threads
 //! started from a message, interaction callbacks, the interaction webhook (edit or delete
-//! the original response, follow-ups) and the bulk overwrite of application commands,
-//! each under `/api/v10/...`.
+//! the original response, follow-ups), the bulk overwrite of application commands, and
+//! `GET /gateway` / `GET /gateway/bot` (the gateway's websocket URL: a
+//! [`crate::discord_gateway::FakeGateway`]'s once [`FakeDiscord::set_gateway_url`] was
+//! called, else Discord's), each under `/api/v10/...`.
 //!
 //! Like Discord it checks `Authorization: Bot TOKEN` on bot routes (interaction
 //! callbacks and webhooks need none), answers unknown channels with 404 `{"code": 10003}`,
@@ -29,7 +31,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{patch, post, put},
+    routing::{get, patch, post, put},
 };
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -122,6 +124,8 @@ struct Inner {
     registrations: Vec<(Option<String>, Value)>,
     /// Calls by `METHOD route`, refused ones included.
     calls: Vec<String>,
+    /// What `GET /gateway` hands out.
+    gateway_url: Option<String>,
 }
 
 impl Inner {
@@ -187,6 +191,8 @@ impl FakeDiscord {
                 "/api/v10/applications/{application}/guilds/{guild}/commands",
                 put(guild_commands),
             )
+            .route("/api/v10/gateway", get(gateway))
+            .route("/api/v10/gateway/bot", get(gateway_bot))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -206,6 +212,11 @@ impl FakeDiscord {
     /// Makes a text channel exist.
     pub fn add_channel(&self, id: &str) {
         self.shared.lock().channels.insert(id.to_string());
+    }
+
+    /// `GET /gateway` hands out `url` (a fake gateway's) from now on.
+    pub fn set_gateway_url(&self, url: &str) {
+        self.shared.lock().gateway_url = Some(url.to_string());
     }
 
     /// The next calls fail like this, in order.
@@ -658,6 +669,37 @@ async fn followup(
     let answer = message_json(&message);
     inner.messages.push(message);
     Json(answer).into_response()
+}
+
+fn gateway_url(shared: &Shared) -> String {
+    shared
+        .lock()
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| "wss://gateway.discord.gg".to_string())
+}
+
+/// `GET /gateway`: no authentication; `{"url": …}`.
+async fn gateway(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(response) = admit(&shared, &headers, "GET gateway", false) {
+        return *response;
+    }
+    Json(json!({ "url": gateway_url(&shared) })).into_response()
+}
+
+/// `GET /gateway/bot`: the bot token; the URL, one shard, and the session start limit.
+async fn gateway_bot(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(response) = admit(&shared, &headers, "GET gateway/bot", true) {
+        return *response;
+    }
+    Json(json!({
+        "url": gateway_url(&shared),
+        "shards": 1,
+        "session_start_limit": {
+            "total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1
+        }
+    }))
+    .into_response()
 }
 
 async fn global_commands(

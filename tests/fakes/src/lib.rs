@@ -16,13 +16,16 @@
 //!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket.
 //!
 //! * [`discord::FakeDiscord`]: the Discord REST API calls opsbot makes (messages,
-//!   threads, interaction callbacks and webhooks, command registration), with 429/5xx.
+//!   threads, interaction callbacks and webhooks, command registration, `GET /gateway`),
+//!   with 429/5xx, and [`discord_gateway::FakeGateway`]: the gateway websocket (Hello,
+//!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`).
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
 //! methods, and stops when dropped (or with its `shutdown`).
 
 pub mod cost;
 pub mod discord;
+pub mod discord_gateway;
 pub mod docker;
 pub mod kubernetes;
 pub mod slack;

@@ -1,7 +1,24 @@
 //! A fake Slack Web API on `127.0.0.1:0` (plain HTTP), written from Slack's method
 //! documentation (https://api.slack.com/methods): `chat.postMessage`,
-//! `chat.postEphemeral`, `chat.update`, `usergroups.users.list` and
-//! `apps.connections.open`, each under `/api/METHOD`.
+//! `chat.postEphemeral`, `chat.update`, `usergroups.users.list`,
+//! `conversations.history`/`.replies`, `apps.connections.open`, and the file upload flow
+//! (https://api.slack.com/messaging/files#uploading_files: `files.getUploadURLExternal`
+//! hands out an upload URL on the fake, `/upload/FILE` takes the bytes,
+//! `files.completeUploadExternal` shares the files in a channel or thread), each method
+//! under `/api/METHOD`.
+//!
+//! Response URLs (https://api.slack.com/interactivity/handling#message_responses):
+//! [`FakeSlack::response_url`] hands out `/response/ID` for a channel and user, to put in
+//! the slash commands and button payloads a test signs. A JSON post there (no token)
+//! becomes a message in that channel (`response_type: in_channel`) or one only that user
+//! sees (`ephemeral`, Slack's default), in the thread of `thread_ts` when given; each URL
+//! takes five posts, then answers 404 `used_url`, and one made to expire answers 404
+//! `expired_url`. Those posts are not chat calls: the rate mode and [`FakeSlack::fail_next`]
+//! leave them alone; [`FakeSlack::fail_next_responses`] makes them fail.
+//!
+//! Rate mode ([`FakeSlack::limit_channel_rate`]): `chat.postMessage` and `chat.update`
+//! are taken at most once per second per channel, the rest answered HTTP 429 with
+//! `Retry-After: 1`, as Slack limits posting.
 //!
 //! Like Slack it checks the bearer token (`invalid_auth`, or `not_allowed_token_type`
 //! for a bot token on `apps.connections.open`), answers HTTP 200 with `{"ok": false,
@@ -15,6 +32,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     net::SocketAddr,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -41,6 +59,10 @@ pub struct PostedMessage {
     pub body: Value,
     /// Every earlier version, oldest first.
     pub edits: Vec<Value>,
+    /// The response URL it was posted through (`None`: a Web API method).
+    pub response_url: Option<String>,
+    /// When the fake took it.
+    pub posted_at: Instant,
 }
 
 impl PostedMessage {
@@ -86,6 +108,44 @@ pub enum Failure {
     ServerError,
 }
 
+/// A response URL handed out.
+#[derive(Clone, Debug)]
+struct ResponseTarget {
+    /// `http://127.0.0.1:PORT`
+    base: String,
+    channel: String,
+    user: String,
+    uses: usize,
+    expired: bool,
+}
+
+/// How many posts a response URL takes.
+pub const RESPONSE_URL_USES: usize = 5;
+
+/// A file as `files.getUploadURLExternal` announced it and the upload URL received it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UploadedFile {
+    pub id: String,
+    pub filename: String,
+    /// The length announced to `files.getUploadURLExternal`.
+    pub length: usize,
+    /// The bytes posted to the upload URL (`None`: not yet).
+    pub bytes: Option<Vec<u8>>,
+    /// Set by `files.completeUploadExternal`.
+    pub title: Option<String>,
+    /// Where `files.completeUploadExternal` shared it.
+    pub channel: Option<String>,
+    pub thread_ts: Option<String>,
+}
+
+/// Calls of one channel in rate mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelCalls {
+    pub taken: usize,
+    pub refused: usize,
+    last: Option<Instant>,
+}
+
 #[derive(Default)]
 struct Inner {
     messages: Vec<PostedMessage>,
@@ -100,6 +160,13 @@ struct Inner {
     socket_url: Option<String>,
     /// How long a chat call waits after it was taken before it answers.
     answer_delay: std::time::Duration,
+    responses: HashMap<String, ResponseTarget>,
+    next_id: u64,
+    files: Vec<UploadedFile>,
+    /// Rate mode: one `chat.postMessage`/`chat.update` per second per channel.
+    channel_rate: bool,
+    channel_calls: HashMap<String, ChannelCalls>,
+    response_failures: Vec<Failure>,
 }
 
 #[derive(Clone)]
@@ -129,7 +196,13 @@ impl FakeSlack {
             .route("/api/usergroups.users.list", get(usergroups_users_list))
             .route("/api/conversations.history", get(conversations_history))
             .route("/api/conversations.replies", get(conversations_replies))
+            .route(
+                "/api/files.getUploadURLExternal",
+                get(files_get_upload_url_external),
+            )
             .route("/api/{method}", post(method))
+            .route("/response/{id}", post(response_url))
+            .route("/upload/{id}", post(upload))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -213,6 +286,7 @@ impl FakeSlack {
     /// A handle on the recorded calls and messages that can move to another thread.
     pub fn clone_handle(&self) -> FakeSlackHandle {
         FakeSlackHandle {
+            addr: self.addr,
             shared: self.shared.clone(),
         }
     }
@@ -220,6 +294,44 @@ impl FakeSlack {
     /// The websocket URL `apps.connections.open` hands out.
     pub fn set_socket_url(&self, url: &str) {
         self.inner().socket_url = Some(url.to_string());
+    }
+
+    /// A new response URL for a request by `user` in `channel`
+    /// (`http://127.0.0.1:PORT/response/ID`).
+    pub fn response_url(&self, channel: &str, user: &str) -> String {
+        self.shared.new_response_url(self.addr, channel, user)
+    }
+
+    /// `url` (from [`FakeSlack::response_url`]) answers 404 `expired_url` from now on.
+    pub fn expire_response_url(&self, url: &str) {
+        let id = url.rsplit('/').next().unwrap_or_default();
+        if let Some(target) = self.inner().responses.get_mut(id) {
+            target.expired = true;
+        }
+    }
+
+    /// The next `count` posts to response URLs fail with `failure` (not using them up).
+    pub fn fail_next_responses(&self, count: usize, failure: Failure) {
+        let mut inner = self.inner();
+        inner
+            .response_failures
+            .extend(std::iter::repeat_n(failure, count));
+    }
+
+    /// Files announced, uploaded and shared, in order.
+    pub fn files(&self) -> Vec<UploadedFile> {
+        self.inner().files.clone()
+    }
+
+    /// Rate mode: at most one `chat.postMessage`/`chat.update` per second per channel,
+    /// the rest answered 429 with `Retry-After: 1`.
+    pub fn limit_channel_rate(&self) {
+        self.inner().channel_rate = true;
+    }
+
+    /// Chat calls taken and refused per channel (rate mode).
+    pub fn channel_calls(&self) -> HashMap<String, ChannelCalls> {
+        self.inner().channel_calls.clone()
     }
 
     pub fn shutdown(self) {
@@ -236,6 +348,7 @@ impl Drop for FakeSlack {
 /// Reads what a [`FakeSlack`] recorded, from any thread.
 #[derive(Clone)]
 pub struct FakeSlackHandle {
+    addr: SocketAddr,
     shared: Shared,
 }
 
@@ -248,6 +361,16 @@ impl FakeSlackHandle {
     /// Every message posted so far.
     pub fn messages(&self) -> Vec<PostedMessage> {
         self.shared.lock().messages.clone()
+    }
+
+    /// Chat calls taken and refused per channel (rate mode).
+    pub fn channel_calls(&self) -> HashMap<String, ChannelCalls> {
+        self.shared.lock().channel_calls.clone()
+    }
+
+    /// See [`FakeSlack::response_url`].
+    pub fn response_url(&self, channel: &str, user: &str) -> String {
+        self.shared.new_response_url(self.addr, channel, user)
     }
 }
 
@@ -265,6 +388,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_response_url(&self, addr: SocketAddr, channel: &str, user: &str) -> String {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = format!("R{:06}", inner.next_id);
+        inner.responses.insert(
+            id.clone(),
+            ResponseTarget {
+                base: format!("http://{addr}"),
+                channel: channel.to_string(),
+                user: user.to_string(),
+                uses: 0,
+                expired: false,
+            },
+        );
+        format!("http://{addr}/response/{id}")
     }
 
     fn count(&self, method: &str) {
@@ -405,6 +545,9 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
     if token != Some(shared.bot_token.as_str()) {
         return slack_error("invalid_auth");
     }
+    if method == "files.completeUploadExternal" {
+        return files_complete_upload_external(shared, body);
+    }
     if !matches!(
         method.as_str(),
         "chat.postMessage" | "chat.postEphemeral" | "chat.update"
@@ -449,6 +592,24 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
     if inner.missing_channels.contains(&channel) {
         return slack_error("channel_not_found");
     }
+    if inner.channel_rate && method != "chat.postEphemeral" {
+        let now = Instant::now();
+        let calls = inner.channel_calls.entry(channel.clone()).or_default();
+        if calls
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            calls.refused += 1;
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({ "ok": false, "error": "ratelimited" })),
+            )
+                .into_response();
+        }
+        calls.last = Some(now);
+        calls.taken += 1;
+    }
     if body["text"].as_str().is_none() && body["blocks"].is_null() && body["attachments"].is_null()
     {
         return slack_error("no_text");
@@ -474,6 +635,8 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
                 only_user,
                 body: body.clone(),
                 edits: Vec::new(),
+                response_url: None,
+                posted_at: Instant::now(),
             });
             if ephemeral {
                 Json(json!({ "ok": true, "message_ts": ts })).into_response()
@@ -515,4 +678,173 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
             .into_response()
         }
     }
+}
+
+/// `files.getUploadURLExternal?filename=…&length=…`: a file id and where to post the
+/// bytes.
+async fn files_get_upload_url_external(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    shared.count("files.getUploadURLExternal");
+    if bearer(&headers) != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    let filename = query.get("filename").cloned().unwrap_or_default();
+    let length = query.get("length").and_then(|l| l.parse::<usize>().ok());
+    let (false, Some(length @ 1..)) = (filename.is_empty(), length) else {
+        return slack_error("invalid_arguments");
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return slack_error("invalid_arguments");
+    };
+    let mut inner = shared.lock();
+    inner.next_id += 1;
+    let id = format!("F{:06}", inner.next_id);
+    inner.files.push(UploadedFile {
+        id: id.clone(),
+        filename,
+        length,
+        bytes: None,
+        title: None,
+        channel: None,
+        thread_ts: None,
+    });
+    Json(json!({ "ok": true, "upload_url": format!("http://{host}/upload/{id}"), "file_id": id }))
+        .into_response()
+}
+
+/// The upload URL: takes the file's bytes (as many as announced).
+async fn upload(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    shared.count("upload");
+    let mut inner = shared.lock();
+    let Some(file) = inner.files.iter_mut().find(|f| f.id == id) else {
+        return (StatusCode::NOT_FOUND, "no such upload").into_response();
+    };
+    if body.len() != file.length {
+        return (StatusCode::BAD_REQUEST, "length mismatch").into_response();
+    }
+    file.bytes = Some(body.to_vec());
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
+}
+
+/// `files.completeUploadExternal`: shares uploaded files in `channel_id` (in the thread
+/// of `thread_ts`), as one message with `initial_comment` or `blocks`.
+fn files_complete_upload_external(shared: &Shared, body: &[u8]) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return slack_error("invalid_json");
+    };
+    let Some(files) = body["files"].as_array().filter(|f| !f.is_empty()) else {
+        return slack_error("invalid_arguments");
+    };
+    let channel = body["channel_id"].as_str().map(str::to_string);
+    let thread_ts = body["thread_ts"].as_str().map(str::to_string);
+    let mut inner = shared.lock();
+    if let Some(channel) = &channel
+        && (channel.starts_with('#') || inner.missing_channels.contains(channel))
+    {
+        return slack_error("channel_not_found");
+    }
+    let mut answered = Vec::new();
+    for file in files {
+        let id = file["id"].as_str().unwrap_or_default();
+        let Some(known) = inner
+            .files
+            .iter_mut()
+            .find(|f| f.id == id && f.bytes.is_some())
+        else {
+            return slack_error("file_not_found");
+        };
+        known.title = file["title"].as_str().map(str::to_string);
+        known.channel = channel.clone();
+        known.thread_ts = thread_ts.clone();
+        answered.push(json!({ "id": id, "name": known.filename, "title": known.title }));
+    }
+    if let Some(channel) = channel {
+        inner.next_ts += 1;
+        let ts = format!("1700000000.{:06}", inner.next_ts);
+        inner.messages.push(PostedMessage {
+            channel,
+            ts,
+            thread_ts,
+            only_user: None,
+            body: json!({
+                "text": body["initial_comment"].as_str().unwrap_or_default(),
+                "blocks": body["blocks"],
+                "files": answered,
+            }),
+            edits: Vec::new(),
+            response_url: None,
+            posted_at: Instant::now(),
+        });
+    }
+    Json(json!({ "ok": true, "files": answered })).into_response()
+}
+
+fn response_error(code: &str) -> Response {
+    (StatusCode::NOT_FOUND, code.to_string()).into_response()
+}
+
+/// A post to a response URL: a message in its channel, or for its user alone.
+async fn response_url(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    shared.count("response_url");
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    };
+    let mut inner = shared.lock();
+    if !inner.response_failures.is_empty() {
+        return match inner.response_failures.remove(0) {
+            Failure::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                "rate_limited",
+            )
+                .into_response(),
+            Failure::ServerError => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+            }
+        };
+    }
+    let Some(target) = inner.responses.get_mut(&id) else {
+        return response_error("invalid_url");
+    };
+    if target.expired {
+        return response_error("expired_url");
+    }
+    if target.uses >= RESPONSE_URL_USES {
+        return response_error("used_url");
+    }
+    if body["text"].as_str().is_none() && body["blocks"].is_null() && body["attachments"].is_null()
+    {
+        return (StatusCode::BAD_REQUEST, "no_text").into_response();
+    }
+    target.uses += 1;
+    let target = target.clone();
+    let url = format!("{}/response/{id}", target.base);
+    let only_user = match body["response_type"].as_str() {
+        Some("in_channel") => None,
+        _ => Some(target.user.clone()),
+    };
+    inner.next_ts += 1;
+    let ts = format!("1700000000.{:06}", inner.next_ts);
+    inner.messages.push(PostedMessage {
+        channel: target.channel,
+        ts,
+        thread_ts: body["thread_ts"].as_str().map(str::to_string),
+        only_user,
+        body,
+        edits: Vec::new(),
+        response_url: Some(url),
+        posted_at: Instant::now(),
+    });
+    Json(json!({ "ok": true })).into_response()
 }
