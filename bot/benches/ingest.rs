@@ -12,6 +12,7 @@
 //! Run: `cargo bench -p opsbot --bench ingest` (env `BENCH_BATCHES`, `BENCH_CLIENTS`).
 //! Reports; asserts only that every batch was accepted.
 
+use opsbot_fakes::free_port;
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
@@ -37,14 +38,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One Alertmanager v4 notification: group `group`, alerts `first..first+100`.

@@ -13,6 +13,7 @@
 //!
 //! Run: `cargo bench -p opsbot --bench startup`. Reports; asserts nothing about time.
 
+use opsbot_fakes::free_port;
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
@@ -23,14 +24,6 @@ use std::{
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn first_reply(db: &Path) -> Duration {

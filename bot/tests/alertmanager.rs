@@ -8,6 +8,7 @@
 //! Under CI (`CI` set and not `false`/`0`) a missing Alertmanager fails the test; elsewhere
 //! the test says so on stderr and passes without running.
 
+use opsbot_fakes::free_port;
 use std::{
     collections::BTreeMap,
     fs::File,
@@ -49,14 +50,6 @@ fn alertmanager_binary() -> Option<PathBuf> {
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.1 request; the status and body of the answer, `None` when nothing answers.

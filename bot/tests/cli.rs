@@ -2,6 +2,7 @@
 //! subcommands (including tamper detection), and `serve` with its HTTP endpoints and
 //! graceful shutdown on SIGTERM.
 
+use opsbot_fakes::free_port;
 use std::{
     io::{Read, Write},
     net::TcpStream,
@@ -208,14 +209,6 @@ fn two_console_users_share_one_store_for_approvals() {
     let out = run_console(dir.path(), "lead", "audit --command restart\n");
     let stdout = text(&out.stdout);
     assert!(stdout.contains("approved by console:lead"), "{stdout}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {

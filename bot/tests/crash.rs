@@ -14,6 +14,7 @@
 //! * each incident has exactly one root, edited to resolved at the end;
 //! * nothing was parked as failed.
 
+use opsbot_fakes::free_port;
 use std::{
     collections::{BTreeSet, HashMap},
     io::{Read as _, Write as _},
@@ -72,14 +73,6 @@ auth = "none"
         ));
     }
     text
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(config: &Path, database_url: &str, port: u16) -> Child {

@@ -23,6 +23,7 @@
 //! "Slack Socket Mode connected"). Needs `OPSBOT_TEST_POSTGRES_URL` (skipped without it,
 //! failing under `CI`).
 
+use opsbot_fakes::free_port;
 use std::{
     io::{BufRead as _, BufReader, Read as _, Write as _},
     net::TcpStream,
@@ -88,14 +89,6 @@ role = "operator"
 subjects = ["discord:{USER}"]
 "#
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Whether anything answers HTTP on `port` (a POST to `/healthz` is a 405).

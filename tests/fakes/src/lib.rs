@@ -21,16 +21,20 @@
 //!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`).
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
-//! methods, and stops when dropped (or with its `shutdown`).
+//! methods, and stops when dropped (or with its `shutdown`). [`free_port`] finds a port
+//! for a real process under test.
 
 pub mod cost;
 pub mod discord;
 pub mod discord_gateway;
 pub mod docker;
 pub mod kubernetes;
+mod port;
 pub mod slack;
 pub mod slack_socket;
 pub mod systemd;
+
+pub use port::free_port;
 
 #[cfg(test)]
 mod tests {
