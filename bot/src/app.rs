@@ -90,7 +90,7 @@ impl App {
     ) -> Result<Self, StartError> {
         let config = &loaded.config;
         let policy = Policy::from_config(config)?;
-        let store = Store::connect(&config.store.url, config.store.max_connections).await?;
+        let store = Store::connect_with(&config.store.url, config.store.connect_options()).await?;
         store.migrate().await?;
         let audit = AuditWriter::spawn(store.clone());
         let metrics = Arc::new(Metrics::new());
@@ -243,7 +243,10 @@ async fn escalation_loop(incidents: Incidents) {
         match incidents.escalate_due(jiff::Timestamp::now()).await {
             Ok(0) => {}
             Ok(escalated) => tracing::info!(escalated, "escalated incidents"),
-            Err(error) => tracing::warn!(%error, "escalating incidents failed; will retry"),
+            Err(error) => {
+                incidents.store().health().write_failed(&error);
+                tracing::warn!(%error, "escalating incidents failed; will retry");
+            }
         }
     }
 }

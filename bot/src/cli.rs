@@ -261,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn open_store(loaded: &LoadedConfig) -> anyhow::Result<Store> {
     let store = &loaded.config.store;
-    Store::connect(&store.url, store.max_connections)
+    Store::connect_with(&store.url, store.connect_options())
         .await
         .with_context(|| format!("cannot open the store {}", config::redact_url(&store.url)))
 }

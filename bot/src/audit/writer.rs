@@ -120,7 +120,9 @@ async fn run(store: Store, mut inbox: mpsc::Receiver<Message>) {
         if records.is_empty() {
             continue;
         }
-        match commit_batch(&store, &mut records).await {
+        let committed = commit_batch(&store, &mut records).await;
+        store.observe(&committed);
+        match committed {
             Ok(first_seq) => {
                 for (seq, waiter) in (first_seq..).zip(waiters.drain(..)) {
                     let _ = waiter.send(Ok(seq));

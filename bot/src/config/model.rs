@@ -105,6 +105,25 @@ pub struct StoreConfig {
     /// Connections in the pool (PostgreSQL; SQLite uses one writer and a few readers).
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// PostgreSQL `statement_timeout` and `lock_timeout` of every session: a held lock or
+    /// a stuck statement fails after this (and the request answers 503). `0s`: the
+    /// server's defaults.
+    #[serde(default = "default_statement_timeout")]
+    pub statement_timeout: HumanDuration,
+    /// The longest a write endpoint (alerts, chat commands) waits for the store before it
+    /// answers 503 with `Retry-After`.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: HumanDuration,
+}
+
+impl StoreConfig {
+    /// How to open the store.
+    pub fn connect_options(&self) -> crate::store::ConnectOptions {
+        crate::store::ConnectOptions {
+            max_connections: self.max_connections,
+            statement_timeout: Some(self.statement_timeout.as_duration()),
+        }
+    }
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -112,6 +131,8 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("url", &super::secret::redact_url(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("write_timeout", &self.write_timeout)
             .finish()
     }
 }
@@ -121,6 +142,8 @@ impl Default for StoreConfig {
         Self {
             url: default_store_url(),
             max_connections: default_max_connections(),
+            statement_timeout: default_statement_timeout(),
+            write_timeout: default_write_timeout(),
         }
     }
 }
@@ -131,6 +154,14 @@ pub fn default_store_url() -> String {
 
 fn default_max_connections() -> u32 {
     8
+}
+
+fn default_statement_timeout() -> HumanDuration {
+    HumanDuration(crate::store::DEFAULT_STATEMENT_TIMEOUT)
+}
+
+fn default_write_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
 }
 
 /// `[audit]`

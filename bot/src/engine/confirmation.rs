@@ -59,9 +59,7 @@ impl Engine {
                 .command(command.as_str())
                 .service(call.service)
                 .reason(format!("could not store the pending request: {error}"));
-            let reply = Reply::danger(format!("`{command}` did not start")).line(format!(
-                "The store is unavailable ({error}); nothing was changed. Try again shortly."
-            ));
+            let reply = super::cannot_record(&error);
             return self.finish(trail, verdict, reply).await;
         }
         let target = call

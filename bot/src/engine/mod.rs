@@ -181,21 +181,43 @@ impl Engine {
 
     /// Writes the audit record (waiting for it to be durable), counts metrics, and
     /// returns the reply. A failed audit write is shown to the user, never hidden.
-    async fn finish(&self, trail: &Trail<'_>, verdict: Verdict<'_>, mut reply: Reply) -> Reply {
+    async fn finish(&self, trail: &Trail<'_>, verdict: Verdict<'_>, reply: Reply) -> Reply {
+        self.finish_recorded(trail, verdict, reply).await.0
+    }
+
+    /// [`Engine::finish`], also saying whether the audit record was written. When it was
+    /// not and nothing ran, the reply becomes the plain [`CANNOT_RECORD`]; when something
+    /// did run, the reply says it was not recorded.
+    async fn finish_recorded(
+        &self,
+        trail: &Trail<'_>,
+        verdict: Verdict<'_>,
+        mut reply: Reply,
+    ) -> (Reply, bool) {
         let command = verdict.command.unwrap_or("unparsed");
         let decision = verdict.decision.as_str();
         let outcome = verdict.outcome.as_str();
+        let nothing_ran = verdict.outcome == Outcome::NotRun || reply.title == CANNOT_RECORD;
         let record = trail.record(verdict);
-        match self.parts.audit.append(record).await {
-            Ok(_) => self.parts.metrics.audit_written(),
+        let recorded = match self.parts.audit.append(record).await {
+            Ok(_) => {
+                self.parts.metrics.audit_written();
+                true
+            }
             Err(error) => {
                 self.parts.metrics.audit_failed();
                 tracing::error!(request_id = %trail.request_id, %error, "audit write failed");
-                reply = reply.line(format!(
-                    "⚠️ This was not recorded in the audit log: {error}"
-                ));
+                reply = if nothing_ran {
+                    cannot_record(&error).only_actor()
+                } else {
+                    reply.line(format!(
+                        "⚠️ opsbot cannot record this right now: it ran, but the audit log \
+                         did not take it ({error})"
+                    ))
+                };
+                false
             }
-        }
+        };
         self.parts.metrics.command(
             command,
             decision,
@@ -203,6 +225,15 @@ impl Engine {
             trail.invocation.platform().as_str(),
             trail.elapsed_seconds(),
         );
-        reply
+        (reply, recorded)
     }
+}
+
+/// What a chat user is told when the store cannot record their command, so it was not run.
+pub const CANNOT_RECORD: &str = "opsbot cannot record this right now; nothing was done";
+
+/// The reply for a command refused because the store cannot write: the plain
+/// [`CANNOT_RECORD`], the reason, and that trying again later is fine.
+pub(crate) fn cannot_record(reason: &dyn std::fmt::Display) -> Reply {
+    Reply::danger(CANNOT_RECORD).line(format!("The store did not take it ({reason}). Try again in a minute."))
 }

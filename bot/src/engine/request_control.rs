@@ -40,8 +40,7 @@ impl Engine {
                 let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
                     .command(command.as_str())
                     .reason(format!("store unavailable: {error}"));
-                let reply = Reply::danger("The store is unavailable")
-                    .line(format!("{error}; nothing was changed, try again shortly."));
+                let reply = super::cannot_record(&error);
                 return self.finish(trail, verdict, reply).await;
             }
         };
@@ -152,7 +151,7 @@ impl Engine {
                     Ok(false) => {
                         Reply::warning(format!("Request `{}` was already handled", pending.id))
                     }
-                    Err(error) => Reply::danger("The store is unavailable").line(error),
+                    Err(error) => super::cannot_record(&error),
                 };
                 self.finish(trail, verdict, reply).await
             }
@@ -217,7 +216,7 @@ impl Engine {
                         Ok(false) => {
                             Reply::warning(format!("Request `{}` was already handled", pending.id))
                         }
-                        Err(error) => Reply::danger("The store is unavailable").line(error),
+                        Err(error) => super::cannot_record(&error),
                     };
                     self.finish(trail, verdict, reply).await
                 }
@@ -320,7 +319,7 @@ impl Engine {
                     .button(Button::new("Approve", format!("approve {}", pending.id)).primary())
                     .button(Button::new("Deny", format!("deny {}", pending.id)).danger()),
                 Ok(false) => Reply::warning(format!("Request `{}` was already handled", pending.id)),
-                Err(error) => Reply::danger("The store is unavailable").line(error.to_string()),
+                Err(error) => super::cannot_record(&error),
             };
             let verdict = Verdict {
                 decision: Decision::Pending,
@@ -372,7 +371,13 @@ impl Engine {
             "approved request {} by {}",
             pending.id, pending.requester_name
         ));
-        let acknowledgement = self.finish(trail, approval, Reply::default()).await;
+        let (acknowledgement, recorded) =
+            self.finish_recorded(trail, approval, Reply::default()).await;
+        if !recorded {
+            // The approval is not in the audit log: a destructive command must not run
+            // unrecorded. (The request is spent; the requester asks again.)
+            return super::cannot_record(&"the approval could not be written to the audit log");
+        }
 
         // Execute as the requester, in the requester's channel.
         let invocation = requester_invocation(pending);
@@ -446,10 +451,7 @@ impl Engine {
                 Reply::warning(format!("Request `{}` was already handled", pending.id)),
                 "already handled".to_string(),
             ),
-            Err(error) => (
-                Reply::danger("The store is unavailable").line(error.clone()),
-                error,
-            ),
+            Err(error) => (super::cannot_record(&error), error),
         };
         let verdict = Verdict {
             decision: Decision::Allowed,

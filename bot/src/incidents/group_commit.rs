@@ -82,6 +82,7 @@ async fn write_loop(
         let batches: Vec<(&AlertBatch, jiff::Timestamp)> =
             round.iter().map(|job| (&job.batch, job.now)).collect();
         let result = ingest::ingest_all(&store, &settings, &catalog, &batches).await;
+        store.observe(&result);
         match result {
             Ok(outcomes) => {
                 for (job, outcome) in round.into_iter().zip(outcomes) {
@@ -98,6 +99,7 @@ async fn write_loop(
                 for job in round {
                     let outcome =
                         ingest::ingest(&store, &settings, &catalog, &job.batch, job.now).await;
+                    store.observe(&outcome);
                     let _ = job.done.send(outcome);
                 }
             }

@@ -226,6 +226,9 @@ async fn lane_loop(shared: Arc<Shared>) {
                     }
                 }
                 Err(error) => {
+                    // The loop keeps polling: once the store takes writes again, the
+                    // next claim goes through (its connection is a fresh one).
+                    shared.store.health().write_failed(&error);
                     tracing::warn!(%error, lane = ?shared.lane, "outbox claim failed; will retry");
                 }
             }

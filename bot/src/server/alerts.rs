@@ -26,6 +26,7 @@ use prometheus_client::{
 };
 use serde_json::json;
 
+use super::unavailable;
 use crate::{
     config::{Config, alerts::SourceKindConfig},
     incidents::Incidents,
@@ -96,6 +97,8 @@ pub struct AlertsState {
     incidents: Incidents,
     sources: Arc<Vec<Source>>,
     metrics: AlertMetrics,
+    /// `[store] write_timeout`: past it a batch is answered 503.
+    write_timeout: std::time::Duration,
 }
 
 impl AlertsState {
@@ -119,6 +122,7 @@ impl AlertsState {
             incidents,
             sources: Arc::new(sources),
             metrics,
+            write_timeout: config.store.write_timeout.as_duration(),
         }
     }
 }
@@ -259,7 +263,8 @@ async fn receive(
             return error(StatusCode::BAD_REQUEST, reason.to_string());
         }
     };
-    match state.incidents.ingest(&batch, jiff::Timestamp::now()).await {
+    let ingest = state.incidents.ingest(&batch, jiff::Timestamp::now());
+    match unavailable::within(state.incidents.store(), state.write_timeout, ingest).await {
         Ok(outcome) => {
             state.metrics.request(label, "accepted");
             state.metrics.accepted(label, outcome.accepted);
@@ -273,14 +278,7 @@ async fn receive(
         Err(e) if e.is_unavailable() => {
             state.metrics.request(label, "unavailable");
             tracing::warn!(source = %source.name, error = %e, "alerts refused: store unavailable");
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the store is unavailable, retry later: {e}"),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            response
+            unavailable::response(e)
         }
         Err(e) => {
             state.metrics.request(label, "failed");

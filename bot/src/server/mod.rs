@@ -14,6 +14,7 @@ use axum::{
 use crate::{metrics::Metrics, store::Store};
 
 pub mod alerts;
+pub mod unavailable;
 
 /// What the operational endpoints need.
 #[derive(Clone)]
@@ -59,12 +60,14 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The store answers: this replica can take work.
+/// The store answers and takes writes: this replica can take work. While writes fail
+/// this is a write probe ([`Store::check_writable`]), so it turns ready by itself as soon
+/// as the store can write again.
 async fn readyz(State(state): State<ServerState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    match state.store.check_writable().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
         Err(error) => {
-            tracing::warn!(%error, "readiness check failed: store unreachable");
+            tracing::warn!(%error, "readiness check failed: the store cannot write");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("store unavailable: {error}\n"),

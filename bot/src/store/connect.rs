@@ -1,13 +1,46 @@
 //! Opening a [`Store`] from a URL: picks the backend from the scheme, creates the SQLite
 //! file if missing, and sets every SQLite connection up (WAL, `synchronous=FULL` for a
 //! durable audit log, busy timeout, foreign keys, in-memory temp storage; readers are
-//! `query_only`).
+//! `query_only`). Every PostgreSQL session gets `statement_timeout` and `lock_timeout`, so
+//! a held lock or a stuck statement fails within seconds instead of holding a request.
+//!
+//! The write pools heal themselves: a connection given back while still inside a
+//! transaction (a `COMMIT` or `ROLLBACK` that failed, e.g. on a full disk) is closed, not
+//! reused, and while writes fail ([`super::StoreHealth`]) every released connection is
+//! closed so the next write gets a fresh session.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use sqlx::{AnyConnection, Executor, Row, any::AnyPoolOptions};
+use sqlx::{
+    AnyConnection, Connection as _, Executor, Row,
+    any::AnyPoolOptions,
+    pool::PoolConnectionMetadata,
+};
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, Store, StoreError, StoreHealth};
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectOptions {
+    /// Connections in the pool (PostgreSQL; SQLite uses one writer and a few readers).
+    pub max_connections: u32,
+    /// PostgreSQL `statement_timeout` and `lock_timeout` of every session (`None` or
+    /// zero: the server's defaults). SQLite waits at most its busy timeout for a lock.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl ConnectOptions {
+    /// `max_connections` connections, the default statement timeout.
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+        }
+    }
+}
+
+/// The default `[store] statement_timeout`.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long an SQLite connection waits for another process's write lock.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
@@ -34,12 +67,45 @@ impl Store {
     /// SQLite gets one writer connection and `max_connections - 1` (at least one) readers;
     /// PostgreSQL gets one pool of `max_connections`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Self::connect_with(url, ConnectOptions::new(max_connections)).await
+    }
+
+    /// [`Store::connect`] with every option.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
+        let health = Arc::new(StoreHealth::default());
         match backend_of(url)? {
-            Backend::Sqlite => connect_sqlite(url, max_connections).await,
-            Backend::Postgres => connect_postgres(url, max_connections).await,
+            Backend::Sqlite => connect_sqlite(url, options.max_connections, health).await,
+            Backend::Postgres => connect_postgres(url, options, health).await,
         }
     }
+}
+
+/// The `after_release` hook of the write pools: whether to keep the connection.
+async fn keep_released(
+    conn: &mut AnyConnection,
+    health: &StoreHealth,
+    _meta: PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() {
+        // A dropped transaction queues its ROLLBACK (SQLite runs it on the connection's
+        // worker thread); a ping waits for it. Still inside one afterwards means the
+        // ROLLBACK failed too: the next BEGIN would fail forever on this connection.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a store connection left inside a failed transaction");
+            return Ok(false);
+        }
+    }
+    // While writes fail, replace sessions instead of reusing them: one opened read-only
+    // or otherwise stuck must not outlive the outage.
+    Ok(!health.is_failing())
+}
+
+/// `SET statement_timeout …; SET lock_timeout …` for a new PostgreSQL session.
+fn postgres_timeouts(timeout: Duration) -> String {
+    let ms = timeout.as_millis();
+    format!("SET statement_timeout = {ms}; SET lock_timeout = {ms}")
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
@@ -51,10 +117,32 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-async fn connect_postgres(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+async fn connect_postgres(
+    url: &str,
+    options: ConnectOptions,
+    health: Arc<StoreHealth>,
+) -> Result<Store, StoreError> {
+    let timeouts = options
+        .statement_timeout
+        .filter(|t| !t.is_zero())
+        .map(postgres_timeouts);
+    let hook_health = health.clone();
     let pool = AnyPoolOptions::new()
-        .max_connections(max_connections.max(1))
+        .max_connections(options.max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| {
+            let timeouts = timeouts.clone();
+            Box::pin(async move {
+                if let Some(timeouts) = timeouts {
+                    conn.execute(sqlx::AssertSqlSafe(timeouts)).await?;
+                }
+                Ok(())
+            })
+        })
+        .after_release(move |conn, meta| {
+            let health = hook_health.clone();
+            Box::pin(async move { keep_released(conn, &health, meta).await })
+        })
         .connect(url)
         .await
         .map_err(|source| StoreError::Connect {
@@ -65,10 +153,15 @@ async fn connect_postgres(url: &str, max_connections: u32) -> Result<Store, Stor
         backend: Backend::Postgres,
         writer: pool.clone(),
         reader: pool,
+        health,
     })
 }
 
-async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+async fn connect_sqlite(
+    url: &str,
+    max_connections: u32,
+    health: Arc<StoreHealth>,
+) -> Result<Store, StoreError> {
     let connect_error = |source| StoreError::Connect {
         backend: Backend::Sqlite,
         source,
@@ -83,11 +176,17 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
             backend: Backend::Sqlite,
             writer: pool.clone(),
             reader: pool,
+            health,
         });
     }
     let url = with_create_mode(url);
     // The writer first: it switches the file to WAL before any reader opens it.
+    let hook_health = health.clone();
     let writer = sqlite_pool(1, SqliteRole::Writer)
+        .after_release(move |conn, meta| {
+            let health = hook_health.clone();
+            Box::pin(async move { keep_released(conn, &health, meta).await })
+        })
         .connect(&url)
         .await
         .map_err(connect_error)?;
@@ -100,6 +199,7 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Store, StoreE
         backend: Backend::Sqlite,
         writer,
         reader,
+        health,
     })
 }
 
@@ -179,7 +279,81 @@ fn with_create_mode(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::Connection as _;
+
     use super::*;
+    use crate::store::scratch::backend_tests;
+
+    backend_tests! {
+        async fn a_connection_left_in_a_transaction_is_closed_not_reused(db) {
+            // What a COMMIT and then a ROLLBACK failing (a full disk) leave behind: the
+            // connection still inside its transaction, with nobody to end it.
+            let mut conn = db.store.pool().acquire().await.unwrap();
+            let stuck = sqlx::Connection::begin(&mut *conn).await.unwrap();
+            std::mem::forget(stuck);
+            assert!(conn.is_in_transaction());
+            drop(conn);
+            // Every later write transaction starts on a fresh connection (before the fix:
+            // "attempted to call begin_with at non-zero transaction depth", forever).
+            for _ in 0..3 {
+                let begin = match db.store.backend() {
+                    Backend::Sqlite => "BEGIN IMMEDIATE",
+                    Backend::Postgres => "BEGIN",
+                };
+                let mut tx = db.store.pool().begin_with(begin).await.unwrap();
+                sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+            db.store.check_writable().await.unwrap();
+        }
+
+        async fn failing_writes_make_readiness_probe_and_clear_on_success(db) {
+            db.store
+                .health()
+                .write_failed(&StoreError::Query(sqlx::Error::PoolTimedOut));
+            assert!(db.store.health().is_failing());
+            // The probe is a real write; it goes through, so the store is ready again.
+            db.store.check_writable().await.unwrap();
+            assert!(!db.store.health().is_failing());
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_sessions_get_the_statement_timeout() {
+        let Some(base) = crate::store::scratch::postgres_url_or_skip(
+            "postgres_sessions_get_the_statement_timeout",
+        ) else {
+            return;
+        };
+        let (store, scratch) = crate::store::scratch::scratch_postgres(&base).await.unwrap();
+        let options = ConnectOptions {
+            max_connections: 2,
+            statement_timeout: Some(Duration::from_millis(1500)),
+        };
+        let other = Store::connect_with(scratch.url(), options).await.unwrap();
+        let statement: String = sqlx::query_scalar("SHOW statement_timeout")
+            .fetch_one(other.pool())
+            .await
+            .unwrap();
+        let lock: String = sqlx::query_scalar("SHOW lock_timeout")
+            .fetch_one(other.pool())
+            .await
+            .unwrap();
+        assert_eq!((statement.as_str(), lock.as_str()), ("1500ms", "1500ms"));
+        // A statement running past it fails, and counts as the store being unavailable.
+        let error = sqlx::query("SELECT pg_sleep(5)")
+            .execute(other.pool())
+            .await
+            .map_err(StoreError::from)
+            .unwrap_err();
+        assert!(error.is_unavailable(), "{error}");
+        other.close().await;
+        store.close().await;
+        scratch.drop_database().await.unwrap();
+    }
 
     #[test]
     fn picks_backend_from_scheme() {

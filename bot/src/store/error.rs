@@ -37,9 +37,10 @@ impl StoreError {
         }
     }
 
-    /// Whether the error means the store cannot be reached or is overloaded right now
-    /// (connection refused or closed, pool timeout, server shutting down, SQLite busy),
-    /// as opposed to a bug or bad data. HTTP handlers answer 503 for these.
+    /// Whether the error means the store cannot be reached, cannot write or is overloaded
+    /// right now (connection refused or closed, pool timeout, server shutting down, disk
+    /// full, read-only, a lock or statement timeout, SQLite busy), as opposed to a bug or
+    /// bad data. HTTP handlers answer 503 for these (see `server::unavailable`).
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Connect { .. } => true,
@@ -73,17 +74,23 @@ fn sqlx_unavailable(error: &sqlx::Error) -> bool {
 }
 
 /// SQLSTATEs meaning "try again later": class 08 connection exception, class 53
-/// insufficient resources (too many connections, disk full), 57P01..57P03 shutting down
-/// or not accepting connections yet.
+/// insufficient resources (too many connections, 53100 disk full), 57P01..57P03 shutting
+/// down or not accepting connections yet, 57014 query canceled (`statement_timeout`),
+/// 55P03 lock not available (`lock_timeout`), 25006 read-only SQL transaction
+/// (`default_transaction_read_only`, a standby), 40001/40P01 serialization failure or
+/// deadlock (the transaction was rolled back; running it again may succeed).
 fn postgres_unavailable(sqlstate: &str) -> bool {
-    sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57P")
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || sqlstate.starts_with("57P")
+        || matches!(sqlstate, "57014" | "55P03" | "25006" | "40001" | "40P01")
 }
 
 /// SQLite extended result codes (decimal); the primary code is the low byte:
-/// 5 BUSY, 6 LOCKED, 10 IOERR, 13 FULL, 14 CANTOPEN.
+/// 5 BUSY, 6 LOCKED, 8 READONLY, 10 IOERR, 13 FULL, 14 CANTOPEN.
 fn sqlite_unavailable(code: &str) -> bool {
     code.parse::<i32>()
-        .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6 | 10 | 13 | 14))
+        .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
 }
 
 #[cfg(test)]
@@ -95,10 +102,18 @@ mod tests {
         assert!(postgres_unavailable("08006"));
         assert!(postgres_unavailable("57P01"));
         assert!(postgres_unavailable("53300"));
+        assert!(postgres_unavailable("53100"), "disk full");
+        assert!(postgres_unavailable("25006"), "read-only transaction");
+        assert!(postgres_unavailable("57014"), "statement timeout");
+        assert!(postgres_unavailable("55P03"), "lock timeout");
         assert!(!postgres_unavailable("23505"));
+        assert!(!postgres_unavailable("22021"), "a NUL in text is bad data, not an outage");
         assert!(!postgres_unavailable("42P01"));
         assert!(sqlite_unavailable("5"));
         assert!(sqlite_unavailable("517"));
+        assert!(sqlite_unavailable("8"), "read-only");
+        assert!(sqlite_unavailable("13"), "disk full");
+        assert!(sqlite_unavailable("266"), "IOERR_READ");
         assert!(!sqlite_unavailable("19"));
         assert!(!sqlite_unavailable("2067"));
     }

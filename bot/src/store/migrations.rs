@@ -82,8 +82,24 @@ fn migrator(backend: Backend) -> Migrator {
 impl Store {
     /// Applies the migrations this database has not seen yet. Safe to run from several
     /// replicas at once on PostgreSQL (sqlx takes an advisory lock).
+    ///
+    /// On PostgreSQL this runs on a connection of its own without the sessions'
+    /// `statement_timeout`/`lock_timeout` (a migration may rewrite a big table, or wait for
+    /// another replica's), which is closed afterwards instead of going back to the pool.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrator(self.backend).run(self.pool()).await?;
+        match self.backend {
+            Backend::Sqlite => migrator(self.backend).run(self.pool()).await?,
+            Backend::Postgres => {
+                let mut conn = self.pool().acquire().await?;
+                conn.close_on_drop();
+                sqlx::Executor::execute(
+                    &mut *conn,
+                    "SET statement_timeout = 0; SET lock_timeout = 0",
+                )
+                .await?;
+                migrator(self.backend).run(&mut *conn).await?;
+            }
+        }
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! On PostgreSQL both are the same ordinary pool.
 mod connect;
 mod error;
+mod health;
 mod migrations;
 mod pending_repo;
 pub mod scratch;
@@ -14,9 +15,11 @@ pub(crate) mod time;
 mod pending_request;
 pub use pending_request::{PendingRequest, PendingState};
 
+pub use connect::{ConnectOptions, DEFAULT_STATEMENT_TIMEOUT};
 pub use error::StoreError;
+pub use health::StoreHealth;
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use sqlx::AnyPool;
 
@@ -51,6 +54,8 @@ pub struct Store {
     /// Read-only queries. `PRAGMA query_only` WAL readers on SQLite; the same pool as
     /// `writer` on PostgreSQL (and for in-memory SQLite).
     reader: AnyPool,
+    /// Whether writes fail right now; shared with the pools' release hooks.
+    health: Arc<StoreHealth>,
 }
 
 impl Store {
@@ -69,11 +74,43 @@ impl Store {
         &self.reader
     }
 
-    /// Checks that the store answers (for `/readyz`): a trivial query on the write pool,
-    /// since a store that cannot write is not ready.
+    /// Checks that the store answers: a trivial query on the write pool.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.writer).await?;
         Ok(())
+    }
+
+    /// Whether this store can take writes (for `/readyz`). While the last write went
+    /// fine this is [`Store::ping`]; once one failed because the store could not write
+    /// (see [`StoreHealth`]) it is a real one-row write, whose success clears the state.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        if !self.health.is_failing() {
+            return self.ping().await;
+        }
+        // Rewrites the chain head's row with itself: a real write (a WAL frame on SQLite,
+        // a new row version on PostgreSQL) that changes nothing.
+        let probe = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&self.writer)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from);
+        self.observe(&probe);
+        probe
+    }
+
+    /// Reports what a write did, so readiness and the pools follow whether the store
+    /// can write: an unavailable error marks it failing, a success clears that. Callers
+    /// that write (ingest, the audit writer, the outbox) pass every write's result.
+    pub fn observe<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => self.health.write_succeeded(),
+            Err(error) => self.health.write_failed(error),
+        }
+    }
+
+    /// Whether writes fail right now, and why.
+    pub fn health(&self) -> &StoreHealth {
+        &self.health
     }
 
     /// Closes every connection; later queries fail with a pool-closed error.

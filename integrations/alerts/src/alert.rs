@@ -129,3 +129,104 @@ pub struct AlertBatch {
     /// How many alerts the sender left out because of its `max_alerts` setting.
     pub truncated_alerts: u64,
 }
+
+/// What a NUL (`\0`) in alert text becomes. PostgreSQL cannot store NUL in text (it would
+/// refuse the whole batch, and Alertmanager would send it again forever), and a batch must
+/// be stored the same way on both backends: `␀` (U+2400 SYMBOL FOR NULL) keeps the text
+/// readable and shows where the NUL was.
+pub const NUL_REPLACEMENT: char = '\u{2400}';
+
+impl AlertBatch {
+    /// Replaces every NUL in the batch's text (labels and annotations, keys and values,
+    /// fingerprints, URLs, group key) with [`NUL_REPLACEMENT`]. Returns how many strings
+    /// changed. The parsers call it, so every parsed batch is NUL-free.
+    pub fn replace_nul(&mut self) -> usize {
+        let mut changed = 0;
+        let mut text = |s: &mut String| {
+            if s.contains('\0') {
+                *s = s.replace('\0', NUL_REPLACEMENT.encode_utf8(&mut [0; 4]));
+                changed += 1;
+            }
+        };
+        for s in [
+            &mut self.group_key,
+            &mut self.receiver,
+            &mut self.external_url,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text(s);
+        }
+        for map in [
+            &mut self.group_labels,
+            &mut self.common_labels,
+            &mut self.common_annotations,
+        ] {
+            replace_nul_in_map(map, &mut text);
+        }
+        for alert in &mut self.alerts {
+            text(&mut alert.fingerprint);
+            if let Some(url) = &mut alert.generator_url {
+                text(url);
+            }
+            replace_nul_in_map(&mut alert.labels, &mut text);
+            replace_nul_in_map(&mut alert.annotations, &mut text);
+        }
+        changed
+    }
+}
+
+fn replace_nul_in_map(map: &mut BTreeMap<String, String>, text: &mut impl FnMut(&mut String)) {
+    if !map.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return;
+    }
+    *map = std::mem::take(map)
+        .into_iter()
+        .map(|(mut k, mut v)| {
+            text(&mut k);
+            text(&mut v);
+            (k, v)
+        })
+        .collect();
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn replaces_nul_everywhere_and_leaves_other_text_alone() {
+        let mut labels = BTreeMap::new();
+        labels.insert("alertname".to_string(), "Down\0x".to_string());
+        labels.insert("k\0".to_string(), "v".to_string());
+        let mut batch = AlertBatch {
+            source: SourceKind::Generic,
+            group_key: Some("g\0".into()),
+            receiver: None,
+            status: AlertStatus::Firing,
+            group_labels: BTreeMap::new(),
+            common_labels: BTreeMap::new(),
+            common_annotations: BTreeMap::new(),
+            external_url: None,
+            alerts: vec![Alert {
+                fingerprint: "f\0p".into(),
+                status: AlertStatus::Firing,
+                labels,
+                annotations: BTreeMap::from([("summary".into(), "plain".into())]),
+                starts_at: None,
+                ends_at: None,
+                generator_url: None,
+            }],
+            truncated_alerts: 0,
+        };
+        assert_eq!(batch.replace_nul(), 4);
+        let alert = &batch.alerts[0];
+        assert_eq!(alert.fingerprint, "f␀p");
+        assert_eq!(alert.labels["alertname"], "Down␀x");
+        assert_eq!(alert.labels["k␀"], "v");
+        assert_eq!(alert.annotations["summary"], "plain");
+        assert_eq!(batch.group_key.as_deref(), Some("g␀"));
+        assert_eq!(batch.replace_nul(), 0, "nothing left");
+    }
+}

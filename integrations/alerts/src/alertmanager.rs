@@ -90,7 +90,7 @@ pub(crate) fn translate(
         .enumerate()
         .map(|(index, alert)| translate_alert(format, index, alert))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(AlertBatch {
+    let mut batch = AlertBatch {
         source,
         group_key: wire.group_key.filter(|k| !k.is_empty()),
         receiver: wire.receiver.filter(|r| !r.is_empty()),
@@ -101,7 +101,9 @@ pub(crate) fn translate(
         external_url: wire.external_url.filter(|u| !u.is_empty()),
         alerts,
         truncated_alerts: wire.truncated_alerts.unwrap_or(0),
-    })
+    };
+    batch.replace_nul();
+    Ok(batch)
 }
 
 fn translate_alert(

@@ -117,7 +117,7 @@ pub fn parse_generic(body: &[u8]) -> Result<AlertBatch, PayloadError> {
     } else {
         AlertStatus::Resolved
     };
-    Ok(AlertBatch {
+    let mut batch = AlertBatch {
         source: SourceKind::Generic,
         group_key: None,
         receiver: None,
@@ -128,7 +128,9 @@ pub fn parse_generic(body: &[u8]) -> Result<AlertBatch, PayloadError> {
         external_url: None,
         alerts,
         truncated_alerts: 0,
-    })
+    };
+    batch.replace_nul();
+    Ok(batch)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ mod fingerprint;
 mod generic;
 mod grafana;
 
-pub use alert::{Alert, AlertBatch, AlertStatus, Severity, SourceKind};
+pub use alert::{Alert, AlertBatch, AlertStatus, NUL_REPLACEMENT, Severity, SourceKind};
 pub use alertmanager::parse_alertmanager;
 pub use auth::{AuthError, SourceAuth};
 pub use error::PayloadError;
