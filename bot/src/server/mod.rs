@@ -14,6 +14,7 @@ use axum::{
 use crate::{metrics::Metrics, store::Store};
 
 pub mod alerts;
+pub mod retry_later;
 
 /// What the operational endpoints need.
 #[derive(Clone)]
