@@ -30,7 +30,7 @@ use std::{
 };
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac::{Hmac, KeyInit, Mac as _};
 use opsbot::store::scratch;
 use opsbot_fakes::{
     discord::{FakeDiscord, Origin},
@@ -330,6 +330,7 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
     let port = free_port();
     let slack_handle = slack.clone_handle();
     let database = database_url.clone();
+    let reached = connections.clone();
     let (slack, discord, sent, mut child) = tokio::task::spawn_blocking(move || {
         let mut child = start(&config, &database, port);
         let mut sent: Vec<Sent> = Vec::new();
@@ -368,12 +369,12 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
         }
         // Every slow command is running: its health check is connected and waiting.
         wait_for("every slow command to reach the health endpoint", || {
-            connections.load(Ordering::SeqCst) == 2 * SLOW
+            reached.load(Ordering::SeqCst) == 2 * SLOW
         });
         child.kill().unwrap();
         child.wait().unwrap();
 
-        let mut child = start(&config, &database, port);
+        let child = start(&config, &database, port);
         for one in sent.iter().filter(|s| s.slow) {
             wait_for("the report of an interrupted command", || {
                 !answers(&slack, &discord, one).is_empty()

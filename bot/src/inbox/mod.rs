@@ -127,8 +127,8 @@ impl Inbox {
     pub fn default_owner() -> String {
         let identity =
             crate::leadership::default_identity(&|name| std::env::var(name).ok());
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
-        format!("{identity}#{}", &suffix[..8])
+        let suffix = uuid::Uuid::now_v7().simple().to_string();
+        format!("{identity}#{}", &suffix[suffix.len() - 8..])
     }
 
     pub fn owner(&self) -> &str {

@@ -149,11 +149,12 @@ pub(crate) async fn claim_stale(
     stale_before_us: i64,
     until_us: i64,
 ) -> Result<Vec<Row>, StoreError> {
-    let rows = sqlx::query(&format!(
+    // COLUMNS is a constant: nothing from outside goes into the statement's text.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE inbox SET owner = $1, lease_until_us = $2 \
          WHERE state = 'accepted' AND owner <> $1 AND lease_until_us < $3 \
          RETURNING {COLUMNS}"
-    ))
+    )))
     .bind(owner)
     .bind(until_us)
     .bind(stale_before_us)
