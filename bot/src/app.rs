@@ -47,6 +47,8 @@ pub struct App {
     audit: AuditWriter,
     retention: tokio::task::JoinHandle<()>,
     expiry: tokio::task::JoinHandle<()>,
+    /// Answers chat invocations a stopped process acknowledged but did not finish.
+    inbox_recovery: tokio::task::JoinHandle<()>,
     /// Delivers the outbox; the console sink prints incident threads to stdout.
     outbox: Dispatcher,
     /// Alerts into incidents (for `/alerts`), actions, escalation.
@@ -141,12 +143,21 @@ impl App {
                 leadership,
             )))
         };
+        // Chat invocations are stored before they are acknowledged; the sweep answers
+        // those a stopped process left unfinished (crate::inbox).
+        let inbox = crate::inbox::Inbox::spawn(
+            store.clone(),
+            crate::inbox::Inbox::default_owner(),
+            config.outbox.lease.as_duration(),
+        );
+        let inbox_recovery = crate::inbox::spawn_recovery(inbox.clone(), engine.clone());
         let mut slack = match &config.slack {
             Some(section) => Some(crate::slack::Slack::new(
                 section,
                 config,
                 engine.clone(),
                 metrics.slack.clone(),
+                inbox.clone(),
             )?),
             None => None,
         };
@@ -161,6 +172,7 @@ impl App {
                 section,
                 engine.clone(),
                 metrics.discord.clone(),
+                inbox,
             )?),
             None => None,
         };
@@ -182,6 +194,7 @@ impl App {
             audit,
             retention,
             expiry,
+            inbox_recovery,
             outbox,
             incidents,
             escalation,
@@ -216,6 +229,7 @@ impl App {
     pub async fn shutdown(self) {
         self.retention.abort();
         self.expiry.abort();
+        self.inbox_recovery.abort();
         self.escalation.abort();
         if let Some(budget_alerts) = &self.budget_alerts {
             budget_alerts.abort();

@@ -13,6 +13,7 @@ pub mod cost;
 pub mod discord;
 pub mod engine;
 pub mod healthcheck;
+pub mod inbox;
 pub mod incidents;
 pub mod leadership;
 pub mod metrics;

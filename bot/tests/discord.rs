@@ -1241,3 +1241,55 @@ async fn opsbot_discord_register_commands_registers_from_the_command_line() {
     assert!(!stdout.contains(TOKEN));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_signed_interaction_sent_three_times_runs_once() {
+    let bot = Harness::start().await;
+    let (id, token) = fresh();
+    let body = interaction(2, &id, &token, ALICE_M, &ops(), slash_data("whoami", json!([])))
+        .to_string();
+    let at = now().to_string();
+    for _ in 0..3 {
+        let (status, answer) = bot
+            .send(signed_with(&signing_key(), &body, &at))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, json!({"type": 5}));
+    }
+    bot.discord.acknowledge(&id, &token, &json!({"type": 5}));
+    bot.result(&token).await;
+    // A last command, answered after the replays were refused.
+    bot.slash(ALICE_M, &ops(), "services", json!([])).await;
+    let whoami = bot
+        .audit()
+        .await
+        .into_iter()
+        .filter(|(_, command, ..)| command == "whoami")
+        .count();
+    assert_eq!(whoami, 1, "run once");
+    // The deferred original edited once, or one follow-up.
+    let answers: usize = bot
+        .discord
+        .interaction_messages(&token)
+        .iter()
+        .map(|m| match m.origin {
+            opsbot_fakes::discord::Origin::Followup(_) => 1,
+            _ => m.edits.len(),
+        })
+        .sum();
+    assert_eq!(answers, 1, "answered once");
+    assert!(
+        bot.app
+            .metrics
+            .encode()
+            .contains(r#"opsbot_discord_interactions_total{kind="replayed"} 2"#)
+    );
+
+    // With the store gone, an interaction is refused with 503, never deferred.
+    bot.app.store.close().await;
+    let (id, token) = fresh();
+    let body = interaction(2, &id, &token, ALICE_M, &ops(), slash_data("whoami", json!([])));
+    let (status, answer) = bot.send(signed(&body)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    bot.stop().await;
+}

@@ -1185,3 +1185,62 @@ async fn rate_control_paces_posts_per_channel_not_per_workspace() {
     assert_eq!(slack.messages().len(), 6);
     slack.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_slash_command_runs_once_and_an_unavailable_store_answers_503() {
+    let bot = Harness::start().await;
+    let url = bot.slack.response_url(OPS, ALICE);
+    let body = slash_body(ALICE, OPS, "/ops", "whoami", &url);
+    let at = now();
+    let (status, first) = bot.send(signed("/slack/commands", &body, at)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.contains("⏳"), "{first}");
+    // The identical signed request twice more (within the signature window): a replay.
+    for _ in 0..2 {
+        let (status, again) = bot.send(signed("/slack/commands", &body, at)).await;
+        assert_eq!(status, StatusCode::OK, "a replay is acknowledged");
+        assert!(!again.contains("⏳"), "but not taken as new: {again}");
+    }
+    bot.wait_for("answering whoami", |m| {
+        m.response_url.as_deref() == Some(url.as_str())
+    })
+    .await;
+    // A last command, answered after the replays were refused.
+    let last = bot.slack.response_url(OPS, ALICE);
+    bot.slash_answering(ALICE, OPS, "/ops", "services", &last)
+        .await;
+    bot.wait_for("answering services", |m| {
+        m.response_url.as_deref() == Some(last.as_str())
+    })
+    .await;
+    let answers = bot
+        .slack
+        .messages()
+        .into_iter()
+        .filter(|m| m.response_url.as_deref() == Some(url.as_str()))
+        .count();
+    assert_eq!(answers, 1, "answered once");
+    let whoami = bot
+        .audit()
+        .await
+        .into_iter()
+        .filter(|(_, command, ..)| command == "whoami")
+        .count();
+    assert_eq!(whoami, 1, "run once");
+    assert!(
+        bot.metrics()
+            .contains(r#"opsbot_slack_requests_total{endpoint="commands",outcome="replayed"} 2"#),
+        "{}",
+        bot.metrics()
+    );
+
+    // With the store gone, a command is refused (Slack shows the user an error), never
+    // acknowledged as if it would run.
+    bot.app.store.close().await;
+    let url = bot.slack.response_url(OPS, ALICE);
+    let body = slash_body(ALICE, OPS, "/ops", "whoami", &url);
+    let (status, text) = bot.send(signed("/slack/commands", &body, now())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("cannot take commands right now"), "{text}");
+    bot.stop().await;
+}

@@ -1,9 +1,13 @@
 //! `POST /discord/interactions`: Discord's HTTP interactions. The Ed25519 signature over
 //! timestamp + body is checked first (401 otherwise — Discord probes the endpoint with
 //! deliberately bad signatures and expects exactly that), then the body is parsed (400
-//! with the reason), answered at once (PONG, deferred, a prompt, choices), and the
-//! command started only after: nothing here waits for a command to finish, so every
-//! answer is well within Discord's 3 seconds and any replica can take any request.
+//! with the reason), a command or button press stored in the command inbox (committed;
+//! 503 with `Retry-After` when the store is unavailable, never a "deferred" that could be
+//! lost), answered at once (PONG, deferred, a prompt, choices), and the command started
+//! only after: nothing here waits for a command to finish, so every answer is well within
+//! Discord's 3 seconds and any replica can take any request. An interaction id the inbox
+//! already holds (the same signed request sent again, to this or another replica, before
+//! or after a restart) is answered the same way but not run again.
 
 use std::sync::Arc;
 
@@ -22,6 +26,7 @@ use opsbot_discord::{
 use serde_json::json;
 
 use super::{DiscordMetrics, interactions::Interactions};
+use crate::inbox::Accepted;
 
 /// What the endpoint needs.
 #[derive(Clone)]
@@ -70,7 +75,18 @@ async fn receive(
     state.metrics.request(super::kind(&incoming));
     let answer = state.interactions.receive(incoming);
     if let Some(work) = answer.work {
-        tokio::spawn(work.run());
+        match state.interactions.accept(&work).await {
+            Ok(Accepted::New) => {
+                let response = Json(answer.response).into_response();
+                tokio::spawn(work.run());
+                return response;
+            }
+            Ok(Accepted::Replay) => state.metrics.request("replayed"),
+            Err(error) => {
+                state.metrics.request("unavailable");
+                return crate::server::unavailable::response(error);
+            }
+        }
     }
     Json(answer.response).into_response()
 }

@@ -2,9 +2,10 @@
 //! interactions of an application arrive without any) and hands each
 //! `INTERACTION_CREATE` to [`answer`], which serializes serenity's interaction back into
 //! Discord's JSON and feeds it to the same parsing and [`Interactions`] code as the HTTP
-//! endpoint. The immediate answer goes out with the REST callback
-//! (`POST /interactions/{id}/{token}/callback`) before the command starts, so its reply
-//! never races the answer.
+//! endpoint. A command is stored in the command inbox first (an interaction already
+//! there is not answered or run again); the immediate answer goes out with the REST
+//! callback (`POST /interactions/{id}/{token}/callback`) before the command starts, so
+//! its reply never races the answer.
 //!
 //! serenity turns a dispatch its model cannot read (a field it requires is missing, a
 //! type it does not know) into an "unknown event" and calls no handler for it; such an
@@ -142,6 +143,8 @@ pub enum GatewayAnswerError {
     Unreadable(String),
     #[error("answering the interaction failed: {0}")]
     Callback(#[from] opsbot_discord::RestError),
+    #[error("the interaction could not be stored, so it was not acknowledged: {0}")]
+    Inbox(#[from] crate::inbox::InboxError),
 }
 
 /// Answers one gateway interaction through the REST callback, then starts its work.
@@ -182,6 +185,13 @@ pub async fn answer_json(
         .map_err(|e| unreadable(e.to_string()))?;
     metrics.request(super::kind(&incoming));
     let answer = interactions.receive(incoming);
+    if let Some(work) = &answer.work
+        && interactions.accept(work).await? == crate::inbox::Accepted::Replay
+    {
+        // Delivered again (a resumed session): answered and run the first time.
+        metrics.request("replayed");
+        return Ok(());
+    }
     rest.interaction_response(&id, &token, &answer.response)
         .await?;
     if let Some(work) = answer.work {

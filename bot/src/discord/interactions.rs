@@ -6,8 +6,12 @@
 //! * A slash command or a button press → "deferred" at once; then the engine runs the
 //!   command (parse, RBAC with the user id and guild role ids, confirmation, approval,
 //!   execution, audit) and its reply is queued in the outbox (interactive lane) for the
-//!   interaction's `interaction:TOKEN` target, which edits the deferred response; replies
-//!   are group-committed (one transaction for all waiting, [`ReplyQueue`]). Only
+//!   interaction's `interaction:TOKEN` target, which edits the deferred response. Before
+//!   the answer leaves, the invocation is stored in the command inbox
+//!   ([`Interactions::accept`], group-committed); its reply is queued in the transaction
+//!   that marks it done, so an invocation Discord saw deferred is either answered or, after
+//!   a crash, reported by the next process. An interaction id the inbox already holds (a
+//!   replayed request, across restarts and replicas) is answered but not run again. Only
 //!   after the answer has left may the work start (the HTTP body, or the gateway mode's
 //!   callback), and the sink retries an edit that arrives before Discord has the answer.
 //! * A destructive button → an ephemeral Yes/Cancel prompt at once (nothing runs; "Yes"
@@ -15,7 +19,7 @@
 //! * Autocomplete of the service option → catalog names and aliases matching what was
 //!   typed.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{Actor, Invocation, Platform, context::NoProgress};
 use opsbot_discord::{
@@ -26,13 +30,20 @@ use serde_json::Value;
 
 use crate::{
     engine::Engine,
-    outbox::{Lane, Operation, OutboxMessage, ReplyQueue},
+    inbox::{Accepted, Delivery, Inbox, InboxError},
+    outbox::{Lane, Operation, OutboxMessage},
 };
+
+/// How long Discord accepts answers and follow-ups with an interaction token (15
+/// minutes), less a minute: a report after that goes to the channel.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
 
 /// Handles interactions for the engine.
 pub struct Interactions {
     engine: Arc<Engine>,
-    replies: ReplyQueue,
+    inbox: Inbox,
+    /// How long an interaction id is remembered: the signature window.
+    remember_for: Duration,
 }
 
 /// The immediate answer, and the work to start once it has been sent.
@@ -44,16 +55,21 @@ pub struct Answer {
 /// Running one invocation and queueing its reply for the interaction's answer.
 pub struct Work {
     engine: Arc<Engine>,
-    replies: ReplyQueue,
+    inbox: Inbox,
     invocation: Invocation,
     interaction_id: String,
     token: String,
+    request_id: String,
 }
 
 impl Work {
-    /// Runs the invocation through the engine and queues the reply durably.
+    /// Runs the invocation through the engine and queues the reply durably, marking it
+    /// done in the command inbox in the same transaction.
     pub async fn run(self) {
-        let reply = self.engine.handle(&self.invocation, &NoProgress).await;
+        let reply = self
+            .engine
+            .handle_as(&self.invocation, &NoProgress, self.request_id.clone())
+            .await;
         let message = OutboxMessage {
             platform: Platform::Discord,
             channel: Target::interaction(&self.token),
@@ -61,9 +77,13 @@ impl Work {
             operation: Operation::Post,
             lane: Lane::Interactive,
             reply,
-            dedupe_key: format!("discord:interaction:{}", self.interaction_id),
+            dedupe_key: Delivery::reply_key(Platform::Discord, &self.interaction_id),
         };
-        if let Err(error) = self.replies.send(message).await {
+        if let Err(error) = self
+            .inbox
+            .finish(Platform::Discord, &self.interaction_id, message)
+            .await
+        {
             tracing::error!(%error, interaction = %self.interaction_id,
                 "the reply to a Discord interaction could not be queued");
         }
@@ -76,13 +96,41 @@ impl Work {
 }
 
 impl Interactions {
-    /// Handling for `engine`; starts the reply queue's writer task (within a Tokio
-    /// runtime).
-    pub fn new(engine: Arc<Engine>) -> Self {
+    /// Handling for `engine`, storing invocations in `inbox` and remembering them for
+    /// `remember_for` (the signature window) to refuse replays.
+    pub fn new(engine: Arc<Engine>, inbox: Inbox, remember_for: Duration) -> Self {
         Self {
-            replies: ReplyQueue::spawn(engine.store().clone()),
             engine,
+            inbox,
+            remember_for,
         }
+    }
+
+    /// Stores `work`'s invocation in the command inbox (committed when this returns
+    /// `New`): answer Discord only after this, and start the work only when `New`.
+    pub async fn accept(&self, work: &Work) -> Result<Accepted, InboxError> {
+        let invocation = &work.invocation;
+        let delivery = Delivery {
+            platform: Platform::Discord,
+            delivery_id: work.interaction_id.clone(),
+            request_id: work.request_id.clone(),
+            actor_id: invocation.actor.id.clone(),
+            actor_name: invocation.actor.display_name.clone(),
+            channel: invocation.channel.clone(),
+            thread: invocation.thread.clone(),
+            text: invocation.text.clone(),
+            answer_to: Some(Target::interaction(&work.token)),
+            answer_until: jiff::Timestamp::now().checked_add(TOKEN_LIFETIME).ok(),
+            remember_for: self.remember_for,
+        };
+        let accepted = self.inbox.accept(delivery).await;
+        match &accepted {
+            Ok(Accepted::Replay) => tracing::info!(interaction = %work.interaction_id,
+                "refused a Discord interaction already received (a replay)"),
+            Err(error) => tracing::error!(%error, "could not store a Discord interaction"),
+            Ok(Accepted::New) => {}
+        }
+        accepted
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -119,10 +167,11 @@ impl Interactions {
             response: response::deferred(),
             work: Some(Work {
                 engine: self.engine.clone(),
-                replies: self.replies.clone(),
+                inbox: self.inbox.clone(),
                 invocation,
                 interaction_id: request.interaction_id,
                 token: request.token,
+                request_id: uuid::Uuid::now_v7().to_string(),
             }),
         }
     }

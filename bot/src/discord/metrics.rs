@@ -1,6 +1,7 @@
 //! `opsbot_discord_interactions_total{kind}`: interactions received, by kind (`ping`,
 //! `command`, `button`, `autocomplete`, `unsupported`) or refusal (`unverified`,
-//! `malformed`).
+//! `malformed`, `replayed`: already received, `unavailable`: the inbox could not be
+//! written).
 
 use prometheus_client::{
     encoding::EncodeLabelSet,
@@ -24,7 +25,7 @@ impl DiscordMetrics {
         registry.register(
             "discord_interactions",
             "Discord interactions received, by kind (ping, command, button, autocomplete, \
-             unsupported) or refusal (unverified, malformed)",
+             unsupported) or refusal (unverified, malformed, replayed, unavailable)",
             self.interactions.clone(),
         );
     }

@@ -26,6 +26,7 @@ pub use sink::DiscordSink;
 use crate::{
     config::{Config, DiscordConfig, DiscordMode},
     engine::Engine,
+    inbox::Inbox,
     outbox::ChatSink,
     store::Store,
 };
@@ -81,10 +82,13 @@ fn kind(incoming: &Incoming) -> &'static str {
 }
 
 impl Discord {
+    /// The Discord of `discord`; invocations are stored in `inbox` before they are
+    /// acknowledged.
     pub fn new(
         discord: &DiscordConfig,
         engine: Arc<Engine>,
         metrics: DiscordMetrics,
+        inbox: Inbox,
     ) -> Result<Self, DiscordSetupError> {
         let verifier = discord
             .public_key
@@ -97,7 +101,12 @@ impl Discord {
             .transpose()?;
         Ok(Self {
             rest: rest_client(discord)?,
-            interactions: Arc::new(Interactions::new(engine)),
+            interactions: Arc::new(Interactions::new(
+                engine,
+                inbox,
+                // A replay is refused for as long as its signature could pass.
+                discord.max_clock_skew.as_duration() + std::time::Duration::from_secs(60),
+            )),
             metrics,
             mode: discord.mode,
             verifier,

@@ -77,8 +77,26 @@ impl Engine {
         &self.parts.store
     }
 
+    /// The audit writer (for records made outside the pipeline: interrupted commands).
+    pub fn audit(&self) -> &AuditWriter {
+        &self.parts.audit
+    }
+
     /// Runs one invocation through the whole pipeline and returns the reply to show.
     pub async fn handle(&self, invocation: &Invocation, progress: &dyn Progress) -> Reply {
+        self.handle_as(invocation, progress, uuid::Uuid::now_v7().to_string())
+            .await
+    }
+
+    /// [`Engine::handle`] with the request id its audit record carries given by the
+    /// caller (the command inbox's, so a restarted opsbot can tell whether an
+    /// interrupted invocation was audited).
+    pub async fn handle_as(
+        &self,
+        invocation: &Invocation,
+        progress: &dyn Progress,
+        request_id: String,
+    ) -> Reply {
         let in_thread;
         let invocation = match self.thread_service(invocation).await {
             Some(service) => {
@@ -90,7 +108,7 @@ impl Engine {
             }
             None => invocation,
         };
-        let trail = Trail::new(invocation);
+        let trail = Trail::continuing(invocation, request_id);
         let parts = &self.parts;
         let call = match language::parse(
             &invocation.text,

@@ -1,5 +1,6 @@
 //! Slack's own series: `opsbot_slack_requests_total{endpoint,outcome}` (every request to
-//! `/slack/*` and every Socket Mode envelope: accepted, unauthorized, malformed, ignored)
+//! `/slack/*` and every Socket Mode envelope: accepted, replayed, unavailable,
+//! unauthorized, malformed, ignored)
 //! and `opsbot_slack_signature_failures_total{reason}` (missing, malformed, stale,
 //! mismatch), and `opsbot_slack_usergroup_lookups_total{outcome}`.
 
@@ -38,7 +39,7 @@ impl SlackMetrics {
         registry.register(
             "slack_requests",
             "Slack requests and Socket Mode envelopes by endpoint and outcome (accepted, \
-             unauthorized, malformed, ignored)",
+             replayed, unavailable, unauthorized, malformed, ignored)",
             self.requests.clone(),
         );
         registry.register(

@@ -26,6 +26,7 @@ pub use socket::{SOCKET_MODE_ROLE, SocketMode, SocketSupervisor};
 use crate::{
     config::{Config, SlackConfig, SlackMode},
     engine::Engine,
+    inbox::Inbox,
     outbox::ChatSink,
     store::Store,
 };
@@ -71,12 +72,14 @@ pub fn app_manifest(registry: &Registry, slack: &SlackConfig) -> serde_json::Val
 
 impl Slack {
     /// Builds the client and the responder for `slack` (`config` is the whole file, for
-    /// the user groups role bindings name).
+    /// the user groups role bindings name); invocations are stored in `inbox` before
+    /// they are acknowledged.
     pub fn new(
         slack: &SlackConfig,
         config: &Config,
         engine: Arc<Engine>,
         metrics: SlackMetrics,
+        inbox: Inbox,
     ) -> Result<Self, SlackSetupError> {
         let settings = WebApiSettings {
             base_url: slack.api_url.clone(),
@@ -96,6 +99,7 @@ impl Slack {
                 engine,
                 groups,
                 slack.progress_after.as_duration(),
+                inbox,
             )),
             api,
             slash,

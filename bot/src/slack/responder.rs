@@ -27,9 +27,13 @@
 //! then answers with its result alone, so quick commands never open threads.
 //!
 //! Dedupe keys are `slack:DELIVERY:progress:N` and `slack:DELIVERY:reply`, DELIVERY being
-//! Slack's id of the request, so a retried delivery never answers twice; a delivery seen
-//! recently by this process (Slack retries events it thinks timed out, Socket Mode
-//! redelivers unacknowledged envelopes) is not run again.
+//! Slack's id of the request, so a retried delivery never answers twice. Every
+//! invocation is stored in the command inbox ([`crate::inbox`]) before it is
+//! acknowledged, and its reply is queued in the same transaction that marks it done; a
+//! delivery the inbox already holds (Slack retries events it thinks timed out, Socket
+//! Mode redelivers unacknowledged envelopes, a replayed signed request, across restarts
+//! and replicas) is acknowledged and not run again. Deliveries seen recently by this
+//! process are recognised in memory first, without a store round trip.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -44,8 +48,14 @@ use tokio::sync::mpsc;
 use super::{groups::UserGroups, reply_queue::ReplyQueue};
 use crate::{
     engine::Engine,
+    inbox::{Accepted, Delivery, Inbox, InboxError},
     outbox::{Lane, Operation, OutboxMessage},
 };
+
+/// How long a delivery id is remembered in the inbox: Slack's signature window (a replay
+/// older than that fails the signature check), with a minute to spare.
+const REMEMBER_FOR: Duration =
+    Duration::from_secs(opsbot_slack::signature::MAX_SKEW_SECONDS as u64 + 60);
 
 /// Runs Slack invocations through the engine.
 pub struct Responder {
@@ -54,6 +64,7 @@ pub struct Responder {
     progress_after: Duration,
     recent: Mutex<RecentDeliveries>,
     replies: ReplyQueue,
+    inbox: Inbox,
 }
 
 /// The last [`RecentDeliveries::CAPACITY`] delivery ids, to drop redeliveries.
@@ -80,6 +91,13 @@ impl RecentDeliveries {
         self.seen.insert(id.to_string());
         true
     }
+
+    /// Forgets `id` (it could not be stored: its retry must not be dropped).
+    fn forget(&mut self, id: &str) {
+        if self.seen.remove(id) {
+            self.order.retain(|seen| seen != id);
+        }
+    }
 }
 
 /// Where the replies of one invocation go.
@@ -94,34 +112,90 @@ enum Thread {
 }
 
 impl Responder {
-    pub fn new(engine: Arc<Engine>, groups: Arc<UserGroups>, progress_after: Duration) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        groups: Arc<UserGroups>,
+        progress_after: Duration,
+        inbox: Inbox,
+    ) -> Self {
         Self {
             groups,
             progress_after,
             recent: Mutex::new(RecentDeliveries::default()),
             replies: ReplyQueue::spawn(engine.store().clone()),
             engine,
+            inbox,
         }
     }
 
-    /// Runs `inbound` in the background (the HTTP request or Socket Mode envelope has
-    /// been acknowledged already).
-    pub fn accept(self: &Arc<Self>, inbound: Inbound) {
-        let first = self
-            .recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .first_time(&inbound.delivery_id);
-        if !first {
+    fn recent(&self) -> std::sync::MutexGuard<'_, RecentDeliveries> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `inbound` in the command inbox and, when it is new, runs it in the
+    /// background. Acknowledge the request only after this returned `Ok` (it is durable
+    /// then); on `Err` answer so that the sender retries or the user sees a failure.
+    pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, InboxError> {
+        if !self.recent().first_time(&inbound.delivery_id) {
             tracing::info!(delivery = %inbound.delivery_id, "dropped a Slack redelivery");
-            return;
+            return Ok(Accepted::Replay);
         }
-        let this = self.clone();
-        tokio::spawn(async move { this.run(inbound).await });
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let delivery = Delivery {
+            platform: Platform::Slack,
+            delivery_id: inbound.delivery_id.clone(),
+            request_id: request_id.clone(),
+            actor_id: inbound.user_id.clone(),
+            actor_name: inbound
+                .user_name
+                .clone()
+                .unwrap_or_else(|| inbound.user_id.clone()),
+            channel: inbound.channel_id.clone(),
+            thread: inbound.thread_ts.clone(),
+            text: inbound.text.clone(),
+            answer_to: Some(
+                Destination::channel(inbound.channel_id.clone())
+                    .in_thread(inbound.thread_ts.clone())
+                    .only(inbound.user_id.clone())
+                    .through(inbound.response_url.clone())
+                    .to_string(),
+            ),
+            answer_until: None,
+            remember_for: REMEMBER_FOR,
+        };
+        match self.inbox.accept(delivery).await {
+            Ok(Accepted::New) => {
+                let this = self.clone();
+                tokio::spawn(async move { this.run_accepted(inbound, request_id).await });
+                Ok(Accepted::New)
+            }
+            Ok(Accepted::Replay) => {
+                tracing::info!(delivery = %inbound.delivery_id,
+                    "refused a Slack delivery already received (a retry or a replay)");
+                Ok(Accepted::Replay)
+            }
+            Err(error) => {
+                self.recent().forget(&inbound.delivery_id);
+                tracing::error!(%error, "could not store a Slack invocation; refused it");
+                Err(error)
+            }
+        }
     }
 
-    /// Runs `inbound` to the end: the reply is queued when this returns.
+    /// Runs `inbound` to the end: the reply is queued when this returns (for callers
+    /// outside the inbox: it is not stored first).
     pub async fn run(&self, inbound: Inbound) {
+        self.execute(inbound, uuid::Uuid::now_v7().to_string(), None)
+            .await;
+    }
+
+    /// Runs an invocation stored in the inbox; its reply is queued in the transaction
+    /// that marks it done.
+    async fn run_accepted(&self, inbound: Inbound, request_id: String) {
+        self.execute(inbound, request_id, Some(&self.inbox)).await;
+    }
+
+    async fn execute(&self, inbound: Inbound, request_id: String, inbox: Option<&Inbox>) {
         let groups = self.groups.groups_of(&inbound.user_id).await;
         let name = inbound
             .user_name
@@ -133,6 +207,7 @@ impl Responder {
         invocation.thread = inbound.thread_ts.clone();
         let thread = self.thread_of(&inbound).await;
         let (tx, rx) = mpsc::unbounded_channel();
+        let delivery_id = inbound.delivery_id.clone();
         let courier = tokio::spawn(deliver(
             self.replies.clone(),
             inbound,
@@ -142,12 +217,28 @@ impl Responder {
         ));
         let reply = self
             .engine
-            .handle(&invocation, &CourierProgress(tx.clone()))
+            .handle_as(&invocation, &CourierProgress(tx.clone()), request_id)
             .await;
         let _ = tx.send(Said::Reply(reply));
         drop(tx);
-        if let Err(error) = courier.await {
-            tracing::error!(%error, "the Slack reply task failed");
+        let last = match courier.await {
+            Ok(last) => last,
+            Err(error) => {
+                tracing::error!(%error, "the Slack reply task failed");
+                return;
+            }
+        };
+        let Some(last) = last else { return };
+        let dedupe_key = last.dedupe_key.clone();
+        let queued = match inbox {
+            Some(inbox) => inbox
+                .finish(Platform::Slack, &delivery_id, last)
+                .await
+                .map_err(|e| e.to_string()),
+            None => self.replies.send(last).await,
+        };
+        if let Err(error) = queued {
+            tracing::error!(%error, %dedupe_key, "could not queue a Slack reply");
         }
     }
 
@@ -187,14 +278,15 @@ impl Progress for CourierProgress {
     }
 }
 
-/// Queues what was said, in order, as outbox messages.
+/// Queues the progress said, in order, as outbox messages; returns the final reply's
+/// message (for the caller to queue with the inbox's "done").
 async fn deliver(
     replies: ReplyQueue,
     inbound: Inbound,
     thread: Thread,
     mut said: mpsc::UnboundedReceiver<Said>,
     progress_after: Duration,
-) {
+) -> Option<OutboxMessage> {
     let plan = Plan {
         inbound: &inbound,
         thread: &thread,
@@ -208,6 +300,7 @@ async fn deliver(
     let due = tokio::time::Instant::now() + progress_after;
     let mut held: Vec<String> = Vec::new();
     let mut posted = 0usize;
+    let mut last = None;
     loop {
         let item = tokio::select! {
             item = said.recv() => item,
@@ -229,9 +322,10 @@ async fn deliver(
                 send(plan.progress(posted, Reply::info(format!("⏳ {text}")))).await;
             }
             // Progress still held back is dropped: the result says it all.
-            Some(Said::Reply(reply)) => send(plan.reply(posted > 0, reply)).await,
+            Some(Said::Reply(reply)) => last = Some(plan.reply(posted > 0, reply)),
         }
     }
+    last
 }
 
 struct Plan<'a> {

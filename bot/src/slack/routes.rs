@@ -4,8 +4,12 @@
 //! Every request must carry a valid v0 signature made within five minutes (401
 //! otherwise, counted in `opsbot_slack_signature_failures_total{reason}` and logged with
 //! the reason only: never the secret, the signature or the body). A request that parses
-//! is acknowledged at once — well within Slack's three seconds — and run in the
-//! background; its reply comes through the outbox. A body that does not parse is a 400
+//! is stored in the command inbox (committed), then acknowledged — well within Slack's
+//! three seconds — and run in the background; its reply comes through the outbox. A
+//! request the inbox already holds (Slack's retry of an event, a replayed signed request)
+//! is acknowledged and not run again. When the inbox cannot be written the answer is a
+//! 503 with `Retry-After` (Slack shows the user an error; events are retried), never an
+//! acknowledgement of something that could be lost. A body that does not parse is a 400
 //! with the reason.
 
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use opsbot_slack::{
 use serde_json::json;
 
 use super::{SlackMetrics, responder::Responder};
+use crate::inbox::Accepted;
 
 /// What the endpoints need.
 #[derive(Clone)]
@@ -76,6 +81,28 @@ impl SlackHttpState {
         }
     }
 
+    /// Stores `inbound` in the inbox and starts it; the answer when that failed.
+    async fn accept(
+        &self,
+        endpoint: &'static str,
+        inbound: opsbot_slack::Inbound,
+    ) -> Result<Accepted, Box<Response>> {
+        match self.responder.accept(inbound).await {
+            Ok(accepted) => {
+                let outcome = match accepted {
+                    Accepted::New => "accepted",
+                    Accepted::Replay => "replayed",
+                };
+                self.metrics.request(endpoint, outcome);
+                Ok(accepted)
+            }
+            Err(error) => {
+                self.metrics.request(endpoint, "unavailable");
+                Err(Box::new(crate::server::unavailable::response(error)))
+            }
+        }
+    }
+
     fn malformed(&self, endpoint: &'static str, reason: inbound::InboundError) -> Response {
         self.metrics.request(endpoint, "malformed");
         tracing::warn!(endpoint, %reason, "refused a malformed Slack request");
@@ -93,10 +120,14 @@ async fn commands(
     }
     match inbound::parse_slash_command(&body, &state.slash) {
         Ok(inbound) => {
-            state.metrics.request("commands", "accepted");
             let ack = format!("⏳ `{}`", opsbot_slack::blocks::escape(&inbound.text));
-            state.responder.accept(inbound);
-            Json(json!({ "response_type": "ephemeral", "text": ack })).into_response()
+            match state.accept("commands", inbound).await {
+                Ok(Accepted::New) => {
+                    Json(json!({ "response_type": "ephemeral", "text": ack })).into_response()
+                }
+                Ok(Accepted::Replay) => StatusCode::OK.into_response(),
+                Err(response) => *response,
+            }
         }
         Err(reason) => state.malformed("commands", reason),
     }
@@ -111,11 +142,10 @@ async fn interactions(
         return *response;
     }
     match inbound::parse_interaction(&body) {
-        Ok(Some(inbound)) => {
-            state.metrics.request("interactions", "accepted");
-            state.responder.accept(inbound);
-            StatusCode::OK.into_response()
-        }
+        Ok(Some(inbound)) => match state.accept("interactions", inbound).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(response) => *response,
+        },
         Ok(None) => {
             state.metrics.request("interactions", "ignored");
             StatusCode::OK.into_response()
@@ -133,11 +163,10 @@ async fn events(State(state): State<SlackHttpState>, headers: HeaderMap, body: B
             state.metrics.request("events", "accepted");
             Json(json!({ "challenge": challenge })).into_response()
         }
-        Ok(Event::Mention(inbound)) => {
-            state.metrics.request("events", "accepted");
-            state.responder.accept(inbound);
-            StatusCode::OK.into_response()
-        }
+        Ok(Event::Mention(inbound)) => match state.accept("events", inbound).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(response) => *response,
+        },
         Ok(Event::Ignored) => {
             state.metrics.request("events", "ignored");
             StatusCode::OK.into_response()

@@ -3,7 +3,11 @@
 //! slack-morphism's Socket Mode listener, which also reconnects and acknowledges
 //! envelopes). Slash commands, button presses and `@opsbot` mentions arrive as envelopes
 //! and go to the same [`Responder`] as the HTTP endpoints; a slash command's
-//! acknowledgement carries the same ephemeral "⏳ …" answer.
+//! acknowledgement carries the same ephemeral "⏳ …" answer. As there, an envelope is
+//! stored in the command inbox before its callback returns (and so before
+//! slack-morphism acknowledges it); a redelivered envelope the inbox holds already is
+//! not run again, and one that cannot be stored fails its callback instead of being
+//! acknowledged as accepted.
 //!
 //! Envelopes need no signature: the websocket itself was opened with the app token.
 //!
@@ -30,6 +34,7 @@ use slack_morphism::prelude::{
 use tokio::{sync::watch, task::JoinHandle};
 
 use super::{SlackMetrics, SlackSetupError, responder::Responder};
+use crate::inbox::Accepted;
 use crate::{config::Config, leadership::Leadership, store::Store};
 
 /// The leadership role of the replica holding the Socket Mode connection.
@@ -168,6 +173,29 @@ impl SocketMode {
     }
 }
 
+/// Stores `inbound` in the inbox and starts it; an error (so the envelope is not
+/// acknowledged and Slack redelivers it) when the inbox cannot be written.
+async fn accept(
+    state: &SocketState,
+    endpoint: &'static str,
+    inbound: opsbot_slack::Inbound,
+) -> Result<Accepted, BoxError> {
+    match state.responder.accept(inbound).await {
+        Ok(accepted) => {
+            let outcome = match accepted {
+                Accepted::New => "accepted",
+                Accepted::Replay => "replayed",
+            };
+            state.metrics.request(endpoint, outcome);
+            Ok(accepted)
+        }
+        Err(error) => {
+            state.metrics.request(endpoint, "unavailable");
+            Err(Box::new(error))
+        }
+    }
+}
+
 fn on_error(
     error: BoxError,
     _client: Arc<SlackClient<Connector>>,
@@ -187,9 +215,11 @@ async fn on_command(
         .get_user_state::<SocketState>()
         .ok_or("Socket Mode state missing")?;
     let inbound = inbound::from_command(&event, &state.slash);
-    state.metrics.request("socket_commands", "accepted");
     let ack = format!("⏳ `{}`", opsbot_slack::blocks::escape(&inbound.text));
-    state.responder.accept(inbound);
+    let ack = match accept(state, "socket_commands", inbound).await? {
+        Accepted::New => ack,
+        Accepted::Replay => format!("{ack} (already received)"),
+    };
     Ok(
         SlackCommandEventResponse::new(SlackMessageContent::new().with_text(ack))
             .with_response_type(SlackMessageResponseType::Ephemeral),
@@ -207,8 +237,7 @@ async fn on_interaction(
         .ok_or("Socket Mode state missing")?;
     match inbound::from_interaction(&event) {
         Some(inbound) => {
-            state.metrics.request("socket_interactions", "accepted");
-            state.responder.accept(inbound);
+            accept(state, "socket_interactions", inbound).await?;
         }
         None => state.metrics.request("socket_interactions", "ignored"),
     }
@@ -226,8 +255,7 @@ async fn on_push(
         .ok_or("Socket Mode state missing")?;
     match inbound::from_push_event(&SlackPushEvent::EventCallback(event)) {
         Event::Mention(inbound) => {
-            state.metrics.request("socket_events", "accepted");
-            state.responder.accept(inbound);
+            accept(state, "socket_events", inbound).await?;
         }
         Event::UrlVerification { .. } | Event::Ignored => {
             state.metrics.request("socket_events", "ignored");

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0005_outbox_lane_order.sql"),
         postgres: include_str!("../../../migrations/postgres/0005_outbox_lane_order.sql"),
     },
+    Embedded {
+        version: 6,
+        description: "inbox",
+        sqlite: include_str!("../../../migrations/sqlite/0006_inbox.sql"),
+        postgres: include_str!("../../../migrations/postgres/0006_inbox.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
