@@ -96,6 +96,23 @@ impl Incidents {
         Ok(outcome)
     }
 
+    /// Ingests the batch of a signed request unless `seen` was already recorded, in one
+    /// transaction ([`ingest::ingest_once`]); `Ok(None)`: a replay, nothing ingested.
+    pub async fn ingest_once(
+        &self,
+        batch: &opsbot_alerts::AlertBatch,
+        now: jiff::Timestamp,
+        seen: &crate::store::seen_requests::SeenRequest,
+    ) -> Result<Option<IngestOutcome>, StoreError> {
+        let outcome =
+            ingest::ingest_once(&self.store, &self.settings, &self.catalog, batch, now, seen)
+                .await?;
+        if outcome.is_some() {
+            crate::outbox::wake();
+        }
+        Ok(outcome)
+    }
+
     /// The incident (and its service) whose root message is `thread` in `channel`.
     pub async fn thread_incident(
         &self,

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0005_outbox_lane_order.sql"),
         postgres: include_str!("../../../migrations/postgres/0005_outbox_lane_order.sql"),
     },
+    Embedded {
+        version: 7,
+        description: "seen requests",
+        sqlite: include_str!("../../../migrations/sqlite/0007_seen_requests.sql"),
+        postgres: include_str!("../../../migrations/postgres/0007_seen_requests.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -9,6 +9,7 @@ mod error;
 mod migrations;
 mod pending_repo;
 pub mod scratch;
+pub mod seen_requests;
 pub(crate) mod time;
 
 mod pending_request;
