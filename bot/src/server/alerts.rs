@@ -359,7 +359,7 @@ async fn receive(
     // The batch holds everything it needs; the body's memory goes back now.
     drop(body);
     let ingested = match &seen {
-        None => state.incidents.ingest(&batch, now).await.map(Some),
+        None => state.incidents.ingest_owned(batch, now).await.map(Some),
         Some(seen) => state.incidents.ingest_once(&batch, now, seen).await,
     };
     match ingested {
@@ -551,7 +551,7 @@ alert_labels = { job = "wrkhrs-gateway" }
 
     /// Grafana's signature of `body` at `timestamp`: hex HMAC-SHA256 of `timestamp:body`.
     fn grafana_signature(timestamp: &str, body: &str) -> String {
-        use hmac::{KeyInit as _, Mac as _};
+        use hmac::Mac as _;
         let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(b"hmac-key").unwrap();
         mac.update(timestamp.as_bytes());
         mac.update(b":");
