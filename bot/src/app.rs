@@ -297,8 +297,7 @@ async fn retention_loop(store: Store, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
         tick.tick().await;
-        if let Err(error) =
-            crate::store::seen_requests::prune(&store, jiff::Timestamp::now()).await
+        if let Err(error) = crate::store::seen_requests::prune(&store, jiff::Timestamp::now()).await
         {
             tracing::warn!(%error, "pruning seen signed requests failed; will retry");
         }

@@ -389,12 +389,31 @@ mod tests {
         assert_eq!(server.header_timeout.as_duration().as_secs(), 5);
         assert_eq!(server.request_timeout.as_duration().as_secs(), 120);
         assert_eq!(
-            (server.max_connections, server.alert_body_limit, server.chat_body_limit),
+            (
+                server.max_connections,
+                server.alert_body_limit,
+                server.chat_body_limit
+            ),
             (100, 64 * 1024 * 1024, 65536)
         );
-        assert_at("[server]\nmax_connections = 0\n", 2, "server.max_connections", "at least 1");
-        assert_at("[server]\nheader_timeout = \"0s\"\n", 2, "server.header_timeout", "longer than zero");
-        assert_at("[server]\nalert_body_limit = 10\n", 2, "server.alert_body_limit", "at least 1024");
+        assert_at(
+            "[server]\nmax_connections = 0\n",
+            2,
+            "server.max_connections",
+            "at least 1",
+        );
+        assert_at(
+            "[server]\nheader_timeout = \"0s\"\n",
+            2,
+            "server.header_timeout",
+            "longer than zero",
+        );
+        assert_at(
+            "[server]\nalert_body_limit = 10\n",
+            2,
+            "server.alert_body_limit",
+            "at least 1024",
+        );
     }
 
     #[test]
@@ -405,8 +424,12 @@ mod tests {
         let config = parse(source, "t.toml", &env).unwrap();
         let warnings = crate::config::alerts::warnings(&config.alerts);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("`grafana`") && warnings[0].contains("replayed"), "{warnings:?}");
-        let stamped = format!("{source}grafana_timestamp_header = \"X-Grafana-Alerting-Timestamp\"\n");
+        assert!(
+            warnings[0].contains("`grafana`") && warnings[0].contains("replayed"),
+            "{warnings:?}"
+        );
+        let stamped =
+            format!("{source}grafana_timestamp_header = \"X-Grafana-Alerting-Timestamp\"\n");
         let config = parse(&stamped, "t.toml", &env).unwrap();
         assert!(crate::config::alerts::warnings(&config.alerts).is_empty());
     }

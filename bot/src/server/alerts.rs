@@ -546,13 +546,18 @@ alert_labels = { job = "wrkhrs-gateway" }
             IncidentSettings::from_config(&config),
             catalog,
         );
-        routes(AlertsState::new(&config, incidents, AlertMetrics::default()))
+        routes(AlertsState::new(
+            &config,
+            incidents,
+            AlertMetrics::default(),
+        ))
     }
 
     /// Grafana's signature of `body` at `timestamp`: hex HMAC-SHA256 of `timestamp:body`.
     fn grafana_signature(timestamp: &str, body: &str) -> String {
         use hmac::Mac as _;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(b"hmac-key").unwrap();
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(b"hmac-key").unwrap();
         mac.update(timestamp.as_bytes());
         mac.update(b":");
         mac.update(body.as_bytes());

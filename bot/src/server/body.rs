@@ -67,7 +67,9 @@ mod tests {
 
     #[tokio::test]
     async fn reads_up_to_the_limit_and_refuses_beyond() {
-        let read = read_limited(&length(5), Body::from("hello"), 5).await.unwrap();
+        let read = read_limited(&length(5), Body::from("hello"), 5)
+            .await
+            .unwrap();
         assert_eq!(read, b"hello");
         let read = read_limited(&HeaderMap::new(), chunked(&[b"he", b"llo"]), 5)
             .await
@@ -86,6 +88,9 @@ mod tests {
         );
         // A lying Content-Length does not get past the limit either.
         let lying = read_limited(&length(1), Body::from("hello!"), 5).await;
-        assert!(matches!(lying, Err(BodyError::TooLarge { .. })), "{lying:?}");
+        assert!(
+            matches!(lying, Err(BodyError::TooLarge { .. })),
+            "{lying:?}"
+        );
     }
 }

@@ -368,7 +368,11 @@ mod tests {
         assert_eq!(closed(&mut idle).await, "");
 
         let mut silent = connect(&server).await;
-        assert_eq!(closed(&mut silent).await, "", "a connection that never speaks");
+        assert_eq!(
+            closed(&mut silent).await,
+            "",
+            "a connection that never speaks"
+        );
     }
 
     #[tokio::test]
@@ -417,13 +421,20 @@ mod tests {
             answer.starts_with("HTTP/1.1 503") && answer.contains("retry-after: 1"),
             "{answer}"
         );
-        assert!(answer.ends_with("too many open connections; retry\n"), "{answer}");
+        assert!(
+            answer.ends_with("too many open connections; retry\n"),
+            "{answer}"
+        );
 
         server.release();
         for stream in &mut busy {
             assert_eq!(response(stream).await, (200, "released\n".to_string()));
         }
-        assert_eq!(closed(&mut busy[0]).await, "", "asked to close: after its request");
+        assert_eq!(
+            closed(&mut busy[0]).await,
+            "",
+            "asked to close: after its request"
+        );
         let mut probe = connect(&server).await;
         send(&mut probe, "/healthz").await;
         assert_eq!(response(&mut probe).await.0, 200);
@@ -461,6 +472,9 @@ mod tests {
             .await
             .expect("serve returns once drained")
             .unwrap();
-        assert!(TcpStream::connect(server.addr).await.is_err(), "no longer listening");
+        assert!(
+            TcpStream::connect(server.addr).await.is_err(),
+            "no longer listening"
+        );
     }
 }

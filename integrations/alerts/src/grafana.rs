@@ -152,7 +152,13 @@ mod tests {
                 "{stale}"
             );
         }
-        for garbage in ["garbage", "", "17637084.5", "2026-11-21T06:00:00Z", "99999999999999999999"] {
+        for garbage in [
+            "garbage",
+            "",
+            "17637084.5",
+            "2026-11-21T06:00:00Z",
+            "99999999999999999999",
+        ] {
             assert_eq!(
                 check_grafana_timestamp(garbage, now),
                 Err(SignatureError::MalformedTimestamp),
