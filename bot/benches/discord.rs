@@ -146,6 +146,7 @@ impl Bench {
             alerts: None,
             slack: None,
             discord: app.discord.as_ref().and_then(|d| d.http_state()),
+            chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
         });
         Bench {
             app,

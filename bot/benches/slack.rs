@@ -131,6 +131,7 @@ impl Bench {
             alerts: None,
             slack: app.slack.as_ref().and_then(|s| s.http_state()),
             discord: None,
+            chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
         });
         Bench {
             app,

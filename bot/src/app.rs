@@ -221,6 +221,7 @@ impl App {
                 .discord
                 .as_ref()
                 .and_then(|discord| discord.http_state()),
+            chat_body_limit: config.server.chat_body_limit,
         }
     }
 
@@ -307,11 +308,16 @@ async fn expiry_loop(engine: Arc<Engine>) {
     }
 }
 
-/// Prunes audit entries older than the retention, now and every six hours.
+/// Prunes audit entries older than the retention, and expired records of signed requests
+/// (`seen_requests`), now and every six hours.
 async fn retention_loop(store: Store, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
         tick.tick().await;
+        if let Err(error) = crate::store::seen_requests::prune(&store, jiff::Timestamp::now()).await
+        {
+            tracing::warn!(%error, "pruning seen signed requests failed; will retry");
+        }
         let Ok(span) = jiff::SignedDuration::try_from(retention) else {
             return;
         };

@@ -307,13 +307,15 @@ async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitC
     let router = server::router(app.server_state(&loaded.config));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let limits = server::listener::Limits::from_config(&loaded.config.server);
+    let server = tokio::spawn(server::listener::serve(
+        listener,
+        router,
+        limits,
+        async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        },
+    ));
     if args.console {
         tokio::select! {
             result = run_console(&app, &loaded, args.console_user) => result?,
@@ -324,10 +326,8 @@ async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitC
     }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::error!(%error, "HTTP server failed"),
-        Err(error) => tracing::error!(%error, "HTTP server task failed"),
+    if let Err(error) = server.await {
+        tracing::error!(%error, "HTTP server task failed");
     }
     app.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -90,6 +90,25 @@ pub struct DefaultChannel {
     pub console: Option<String>,
 }
 
+/// What `check-config` warns about in `[alerts]` (valid, but weaker than it looks): a
+/// Grafana source with a secret and no timestamp header has signatures over the body
+/// alone, which cannot expire and so can be replayed.
+pub fn warnings(alerts: &AlertsConfig) -> Vec<String> {
+    alerts
+        .sources
+        .iter()
+        .filter(|s| s.grafana_secret.is_some() && s.grafana_timestamp_header.is_none())
+        .map(|s| {
+            format!(
+                "alert source `{}` is signed without `grafana_timestamp_header`: its \
+                 signatures never expire and a copied request can be replayed; set the \
+                 contact point's timestamp header and name it here",
+                s.name
+            )
+        })
+        .collect()
+}
+
 /// The payload format of a source, which is also its endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -370,6 +370,71 @@ mod tests {
     }
 
     #[test]
+    fn server_limits_have_defaults_and_are_checked() {
+        let config = parse("", "t.toml", &no_env).unwrap();
+        let server = &config.server;
+        assert_eq!(
+            (
+                server.header_timeout.as_duration().as_secs(),
+                server.request_timeout.as_duration().as_secs(),
+                server.max_connections,
+                server.alert_body_limit,
+                server.chat_body_limit,
+            ),
+            (30, 60, 512, 32 * 1024 * 1024, 1024 * 1024)
+        );
+        let text = "[server]\nheader_timeout = \"5s\"\nrequest_timeout = \"2m\"\n\
+                    max_connections = 100\nalert_body_limit = 67108864\nchat_body_limit = 65536\n";
+        let server = parse(text, "t.toml", &no_env).unwrap().server;
+        assert_eq!(server.header_timeout.as_duration().as_secs(), 5);
+        assert_eq!(server.request_timeout.as_duration().as_secs(), 120);
+        assert_eq!(
+            (
+                server.max_connections,
+                server.alert_body_limit,
+                server.chat_body_limit
+            ),
+            (100, 64 * 1024 * 1024, 65536)
+        );
+        assert_at(
+            "[server]\nmax_connections = 0\n",
+            2,
+            "server.max_connections",
+            "at least 1",
+        );
+        assert_at(
+            "[server]\nheader_timeout = \"0s\"\n",
+            2,
+            "server.header_timeout",
+            "longer than zero",
+        );
+        assert_at(
+            "[server]\nalert_body_limit = 10\n",
+            2,
+            "server.alert_body_limit",
+            "at least 1024",
+        );
+    }
+
+    #[test]
+    fn a_grafana_secret_without_a_timestamp_header_is_valid_with_a_warning() {
+        let env = |_: &str| Some("s3cret".to_string());
+        let source = "[[alerts.sources]]\nname = \"grafana\"\nkind = \"grafana\"\nauth = \"none\"\n\
+                      grafana_secret = \"${HMAC}\"\n";
+        let config = parse(source, "t.toml", &env).unwrap();
+        let warnings = crate::config::alerts::warnings(&config.alerts);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`grafana`") && warnings[0].contains("replayed"),
+            "{warnings:?}"
+        );
+        let stamped =
+            format!("{source}grafana_timestamp_header = \"X-Grafana-Alerting-Timestamp\"\n");
+        let config = parse(&stamped, "t.toml", &env).unwrap();
+        assert!(crate::config::alerts::warnings(&config.alerts).is_empty());
+    }
+
+    #[test]
     fn syntax_errors_name_line_and_key() {
         let text = "[server]\nlisten = 127.0.0.1:80\n";
         let err = parse(text, "t.toml", &no_env).unwrap_err();

@@ -80,14 +80,59 @@ pub struct ServerConfig {
     /// Where the HTTP server listens. Env `OPSBOT_LISTEN`, flag `--listen`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// How long a request's headers may take to arrive, counted from when the server
+    /// waits for them (the connection opened, or the previous response was sent): also
+    /// how long an idle keep-alive connection stays open.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// How long reading a request's body and answering it may take; beyond it the answer
+    /// is 503 (Alertmanager retries it) and the connection is closed.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: HumanDuration,
+    /// Open connections at most. At the cap the oldest connection is asked to close (at
+    /// once when it is idle), so `/healthz` still gets through a flood of idle ones.
+    #[serde(default = "default_max_connections_http")]
+    pub max_connections: usize,
+    /// Largest body, in bytes, of the alert endpoints (Alertmanager sends unlimited
+    /// batches by default: 7,000 alerts are about 2.3 MB). Larger: 413.
+    #[serde(default = "default_alert_body_limit")]
+    pub alert_body_limit: usize,
+    /// Largest body, in bytes, of the Slack and Discord endpoints. Larger: 413.
+    #[serde(default = "default_chat_body_limit")]
+    pub chat_body_limit: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
+            max_connections: default_max_connections_http(),
+            alert_body_limit: default_alert_body_limit(),
+            chat_body_limit: default_chat_body_limit(),
         }
     }
+}
+
+fn default_header_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+
+fn default_request_timeout() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+fn default_max_connections_http() -> usize {
+    512
+}
+
+fn default_alert_body_limit() -> usize {
+    32 * 1024 * 1024
+}
+
+fn default_chat_body_limit() -> usize {
+    1024 * 1024
 }
 
 fn default_listen() -> SocketAddr {

@@ -30,6 +30,9 @@ fn write_summary(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Result {
     writeln!(out, "Configuration {} is valid.", loaded.source.display())?;
     writeln!(out)?;
     writeln!(out, "Server:       listening on {}", config.server.listen)?;
+    for warning in super::alerts::warnings(&config.alerts) {
+        writeln!(out, "Warning:      {warning}")?;
+    }
     writeln!(out, "Store:        {}", redact_url(&config.store.url))?;
     writeln!(
         out,

@@ -27,6 +27,7 @@ pub(crate) fn validate(
     let mut problems = Problems::default();
     let root = KeyPath::root();
     check_store(config, &mut problems);
+    check_server(config, &mut problems);
     check_console(config, &mut problems);
     for (key, message) in config.leadership.problems() {
         problems.push(root.key("leadership").key(key), message);
@@ -113,6 +114,30 @@ fn check_store(config: &Config, problems: &mut Problems) {
             KeyPath::root().key("store").key("max_connections"),
             "must be at least 1",
         );
+    }
+}
+
+fn check_server(config: &Config, problems: &mut Problems) {
+    let path = KeyPath::root().key("server");
+    let server = &config.server;
+    for (key, value) in [
+        ("header_timeout", server.header_timeout),
+        ("request_timeout", server.request_timeout),
+    ] {
+        if value.as_duration().is_zero() {
+            problems.push(path.key(key), "must be longer than zero");
+        }
+    }
+    if server.max_connections == 0 {
+        problems.push(path.key("max_connections"), "must be at least 1");
+    }
+    for (key, value) in [
+        ("alert_body_limit", server.alert_body_limit),
+        ("chat_body_limit", server.chat_body_limit),
+    ] {
+        if value < 1024 {
+            problems.push(path.key(key), "must be at least 1024 (bytes)");
+        }
     }
 }
 

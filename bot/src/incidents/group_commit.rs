@@ -43,6 +43,23 @@ impl IngestQueue {
         Self { jobs }
     }
 
+    /// Like [`IngestQueue::ingest`], taking the batch instead of copying it (a large
+    /// Alertmanager batch is held once). `Err(batch)`: the writer is gone and never saw
+    /// it; a writer that stops after taking it answers "unavailable".
+    pub async fn ingest_owned(
+        &self,
+        batch: AlertBatch,
+        now: jiff::Timestamp,
+    ) -> Result<Result<IngestOutcome, StoreError>, AlertBatch> {
+        let (done, outcome) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = self.jobs.send(Job { batch, now, done }).await {
+            return Err(job.batch);
+        }
+        Ok(outcome
+            .await
+            .unwrap_or(Err(StoreError::Query(sqlx::Error::PoolClosed))))
+    }
+
     /// Ingests `batch` with whatever else is queued; returns once it is committed.
     /// `None`: the writer is gone (the runtime is shutting down).
     pub async fn ingest(

@@ -106,6 +106,49 @@ pub async fn ingest_all(
     Ok(outcomes)
 }
 
+/// Ingests one batch of a signed request unless `seen` is already recorded (a replay;
+/// see [`crate::store::seen_requests`]): the record and the batch commit in the same
+/// transaction, so a failed ingest leaves no record and the sender's retry is ingested,
+/// and of two copies arriving together exactly one is. `Ok(None)`: a replay, nothing was
+/// written. Outside the group commit: signed senders (Grafana) are few and small.
+pub async fn ingest_once(
+    store: &Store,
+    settings: &IncidentSettings,
+    catalog: &Catalog,
+    batch: &AlertBatch,
+    now: jiff::Timestamp,
+    seen: &crate::store::seen_requests::SeenRequest,
+) -> Result<Option<IngestOutcome>, StoreError> {
+    let groups = group(settings, catalog, batch);
+    let mut outcome = IngestOutcome {
+        accepted: batch.alerts.len(),
+        incidents: Vec::new(),
+    };
+    let mut tx = begin_write(store).await?;
+    if !crate::store::seen_requests::record(&mut tx, seen, now).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    if !groups.is_empty() {
+        let silences = silence::active(&mut tx, now).await?;
+        let ctx = GroupCtx {
+            backend: store.backend(),
+            settings,
+            catalog,
+            batch,
+            silences: &silences,
+            now,
+        };
+        for group in &groups {
+            if let Some(id) = ingest_group(&mut tx, &ctx, group).await? {
+                outcome.incidents.push(id);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
 /// The alerts of `batch` by incident group, in order of first appearance.
 fn group<'b>(
     settings: &IncidentSettings,

@@ -96,6 +96,47 @@ impl Incidents {
         Ok(outcome)
     }
 
+    /// Like [`Incidents::ingest`], taking the batch so that it is not copied into the
+    /// group-commit queue (the alert endpoints: batches of thousands of alerts).
+    pub async fn ingest_owned(
+        &self,
+        batch: opsbot_alerts::AlertBatch,
+        now: jiff::Timestamp,
+    ) -> Result<IngestOutcome, StoreError> {
+        let queue = self.queue.get_or_init(|| {
+            group_commit::IngestQueue::spawn(
+                self.store.clone(),
+                self.settings.clone(),
+                self.catalog.clone(),
+            )
+        });
+        let outcome = match queue.ingest_owned(batch, now).await {
+            Ok(outcome) => outcome?,
+            Err(batch) => {
+                ingest::ingest(&self.store, &self.settings, &self.catalog, &batch, now).await?
+            }
+        };
+        crate::outbox::wake();
+        Ok(outcome)
+    }
+
+    /// Ingests the batch of a signed request unless `seen` was already recorded, in one
+    /// transaction ([`ingest::ingest_once`]); `Ok(None)`: a replay, nothing ingested.
+    pub async fn ingest_once(
+        &self,
+        batch: &opsbot_alerts::AlertBatch,
+        now: jiff::Timestamp,
+        seen: &crate::store::seen_requests::SeenRequest,
+    ) -> Result<Option<IngestOutcome>, StoreError> {
+        let outcome =
+            ingest::ingest_once(&self.store, &self.settings, &self.catalog, batch, now, seen)
+                .await?;
+        if outcome.is_some() {
+            crate::outbox::wake();
+        }
+        Ok(outcome)
+    }
+
     /// The incident (and its service) whose root message is `thread` in `channel`.
     pub async fn thread_incident(
         &self,

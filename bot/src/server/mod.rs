@@ -1,11 +1,13 @@
 //! The HTTP server: liveness, readiness and metrics. Chat and alert endpoints from the
-//! adapters are merged into the same router.
+//! adapters are merged into the same router. [`listener`] serves it (timeouts, the
+//! connection cap); the chat endpoints read at most `[server] chat_body_limit` bytes
+//! (413 beyond), the alert endpoints stream theirs up to `alert_body_limit` ([`body`]).
 
 use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::State,
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     response::IntoResponse,
     routing::get,
@@ -14,6 +16,8 @@ use axum::{
 use crate::{metrics::Metrics, store::Store};
 
 pub mod alerts;
+pub mod body;
+pub mod listener;
 pub mod unavailable;
 
 /// What the operational endpoints need.
@@ -29,6 +33,8 @@ pub struct ServerState {
     pub slack: Option<crate::slack::SlackHttpState>,
     /// `/discord/interactions`, when Discord is configured in `http` mode.
     pub discord: Option<crate::discord::DiscordHttpState>,
+    /// Largest body of the Slack and Discord endpoints (`[server] chat_body_limit`).
+    pub chat_body_limit: usize,
 }
 
 /// `/healthz`, `/readyz`, `/metrics`, and the alert endpoints.
@@ -36,6 +42,7 @@ pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
     let slack = state.slack.clone();
     let discord = state.discord.clone();
+    let chat_limit = DefaultBodyLimit::max(state.chat_body_limit);
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -46,11 +53,11 @@ pub fn router(state: ServerState) -> Router {
         None => router,
     };
     let router = match slack {
-        Some(slack) => router.merge(crate::slack::routes(slack)),
+        Some(slack) => router.merge(crate::slack::routes(slack).layer(chat_limit)),
         None => router,
     };
     match discord {
-        Some(discord) => router.merge(crate::discord::routes(discord)),
+        Some(discord) => router.merge(crate::discord::routes(discord).layer(chat_limit)),
         None => router,
     }
 }

@@ -58,6 +58,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0006_inbox.sql"),
         postgres: include_str!("../../../migrations/postgres/0006_inbox.sql"),
     },
+    Embedded {
+        version: 7,
+        description: "seen requests",
+        sqlite: include_str!("../../../migrations/sqlite/0007_seen_requests.sql"),
+        postgres: include_str!("../../../migrations/postgres/0007_seen_requests.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -10,6 +10,7 @@ mod health;
 mod migrations;
 mod pending_repo;
 pub mod scratch;
+pub mod seen_requests;
 pub(crate) mod time;
 
 mod pending_request;

@@ -1,7 +1,9 @@
 //! The Grafana unified alerting webhook: Alertmanager's shape plus Grafana's fields
 //! (`orgId`, `title`, `state`, `message`, per-alert `values`, `dashboardURL`, …), and an
 //! optional HMAC-SHA256 signature of the body in `X-Grafana-Alerting-Signature` (lowercase
-//! hex; over `timestamp:body` when a timestamp header is configured).
+//! hex; over `timestamp:body` when a timestamp header is configured). A signed timestamp
+//! (Unix seconds; milliseconds are recognised too) must be within
+//! [`GRAFANA_MAX_SKEW_SECONDS`] of now, as for Slack and Discord.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -16,13 +18,46 @@ pub fn parse_grafana(body: &[u8]) -> Result<AlertBatch, PayloadError> {
     crate::alertmanager::translate(FORMAT, SourceKind::Grafana, wire)
 }
 
-/// The signature header was missing or did not match.
+/// How far a signed timestamp may be from now, either way (five minutes, as Slack's and
+/// Discord's windows).
+pub const GRAFANA_MAX_SKEW_SECONDS: i64 = 5 * 60;
+
+/// Timestamps at or above this are read as Unix milliseconds (in seconds it is a date in
+/// the year 5138).
+const MILLISECONDS_FROM: i64 = 100_000_000_000;
+
+/// The signature header was missing or did not match, or its timestamp was unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("missing signature header")]
     Missing,
     #[error("signature does not match the body")]
     Mismatch,
+    #[error("the signature timestamp is not a Unix time in seconds")]
+    MalformedTimestamp,
+    #[error(
+        "the signature timestamp is {skew} s away from now (at most {GRAFANA_MAX_SKEW_SECONDS} s is accepted)"
+    )]
+    Stale { skew: i64 },
+}
+
+/// Checks the value of the timestamp header against `now` (Unix seconds): a number within
+/// [`GRAFANA_MAX_SKEW_SECONDS`] of now, in the past or the future.
+pub fn check_grafana_timestamp(timestamp: &str, now: i64) -> Result<(), SignatureError> {
+    let at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::MalformedTimestamp)?;
+    let at = if at >= MILLISECONDS_FROM {
+        at / 1000
+    } else {
+        at
+    };
+    let skew = now.saturating_sub(at);
+    if skew.saturating_abs() > GRAFANA_MAX_SKEW_SECONDS {
+        return Err(SignatureError::Stale { skew });
+    }
+    Ok(())
 }
 
 /// Checks Grafana's HMAC signature in constant time. `timestamp` is the value of the
@@ -95,6 +130,46 @@ mod tests {
         assert_eq!(batch.source, SourceKind::Grafana);
         assert_eq!(batch.alerts[0].fingerprint, "57c6d9296de2ad39");
         assert_eq!(batch.alerts[0].labels["service"], "ollama");
+    }
+
+    #[test]
+    fn timestamps_outside_five_minutes_or_not_numbers_are_refused() {
+        let now = 1_763_708_400;
+        for ok in ["1763708400", " 1763708100 ", "1763708700", "1763708400123"] {
+            assert_eq!(check_grafana_timestamp(ok, now), Ok(()), "{ok}");
+        }
+        for (stale, skew) in [
+            ("1763708099", 301),
+            ("1763622000", 86_400),
+            ("1732172400", 31_536_000),
+            ("1763708701", -301),
+            ("0", now),
+            ("1763622000000", 86_400),
+        ] {
+            assert_eq!(
+                check_grafana_timestamp(stale, now),
+                Err(SignatureError::Stale { skew }),
+                "{stale}"
+            );
+        }
+        for garbage in [
+            "garbage",
+            "",
+            "17637084.5",
+            "2026-11-21T06:00:00Z",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                check_grafana_timestamp(garbage, now),
+                Err(SignatureError::MalformedTimestamp),
+                "{garbage}"
+            );
+        }
+        assert!(
+            SignatureError::Stale { skew: -301 }
+                .to_string()
+                .contains("-301 s away from now (at most 300 s")
+        );
     }
 
     #[test]

@@ -25,4 +25,7 @@ pub use auth::{AuthError, SourceAuth};
 pub use error::PayloadError;
 pub use fingerprint::label_fingerprint;
 pub use generic::parse_generic;
-pub use grafana::{SignatureError, parse_grafana, verify_grafana_signature};
+pub use grafana::{
+    GRAFANA_MAX_SKEW_SECONDS, SignatureError, check_grafana_timestamp, parse_grafana,
+    verify_grafana_signature,
+};
