@@ -52,6 +52,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0005_outbox_lane_order.sql"),
         postgres: include_str!("../../../migrations/postgres/0005_outbox_lane_order.sql"),
     },
+    Embedded {
+        version: 8,
+        description: "audit checkpoints",
+        sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
+        postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
