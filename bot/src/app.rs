@@ -133,7 +133,8 @@ impl App {
                 store.clone(),
                 signer,
                 config.audit.checkpoint_file.clone(),
-            );
+            )
+            .post_to(&config.audit.channel);
             tokio::spawn(checkpoint_loop(
                 checkpointer,
                 config.audit.checkpoint_interval.as_duration(),

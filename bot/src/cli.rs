@@ -439,8 +439,12 @@ async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow
                 bail!("[audit] checkpoint_key is not set; `opsbot audit keygen` makes one");
             };
             let db = open_store(&loaded).await?;
-            let checkpointer =
-                audit::Checkpointer::new(db.clone(), signer, loaded.config.audit.checkpoint_file.clone());
+            let checkpointer = audit::Checkpointer::new(
+                db.clone(),
+                signer,
+                loaded.config.audit.checkpoint_file.clone(),
+            )
+            .post_to(&loaded.config.audit.channel);
             match checkpointer.checkpoint().await? {
                 Some(signed) => println!("{}", signed.to_json_line()),
                 None => println!("the newest checkpoint already covers the head"),
@@ -498,7 +502,8 @@ async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow
                     db.clone(),
                     signer,
                     loaded.config.audit.checkpoint_file.clone(),
-                );
+                )
+                .post_to(&loaded.config.audit.channel);
                 checkpointer.checkpoint().await?;
             }
             db.close().await;

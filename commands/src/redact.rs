@@ -72,6 +72,9 @@ static ANY: LazyLock<RegexSet> = LazyLock::new(|| {
 pub fn redact(line: &str) -> (Cow<'_, str>, usize) {
     let mut text = Cow::Borrowed(line);
     let mut count = 0;
+    if !ANY.is_match(line) {
+        return (text, count);
+    }
     for index in ANY.matches(line).iter() {
         let rule = &RULES[index];
         let replaced = rule

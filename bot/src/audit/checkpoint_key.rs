@@ -165,7 +165,8 @@ mod tests {
 
     #[test]
     fn bad_keys_are_errors_that_do_not_repeat_them() {
-        for bad in ["", "abc", "sk-secret-but-not-a-key", &"0".repeat(62)] {
+        let short_hex = "0".repeat(62);
+        for bad in ["", "abc", "sk-secret-but-not-a-key", short_hex.as_str()] {
             let error = CheckpointSigner::from_seed(bad).unwrap_err().to_string();
             assert!(error.contains("32 bytes"), "{error}");
             assert!(bad.is_empty() || !error.contains(bad), "{error}");

@@ -1,6 +1,7 @@
 //! Making checkpoints: read the head and the anchor, sign them, and publish the signed
 //! line — first to the append-only checkpoint file (opened with `O_APPEND`; make it
-//! append-only for everyone with `chattr +a`), then to the `audit_checkpoints` table.
+//! append-only for everyone with `chattr +a`), then to the `audit_checkpoints` table and,
+//! in the same transaction, the outbox for the audit channels (`[audit] channel`).
 //! Runs every `[audit] checkpoint_interval`, off the pipeline's path; a round where
 //! neither the head nor the anchor moved since the newest checkpoint signs nothing.
 
@@ -15,7 +16,12 @@ use super::{
     checkpoint_store,
     head::{read_anchor, read_head},
 };
-use crate::store::{Backend, Store};
+use crate::{
+    config::alerts::DefaultChannel,
+    outbox::{Lane, Operation, Outbox, OutboxMessage},
+    store::{Backend, Store},
+};
+use opsbot_commands::{Platform, Reply};
 
 /// Signs checkpoints of one store with one key.
 #[derive(Clone, Debug)]
@@ -23,6 +29,7 @@ pub struct Checkpointer {
     store: Store,
     signer: CheckpointSigner,
     file: Option<PathBuf>,
+    channels: Vec<(Platform, String)>,
 }
 
 impl Checkpointer {
@@ -31,7 +38,27 @@ impl Checkpointer {
             store,
             signer,
             file,
+            channels: Vec::new(),
         }
+    }
+
+    /// Also posts every checkpoint to these channels.
+    pub fn post_to(mut self, channels: &DefaultChannel) -> Self {
+        let DefaultChannel {
+            slack,
+            discord,
+            console,
+        } = channels;
+        for (platform, channel) in [
+            (Platform::Slack, slack),
+            (Platform::Discord, discord),
+            (Platform::Console, console),
+        ] {
+            if let Some(channel) = channel {
+                self.channels.push((platform, channel.clone()));
+            }
+        }
+        self
     }
 
     /// Signs and publishes a checkpoint of the chain as it is now, unless the newest
@@ -78,8 +105,44 @@ impl Checkpointer {
             file.write_all(line.as_bytes()).await?;
             file.sync_data().await?;
         }
-        let mut conn = self.store.pool().acquire().await?;
-        checkpoint_store::insert(&mut conn, &signed).await?;
+        let mut tx = self.store.pool().begin().await?;
+        checkpoint_store::insert(&mut tx, &signed).await?;
+        for message in self.messages(&signed) {
+            Outbox::enqueue(&mut tx, &message).await?;
+        }
+        tx.commit().await?;
+        if !self.channels.is_empty() {
+            crate::outbox::wake();
+        }
         Ok(Some(signed))
+    }
+
+    /// The chat messages carrying `signed`: its JSON line, to be copied into the file
+    /// `audit verify --checkpoints` reads.
+    fn messages(&self, signed: &SignedCheckpoint) -> Vec<OutboxMessage> {
+        let c = &signed.checkpoint;
+        let reply = Reply::info(format!(
+            "Audit checkpoint: seq {} (anchor {})",
+            c.seq, c.anchor_seq
+        ))
+        .line(format!("`{}`", signed.to_json_line()));
+        self.channels
+            .iter()
+            .map(|(platform, channel)| OutboxMessage {
+                platform: *platform,
+                channel: channel.clone(),
+                thread_key: None,
+                operation: Operation::Post,
+                lane: Lane::Alerts,
+                reply: reply.clone(),
+                dedupe_key: format!(
+                    "audit-checkpoint:{}:{}:{}:{}",
+                    c.key_id,
+                    c.at.as_microsecond(),
+                    c.seq,
+                    platform.as_str()
+                ),
+            })
+            .collect()
     }
 }

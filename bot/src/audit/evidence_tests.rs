@@ -219,15 +219,28 @@ backend_tests! {
         assert_eq!(wrong.rejected().len(), 2);
     }
 
-    async fn an_unchanged_chain_is_not_signed_again(db) {
+    async fn checkpoints_go_to_the_file_and_the_audit_channel_once_per_change(db) {
         let dir = tempfile::tempdir().unwrap();
         fill(&db.store, 2).await;
-        let c = checkpointer(&db.store, &dir);
+        let c = checkpointer(&db.store, &dir).post_to(&crate::config::alerts::DefaultChannel {
+            console: Some("audit".into()),
+            ..Default::default()
+        });
         assert!(c.checkpoint().await.unwrap().is_some());
-        assert!(c.checkpoint().await.unwrap().is_none());
+        assert!(c.checkpoint().await.unwrap().is_none(), "nothing moved");
         fill(&db.store, 1).await;
-        assert_eq!(c.checkpoint().await.unwrap().unwrap().checkpoint.seq, 3);
+        let signed = c.checkpoint().await.unwrap().unwrap();
+        assert_eq!(signed.checkpoint.seq, 3);
         let text = std::fs::read_to_string(dir.path().join("checkpoints.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 2);
+        assert_eq!(text.lines().last(), Some(signed.to_json_line().as_str()));
+        let posted: Vec<String> = sqlx::query_scalar(
+            "SELECT reply FROM outbox WHERE channel = 'audit' ORDER BY id",
+        )
+        .fetch_all(db.store.read_pool())
+        .await
+        .unwrap();
+        assert_eq!(posted.len(), 2);
+        assert!(posted[1].contains("Audit checkpoint: seq 3"), "{}", posted[1]);
     }
 }

@@ -11,7 +11,11 @@ use super::AuditRecord;
 /// the other fields are names and ids chosen by opsbot or the chat platform.
 pub(crate) fn redact_record(record: &mut AuditRecord) {
     for field in [&mut record.text, &mut record.reason, &mut record.summary] {
-        if let (std::borrow::Cow::Owned(clean), _) = redact(field) {
+        let clean = match redact(field) {
+            (std::borrow::Cow::Owned(clean), _) => Some(clean),
+            (std::borrow::Cow::Borrowed(_), _) => None,
+        };
+        if let Some(clean) = clean {
             *field = clean;
         }
     }

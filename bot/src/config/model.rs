@@ -150,6 +150,10 @@ pub struct AuditConfig {
     /// The append-only JSONL file every checkpoint is appended to.
     #[serde(default)]
     pub checkpoint_file: Option<std::path::PathBuf>,
+    /// Where each checkpoint is also posted (through the outbox): `{ slack = "C…",
+    /// discord = "…", console = "…" }`.
+    #[serde(default)]
+    pub channel: super::alerts::DefaultChannel,
 }
 
 impl Default for AuditConfig {
@@ -159,6 +163,7 @@ impl Default for AuditConfig {
             checkpoint_key: None,
             checkpoint_interval: default_checkpoint_interval(),
             checkpoint_file: None,
+            channel: Default::default(),
         }
     }
 }

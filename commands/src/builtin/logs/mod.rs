@@ -87,9 +87,12 @@ fn prepare(chunks: Vec<LogChunk>, query: &LogQuery) -> (Vec<LogChunk>, Counts) {
             let mut lines: Vec<(String, usize)> = chunk
                 .lines
                 .into_iter()
-                .map(|line| match redact::redact(&line) {
-                    (std::borrow::Cow::Borrowed(_), _) => (line, 0),
-                    (std::borrow::Cow::Owned(clean), redacted) => (clean, redacted),
+                .map(|line| {
+                    let (clean, redacted) = match redact::redact(&line) {
+                        (std::borrow::Cow::Owned(clean), redacted) => (Some(clean), redacted),
+                        (std::borrow::Cow::Borrowed(_), _) => (None, 0),
+                    };
+                    (clean.unwrap_or(line), redacted)
                 })
                 .filter(|(clean, _)| query.grep.as_deref().is_none_or(|g| clean.contains(g)))
                 .collect();
