@@ -325,3 +325,45 @@ on_both_backends!(
         assert!(bot.runtime.actions().is_empty());
     }
 );
+
+on_both_backends!(secrets_typed_into_commands_are_redacted, EXAMPLE, |bot| {
+    bot.runtime.set_logs(vec![opsbot_commands::context::LogChunk {
+        source: "rag-1".into(),
+        lines: vec![
+            "INFO calling with sk-test-1234567890abcdef".into(),
+            "WARN sk-test-1234567890abcdef rate limited".into(),
+            "ERROR sk-test-1234567890abcdef rejected".into(),
+        ],
+    }]);
+    // Grepping for the key, or a piece of it, matches nothing: the text is redacted first.
+    for probe in ["sk-test-1234567890abcdef", "sk-test-9", "sk-test-1"] {
+        let logs = bot
+            .say("operator", &format!("logs wrkhrs-rag --grep {probe}"))
+            .await;
+        assert!(
+            logs.title.starts_with("No log lines of wrkhrs-rag"),
+            "{probe}: {}",
+            logs.to_plain_text()
+        );
+    }
+    bot.say("operator", "incident note 1 my key is sk-live-abcdefghijklmnop1234")
+        .await;
+    let audit = bot
+        .say("operator", "audit --limit 10")
+        .await
+        .to_plain_text();
+    assert!(
+        !audit.contains("1234567890abcdef") && !audit.contains("abcdefghijklmnop1234"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("`logs wrkhrs-rag --grep sk-[redacted]`"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("`incident note 1 my key is sk-[redacted]`"),
+        "{audit}"
+    );
+    let report = opsbot::audit::verify(&bot.app.store).await.unwrap();
+    assert!(report.is_ok(), "{report}");
+});

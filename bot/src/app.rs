@@ -37,6 +37,8 @@ pub enum StartError {
     Discord(#[from] crate::discord::DiscordSetupError),
     #[error("leadership: {0}")]
     Leadership(#[from] crate::leadership::LeadershipError),
+    #[error("[audit] checkpoint_key ({0}): {1}")]
+    CheckpointKey(crate::config::SecretSource, audit::KeyError),
 }
 
 /// A started opsbot: the engine and what must be closed cleanly.
@@ -46,6 +48,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     audit: AuditWriter,
     retention: tokio::task::JoinHandle<()>,
+    /// Signs audit checkpoints every `[audit] checkpoint_interval` (with a key).
+    checkpoints: Option<tokio::task::JoinHandle<()>>,
     expiry: tokio::task::JoinHandle<()>,
     /// Answers chat invocations a stopped process acknowledged but did not finish.
     inbox_recovery: tokio::task::JoinHandle<()>,
@@ -120,10 +124,24 @@ impl App {
             incidents: Arc::new(incidents.clone()),
             costs: costs.clone(),
         }));
+        let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
             config.audit.retention.as_duration(),
+            signer.as_ref().map(|s| s.public().clone()),
         ));
+        let checkpoints = signer.map(|signer| {
+            let checkpointer = audit::Checkpointer::new(
+                store.clone(),
+                signer,
+                config.audit.checkpoint_file.clone(),
+            )
+            .post_to(&config.audit.channel);
+            tokio::spawn(checkpoint_loop(
+                checkpointer,
+                config.audit.checkpoint_interval.as_duration(),
+            ))
+        });
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
         let escalation = tokio::spawn(escalation_loop(incidents.clone()));
         let budget_interval = config.cost.budget_check_interval.0;
@@ -193,6 +211,7 @@ impl App {
             metrics,
             audit,
             retention,
+            checkpoints,
             expiry,
             inbox_recovery,
             outbox,
@@ -229,6 +248,9 @@ impl App {
     /// closes the store.
     pub async fn shutdown(self) {
         self.retention.abort();
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.abort();
+        }
         self.expiry.abort();
         self.inbox_recovery.abort();
         self.escalation.abort();
@@ -308,9 +330,40 @@ async fn expiry_loop(engine: Arc<Engine>) {
     }
 }
 
-/// Prunes audit entries older than the retention, and expired records of signed requests
+/// The checkpoint signer of `[audit] checkpoint_key`, if one is configured.
+pub fn checkpoint_signer(
+    config: &crate::config::AuditConfig,
+) -> Result<Option<audit::CheckpointSigner>, StartError> {
+    let Some(secret) = &config.checkpoint_key else {
+        return Ok(None);
+    };
+    audit::CheckpointSigner::from_seed(secret.expose())
+        .map(Some)
+        .map_err(|error| StartError::CheckpointKey(secret.source().clone(), error))
+}
+
+/// Signs a checkpoint of the audit chain now and every `interval` (when it moved).
+async fn checkpoint_loop(checkpointer: audit::Checkpointer, interval: Duration) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match checkpointer.checkpoint().await {
+            Ok(Some(signed)) => tracing::info!(
+                seq = signed.checkpoint.seq,
+                anchor = signed.checkpoint.anchor_seq,
+                "audit checkpoint signed"
+            ),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "audit checkpoint failed; will retry"),
+        }
+    }
+}
+
+/// Prunes audit entries older than the retention (with a checkpoint key, only those a
+/// checkpoint older than the retention covers), and expired records of signed requests
 /// (`seen_requests`), now and every six hours.
-async fn retention_loop(store: Store, retention: Duration) {
+async fn retention_loop(store: Store, retention: Duration, key: Option<audit::CheckpointKey>) {
     let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
         tick.tick().await;
@@ -324,7 +377,7 @@ async fn retention_loop(store: Store, retention: Duration) {
         let Ok(cutoff) = jiff::Timestamp::now().checked_sub(span) else {
             continue;
         };
-        match audit::prune(&store, cutoff).await {
+        match audit::prune_checked(&store, cutoff, key.as_ref()).await {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, %cutoff, "audit retention pruned old entries"),
             Err(error) => tracing::warn!(%error, "audit retention failed; will retry"),

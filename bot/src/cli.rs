@@ -115,12 +115,33 @@ struct ConsoleArgs {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Check the hash chain; report the first edited, inserted or deleted entry.
-    Verify(StoreArgs),
+    /// Check the hash chain (and, with keys, checkpoints and exports, that it was not
+    /// truncated, re-anchored or rewritten); report the first problem.
+    Verify(VerifyArgs),
     /// Write entries as JSON lines.
     Export(ExportArgs),
     /// Delete entries older than `[audit] retention` now.
     Prune(StoreArgs),
+    /// Sign a checkpoint of the chain now with `[audit] checkpoint_key`.
+    Checkpoint(StoreArgs),
+    /// Print a new checkpoint key: the seed (secret) and its public key.
+    Keygen,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// A public key checkpoints must be signed with (base64 or hex; repeat for rotated
+    /// keys). Default: the public key of `[audit] checkpoint_key`.
+    #[arg(long = "public-key", value_name = "KEY")]
+    public_keys: Vec<String>,
+    /// A checkpoint file (JSON lines, e.g. `[audit] checkpoint_file`); repeatable.
+    #[arg(long = "checkpoints", value_name = "FILE")]
+    checkpoints: Vec<PathBuf>,
+    /// An `audit export` file the chain must still agree with; repeatable.
+    #[arg(long = "export", value_name = "FILE")]
+    exports: Vec<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -359,17 +380,84 @@ async fn shutdown_signal() {
 
 async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify(store) => {
-            let loaded = load(config, &store, None)?;
+        AuditCommand::Verify(args) => {
+            let loaded = load(config, &args.store, None)?;
+            let mut keys = args
+                .public_keys
+                .iter()
+                .map(|text| audit::CheckpointKey::parse(text).context("--public-key"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if keys.is_empty()
+                && let Some(signer) = crate::app::checkpoint_signer(&loaded.config.audit)?
+            {
+                keys.push(signer.public().clone());
+            }
+            if keys.is_empty() && !args.checkpoints.is_empty() {
+                bail!("--checkpoints needs --public-key (or [audit] checkpoint_key)");
+            }
+            let mut evidence = audit::Evidence::new(
+                keys.clone(),
+                jiff::Timestamp::now(),
+                loaded.config.audit.retention.as_duration(),
+            );
+            for path in &args.checkpoints {
+                evidence
+                    .add_checkpoint_file(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+            }
+            for path in &args.exports {
+                evidence
+                    .add_export_file(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+            }
             let db = open_store(&loaded).await?;
-            let report = audit::verify(&db).await?;
+            if !keys.is_empty() {
+                evidence.add_stored_checkpoints(&db).await?;
+            }
+            let report = audit::verify_with(&db, &evidence).await?;
+            for rejected in &report.rejected {
+                println!("rejected checkpoint: {rejected}");
+            }
+            if !keys.is_empty() {
+                println!(
+                    "{} signed checkpoints accepted (keys {})",
+                    evidence.checkpoints(),
+                    keys.iter().map(|k| k.id()).collect::<Vec<_>>().join(", ")
+                );
+            }
             println!("{report}");
             db.close().await;
-            Ok(if report.problem.is_none() {
+            Ok(if report.is_ok() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
+        }
+        AuditCommand::Checkpoint(store) => {
+            let loaded = load(config, &store, None)?;
+            let Some(signer) = crate::app::checkpoint_signer(&loaded.config.audit)? else {
+                bail!("[audit] checkpoint_key is not set; `opsbot audit keygen` makes one");
+            };
+            let db = open_store(&loaded).await?;
+            let checkpointer = audit::Checkpointer::new(
+                db.clone(),
+                signer,
+                loaded.config.audit.checkpoint_file.clone(),
+            )
+            .post_to(&loaded.config.audit.channel);
+            match checkpointer.checkpoint().await? {
+                Some(signed) => println!("{}", signed.to_json_line()),
+                None => println!("the newest checkpoint already covers the head"),
+            }
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Keygen => {
+            let (signer, seed) = audit::CheckpointSigner::generate()?;
+            println!("seed (secret; [audit] checkpoint_key = \"${{ENV}}\" or {{ file = … }}): {seed}");
+            println!("public key (audit verify --public-key):                   {}", signer.public());
+            println!("key id:                                                   {}", signer.public().id());
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(args) => {
             let loaded = load(config, &args.store, None)?;
@@ -402,8 +490,22 @@ async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow
             let cutoff = jiff::Timestamp::now()
                 .checked_sub(jiff::SignedDuration::try_from(retention.as_duration())?)
                 .context("retention is too long")?;
-            let pruned = audit::prune(&db, cutoff).await?;
+            let signer = crate::app::checkpoint_signer(&loaded.config.audit)?;
+            let key = signer.as_ref().map(|s| s.public().clone());
+            let pruned = audit::prune_checked(&db, cutoff, key.as_ref()).await?;
             println!("pruned {pruned} audit entries older than {retention} (before {cutoff})");
+            if let Some(signer) = signer
+                && pruned > 0
+            {
+                // Sign the new anchor now rather than at the next interval.
+                let checkpointer = audit::Checkpointer::new(
+                    db.clone(),
+                    signer,
+                    loaded.config.audit.checkpoint_file.clone(),
+                )
+                .post_to(&loaded.config.audit.channel);
+                checkpointer.checkpoint().await?;
+            }
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod human_duration;
 pub mod invocation;
 pub mod language;
+pub mod redact;
 pub mod registry;
 pub mod reply;
 

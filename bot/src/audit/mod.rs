@@ -1,18 +1,26 @@
 //! The append-only, hash-chained audit log.
 //!
-//! [`AuditWriter`] appends in group commits; [`AuditLog`] reads; [`verify`] checks the
-//! chain; [`export_jsonl`] dumps it; [`prune`] applies retention. The chain itself (the
+//! [`AuditWriter`] appends in group commits (secret-shaped text redacted); [`AuditLog`]
+//! reads; [`verify`] checks the chain ([`verify_with`]: also against signed checkpoints
+//! and exports, [`Evidence`]); [`Checkpointer`] signs checkpoints with a key kept outside
+//! the store; [`export_jsonl`] dumps it; [`prune`] applies retention. The chain itself (the
 //! hash of an entry) is defined in [`chain`].
 mod record;
 pub use record::{AuditEntry, AuditRecord, Decision, Outcome};
 
 mod batch;
 pub mod chain;
+mod checkpoint;
+mod checkpoint_key;
+mod checkpoint_store;
+mod checkpointer;
 mod error;
+mod evidence;
 mod export;
 mod head;
 mod insert_sql;
 mod log;
+mod redaction;
 mod retention;
 mod row;
 #[cfg(test)]
@@ -24,6 +32,10 @@ pub use chain::{GENESIS_HASH, entry_hash};
 pub use error::AuditError;
 pub use export::export_jsonl;
 pub use log::{AuditLog, view};
-pub use retention::prune;
-pub use verify::{ChainProblem, ProblemKind, VerifyReport, verify};
+pub use checkpoint::{Checkpoint, Rejected, SignedCheckpoint};
+pub use checkpoint_key::{CheckpointKey, CheckpointSigner, KeyError};
+pub use checkpointer::Checkpointer;
+pub use evidence::Evidence;
+pub use retention::{prune, prune_checked};
+pub use verify::{ChainProblem, ProblemKind, VerifyReport, verify, verify_with};
 pub use writer::{AuditWriter, MAX_BATCH};

@@ -3,9 +3,14 @@
 //! Only a prefix of the chain is ever removed (entries are not strictly ordered by time,
 //! so deleting by time alone could punch holes), the newest entry is always kept, and
 //! `audit_anchor` moves to the last removed entry so `verify` starts right after it.
+//!
+//! With a checkpoint key ([`prune_checked`]), only entries covered by a valid checkpoint
+//! signed before the cutoff are removed: their age then rests on a signature, not on the
+//! `at_us` column the database's owner could edit, and `audit verify` can tell this
+//! prune from someone moving the anchor by hand.
 
 use super::{
-    AuditError,
+    AuditError, CheckpointKey, checkpoint_store,
     head::{lock_head, read_anchor, set_anchor},
 };
 use crate::store::{Store, StoreError};
@@ -14,6 +19,16 @@ use crate::store::{Store, StoreError};
 /// that is not, and never the newest entry, in one transaction under the chain lock.
 /// Returns how many entries were deleted.
 pub async fn prune(store: &Store, older_than: jiff::Timestamp) -> Result<u64, AuditError> {
+    prune_checked(store, older_than, None).await
+}
+
+/// Like [`prune`]; with `key`, also never past the highest seq a valid checkpoint of
+/// `key` signed before `older_than` covers (nothing without one).
+pub async fn prune_checked(
+    store: &Store,
+    older_than: jiff::Timestamp,
+    key: Option<&CheckpointKey>,
+) -> Result<u64, AuditError> {
     let mut tx = store.pool().begin().await?;
     let head = lock_head(&mut tx).await?;
     let anchor = read_anchor(&mut tx).await?;
@@ -24,7 +39,11 @@ pub async fn prune(store: &Store, older_than: jiff::Timestamp) -> Result<u64, Au
     .bind(older_than.as_microsecond())
     .fetch_optional(&mut *tx)
     .await?;
-    let last_removed = first_kept.unwrap_or(head.seq).min(head.seq) - 1;
+    let mut last_removed = first_kept.unwrap_or(head.seq).min(head.seq) - 1;
+    if let Some(key) = key {
+        let covered = checkpoint_store::covered_before(&mut tx, key, older_than).await?;
+        last_removed = last_removed.min(covered.unwrap_or(anchor.seq));
+    }
     if last_removed <= anchor.seq {
         tx.rollback().await?;
         return Ok(0);

@@ -18,7 +18,11 @@
 //!   a row the next row links past.
 //!
 //! A chain without an external anchor cannot catch someone who rewrites every later
-//! hash and the head: this detects tampering by anyone who does not.
+//! hash and the head: this detects tampering by anyone who does not. [`verify_with`]
+//! also checks the chain against signed checkpoints and exports ([`Evidence`]), which
+//! catches that too: it reports the chain **truncated** (a known seq beyond the head),
+//! **rewritten** (the recomputed hash at a known seq differs) or the **anchor moved**
+//! (retention's anchor passes entries that were not old enough).
 
 use std::{collections::VecDeque, fmt};
 
@@ -27,6 +31,8 @@ use sqlx::{AnyConnection, any::AnyRow};
 use super::{
     AuditEntry, AuditError,
     chain::entry_hash,
+    checkpoint::short,
+    evidence::Evidence,
     head::{ChainPoint, read_anchor, read_head},
     row::{BadRow, ENTRY_COLUMNS, decode_entry, row_seq},
 };
@@ -41,6 +47,12 @@ pub enum ProblemKind {
     Edited,
     Inserted,
     Deleted,
+    /// Newer entries than a checkpoint or export knows of are gone, the head moved back.
+    Truncated,
+    /// The chain was recomputed after a change: it disagrees with a checkpoint or export.
+    Rewritten,
+    /// The retention anchor passes entries that were younger than the retention.
+    AnchorMoved,
 }
 
 impl fmt::Display for ProblemKind {
@@ -49,6 +61,9 @@ impl fmt::Display for ProblemKind {
             ProblemKind::Edited => "edited",
             ProblemKind::Inserted => "inserted",
             ProblemKind::Deleted => "deleted",
+            ProblemKind::Truncated => "truncated",
+            ProblemKind::Rewritten => "rewritten",
+            ProblemKind::AnchorMoved => "anchor moved",
         })
     }
 }
@@ -77,11 +92,15 @@ pub struct VerifyReport {
     pub first_seq: Option<i64>,
     pub last_seq: Option<i64>,
     pub problem: Option<ChainProblem>,
+    /// Hashes known from checkpoints and exports that the chain matched.
+    pub confirmed: u64,
+    /// Published checkpoints (or export lines) that were not accepted, and why.
+    pub rejected: Vec<String>,
 }
 
 impl VerifyReport {
     pub fn is_ok(&self) -> bool {
-        self.problem.is_none()
+        self.problem.is_none() && self.rejected.is_empty()
     }
 }
 
@@ -91,10 +110,22 @@ impl fmt::Display for VerifyReport {
             (Some(first), Some(last)) => format!(", seq {first}..={last}"),
             _ => String::new(),
         };
+        let confirmed = match self.confirmed {
+            0 => String::new(),
+            n => format!(", {n} hashes match the signed checkpoints and exports"),
+        };
         match &self.problem {
+            None if !self.rejected.is_empty() => write!(
+                f,
+                "audit checkpoints REJECTED: {} not accepted, the first: {} ({} entries \
+                 verified{range}{confirmed})",
+                self.rejected.len(),
+                self.rejected[0],
+                self.checked
+            ),
             None => write!(
                 f,
-                "audit chain OK: {} entries verified{range}",
+                "audit chain OK: {} entries verified{range}{confirmed}",
                 self.checked
             ),
             Some(problem) => write!(
@@ -106,8 +137,13 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Verifies the whole chain; see the module docs for what is reported.
+/// Verifies the whole chain against itself; see the module docs for what is reported.
 pub async fn verify(store: &Store) -> Result<VerifyReport, AuditError> {
+    verify_with(store, &Evidence::default()).await
+}
+
+/// Verifies the whole chain against itself and against `evidence`.
+pub async fn verify_with(store: &Store, evidence: &Evidence) -> Result<VerifyReport, AuditError> {
     let mut tx = match store.backend() {
         Backend::Postgres => {
             store
@@ -118,9 +154,11 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, AuditError> {
         // A deferred transaction: the first read pins a WAL snapshot for the whole walk.
         Backend::Sqlite => store.read_pool().begin().await?,
     };
-    let report = walk(&mut tx).await;
+    let report = walk(&mut tx, evidence).await;
     tx.rollback().await?;
-    report
+    let mut report = report?;
+    report.rejected = evidence.rejected().to_vec();
+    Ok(report)
 }
 
 /// The previous entry that checked out: enough to judge the next one.
@@ -130,15 +168,19 @@ struct Link {
     hash: String,
 }
 
-struct Walk {
+struct Walk<'e> {
     anchor: ChainPoint,
     head: ChainPoint,
     checked: u64,
     first_seq: Option<i64>,
     last: Option<Link>,
+    evidence: &'e Evidence,
+    /// The last seq whose hash matched a known one (the anchor to begin with).
+    confirmed_through: i64,
+    confirmed: u64,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn expected_seq(&self) -> i64 {
         self.last.as_ref().map_or(self.anchor.seq, |l| l.seq) + 1
     }
@@ -153,7 +195,39 @@ impl Walk {
             first_seq: self.first_seq,
             last_seq: self.last.map(|l| l.seq),
             problem,
+            confirmed: self.confirmed,
+            rejected: Vec::new(),
         }
+    }
+
+    /// Compares the hash of a seq the chain has (the anchor or an entry that fits)
+    /// with the hashes the evidence knows for it.
+    fn confirm(&mut self, seq: i64, hash: &str) -> Option<ChainProblem> {
+        let known = self.evidence.points().get(&seq)?;
+        for point in known {
+            if point.hash != hash {
+                let from = self.confirmed_through + 1;
+                let what = if from >= seq {
+                    format!("entry {seq} was changed")
+                } else {
+                    format!("an entry in {from}..={seq} was changed")
+                };
+                return problem(
+                    from.min(seq),
+                    ProblemKind::Rewritten,
+                    format!(
+                        "{what} and the chain recomputed: at seq {seq} the chain gives hash {} \
+                         but {} says {}",
+                        short(hash),
+                        point.source,
+                        short(&point.hash)
+                    ),
+                );
+            }
+            self.confirmed += 1;
+        }
+        self.confirmed_through = seq;
+        None
     }
 }
 
@@ -179,16 +253,28 @@ fn problem(seq: i64, kind: ProblemKind, detail: impl Into<String>) -> Option<Cha
     })
 }
 
-async fn walk(conn: &mut AnyConnection) -> Result<VerifyReport, AuditError> {
+async fn walk(conn: &mut AnyConnection, evidence: &Evidence) -> Result<VerifyReport, AuditError> {
     let anchor = read_anchor(conn).await?;
     let head = read_head(conn).await?;
     let mut walk = Walk {
+        confirmed_through: anchor.seq,
         anchor,
         head,
         checked: 0,
         first_seq: None,
         last: None,
+        evidence,
+        confirmed: 0,
     };
+    if let Some(found) = evidence.anchor_problem(walk.anchor.seq) {
+        return Ok(walk.report(Some(found)));
+    }
+    if walk.anchor.seq > 0 {
+        let (seq, hash) = (walk.anchor.seq, walk.anchor.hash.clone());
+        if let Some(found) = walk.confirm(seq, &hash) {
+            return Ok(walk.report(Some(found)));
+        }
+    }
 
     let stale: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_log WHERE seq <= $1")
         .bind(walk.anchor.seq)
@@ -206,6 +292,9 @@ async fn walk(conn: &mut AnyConnection) -> Result<VerifyReport, AuditError> {
     while let Some(row) = rows.next(conn).await? {
         match judge(&walk, row, &mut rows, conn).await? {
             Verdict::Fits(link) => {
+                if let Some(found) = walk.confirm(link.seq, &link.hash) {
+                    return Ok(walk.report(Some(found)));
+                }
                 walk.checked += 1;
                 walk.first_seq.get_or_insert(link.seq);
                 walk.last = Some(link);
@@ -232,14 +321,14 @@ async fn walk(conn: &mut AnyConnection) -> Result<VerifyReport, AuditError> {
             "the newest entry's hash does not match audit_head",
         )
     } else {
-        None
+        evidence.truncation(walk.head.seq)
     };
     Ok(walk.report(found))
 }
 
 /// Judges the row after `walk.last`, peeking at the one after it when needed.
 async fn judge(
-    walk: &Walk,
+    walk: &Walk<'_>,
     row: Result<AuditEntry, BadRow>,
     rows: &mut Pages,
     conn: &mut AnyConnection,
@@ -418,6 +507,8 @@ mod tests {
             first_seq: Some(1),
             last_seq: Some(3),
             problem: None,
+            confirmed: 0,
+            rejected: Vec::new(),
         };
         assert_eq!(
             ok.to_string(),

@@ -51,10 +51,12 @@ impl AuditWriter {
         AuditWriter { queue }
     }
 
-    /// Appends a record and resolves with its seq once the batch holding it is durably
-    /// committed. If this future is dropped after the record was queued, the record is
-    /// still written.
-    pub async fn append(&self, record: AuditRecord) -> Result<i64, AuditError> {
+    /// Appends a record (its secret-shaped text redacted, here in the caller's task and
+    /// not in the single writer task) and resolves with its seq once the batch holding it
+    /// is durably committed. If this future is dropped after the record was queued, the
+    /// record is still written.
+    pub async fn append(&self, mut record: AuditRecord) -> Result<i64, AuditError> {
+        super::redaction::redact_record(&mut record);
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Message::Append(record, reply))

@@ -216,14 +216,36 @@ pub struct AuditConfig {
     /// How long entries are kept (the agent-aiops runbook: audit logs 1 year).
     #[serde(default = "default_retention")]
     pub retention: HumanDuration,
+    /// The Ed25519 seed (32 bytes, base64 or hex) checkpoints are signed with; a secret
+    /// kept outside the store. Absent: no checkpoints.
+    #[serde(default)]
+    pub checkpoint_key: Option<super::secret::Secret>,
+    /// How often the head and anchor are signed (when they moved).
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: HumanDuration,
+    /// The append-only JSONL file every checkpoint is appended to.
+    #[serde(default)]
+    pub checkpoint_file: Option<std::path::PathBuf>,
+    /// Where each checkpoint is also posted (through the outbox): `{ slack = "C…",
+    /// discord = "…", console = "…" }`.
+    #[serde(default)]
+    pub channel: super::alerts::DefaultChannel,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             retention: default_retention(),
+            checkpoint_key: None,
+            checkpoint_interval: default_checkpoint_interval(),
+            checkpoint_file: None,
+            channel: Default::default(),
         }
     }
+}
+
+fn default_checkpoint_interval() -> HumanDuration {
+    HumanDuration::from_secs(5 * 60)
 }
 
 fn default_retention() -> HumanDuration {

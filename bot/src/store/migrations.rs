@@ -64,6 +64,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0007_seen_requests.sql"),
         postgres: include_str!("../../../migrations/postgres/0007_seen_requests.sql"),
     },
+    Embedded {
+        version: 8,
+        description: "audit checkpoints",
+        sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
+        postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -3,7 +3,6 @@
 //! with secrets redacted, cut to fit one chat message, and counted like the runbooks'
 //! `grep -c ERROR`.
 
-mod redact;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -13,6 +12,7 @@ use std::time::Duration;
 use crate::{
     CommandError, Ctx, Reply,
     context::{LogChunk, LogQuery},
+    redact,
     language::Call,
     registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
@@ -77,26 +77,33 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     Ok(reply(service, &query, chunks, &counts))
 }
 
-/// Applies `--grep` and `--tail` (again: a runtime may not), counts, redacts, caps lines.
+/// Redacts, then applies `--grep` (to the redacted text, so a grep for a piece of a
+/// secret matches nothing) and `--tail` (again: a runtime may not), counts, caps lines.
 fn prepare(chunks: Vec<LogChunk>, query: &LogQuery) -> (Vec<LogChunk>, Counts) {
     let mut counts = Counts::default();
     let chunks = chunks
         .into_iter()
         .map(|chunk| {
-            let mut lines: Vec<String> = chunk
+            let mut lines: Vec<(String, usize)> = chunk
                 .lines
                 .into_iter()
-                .filter(|l| query.grep.as_deref().is_none_or(|g| l.contains(g)))
+                .map(|line| {
+                    let (clean, redacted) = match redact::redact(&line) {
+                        (std::borrow::Cow::Owned(clean), redacted) => (Some(clean), redacted),
+                        (std::borrow::Cow::Borrowed(_), _) => (None, 0),
+                    };
+                    (clean.unwrap_or(line), redacted)
+                })
+                .filter(|(clean, _)| query.grep.as_deref().is_none_or(|g| clean.contains(g)))
                 .collect();
             let extra = lines.len().saturating_sub(query.tail as usize);
             lines.drain(..extra);
             let lines = lines
                 .into_iter()
-                .map(|line| {
+                .map(|(clean, redacted)| {
                     counts.lines += 1;
-                    counts.errors += usize::from(line.contains("ERROR"));
-                    counts.warnings += usize::from(line.contains("WARN"));
-                    let (clean, redacted) = redact::redact(&line);
+                    counts.errors += usize::from(clean.contains("ERROR"));
+                    counts.warnings += usize::from(clean.contains("WARN"));
                     counts.redacted += redacted;
                     // A fence inside a line would end the code block early.
                     render::cap_line(&clean.replace("```", "'''"))
@@ -126,7 +133,9 @@ fn reply(
             humantime::format_duration(since)
         ));
     }
-    if let Some(grep) = &query.grep {
+    // The pattern may itself be a pasted secret: echo it redacted.
+    let grep = query.grep.as_deref().map(|g| redact::redact(g).0);
+    if let Some(grep) = &grep {
         scope.push_str(&format!(" matching `{grep}`"));
     }
     if counts.lines == 0 {
@@ -168,7 +177,7 @@ fn reply(
             }
         ));
     }
-    if let Some(grep) = &query.grep {
+    if let Some(grep) = &grep {
         reply = reply.field(format!("Matching `{grep}`"), counts.lines.to_string());
     }
     reply

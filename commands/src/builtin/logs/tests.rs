@@ -145,3 +145,53 @@ async fn empty_and_unsupported() {
     .unwrap_err();
     assert!(err.to_string().contains("cannot read logs"));
 }
+
+#[tokio::test]
+async fn grep_matches_the_redacted_text_so_a_secret_cannot_be_probed() {
+    let lines = vec![
+        "INFO calling openai with sk-test-1234567890abcdef".to_string(),
+        "WARN retry with sk-test-1234567890abcdef".into(),
+        "ERROR sk-test-1234567890abcdef rejected".into(),
+        "INFO idle".into(),
+    ];
+    let runtime = || {
+        runtime(vec![LogChunk {
+            source: "c".into(),
+            lines: lines.clone(),
+        }])
+    };
+    // Neither the whole key nor a piece of it matches: both answers are the same.
+    for probe in ["sk-test-1234567890abcdef", "sk-test-9", "sk-test-1"] {
+        let reply = run(
+            &format!("logs assistant --grep {probe}"),
+            &catalog(),
+            &FakeProber::default(),
+            &runtime(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            reply.title.starts_with("No log lines of assistant matching"),
+            "{probe}: {}",
+            reply.title
+        );
+        assert!(
+            !reply.to_plain_text().contains("1234567890abcdef"),
+            "the pattern is echoed redacted: {}",
+            reply.to_plain_text()
+        );
+    }
+    // The redacted form is what can be searched.
+    let reply = run(
+        "logs assistant --grep sk-[redacted]",
+        &catalog(),
+        &FakeProber::default(),
+        &runtime(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.title,
+        "Logs of assistant: 3 lines matching `sk-[redacted]`"
+    );
+}
