@@ -38,7 +38,7 @@ use std::{
 };
 
 use opsbot_commands::{Actor, Invocation, Platform, Reply, context::Progress, reply::Visibility};
-use opsbot_slack::{Destination, Inbound};
+use opsbot_slack::{Destination, Inbound, ResponseUrlPolicy};
 use tokio::sync::mpsc;
 
 use super::{groups::UserGroups, reply_queue::ReplyQueue};
@@ -54,6 +54,8 @@ pub struct Responder {
     progress_after: Duration,
     recent: Mutex<RecentDeliveries>,
     replies: ReplyQueue,
+    /// Which `response_url`s answers may go to (others: answered in the channel).
+    response_urls: ResponseUrlPolicy,
 }
 
 /// The last [`RecentDeliveries::CAPACITY`] delivery ids, to drop redeliveries.
@@ -101,12 +103,22 @@ impl Responder {
             recent: Mutex::new(RecentDeliveries::default()),
             replies: ReplyQueue::spawn(engine.store().clone()),
             engine,
+            response_urls: ResponseUrlPolicy::default(),
         }
+    }
+
+    /// Answers only through `response_url`s `policy` allows (default: Slack's hooks).
+    pub fn with_response_urls(mut self, policy: ResponseUrlPolicy) -> Self {
+        self.response_urls = policy;
+        self
     }
 
     /// Runs `inbound` in the background (the HTTP request or Socket Mode envelope has
     /// been acknowledged already).
-    pub fn accept(self: &Arc<Self>, inbound: Inbound) {
+    pub fn accept(self: &Arc<Self>, mut inbound: Inbound) {
+        // A signed request comes from Slack, but its response_url is still only data:
+        // one outside the allowed prefix is dropped and the answer goes to the channel.
+        inbound.response_url = self.response_urls.vet(inbound.response_url.take());
         let first = self
             .recent
             .lock()
