@@ -69,6 +69,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn config_text(api_url: &str) -> String {
+    let prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
     format!(
         r#"
 [outbox]
@@ -78,6 +79,7 @@ channel_rate = 0
 bot_token = "${{SLACK_BOT_TOKEN}}"
 signing_secret = "${{SLACK_SIGNING_SECRET}}"
 api_url = "{api_url}"
+response_url_prefix = "{prefix}"
 rate_control = false
 
 [[services]]

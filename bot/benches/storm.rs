@@ -250,8 +250,9 @@ async fn main() {
         &config_path,
         format!(
             "{example_text}\n[slack]\nmode = \"http\"\nbot_token = \"${{SLACK_BOT_TOKEN}}\"\n\
-             signing_secret = \"${{SLACK_SIGNING_SECRET}}\"\napi_url = \"{}\"\nrate_control = true\n",
-            slack.api_url()
+             signing_secret = \"${{SLACK_SIGNING_SECRET}}\"\napi_url = \"{}\"\nresponse_url_prefix = \"{}\"\nrate_control = true\n",
+            slack.api_url(),
+            slack.response_url_prefix()
         ),
     )
     .expect("write the bench config");

@@ -106,6 +106,7 @@ fn answers_http(port: u16) -> bool {
 }
 
 fn slack_config(api_url: &str) -> String {
+    let prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
     format!(
         r#"
 [leadership]
@@ -123,6 +124,7 @@ mode = "socket"
 bot_token = "${{REPLICAS_SLACK_BOT_TOKEN}}"
 app_token = "${{REPLICAS_SLACK_APP_TOKEN}}"
 api_url = "{api_url}"
+response_url_prefix = "{prefix}"
 rate_control = false
 
 [roles.operator]

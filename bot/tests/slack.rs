@@ -51,6 +51,8 @@ const ONCALL_GROUP: &str = "S0ONCALL";
 const WAIT: Duration = Duration::from_secs(20);
 
 fn config_text(api_url: &str, mode: &str) -> String {
+    // The fake's response URLs are `http://ADDR/response/ID` (Slack's: hooks.slack.com).
+    let response_url_prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
     format!(
         r#"
 [outbox]
@@ -64,6 +66,7 @@ bot_token = "${{SLACK_BOT_TOKEN}}"
 signing_secret = "${{SLACK_SIGNING_SECRET}}"
 app_token = "${{SLACK_APP_TOKEN}}"
 api_url = "{api_url}"
+response_url_prefix = "{response_url_prefix}"
 rate_control = false
 progress_after = "300ms"
 
@@ -906,6 +909,35 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
         audit.iter().map(|a| a.1.as_str()).collect::<Vec<_>>(),
         ["restart", "confirm", "health"]
     );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_url_outside_slacks_hooks_is_ignored_and_the_answer_goes_to_the_channel() {
+    let bot = Harness::start().await;
+    for forged in [
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest/meta-data/",
+    ] {
+        let (status, _) = bot
+            .slash_answering(ALICE, OPS, "/health", "wrkhrs-gateway", forged)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let answers = |bot: &Harness| {
+        bot.slack
+            .messages()
+            .into_iter()
+            .filter(|m| m.channel == OPS && m.text().contains("wrkhrs-gateway is healthy"))
+            .count()
+    };
+    bot.wait_until("both answers in the channel", || answers(&bot) == 2)
+        .await;
+    for message in bot.slack.messages() {
+        assert_eq!(message.response_url, None, "{}", message.content());
+    }
+    assert_eq!(bot.slack.calls("response_url"), 0);
+    assert!(bot.slack.calls("chat.postMessage") >= 2);
     bot.stop().await;
 }
 

@@ -1,5 +1,5 @@
 //! Loading `opsbot.toml`: choosing the file, reading it, parsing it into [`Config`]
-//! (resolving secrets and `${ENV_VAR}` references), validating it, building the service
+//! (resolving `${ENV_VAR}` references in any string value, then secrets), validating it, building the service
 //! [`Catalog`], and applying overrides. Precedence for overridable settings:
 //! command-line flag > environment variable > file > default.
 
@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Config, ConfigError, Diagnostic,
-    document::{Document, KeyPath},
-    secret::{self, Resolver},
+    document::Document,
+    interpolate,
+    secret::Resolver,
     validate,
 };
 
@@ -147,8 +148,7 @@ fn parse_checked(
     base_dir: Option<PathBuf>,
 ) -> Result<(Config, Catalog), ConfigError> {
     let doc = parse_document(text, origin)?;
-    let mut config: Config = deserialize(&doc, origin, env, base_dir)?;
-    resolve_store_url(&mut config, &doc, origin, env)?;
+    let config: Config = deserialize(&doc, origin, env, base_dir)?;
     let catalog = validate::validate(&config, &doc, origin)?;
     Ok((config, catalog))
 }
@@ -174,16 +174,18 @@ pub(crate) fn parse_document<'a>(text: &'a str, origin: &str) -> Result<Document
     }
 }
 
-/// Deserializes the document into `T`, with `Secret`s resolved through `env`.
+/// Deserializes the document into `T`: `${ENV_VAR}` references in every string value are
+/// replaced through `env` first, then `Secret`s are resolved.
 pub(crate) fn deserialize<T: DeserializeOwned>(
     doc: &Document<'_>,
     origin: &str,
     env: &dyn Fn(&str) -> Option<String>,
     base_dir: Option<PathBuf>,
 ) -> Result<T, ConfigError> {
-    let names = env_references(doc);
-    let resolver = Resolver::new(names.iter().map(String::as_str), env, base_dir);
-    let deserializer = toml::de::Deserializer::from(doc.root());
+    let mut root = doc.root();
+    let substituted = interpolate::interpolate(&mut root, doc, origin, env)?;
+    let resolver = Resolver::new(substituted, base_dir);
+    let deserializer = toml::de::Deserializer::from(root);
     resolver
         .scope(|| T::deserialize(deserializer))
         .map_err(|error| {
@@ -196,58 +198,6 @@ pub(crate) fn deserialize<T: DeserializeOwned>(
                 message: error.message().to_string(),
             })
         })
-}
-
-/// Every `${NAME}` string value in the document, so the environment is consulted only for
-/// names the file references.
-fn env_references(doc: &Document<'_>) -> Vec<String> {
-    let mut names: Vec<String> = doc
-        .string_values()
-        .into_iter()
-        .filter_map(|text| match secret::env_reference(text) {
-            Some(Ok(name)) => Some(name.to_string()),
-            _ => None,
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// `store.url = "${VAR}"` becomes the variable's value.
-fn resolve_store_url(
-    config: &mut Config,
-    doc: &Document<'_>,
-    origin: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), ConfigError> {
-    let reference = match secret::env_reference(&config.store.url) {
-        None => return Ok(()),
-        Some(reference) => reference,
-    };
-    let resolved = match reference {
-        Ok(name) => secret::resolve_env(name, env),
-        Err(()) => {
-            Err("write `${ENV_VAR}` with a valid variable name (letters, digits, `_`)".to_string())
-        }
-    };
-    match resolved {
-        Ok(url) => {
-            config.store.url = url;
-            Ok(())
-        }
-        Err(message) => {
-            let path = KeyPath::root().key("store").key("url");
-            let position = doc.locate(&path);
-            Err(ConfigError::Schema(Diagnostic {
-                origin: origin.to_string(),
-                line: position.line,
-                column: position.column,
-                key: path.to_string(),
-                message,
-            }))
-        }
-    }
 }
 
 /// The text of a file that must be UTF-8; otherwise a syntax error at the first bad byte.

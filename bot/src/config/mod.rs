@@ -1,8 +1,9 @@
 //! Configuration: `opsbot.toml`, env overrides, secrets and validation.
 //!
 //! [`model`] is the typed shape of the file; [`load`] reads and parses it (with
-//! [`document`] locating every error by line, column and key path); [`secret`] resolves
-//! tokens without ever printing them; [`validate`] checks cross references; [`summary`]
+//! [`document`] locating every error by line, column and key path, and `${ENV_VAR}`
+//! references in any string value resolved first); [`secret`] resolves tokens without
+//! ever printing them; [`validate`] checks cross references; [`summary`]
 //! renders `opsbot check-config`.
 pub mod alerts;
 pub mod cost;
@@ -10,6 +11,7 @@ pub mod discord;
 pub mod docker;
 pub mod document;
 pub mod error;
+mod interpolate;
 pub mod kubernetes;
 pub mod leadership;
 pub mod load;

@@ -1,8 +1,9 @@
 //! Secrets: bot tokens, signing secrets and API keys. In `opsbot.toml` a secret is never
 //! written literally; it is either `"${ENV_VAR}"` or `{ file = "/run/secrets/NAME" }`, and
 //! is resolved while the file is deserialized. A [`Secret`] prints as `[redacted]`, and
-//! resolution errors name the variable or file, never the value. Also here: `${ENV_VAR}`
-//! references for plain values (`store.url`) and [`redact_url`] for showing database URLs.
+//! resolution errors name the variable or file, never the value. (`${ENV_VAR}` references
+//! in other values are replaced by `config::interpolate`.) Also here: [`redact_url`] for
+//! showing database URLs.
 
 use std::{
     cell::RefCell,
@@ -15,6 +16,8 @@ use serde::{
     Deserialize, Deserializer,
     de::{self, MapAccess, Visitor},
 };
+
+use super::interpolate::Origin;
 
 /// What the two accepted forms look like, for error messages.
 pub const SECRET_FORMS: &str = "write \"${ENV_VAR}\" to read it from an environment variable, \
@@ -112,26 +115,22 @@ pub fn read_secret_file(path: &Path) -> Result<String, String> {
 }
 
 /// What `Secret`'s `Deserialize` consults while a configuration file is deserialized: the
-/// environment (looked up in advance, so an injected lookup function can be used) and the
-/// directory relative secret file paths are resolved against.
+/// string values `${ENV_VAR}` references were replaced by, with where each came from
+/// (references are resolved for every string before deserializing, see
+/// `config::interpolate`), and the directory relative secret file paths are resolved
+/// against.
 #[derive(Debug, Default)]
 pub(crate) struct Resolver {
-    env: HashMap<String, Option<String>>,
+    substituted: HashMap<String, Origin>,
     base_dir: Option<PathBuf>,
 }
 
 impl Resolver {
-    /// Looks up every name in `names` through `env` now.
-    pub(crate) fn new<'n>(
-        names: impl IntoIterator<Item = &'n str>,
-        env: &dyn Fn(&str) -> Option<String>,
-        base_dir: Option<PathBuf>,
-    ) -> Self {
-        let env = names
-            .into_iter()
-            .map(|name| (name.to_string(), env(name)))
-            .collect();
-        Self { env, base_dir }
+    pub(crate) fn new(substituted: HashMap<String, Origin>, base_dir: Option<PathBuf>) -> Self {
+        Self {
+            substituted,
+            base_dir,
+        }
     }
 
     /// Runs `f` with this resolver active on this thread (restoring the previous one).
@@ -153,11 +152,18 @@ thread_local! {
     static RESOLVER: RefCell<Option<Resolver>> = const { RefCell::new(None) };
 }
 
-fn lookup_env(name: &str) -> Option<String> {
-    RESOLVER.with(|slot| match &*slot.borrow() {
-        Some(resolver) => resolver.env.get(name).cloned().flatten(),
-        None => std::env::var(name).ok(),
+/// Where a string value came from, when a resolver is active: `Some(None)` for text
+/// written in the file, `Some(Some(origin))` for text substituted from the environment.
+fn origin_of(text: &str) -> Option<Option<Origin>> {
+    RESOLVER.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .map(|resolver| resolver.substituted.get(text).cloned())
     })
+}
+
+fn lookup_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 fn secret_path(path: &str) -> PathBuf {
@@ -191,6 +197,24 @@ impl<'de> Visitor<'de> for SecretVisitor {
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Secret, E> {
         // The text may be a pasted token: no message here repeats it.
+        match origin_of(text) {
+            Some(Some(Origin::Env(name))) => {
+                return Ok(Secret::new(text, SecretSource::Env(name)));
+            }
+            Some(Some(Origin::Mixed)) => {
+                return Err(E::custom(format!(
+                    "a secret must be exactly \"${{ENV_VAR}}\", not part of a longer text; \
+                     {SECRET_FORMS}"
+                )));
+            }
+            Some(None) => {
+                return Err(E::custom(format!(
+                    "a secret cannot be written literally in the configuration file; {SECRET_FORMS}"
+                )));
+            }
+            // Outside a configuration file load: the reference itself.
+            None => {}
+        }
         match env_reference(text) {
             None => Err(E::custom(format!(
                 "a secret cannot be written literally in the configuration file; {SECRET_FORMS}"

@@ -76,6 +76,14 @@ pub struct SlackConfig {
     /// The app's name in the manifest.
     #[serde(default = "default_app_name")]
     pub app_name: String,
+    /// Replies go only to `response_url`s under this prefix (Slack's are
+    /// `https://hooks.slack.com/…`); a request naming another is answered in the channel.
+    #[serde(default = "default_response_url_prefix")]
+    pub response_url_prefix: String,
+}
+
+fn default_response_url_prefix() -> String {
+    opsbot_slack::destination::SLACK_RESPONSE_URL_PREFIX.to_string()
 }
 
 fn default_api_url() -> String {
@@ -135,6 +143,9 @@ pub(crate) fn check(config: &Config, problems: &mut Problems) {
             "must be 1 to 32 lowercase letters, digits, `-` or `_` (Slack's rule for slash commands)",
         );
     }
+    if let Err(why) = opsbot_slack::ResponseUrlPolicy::new(&slack.response_url_prefix) {
+        problems.push(path.key("response_url_prefix"), why);
+    }
     if slack.usergroup_ttl.as_duration().is_zero() {
         problems.push(path.key("usergroup_ttl"), "must be longer than 0s");
     }
@@ -180,6 +191,7 @@ mod tests {
         assert_eq!(slack.umbrella_command, "ops");
         assert!(slack.top_level_commands && slack.rate_control);
         assert_eq!(slack.usergroup_ttl.to_string(), "5m");
+        assert_eq!(slack.response_url_prefix, "https://hooks.slack.com/");
         let debug = format!("{slack:?}");
         assert!(!debug.contains("xoxb-1-secret") && !debug.contains("signing-secret-value"));
     }

@@ -9,6 +9,10 @@
 //! sent again, so a restart does not repeat it. A period's warning and critical share
 //! one incident (the group key leaves the level out): critical escalates it.
 //!
+//! When every cost source of a service failed its spend is unknown: that is neither under
+//! nor over budget, so nothing is raised (or resolved) for it; the check logs a warning
+//! naming the sources and tries again at the next interval.
+//!
 //! With several replicas only the owner of the [`BUDGET_CHECKS_ROLE`] leadership role
 //! runs the checks (the others would only repeat the same API calls).
 
@@ -97,12 +101,32 @@ fn period_id(period: CostPeriod, now: Timestamp) -> String {
     }
 }
 
+/// Every cost source of a service failed: its spend is unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownSpend {
+    /// Each source and why it failed.
+    pub failed: Vec<(String, String)>,
+}
+
 /// The thresholds `service` has crossed at `now`, from `report` (which must cover every
-/// budgeted period's window).
-pub fn crossings(service: &Service, report: &SpendReport, now: Timestamp) -> Vec<Crossing> {
+/// budgeted period's window); [`UnknownSpend`] when no source answered.
+pub fn crossings(
+    service: &Service,
+    report: &SpendReport,
+    now: Timestamp,
+) -> Result<Vec<Crossing>, UnknownSpend> {
     let Some(budget) = &service.budget else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
+    if !report.sources.is_empty() && report.sources.iter().all(|s| s.result.is_err()) {
+        return Err(UnknownSpend {
+            failed: report
+                .sources
+                .iter()
+                .filter_map(|s| Some((s.source.clone(), s.result.as_ref().err()?.clone())))
+                .collect(),
+        });
+    }
     let today = utc_day(now);
     let failed: Vec<String> = report
         .sources
@@ -143,7 +167,7 @@ pub fn crossings(service: &Service, report: &SpendReport, now: Timestamp) -> Vec
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The days every budgeted period of `budget` covers at `now`.
@@ -247,7 +271,23 @@ pub async fn check(
             continue;
         };
         let report = reader.spend(service, &query).await;
-        for crossing in crossings(service, &report, now) {
+        let crossed = match crossings(service, &report, now) {
+            Ok(crossed) => crossed,
+            Err(unknown) => {
+                let sources: Vec<String> = unknown
+                    .failed
+                    .iter()
+                    .map(|(source, why)| format!("{source}: {why}"))
+                    .collect();
+                tracing::warn!(
+                    service = %service.name,
+                    sources = %sources.join("; "),
+                    "spend unknown, every cost source failed; budget not checked"
+                );
+                continue;
+            }
+        };
+        for crossing in crossed {
             if already_raised(incidents.store(), &crossing.fingerprint()).await? {
                 continue;
             }
@@ -274,4 +314,74 @@ pub async fn check(
         }
     }
     Ok(raised)
+}
+
+#[cfg(test)]
+mod tests {
+    use opsbot_commands::{
+        Service,
+        catalog::{Budget, CostSource},
+        context::{SourceSpend, SpendReport, SpendRow},
+    };
+
+    use super::*;
+
+    fn service() -> Service {
+        let mut service = Service::new("alice".parse().unwrap(), "prod".parse().unwrap());
+        service.budget = Some(Budget {
+            daily: Some(Money::from(10)),
+            weekly: None,
+            monthly: None,
+            warn_percent: 80,
+            critical_percent: 95,
+            currency: "USD".into(),
+        });
+        service.cost = vec![CostSource::Openai {
+            project_ids: vec![],
+        }];
+        service
+    }
+
+    fn failed(source: &str) -> SourceSpend {
+        SourceSpend {
+            source: source.into(),
+            result: Err("unreachable".into()),
+        }
+    }
+
+    #[test]
+    fn unknown_spend_is_not_under_budget_and_partial_spend_still_counts() {
+        let now: Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+        let all_failed = SpendReport {
+            sources: vec![failed("openai"), failed("prometheus")],
+            fetched_at: now,
+        };
+        assert_eq!(
+            crossings(&service(), &all_failed, now),
+            Err(UnknownSpend {
+                failed: vec![
+                    ("openai".into(), "unreachable".into()),
+                    ("prometheus".into(), "unreachable".into())
+                ]
+            })
+        );
+        let partial = SpendReport {
+            sources: vec![
+                failed("openai"),
+                SourceSpend {
+                    source: "prometheus".into(),
+                    result: Ok(vec![SpendRow {
+                        day: utc_day(now),
+                        amount: Money::from(9),
+                        item: None,
+                    }]),
+                },
+            ],
+            fetched_at: now,
+        };
+        let crossed = crossings(&service(), &partial, now).unwrap();
+        assert_eq!(crossed.len(), 1, "{crossed:?}");
+        assert_eq!(crossed[0].level, BudgetLevel::Warning);
+        assert_eq!(crossed[0].failed_sources, ["openai"]);
+    }
 }

@@ -85,7 +85,7 @@ pub fn spawn_with_client(
 /// (`$KUBECONFIG`, `~/.kube/config`, then the in-cluster service account).
 async fn client(kubernetes: &KubernetesConfig) -> Result<kube::Client, LeadershipError> {
     let error = |message: String| LeadershipError::Kubernetes(message);
-    let config = match &kubernetes.kubeconfig {
+    let mut config = match &kubernetes.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| error(format!("cannot read kubeconfig {}: {e}", path.display())))?;
@@ -99,6 +99,8 @@ async fn client(kubernetes: &KubernetesConfig) -> Result<kube::Client, Leadershi
             ))
         })?,
     };
+    // Never credentials over plain http://; opsbot's User-Agent on every request.
+    opsbot_kubernetes::prepare_client_config(&mut config, None).map_err(error)?;
     kube::Client::try_from(config).map_err(|e| error(format!("cannot build a client: {e}")))
 }
 

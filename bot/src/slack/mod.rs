@@ -14,7 +14,9 @@ mod socket;
 use std::sync::Arc;
 
 use opsbot_commands::Registry;
-use opsbot_slack::{SigningSecret, SlashCommands, WebApi, WebApiSettings, manifest};
+use opsbot_slack::{
+    ResponseUrlPolicy, SigningSecret, SlashCommands, WebApi, WebApiSettings, manifest,
+};
 
 pub use groups::UserGroups;
 pub use metrics::SlackMetrics;
@@ -95,12 +97,13 @@ impl Slack {
         ));
         let slash = Arc::new(slash_commands(engine.registry(), slack));
         Ok(Self {
-            responder: Arc::new(Responder::new(
-                engine,
-                groups,
-                slack.progress_after.as_duration(),
-                inbox,
-            )),
+            responder: Arc::new(
+                Responder::new(engine, groups, slack.progress_after.as_duration(), inbox)
+                    .with_response_urls(
+                        ResponseUrlPolicy::new(&slack.response_url_prefix)
+                            .map_err(|e| SlackSetupError(format!("response_url_prefix {e}")))?,
+                    ),
+            ),
             api,
             slash,
             metrics,

@@ -42,7 +42,7 @@ use std::{
 };
 
 use opsbot_commands::{Actor, Invocation, Platform, Reply, context::Progress, reply::Visibility};
-use opsbot_slack::{Destination, Inbound};
+use opsbot_slack::{Destination, Inbound, ResponseUrlPolicy};
 use tokio::sync::mpsc;
 
 use super::{groups::UserGroups, reply_queue::ReplyQueue};
@@ -65,6 +65,8 @@ pub struct Responder {
     recent: Mutex<RecentDeliveries>,
     replies: ReplyQueue,
     inbox: Inbox,
+    /// Which `response_url`s answers may go to (others: answered in the channel).
+    response_urls: ResponseUrlPolicy,
 }
 
 /// The last [`RecentDeliveries::CAPACITY`] delivery ids, to drop redeliveries.
@@ -125,7 +127,14 @@ impl Responder {
             replies: ReplyQueue::spawn(engine.store().clone()),
             engine,
             inbox,
+            response_urls: ResponseUrlPolicy::default(),
         }
+    }
+
+    /// Answers only through `response_url`s `policy` allows (default: Slack's hooks).
+    pub fn with_response_urls(mut self, policy: ResponseUrlPolicy) -> Self {
+        self.response_urls = policy;
+        self
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, RecentDeliveries> {
@@ -135,7 +144,13 @@ impl Responder {
     /// Stores `inbound` in the command inbox and, when it is new, runs it in the
     /// background. Acknowledge the request only after this returned `Ok` (it is durable
     /// then); on `Err` answer so that the sender retries or the user sees a failure.
-    pub async fn accept(self: &Arc<Self>, inbound: Inbound) -> Result<Accepted, InboxError> {
+    pub async fn accept(
+        self: &Arc<Self>,
+        mut inbound: Inbound,
+    ) -> Result<Accepted, InboxError> {
+        // A signed request comes from Slack, but its response_url is still only data:
+        // one outside the allowed prefix is dropped and the answer goes to the channel.
+        inbound.response_url = self.response_urls.vet(inbound.response_url.take());
         if !self.recent().first_time(&inbound.delivery_id) {
             tracing::info!(delivery = %inbound.delivery_id, "dropped a Slack redelivery");
             return Ok(Accepted::Replay);
@@ -184,7 +199,8 @@ impl Responder {
 
     /// Runs `inbound` to the end: the reply is queued when this returns (for callers
     /// outside the inbox: it is not stored first).
-    pub async fn run(&self, inbound: Inbound) {
+    pub async fn run(&self, mut inbound: Inbound) {
+        inbound.response_url = self.response_urls.vet(inbound.response_url.take());
         self.execute(inbound, uuid::Uuid::now_v7().to_string(), None)
             .await;
     }

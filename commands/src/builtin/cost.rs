@@ -6,6 +6,8 @@
 //! the previous period for comparison, each source's share (a failed source is named and
 //! left out of the totals), how fresh the data is, and a chart of daily spend against
 //! the budget per day. Without a service: every service with a budget, most burnt first.
+//! When every source of a service failed its spend is unknown (❓, with each source's
+//! error), never "$0.00, under budget".
 //! The arithmetic lives in [`super::cost_period`].
 
 use std::{collections::BTreeMap, time::Duration};
@@ -100,6 +102,8 @@ pub(super) struct Analysis {
     pub forecast: Option<Money>,
     /// Each source's spend in the period, or why it failed.
     pub sources: Vec<(String, Result<Money, String>)>,
+    /// Every source failed: the spend is unknown (not zero, not under budget).
+    pub unknown: bool,
     /// Items of the period, largest first.
     pub items: Vec<(String, Money)>,
     pub daily: Vec<(Date, Money)>,
@@ -188,11 +192,15 @@ pub(super) fn analyse(
     }
     let mut items: Vec<(String, Money)> = items.into_iter().filter(|(_, a)| !a.is_zero()).collect();
     items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let unknown = !sources.is_empty() && sources.iter().all(|(_, result)| result.is_err());
     let budget = service
         .budget
         .as_ref()
         .and_then(|b| budget_for(b, period, &window));
-    let burn = budget.as_ref().and_then(|b| burn_percent(spent, b.amount));
+    let burn = budget
+        .as_ref()
+        .filter(|_| !unknown)
+        .and_then(|b| burn_percent(spent, b.amount));
     let level = match (&service.budget, burn) {
         (Some(catalog_budget), Some(burn)) => cost_period::level(burn, catalog_budget),
         _ => BudgetLevel::Under,
@@ -207,8 +215,9 @@ pub(super) fn analyse(
         budget,
         burn,
         level,
-        forecast: forecast(spent, &window, now),
+        forecast: forecast(spent, &window, now).filter(|_| !unknown),
         sources,
+        unknown,
         items,
         daily: daily.into_iter().collect(),
         fetched_at: report.fetched_at,
@@ -232,6 +241,9 @@ fn period_name(period: CostPeriod) -> &'static str {
 }
 
 fn status_of(analysis: &Analysis) -> Status {
+    if analysis.unknown {
+        return Status::Warning;
+    }
     match analysis.level {
         BudgetLevel::Critical => Status::Danger,
         BudgetLevel::Warning => Status::Warning,
@@ -275,6 +287,10 @@ fn detail(
     let cur = currency(service);
     let when = period_name(analysis.period);
     let title = match (&analysis.budget, analysis.burn) {
+        _ if analysis.unknown => format!(
+            "{}: ❓ spend unknown {when} — every cost source failed",
+            service.name
+        ),
         (Some(budget), Some(burn)) => format!(
             "{}: {} of {} {when} ({})",
             service.name,
@@ -301,7 +317,9 @@ fn detail(
             cost_period::elapsed_text(&analysis.window, now)
         ));
     }
-    reply = reply.line(compare(analysis, cur));
+    if !analysis.unknown {
+        reply = reply.line(compare(analysis, cur));
+    }
     if !analysis.items.is_empty() {
         let by = match grouping {
             CostGrouping::Project => "projects",
@@ -345,9 +363,13 @@ fn detail(
         service.name,
         analysis.chart_window.describe()
     );
-    if let Some(png) = ctx
-        .costs
-        .chart(&chart_title, &analysis.daily, budget_per_day, cur)
+    // No chart of zeros for a spend nobody could read.
+    if let Some(png) = (!analysis.unknown)
+        .then(|| {
+            ctx.costs
+                .chart(&chart_title, &analysis.daily, budget_per_day, cur)
+        })
+        .flatten()
     {
         reply.image = Some(Image {
             title: chart_title,
@@ -410,6 +432,7 @@ async fn overview(
     });
     let count = |level| analyses.iter().filter(|(_, a)| a.level == level).count();
     let (critical, warning) = (count(BudgetLevel::Critical), count(BudgetLevel::Warning));
+    let unknown = analyses.iter().filter(|(_, a)| a.unknown).count();
     let mut parts = Vec::new();
     if critical > 0 {
         parts.push(format!("{critical} critical"));
@@ -417,10 +440,16 @@ async fn overview(
     if warning > 0 {
         parts.push(format!("{warning} warning"));
     }
-    parts.push(format!("{} under", analyses.len() - critical - warning));
+    if unknown > 0 {
+        parts.push(format!("{unknown} unknown"));
+    }
+    parts.push(format!(
+        "{} under",
+        analyses.len() - critical - warning - unknown
+    ));
     let status = if critical > 0 {
         Status::Danger
-    } else if warning > 0 {
+    } else if warning > 0 || unknown > 0 {
         Status::Warning
     } else {
         Status::Success
@@ -444,11 +473,13 @@ async fn overview(
         let cur = currency(service);
         oldest = oldest.min(analysis.fetched_at);
         let emoji = match analysis.level {
+            _ if analysis.unknown => "❓",
             BudgetLevel::Critical => "❌",
             BudgetLevel::Warning => "⚠️",
             BudgetLevel::Under => "✅",
         };
         let mut line = match (&analysis.budget, analysis.burn) {
+            _ if analysis.unknown => format!("{emoji} {}: spend unknown", service.name),
             (Some(budget), Some(burn)) => format!(
                 "{emoji} {}: {} of {} ({})",
                 service.name,

@@ -246,6 +246,57 @@ async fn a_failed_source_is_named_and_the_others_still_count() {
 }
 
 #[tokio::test]
+async fn when_every_source_failed_the_spend_is_unknown_not_under_budget() {
+    let catalog = Catalog::new(vec![
+        budgeted("alice-openai", "10"),
+        budgeted("assistant", "4"),
+    ])
+    .unwrap();
+    let today = date(2026, 11, 21);
+    let costs = ScriptedCosts::new(NOON)
+        .fail("alice-openai", "openai", "unauthorized (401)")
+        .fail(
+            "alice-openai",
+            "prometheus http://prom",
+            "unreachable: connection failed",
+        )
+        .answer("assistant", "openai", vec![row(today, "1.00", "x")]);
+    let reply = cost("cost alice-openai", &catalog, &costs).await;
+    let text = reply.to_plain_text();
+    assert_eq!(reply.status, Status::Warning, "{text}");
+    assert_eq!(
+        reply.title,
+        "alice-openai: ❓ spend unknown today — every cost source failed"
+    );
+    assert!(!text.contains("$0.00"), "{text}");
+    assert!(!text.contains("Forecast"), "{text}");
+    assert!(
+        text.contains("❌ Source openai failed: unauthorized (401)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("❌ Source prometheus http://prom failed: unreachable: connection failed"),
+        "{text}"
+    );
+    assert!(reply.image.is_none(), "no chart of zeros");
+
+    let reply = cost("cost", &catalog, &costs).await;
+    assert_eq!(
+        reply.title,
+        "Spend today of 2 budgeted services: 1 unknown, 1 under"
+    );
+    assert_eq!(reply.status, Status::Warning);
+    assert_eq!(
+        reply.lines[0],
+        "✅ assistant: $1.00 of $4.00 (25%), forecast $2.00"
+    );
+    assert_eq!(
+        reply.lines[1],
+        "❓ alice-openai: spend unknown — failed: openai (unauthorized (401)), prometheus http://prom (unreachable: connection failed)"
+    );
+}
+
+#[tokio::test]
 async fn critical_spend_is_red_and_within_budget_is_green() {
     let catalog = Catalog::new(vec![budgeted("alice-openai", "10")]).unwrap();
     let today = date(2026, 11, 21);

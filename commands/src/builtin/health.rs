@@ -185,6 +185,10 @@ async fn detail(service: &Service, ctx: Ctx<'_>) -> Reply {
     };
     let (health, inspected) =
         futures_util::future::join(checks::check_service(ctx.prober, service), inspect).await;
+    let inspect_failed = matches!(
+        inspected,
+        Err(RuntimeError::Refused(_) | RuntimeError::Failed(_))
+    );
     let (runtime_level, runtime_lines) = runtime_view(service, inspected);
 
     let level = health.level().max(runtime_level);
@@ -194,6 +198,12 @@ async fn detail(service: &Service, ctx: Ctx<'_>) -> Reply {
             .line("The catalog has no health checks for it, and its runtime cannot be inspected."),
         Some(HealthLevel::Ok) => Reply::success(format!("{name} is healthy")),
         Some(HealthLevel::Warning) => Reply::warning(format!("{name} has warnings")),
+        // The checks may pass, but opsbot could not look: the command failed, not the service.
+        Some(HealthLevel::Critical)
+            if inspect_failed && health.level() < Some(HealthLevel::Critical) =>
+        {
+            Reply::danger(format!("{name}: cannot inspect its runtime"))
+        }
         Some(HealthLevel::Critical) => Reply::danger(format!("{name} is unhealthy")),
     };
     reply = reply.lines(health.outcomes.iter().map(checks::outcome_line));
@@ -212,7 +222,9 @@ async fn detail(service: &Service, ctx: Ctx<'_>) -> Reply {
 }
 
 /// The runtime's view as a level and lines. Not supported: a short note (or nothing for
-/// a service without a target). Unreachable: critical.
+/// a service without a target). Unreachable: critical. Refused or failed (401, 403, a bad
+/// kubeconfig, a missing deployment): critical too — the health is unknown and the
+/// command failed (a danger reply, audited as `failed`), never a mere warning.
 fn runtime_view(
     service: &Service,
     inspected: Result<RuntimeView, RuntimeError>,
@@ -235,10 +247,10 @@ fn runtime_view(
             )],
         ),
         Err(RuntimeError::Refused(why) | RuntimeError::Failed(why)) => (
-            Some(HealthLevel::Warning),
+            Some(HealthLevel::Critical),
             vec![format!(
                 "{} runtime — cannot inspect: {why}",
-                HealthLevel::Warning.emoji()
+                HealthLevel::Critical.emoji()
             )],
         ),
     }

@@ -195,6 +195,30 @@ async fn an_unreachable_runtime_is_critical_and_unsupported_is_a_note() {
     assert!(reply.buttons.is_empty());
 }
 
+#[tokio::test]
+async fn a_runtime_that_cannot_be_inspected_fails_the_command() {
+    // Passing checks, but the API server rejects opsbot's token: not "has warnings".
+    let prober = FakeProber::default()
+        .answer("ollama version", HealthLevel::Ok, "200 in 4 ms")
+        .answer("models installed", HealthLevel::Ok, "3 models");
+    let runtime = FakeRuntime {
+        inspect: Err(RuntimeError::Failed(
+            "the Kubernetes API server at https://k8s rejected opsbot's credentials (401 Unauthorized: Unauthorized)".into(),
+        )),
+        ..FakeRuntime::default()
+    };
+    let reply = run("health ollama", &catalog(), &prober, &runtime)
+        .await
+        .unwrap();
+    let text = reply.to_plain_text();
+    assert_eq!(reply.status, Status::Danger, "{text}");
+    assert_eq!(reply.title, "ollama: cannot inspect its runtime");
+    assert!(
+        text.contains("❌ runtime — cannot inspect: the Kubernetes API server at https://k8s rejected opsbot's credentials"),
+        "{text}"
+    );
+}
+
 fn revisions() -> Vec<Revision> {
     vec![
         Revision {

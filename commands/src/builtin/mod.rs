@@ -58,10 +58,14 @@ pub static SPECS: &[&CommandSpec] = &[
 ];
 
 /// Refusals known before anything runs: a call that can never succeed on its service is
-/// refused at once, before anyone is asked to confirm or approve it.
-pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
+/// refused at once, before anyone is asked to confirm or approve it. Only read-only
+/// runtime calls are made here (the revision history for `rollback --to`).
+pub async fn precheck(
+    call: &Call<'_>,
+    runtime: &dyn crate::context::Runtime,
+) -> Result<(), CommandError> {
     match call.command() {
-        CommandName::Rollback if !call.switch("list") => rollback::precheck(call),
+        CommandName::Rollback if !call.switch("list") => rollback::precheck(call, runtime).await,
         CommandName::Scale => scale::precheck(call),
         _ => Ok(()),
     }

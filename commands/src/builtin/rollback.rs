@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply,
-    context::Revision,
+    context::{Revision, Runtime},
     language::Call,
     registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
@@ -42,12 +42,20 @@ pub static SPEC: CommandSpec = CommandSpec {
     ],
 };
 
+/// How long the precheck waits for the revision history.
+const PRECHECK_HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Refuses, before anyone confirms, a rollback the target cannot do: only Kubernetes
-/// deployments keep revisions (docker compose and systemd have none to go back to).
-pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
+/// deployments keep revisions (docker compose and systemd have none to go back to), and
+/// `--to N` must name one of them (read from the runtime's history, which only reads).
+/// When the history cannot be read now, the run decides (and reports) instead.
+pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), CommandError> {
     let service = super::required_service(call)?;
     match &service.target {
-        crate::catalog::Target::Kubernetes { .. } => Ok(()),
+        crate::catalog::Target::Kubernetes { .. } => match call.integer("to") {
+            Some(to) => known_revision(service, to, runtime).await,
+            None => Ok(()),
+        },
         target => {
             let why = match target {
                 crate::catalog::Target::Compose { .. } => format!(
@@ -65,6 +73,31 @@ pub fn precheck(call: &Call<'_>) -> Result<(), CommandError> {
             }))
         }
     }
+}
+
+/// `--to N` names a revision the deployment has.
+async fn known_revision(
+    service: &crate::Service,
+    to: i64,
+    runtime: &dyn Runtime,
+) -> Result<(), CommandError> {
+    let history = tokio::time::timeout(PRECHECK_HISTORY_TIMEOUT, runtime.history(service)).await;
+    let Ok(Ok(revisions)) = history else {
+        return Ok(());
+    };
+    if revisions.iter().any(|r| r.number == to) {
+        return Ok(());
+    }
+    let known: Vec<String> = revisions.iter().map(|r| r.number.to_string()).collect();
+    let known = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
+    Err(CommandError::Failed(format!(
+        "unable to find revision {to} of {}; known revisions: {known}",
+        service.name
+    )))
 }
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {

@@ -109,3 +109,52 @@ async fn list_without_history_says_so() {
     .unwrap_err();
     assert!(err.to_string().contains("leave out `--to`"), "{err}");
 }
+
+#[tokio::test]
+async fn an_unknown_revision_is_refused_before_anyone_confirms() {
+    let mut deployment = service("orchestration", "prod", &[]);
+    deployment.target = crate::catalog::Target::Kubernetes {
+        context: None,
+        namespace: "prod".into(),
+        deployment: "orchestration".into(),
+        container: None,
+    };
+    let catalog = Catalog::new(vec![deployment]).unwrap();
+    let registry = Registry::builtin();
+    let revision = |number, current| Revision {
+        number,
+        images: vec![],
+        created: None,
+        change_cause: None,
+        current,
+    };
+    let runtime = FakeRuntime {
+        history: Ok(vec![revision(3, false), revision(4, false), revision(5, true)]),
+        ..FakeRuntime::default()
+    };
+    let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
+    let error = super::precheck(&parse("rollback orchestration --to 99"), &runtime)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "unable to find revision 99 of orchestration; known revisions: 3, 4, 5"
+    );
+    super::precheck(&parse("rollback orchestration --to 4"), &runtime)
+        .await
+        .unwrap();
+    super::precheck(&parse("rollback orchestration"), &runtime)
+        .await
+        .unwrap();
+    // When the history cannot be read now, the run decides (and says why).
+    let unreachable = FakeRuntime {
+        history: Err(RuntimeError::Unreachable {
+            what: "the API server".into(),
+            reason: "refused".into(),
+        }),
+        ..FakeRuntime::default()
+    };
+    super::precheck(&parse("rollback orchestration --to 99"), &unreachable)
+        .await
+        .unwrap();
+}

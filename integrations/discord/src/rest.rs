@@ -77,7 +77,7 @@ impl DiscordRest {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()
-            .map_err(|e| RestError::Transport(e.to_string()))?;
+            .map_err(|e| RestError::transport(&e))?;
         Ok(Self {
             http: Arc::new(http_for(config, client.clone(), application_id)),
             client,
@@ -103,7 +103,8 @@ impl DiscordRest {
     }
 
     async fn send(&self, request: Request<'_>) -> Result<Vec<u8>, RestError> {
-        let transport = |e: &dyn fmt::Display| RestError::Transport(e.to_string());
+        // Client errors quote the URL, and with it an interaction's token: redacted.
+        let transport = |e: &dyn fmt::Display| RestError::transport(e);
         let response = match &self.http.ratelimiter {
             Some(limiter) => limiter.perform(request).await.map_err(|e| transport(&e))?,
             None => {
@@ -344,6 +345,32 @@ mod tests {
         ] {
             assert!(!shown.contains("very-secret"), "{shown}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_never_carries_the_interaction_token() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let rest = DiscordRest::new(&config(&format!("http://127.0.0.1:{port}"))).unwrap();
+        let token = "aW50ZXJhY3Rpb246MTIzNDU2.interaction-token";
+        let body = MessageBody {
+            json: serde_json::json!({"content": "x"}),
+            files: vec![],
+            only_actor: false,
+        };
+        let error = rest.edit_original(token, &body).await.unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, RestError::Transport(_)), "{text}");
+        assert!(!text.contains(token), "{text}");
+        let error = rest.create_followup(token, &body).await.unwrap_err();
+        assert!(!error.to_string().contains(token), "{error}");
+        let error = rest
+            .interaction_response("1300000000000000000", token, &serde_json::json!({}))
+            .await
+            .unwrap_err();
+        assert!(!error.to_string().contains(token), "{error}");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Why a Discord REST call failed, classified the way the outbox needs it: worth
 //! retrying (429 with Discord's `retry_after`, 5xx, network) or not (404 unknown
 //! channel/message/webhook, other 4xx).
+//!
+//! An interaction token sits in the URL path (`/webhooks/APP/TOKEN/…`,
+//! `/interactions/ID/TOKEN/callback`) and HTTP client errors quote the URL, so every
+//! transport error is built through [`RestError::transport`], which replaces the token with
+//! `[redacted]`: the outbox's error column, logs and replies never see it.
 
 use std::time::Duration;
 
@@ -42,7 +47,46 @@ struct ErrorBody {
     retry_after: Option<f64>,
 }
 
+/// Path segments that are followed by an id and then a token.
+const TOKEN_PATHS: &[&str] = &["/webhooks/", "/interactions/"];
+
+/// `text` with the token after `/webhooks/ID/` and `/interactions/ID/` replaced by
+/// `[redacted]` (the id stays: it identifies the application or interaction, not a secret).
+pub fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, prefix)) = TOKEN_PATHS
+        .iter()
+        .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+        .min_by_key(|(at, _)| *at)
+    {
+        let after_prefix = at + prefix.len();
+        out.push_str(&rest[..after_prefix]);
+        rest = &rest[after_prefix..];
+        let id_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if id_len == 0 || rest.as_bytes().get(id_len) != Some(&b'/') {
+            continue;
+        }
+        out.push_str(&rest[..=id_len]);
+        rest = &rest[id_len + 1..];
+        let token_len = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#' | ')' | '"' | '\'' | ' ' | '>'))
+            .unwrap_or(rest.len());
+        if token_len > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &rest[token_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl RestError {
+    /// A network or client error, with any interaction token in its text redacted.
+    pub fn transport(error: &dyn std::fmt::Display) -> Self {
+        RestError::Transport(redact_tokens(&error.to_string()))
+    }
+
     /// Whether trying again later can succeed.
     pub fn is_temporary(&self) -> bool {
         matches!(
@@ -118,5 +162,23 @@ mod tests {
         );
         assert!(!missing.is_temporary());
         assert!(!RestError::from_response(403, None, b"{}").is_temporary());
+    }
+
+    #[test]
+    fn interaction_tokens_are_redacted_from_transport_errors() {
+        let error = RestError::transport(&"error sending request for url (https://discord.com/api/v10/webhooks/1234/aW50ZXJhY3Rpb24.tok-en_x/messages/@original)");
+        assert_eq!(
+            error.to_string(),
+            "cannot reach Discord: error sending request for url (https://discord.com/api/v10/webhooks/1234/[redacted]/messages/@original)"
+        );
+        assert_eq!(
+            redact_tokens("POST /api/v10/interactions/99/s3cret/callback and /webhooks/7/t0k"),
+            "POST /api/v10/interactions/99/[redacted]/callback and /webhooks/7/[redacted]"
+        );
+        // Paths without a token stay as they are.
+        assert_eq!(
+            redact_tokens("/api/v10/channels/5/messages /webhooks/abc"),
+            "/api/v10/channels/5/messages /webhooks/abc"
+        );
     }
 }

@@ -21,6 +21,9 @@ use crate::{DockerHost, duration::human};
 /// The Engine API version opsbot speaks (Docker Engine 24 and later understand it).
 pub const API_VERSION: &str = "v1.43";
 
+/// The `User-Agent` of every Engine API request (the daemon's logs can tell opsbot apart).
+pub const USER_AGENT: &str = concat!("opsbot-docker/", env!("CARGO_PKG_VERSION"));
+
 /// Bodies larger than this are refused (a runaway log read must not exhaust memory).
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -168,7 +171,10 @@ impl Engine {
                 .parse()
                 .map_err(|e| RuntimeError::Failed(format!("bad docker API path {path}: {e}")))?,
         };
-        let builder = Request::builder().method(method).uri(uri);
+        let builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::USER_AGENT, USER_AGENT);
         let request = match body {
             Some(json) => builder
                 .header(header::CONTENT_TYPE, "application/json")
@@ -197,5 +203,23 @@ impl Engine {
             what: self.what(),
             reason,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_request_names_opsbot() {
+        let engine = Engine::new(
+            DockerHost::Tcp("127.0.0.1:2375".into()),
+            Duration::from_secs(1),
+        );
+        let request = engine
+            .request(Method::GET, "/containers/json", None)
+            .unwrap();
+        assert_eq!(request.headers()[header::USER_AGENT], USER_AGENT);
+        assert!(USER_AGENT.starts_with("opsbot-docker/"));
     }
 }

@@ -55,11 +55,16 @@ impl ClientCache {
             context: context.map(str::to_string),
             ..KubeConfigOptions::default()
         };
+        // The context whose user is applied (named in a refusal of its credentials).
+        let mut used_context = context.map(str::to_string);
         let mut config = match (&self.settings.kubeconfig, context) {
             (Some(path), _) => {
                 let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
                     config_error(format!("cannot read kubeconfig {}: {e}", path.display()))
                 })?;
+                if used_context.is_none() {
+                    used_context = kubeconfig.current_context.clone();
+                }
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
                     .map_err(|e| config_error(format!("kubeconfig {}: {e}", path.display())))?
@@ -77,6 +82,7 @@ impl ClientCache {
                 ))
             })?,
         };
+        crate::transport::prepare(&mut config, used_context.as_deref()).map_err(config_error)?;
         let timeout = self.settings.request_timeout;
         config.connect_timeout = Some(timeout);
         config.read_timeout = Some(timeout);

@@ -32,6 +32,13 @@ pub enum KubeError {
         name: String,
         namespace: String,
     },
+    /// The API server answered 401: it does not accept opsbot's credentials (a revoked or
+    /// expired token, a certificate it does not trust).
+    #[error(
+        "the Kubernetes API server at {server} rejected opsbot's credentials (401 Unauthorized: \
+         {message}); check the user of the kubeconfig context (token, certificate, exec plugin)"
+    )]
+    Unauthorized { server: String, message: String },
     /// The API server could not be reached (connection refused, DNS, TLS, reset).
     #[error("cannot reach the Kubernetes API server at {server}: {reason}")]
     Unreachable { server: String, reason: String },
@@ -141,6 +148,7 @@ impl From<KubeError> for RuntimeError {
             | KubeError::NoHistory { .. }
             | KubeError::RestartTooSoon { .. } => RuntimeError::Refused(text),
             KubeError::Config { .. }
+            | KubeError::Unauthorized { .. }
             | KubeError::NotFound { .. }
             | KubeError::Api { .. }
             | KubeError::Transport { .. }

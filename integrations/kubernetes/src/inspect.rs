@@ -1,15 +1,42 @@
 //! `inspect`: the deployment as the cluster sees it, for `health SERVICE`: ready versus
 //! desired replicas, container restarts, pods in CrashLoopBackOff (or failing to pull
-//! their image), the rollout state, and recent Warning events about the deployment, its
-//! ReplicaSets and its pods.
+//! their image), the rollout state, and the recent Warning events that are still about
+//! the deployment as it runs now.
+//!
+//! Which Warning events count (at most an hour old, newest first):
+//!
+//! * those about the **current ReplicaSet** (the one carrying the deployment's revision)
+//!   and about **its pods**. Events of replaced ReplicaSets and their pods are history:
+//!   after a rollout or rollback recovered, their `BackOff`s no longer describe anything
+//!   that serves traffic;
+//! * those about the **deployment itself**, unless superseded: a `ProgressDeadlineExceeded`
+//!   only while the `Progressing` condition still says so, and nothing older than the
+//!   condition's last change for the better — its `lastUpdateTime` once the rollout is
+//!   complete (`NewReplicaSetAvailable`), its `lastTransitionTime` while a rollout that
+//!   followed a failure is progressing.
+//!
+//! The current rollout state itself (deadline exceeded, waiting) comes from the
+//! deployment's status, not from events.
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment,
+        core::v1::{Event, Pod},
+    },
+    apimachinery::pkg::apis::meta::v1::Time,
+};
 use kube::api::ListParams;
 use opsbot_commands::context::{HealthLevel, RuntimeView};
 
-use crate::{KubeError, RolloutState, revisions::selector_string, rollout_state, session::Session};
+use crate::{
+    KubeError, RolloutState,
+    revisions::{revision_of, revisions, selector_string},
+    rollout_state,
+    rollout_status::PROGRESS_DEADLINE_EXCEEDED,
+    session::Session,
+};
 
 /// Warning events older than this are history, not health.
 const RECENT_EVENTS: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
@@ -43,13 +70,22 @@ pub(crate) async fn inspect(session: &Session<'_>) -> Result<RuntimeView, KubeEr
     let restarts: i32 = pods.iter().map(restarts_of).sum();
     let stuck: Vec<String> = pods.iter().flat_map(stuck_containers).collect();
 
+    // The ReplicaSet of the deployment's current revision.
+    let current_revision = revision_of(&deployment.metadata);
+    let current_rs = revisions(session, &deployment)
+        .await?
+        .into_iter()
+        .find(|rs| Some(rs.revision) == current_revision)
+        .and_then(|rs| rs.replica_set.metadata.name);
+
     let events_api = session.events();
     let params = ListParams::default().fields("type=Warning");
     let events = session
         .call("list", "events", None, events_api.list(&params))
         .await?
         .items;
-    let warnings = recent_warnings(&session.deployment, &pods, events, jiff::Timestamp::now());
+    let relevant = Relevant::new(&deployment, current_rs.as_deref(), &pods);
+    let warnings = recent_warnings(&relevant, events, jiff::Timestamp::now());
 
     let rollout = rollout_state(&deployment);
     let paused = spec.and_then(|spec| spec.paused) == Some(true);
@@ -106,36 +142,76 @@ fn stuck_containers(pod: &Pod) -> Vec<String> {
         .collect()
 }
 
-/// Recent Warning events about the deployment, its pods, or its pods' ReplicaSets.
-fn recent_warnings(
-    deployment: &str,
-    pods: &[Pod],
-    events: Vec<Event>,
-    now: jiff::Timestamp,
-) -> Vec<String> {
-    let pod_names: BTreeSet<&str> = pods
-        .iter()
-        .filter_map(|p| p.metadata.name.as_deref())
-        .collect();
-    let replica_sets: BTreeSet<&str> = pods
-        .iter()
-        .flat_map(|p| p.metadata.owner_references.iter().flatten())
-        .filter(|owner| owner.kind == "ReplicaSet")
-        .map(|owner| owner.name.as_str())
-        .collect();
+/// What the Warning events of `health` may be about (see the module docs).
+struct Relevant<'a> {
+    deployment: &'a str,
+    replica_set: Option<&'a str>,
+    pods: BTreeSet<&'a str>,
+    /// The `Progressing` condition says the deadline was exceeded.
+    deadline_exceeded: bool,
+    /// Deployment events before this are superseded.
+    deployment_since: Option<jiff::Timestamp>,
+}
+
+impl<'a> Relevant<'a> {
+    fn new(deployment: &'a Deployment, replica_set: Option<&'a str>, pods: &'a [Pod]) -> Self {
+        let progressing = deployment
+            .status
+            .iter()
+            .flat_map(|status| status.conditions.iter().flatten())
+            .find(|condition| condition.type_ == "Progressing");
+        let deadline_exceeded = progressing
+            .is_some_and(|c| c.reason.as_deref() == Some(PROGRESS_DEADLINE_EXCEEDED));
+        let time = |t: &Option<Time>| t.as_ref().map(|t| t.0);
+        let deployment_since = progressing
+            .filter(|c| c.status == "True")
+            .and_then(|c| match c.reason.as_deref() {
+                Some("NewReplicaSetAvailable") => time(&c.last_update_time),
+                _ => time(&c.last_transition_time),
+            });
+        let pods = pods
+            .iter()
+            .filter(|pod| {
+                pod.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|owner| owner.kind == "ReplicaSet" && Some(owner.name.as_str()) == replica_set)
+            })
+            .filter_map(|pod| pod.metadata.name.as_deref())
+            .collect();
+        Self {
+            deployment: deployment.metadata.name.as_deref().unwrap_or_default(),
+            replica_set,
+            pods,
+            deadline_exceeded,
+            deployment_since,
+        }
+    }
+
+    /// Whether a Warning event at `at` still describes the deployment as it runs now.
+    fn counts(&self, event: &Event, at: jiff::Timestamp) -> bool {
+        let object = &event.involved_object;
+        let name = object.name.as_deref().unwrap_or_default();
+        match object.kind.as_deref() {
+            Some("Deployment") if name == self.deployment => {
+                if event.reason.as_deref() == Some(PROGRESS_DEADLINE_EXCEEDED) {
+                    return self.deadline_exceeded;
+                }
+                self.deployment_since.is_none_or(|since| at >= since)
+            }
+            Some("ReplicaSet") => Some(name) == self.replica_set,
+            Some("Pod") => self.pods.contains(name),
+            _ => false,
+        }
+    }
+}
+
+/// Recent Warning events that still count (see [`Relevant`]), newest first.
+fn recent_warnings(relevant: &Relevant<'_>, events: Vec<Event>, now: jiff::Timestamp) -> Vec<String> {
     let mut recent: Vec<(jiff::Timestamp, String)> = events
         .into_iter()
         .filter(|event| event.type_.as_deref() == Some("Warning"))
-        .filter(|event| {
-            let object = &event.involved_object;
-            let name = object.name.as_deref().unwrap_or_default();
-            match object.kind.as_deref() {
-                Some("Deployment") => name == deployment,
-                Some("ReplicaSet") => replica_sets.contains(name),
-                Some("Pod") => pod_names.contains(name),
-                _ => false,
-            }
-        })
         .filter_map(|event| {
             let at = event
                 .last_timestamp
@@ -143,7 +219,7 @@ fn recent_warnings(
                 .map(|t| t.0)
                 .or(event.event_time.as_ref().map(|t| t.0))
                 .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
-            if now.duration_since(at) > RECENT_EVENTS {
+            if now.duration_since(at) > RECENT_EVENTS || !relevant.counts(&event, at) {
                 return None;
             }
             let object = &event.involved_object;

@@ -15,7 +15,9 @@
 //!
 //! Every API call is bounded by [`KubernetesSettings::request_timeout`], every rollout by
 //! [`KubernetesSettings::rollout_timeout`]. The RBAC verbs the adapter uses are listed in
-//! [`REQUIRED_PERMISSIONS`] and granted by `deploy/kubernetes/opsbot-rbac.yaml`.
+//! [`REQUIRED_PERMISSIONS`] and granted by `deploy/kubernetes/opsbot-rbac.yaml`. Like
+//! kubectl, a context never sends credentials to a plain `http://` server (it is refused,
+//! see [`prepare_client_config`]); every request carries `User-Agent: opsbot/VERSION`.
 
 mod clients;
 mod error;
@@ -33,6 +35,7 @@ mod scale;
 mod session;
 mod settings;
 mod template;
+mod transport;
 
 pub use error::KubeError;
 pub use permissions::{Permission, REQUIRED_PERMISSIONS};
@@ -40,3 +43,4 @@ pub use rollout_status::{RolloutState, rollout_state};
 pub use runtime::KubernetesRuntime;
 pub use settings::KubernetesSettings;
 pub use template::templates_equal_ignoring_hash;
+pub use transport::{USER_AGENT, prepare as prepare_client_config};

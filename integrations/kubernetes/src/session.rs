@@ -82,6 +82,10 @@ impl Session<'_> {
     ) -> KubeError {
         match error {
             kube::Error::Api(status) => match status.code {
+                401 => KubeError::Unauthorized {
+                    server: self.cluster.server.clone(),
+                    message: status.message,
+                },
                 403 => KubeError::Forbidden {
                     verb,
                     resource,

@@ -525,6 +525,98 @@ async fn inspect_reports_readiness_restarts_crash_loops_and_warning_events() {
     assert_eq!(view.level, HealthLevel::Critical);
 }
 
+/// A Warning event about `kind/object`, `minutes_ago` old.
+fn warning(name: &str, kind: &str, object: &str, reason: &str, minutes_ago: i64) -> serde_json::Value {
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes_ago);
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": NS},
+        "involvedObject": {"kind": kind, "name": object, "namespace": NS},
+        "reason": reason, "message": format!("{reason} {name}"), "type": "Warning",
+        "lastTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    })
+}
+
+fn minutes_ago(minutes: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[tokio::test]
+async fn only_warnings_about_the_current_rollout_count() {
+    let server = server_with_history().await;
+    let runtime = runtime_for(server.kubeconfig());
+    let name_of = |rs: &serde_json::Value| rs["metadata"]["name"].as_str().unwrap().to_string();
+    let replica_sets = server.replica_sets(NS);
+    let current = name_of(replica_sets.iter().find(|rs| revision_of(rs) == 3).unwrap());
+    let old = name_of(replica_sets.iter().find(|rs| revision_of(rs) == 2).unwrap());
+    let current_pod = server
+        .pods(NS)
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .find(|p| p.starts_with(&current))
+        .unwrap();
+    // A pod of the replaced ReplicaSet, still terminating.
+    let old_pod = format!("{old}-zzzzz");
+    server.put(
+        "pods",
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": old_pod, "namespace": NS, "labels": {"app": NAME},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": old, "uid": "u", "controller": true}]},
+            "status": {"phase": "Running"}}),
+    );
+    // The rollout failed 40 minutes ago, was rolled forward, and completed 30 minutes ago.
+    let mut deployment = server.deployment(NS, NAME);
+    deployment["status"]["conditions"] = json!([
+        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+         "lastUpdateTime": minutes_ago(30), "lastTransitionTime": minutes_ago(30)},
+        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+         "lastUpdateTime": minutes_ago(30), "lastTransitionTime": minutes_ago(34)}
+    ]);
+    server.put("deployments", deployment);
+    for event in [
+        warning("d1", "Deployment", NAME, "ProgressDeadlineExceeded", 40),
+        warning("d2", "Deployment", NAME, "ReplicaSetCreateError", 35),
+        warning("d3", "Deployment", NAME, "FailedGetScale", 5),
+        warning("r1", "ReplicaSet", &old, "FailedCreate", 20),
+        warning("p1", "Pod", &old_pod, "BackOff", 10),
+        warning("r2", "ReplicaSet", &current, "FailedCreate", 3),
+        warning("p2", "Pod", &current_pod, "BackOff", 2),
+    ] {
+        server.put("events", event);
+    }
+    let view = runtime.inspect(&service(None, None)).await.unwrap();
+    assert_eq!(
+        view.details,
+        [
+            format!("Warning BackOff pod/{current_pod}: BackOff p2"),
+            format!("Warning FailedCreate replicaset/{current}: FailedCreate r2"),
+            format!("Warning FailedGetScale deployment/{NAME}: FailedGetScale d3"),
+        ],
+        "{view:?}"
+    );
+    assert_eq!(view.level, HealthLevel::Warning);
+
+    // While the deadline is exceeded, the deployment's own warnings of this failure count.
+    let mut deployment = server.deployment(NS, NAME);
+    deployment["status"]["conditions"] = json!([
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+         "message": format!("ReplicaSet \"{current}\" has timed out progressing."),
+         "lastUpdateTime": minutes_ago(1), "lastTransitionTime": minutes_ago(1)}
+    ]);
+    server.put("deployments", deployment);
+    let view = runtime.inspect(&service(None, None)).await.unwrap();
+    assert_eq!(view.level, HealthLevel::Critical);
+    let shown: Vec<&str> = view
+        .details
+        .iter()
+        .filter_map(|line| line.rsplit(' ').next())
+        .collect();
+    assert_eq!(shown[1..], ["p2", "r2", "d3", "d2", "d1"], "{view:?}");
+}
+
 #[tokio::test]
 async fn a_rollout_that_never_finishes_ends_with_a_timeout_report() {
     let server = server_with_history().await;
@@ -731,4 +823,68 @@ async fn other_targets_are_not_supported() {
     );
     let error = runtime.inspect(&svc).await.unwrap_err();
     assert!(matches!(error, RuntimeError::NotSupported(_)));
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_a_failure_that_says_so() {
+    let server = server_with_history().await;
+    server.reject_credentials();
+    let runtime = runtime_for(server.kubeconfig());
+    let error = runtime.inspect(&service(None, None)).await.unwrap_err();
+    let RuntimeError::Failed(message) = error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        message.starts_with(&format!(
+            "the Kubernetes API server at {} rejected opsbot's credentials (401 Unauthorized",
+            server.url
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_are_never_sent_over_plain_http_and_requests_name_opsbot() {
+    let server = server_with_history().await;
+    // Every request opsbot makes says who it is.
+    let runtime = runtime_for(server.kubeconfig());
+    runtime.inspect(&service(None, None)).await.unwrap();
+    let agents = server.user_agents();
+    assert!(!agents.is_empty());
+    assert!(
+        agents.iter().all(|a| a == opsbot_kubernetes::USER_AGENT),
+        "{agents:?}"
+    );
+    assert!(opsbot_kubernetes::USER_AGENT.starts_with("opsbot/"));
+
+    // A context with a token, at an http:// server: refused before any request.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n\
+             contexts:\n- name: prod\n  context:\n    cluster: c\n    user: u\n\
+             current-context: prod\nusers:\n- name: u\n  user:\n    token: s3cr3t-token\n",
+            server.url
+        ),
+    )
+    .unwrap();
+    let before = server.user_agents().len();
+    let error = runtime_for(&kubeconfig)
+        .inspect(&service(None, None))
+        .await
+        .unwrap_err();
+    let RuntimeError::Failed(message) = error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        message.starts_with(&format!(
+            "cannot build a Kubernetes client: context \"prod\" would send its bearer token to {} over plain http://",
+            server.url
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t-token"), "{message}");
+    assert_eq!(server.user_agents().len(), before, "no request was sent");
 }

@@ -21,6 +21,68 @@ const RESPONSE_URL_MARGIN: Duration = Duration::from_secs(60);
 
 const RESPONSE_PART: &str = "/response=";
 
+/// Where Slack's `response_url`s live: https://api.slack.com/interactivity/handling
+/// (`https://hooks.slack.com/commands/…`, `…/actions/…`).
+pub const SLACK_RESPONSE_URL_PREFIX: &str = "https://hooks.slack.com/";
+
+/// Which `response_url`s opsbot posts to: only those under one prefix (Slack's hooks host
+/// over https, or a test's fake Slack). A request naming any other URL (`file://`, an
+/// internal host) is still answered, in the channel through `chat.postMessage`: opsbot
+/// never posts a reply, and with it the bot's output, wherever a request points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseUrlPolicy {
+    prefix: String,
+}
+
+impl Default for ResponseUrlPolicy {
+    fn default() -> Self {
+        Self {
+            prefix: SLACK_RESPONSE_URL_PREFIX.to_string(),
+        }
+    }
+}
+
+impl ResponseUrlPolicy {
+    /// Accepts URLs starting with `prefix`, which must be an `http(s)://HOST/…` URL ending
+    /// in `/` (so that `https://hooks.slack.com.evil.example/` cannot pass as the host).
+    pub fn new(prefix: &str) -> Result<Self, String> {
+        let rest = prefix
+            .strip_prefix("https://")
+            .or_else(|| prefix.strip_prefix("http://"))
+            .ok_or_else(|| "must start with https:// (or http:// for a local fake)".to_string())?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains('@') || !prefix.ends_with('/') || !rest.contains('/') {
+            return Err("must be a URL with a host, ending in `/` (https://hooks.slack.com/)".into());
+        }
+        Ok(Self {
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether opsbot may post to `url`.
+    pub fn allows(&self, url: &str) -> bool {
+        url.starts_with(&self.prefix)
+    }
+
+    /// `response` if allowed; otherwise `None` (a debug log says so, without the URL,
+    /// which may be a credential).
+    pub fn vet(&self, response: Option<ResponseUrl>) -> Option<ResponseUrl> {
+        let response = response?;
+        if self.allows(&response.url) {
+            return Some(response);
+        }
+        tracing::debug!(
+            allowed = %self.prefix,
+            "ignored a response_url outside the allowed prefix; answering in the channel"
+        );
+        None
+    }
+}
+
 /// A request's `response_url` and when Slack issued it (unix seconds, as received).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ResponseUrl {
@@ -213,6 +275,35 @@ mod tests {
             "C1/response=1:ftp://x",
         ] {
             assert!(text.parse::<Destination>().is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn only_response_urls_under_the_prefix_are_used() {
+        let slack = ResponseUrlPolicy::default();
+        assert!(slack.allows("https://hooks.slack.com/commands/T1/2/abc"));
+        for forged in [
+            "file:///etc/passwd",
+            "http://hooks.slack.com/commands/T1/2/abc",
+            "https://hooks.slack.com.evil.example/x",
+            "https://evil.example/https://hooks.slack.com/",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            assert!(!slack.allows(forged), "{forged}");
+            assert_eq!(slack.vet(Some(ResponseUrl::new(forged, 1))), None);
+        }
+        let kept = ResponseUrl::new("https://hooks.slack.com/actions/T1/1/x", 1);
+        assert_eq!(slack.vet(Some(kept.clone())), Some(kept));
+        let fake = ResponseUrlPolicy::new("http://127.0.0.1:4000/response/").unwrap();
+        assert!(fake.allows("http://127.0.0.1:4000/response/7"));
+        for bad in [
+            "hooks.slack.com/",
+            "https://hooks.slack.com",
+            "https:///x/",
+            "file:///etc/",
+            "https://user@host/",
+        ] {
+            assert!(ResponseUrlPolicy::new(bad).is_err(), "{bad}");
         }
     }
 

@@ -33,7 +33,7 @@ pub mod signature;
 pub mod slash;
 
 pub use client::{ApiError, Posted, WebApi, WebApiSettings};
-pub use destination::{Destination, ResponseUrl};
+pub use destination::{Destination, ResponseUrl, ResponseUrlPolicy};
 pub use inbound::{Event, Inbound, InboundError, Source};
 pub use signature::{SignatureError, SigningSecret};
 pub use slash::SlashCommands;

@@ -219,6 +219,11 @@ impl FakeSlack {
         format!("http://{}/api", self.addr)
     }
 
+    /// The prefix of this fake's response URLs, for `[slack] response_url_prefix`.
+    pub fn response_url_prefix(&self) -> String {
+        format!("http://{}/response/", self.addr)
+    }
+
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -108,6 +108,16 @@ impl FakeApiServer {
             .insert((verb.to_string(), resource.to_string()));
     }
 
+    /// Answers every request with 401 Unauthorized from now on (a revoked token).
+    pub fn reject_credentials(&self) {
+        self.world.lock().unwrap().unauthorized = true;
+    }
+
+    /// The `User-Agent` of every request so far (empty strings for requests without one).
+    pub fn user_agents(&self) -> Vec<String> {
+        self.world.lock().unwrap().user_agents.clone()
+    }
+
     /// Creates a deployment as `kubectl create` + the controller would leave it (revision 1,
     /// rolled out), then rolls out each further image (`kubectl set image` with a
     /// change-cause), so revisions 1..=images.len() exist.
@@ -242,7 +252,9 @@ impl FakeApiServer {
     }
 }
 
-/// Writes a kubeconfig for `url` into `dir` and returns its path.
+/// Writes a kubeconfig for `url` into `dir` and returns its path. Its user has no
+/// credentials: the fake serves plain `http://`, where kubectl sends none and opsbot
+/// refuses a context that has some.
 pub fn write_kubeconfig(dir: &Path, url: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
     let text = format!(
@@ -265,8 +277,7 @@ contexts:
 current-context: fake
 users:
 - name: opsbot
-  user:
-    token: fake-token
+  user: {{}}
 "
     );
     std::fs::write(&path, text).unwrap();

@@ -56,10 +56,23 @@ pub async fn handle(
     } else {
         String::new()
     };
-    shared.world.lock().unwrap().requests.push(format!(
-        "{method} {} {content_type}{logged_body}",
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or_default()
-    ));
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let unauthorized = {
+        let mut world = shared.world.lock().unwrap();
+        world.requests.push(format!(
+            "{method} {} {content_type}{logged_body}",
+            uri.path_and_query().map(|p| p.as_str()).unwrap_or_default()
+        ));
+        world.user_agents.push(user_agent);
+        world.unauthorized
+    };
+    if unauthorized {
+        return status(401, "Unauthorized", "Unauthorized");
+    }
     let path = uri.path().trim_end_matches('/');
     if method == Method::GET
         && let Some(document) = discovery::document(path, &shared.address)

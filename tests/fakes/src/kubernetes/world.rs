@@ -48,6 +48,10 @@ pub struct World {
     pub watchers: broadcast::Sender<Change>,
     /// `METHOD path?query content-type` of every request, for assertions and debugging.
     pub requests: Vec<String>,
+    /// The `User-Agent` header of every request (empty when there was none).
+    pub user_agents: Vec<String>,
+    /// Answer every request with 401, as an API server does for a revoked or expired token.
+    pub unauthorized: bool,
 }
 
 impl Default for World {
@@ -62,6 +66,8 @@ impl Default for World {
             changes: Vec::new(),
             watchers: broadcast::channel(1024).0,
             requests: Vec::new(),
+            user_agents: Vec::new(),
+            unauthorized: false,
         }
     }
 }
