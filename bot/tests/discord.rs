@@ -813,6 +813,98 @@ async fn an_alert_opens_a_thread_that_follows_the_incident_until_resolved() {
     h.stop().await;
 }
 
+/// One action, one answer: acknowledged by a press inside the incident's thread, the
+/// press's own answer says so there, and no `Incident #N is acknowledged` update is
+/// posted in the thread besides it (the root is still edited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_in_an_incident_thread_is_answered_once() {
+    let h = Harness::start().await;
+    h.alert("firing").await;
+    h.wait_until("the incident root", || {
+        !h.discord.messages_in(ALERTS).is_empty()
+    })
+    .await;
+    let root = h.discord.messages_in(ALERTS)[0].clone();
+    let ack = root
+        .custom_ids()
+        .into_iter()
+        .find(|id| id.starts_with("run:incident ack "))
+        .unwrap_or_else(|| panic!("no Acknowledge button: {}", root.content()));
+    let thread = Place::Thread {
+        id: root.id.clone(),
+        parent: ALERTS,
+    };
+    let acked = h.press(BOB_M, &thread, &ack).await;
+    assert!(
+        acked.content().to_lowercase().contains("acknowledged"),
+        "{}",
+        acked.content()
+    );
+    h.wait_until("the root edited", || {
+        h.discord.messages_in(ALERTS)[0]
+            .content()
+            .contains("acknowledged")
+    })
+    .await;
+    // A thread's messages are delivered in order: once the resolution is in the thread,
+    // an update enqueued with the acknowledgement would be there too.
+    h.alert("resolved").await;
+    h.wait_until("a resolution in the thread", || {
+        h.discord
+            .messages_in(&root.id)
+            .iter()
+            .any(|m| m.content().to_lowercase().contains("resolved"))
+    })
+    .await;
+    let updates: Vec<_> = h
+        .discord
+        .messages_in(&root.id)
+        .into_iter()
+        .filter(|m| m.content().to_lowercase().contains("acknowledged"))
+        .collect();
+    assert!(updates.is_empty(), "{updates:#?}");
+    h.stop().await;
+}
+
+/// A press on a button opsbot does not know (another app's component, or a message from
+/// an older opsbot), shaped as Discord documents a MESSAGE_COMPONENT interaction
+/// (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-message-component-data-structure):
+/// answered at once, like any interaction, with an ephemeral "no longer valid" — never a
+/// 400, which Discord shows as "This interaction failed" — and audited as unparsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_press_on_an_unknown_button_is_answered_and_audited_as_unparsed() {
+    let h = Harness::start().await;
+    for custom_id in ["click_one", "confirm:7f3a9c"] {
+        let (answer, _) = h
+            .interact(3, ALICE_M, &ops(), button_data(custom_id))
+            .await;
+        assert_eq!(
+            answer,
+            opsbot_discord::response::ephemeral_text(opsbot::discord::NO_LONGER_VALID),
+            "{custom_id}"
+        );
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let audit = h.audit().await;
+        let unparsed = audit
+            .iter()
+            .filter(|(actor, _, decision, outcome, _)| {
+                actor == ALICE && decision == "unparsed" && outcome == "not_run"
+            })
+            .count();
+        if unparsed == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not audited as unparsed: {audit:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_are_retried_and_delivered_exactly_once() {
     let h = Harness::start().await;

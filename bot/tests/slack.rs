@@ -718,6 +718,63 @@ async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is
         .collect();
     assert_eq!(roots.len(), 1, "{roots:#?}");
     assert!(bot.slack.calls("chat.update") >= 2);
+    // One action, one answer: the press's own reply is the thread's only word on the
+    // acknowledgement (no `Incident #N is acknowledged` update besides it). A thread's
+    // messages are delivered in order, so once the resolution is in the thread, an
+    // update enqueued with the acknowledgement would be too.
+    bot.wait_for("the resolution in the thread", |m| {
+        m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.content().contains("is resolved")
+    })
+    .await;
+    let acks: Vec<_> = bot
+        .slack
+        .thread(&root.ts)
+        .into_iter()
+        .filter(|m| m.content().to_lowercase().contains("acknowledged"))
+        .collect();
+    assert_eq!(acks.len(), 1, "{acks:#?}");
+    bot.stop().await;
+}
+
+/// A modal submission, as Slack documents it
+/// (https://api.slack.com/reference/interaction-payloads/views), whose view has
+/// `"state": {}`: opsbot opens no modals, so it is acknowledged (200) and ignored, never
+/// refused with a 400; nothing runs, nothing is posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_opsbot_does_not_use_are_acknowledged_whatever_their_shape() {
+    let bot = Harness::start().await;
+    let payload = json!({
+        "type": "view_submission",
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": ALICE, "username": "primary-owner", "name": "primary-owner", "team_id": "T0001"},
+        "api_app_id": "A0OPSBOT",
+        "token": "t",
+        "trigger_id": "12466734323.1395872398",
+        "view": {
+            "id": "VNHU13V36", "type": "modal", "team_id": "T0001",
+            "title": {"type": "plain_text", "text": "Modal"},
+            "blocks": [{"type": "section", "block_id": "b1", "text": {"type": "mrkdwn", "text": "Hi"}}],
+            "private_metadata": "", "callback_id": "modal-identifier", "state": {},
+            "hash": "156663117.cd33ad1f", "clear_on_close": false, "notify_on_close": false,
+            "root_view_id": "VNHU13V36", "app_id": "A0OPSBOT", "external_id": "", "bot_id": "B0FAKE"
+        },
+        "response_urls": []
+    });
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let (status, answer) = bot
+        .send(signed("/slack/interactions", &body, now()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let metrics = bot.app.metrics.encode();
+    assert!(
+        metrics.contains(
+            r#"opsbot_slack_requests_total{endpoint="interactions",outcome="ignored"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(bot.audit().await.is_empty());
     bot.stop().await;
 }
 

@@ -44,6 +44,7 @@ pub struct AuditView {
     pub seq: i64,
     pub at: jiff::Timestamp,
     pub platform: String,
+    pub actor_id: String,
     pub actor_name: String,
     pub channel: String,
     pub text: String,
@@ -296,12 +297,14 @@ pub trait IncidentDesk: Send + Sync {
     /// Newest first; open and acknowledged ones only unless `all`.
     async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, String>;
     async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String>;
-    /// Applies `action` as `actor` (their key, e.g. `slack:U1`, and display name).
+    /// Applies `action` as the invocation's actor. Typed (or pressed) in the incident's
+    /// own thread, the command's reply is the one answer there: the desk posts no
+    /// separate thread update in that thread.
     async fn act(
         &self,
         id: i64,
         action: IncidentAction,
-        actor: &Actor,
+        invocation: &Invocation,
     ) -> Result<IncidentView, String>;
     /// The incident whose thread this invocation was typed in.
     async fn in_thread(&self, invocation: &Invocation) -> Option<i64>;

@@ -1,4 +1,8 @@
 //! How a command's execution can fail, worded for the chat reply.
+//!
+//! A command's `Ok(reply)` means it ran and did what was asked, whatever the reply's
+//! colour (a red "open incidents" listing ran fine); an `Err` means it failed. The audit
+//! outcome comes from this, never from the reply's status.
 
 /// A command ran but could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,4 +16,8 @@ pub enum CommandError {
     /// The target has no way to do this (no rollback on systemd, for example).
     #[error("{0}")]
     NotSupported(String),
+    /// The action ran on its target and the target reported failure; the reply gives its
+    /// account (what it said, the target, the runbook) and is shown as it is.
+    #[error("{}", .0.summary())]
+    ActionFailed(Box<crate::Reply>),
 }

@@ -67,6 +67,26 @@ impl Actor {
     pub fn key(&self) -> String {
         format!("{}:{}", self.platform, self.id)
     }
+
+    /// How the actor is printed for people: see [`actor_label`].
+    pub fn label(&self) -> String {
+        actor_label(self.platform.as_str(), &self.id, &self.display_name)
+    }
+}
+
+/// How an actor is printed everywhere people read it (audit lines, approvals, incident
+/// timelines): `Alice (slack:U024BE7LH)`, the name a platform shows and the id that
+/// identifies them. Without a name of its own (none, or the id itself) just
+/// `slack:U024BE7LH`; a console user is their configured name, so `lead` there.
+pub fn actor_label(platform: &str, id: &str, name: &str) -> String {
+    let name = name.trim();
+    if !name.is_empty() && name != id {
+        format!("{name} ({platform}:{id})")
+    } else if platform == Platform::Console.as_str() {
+        id.to_string()
+    } else {
+        format!("{platform}:{id}")
+    }
 }
 
 /// One message addressed to the bot.
@@ -96,5 +116,26 @@ impl Invocation {
 
     pub fn platform(&self) -> Platform {
         self.actor.platform
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_are_printed_with_name_and_id() {
+        let alice = Actor::new(Platform::Slack, "U024BE7LH", "primary-owner");
+        assert_eq!(alice.label(), "primary-owner (slack:U024BE7LH)");
+        assert_eq!(
+            Actor::new(Platform::Discord, "80351110224678912", "80351110224678912").label(),
+            "discord:80351110224678912"
+        );
+        assert_eq!(actor_label("slack", "U1", " "), "slack:U1");
+        assert_eq!(Actor::new(Platform::Console, "lead", "lead").label(), "lead");
+        assert_eq!(
+            Actor::new(Platform::Console, "operator", "Console operator").label(),
+            "Console operator (console:operator)"
+        );
     }
 }

@@ -22,7 +22,7 @@ pub use catalog::{Catalog, Environment, Service, ServiceName};
 pub use context::Ctx;
 pub use error::CommandError;
 pub use human_duration::HumanDuration;
-pub use invocation::{Actor, Invocation, Platform};
+pub use invocation::{Actor, Invocation, Platform, actor_label};
 pub use language::{Call, ParseError};
 pub use registry::{CommandName, CommandSpec, Registry};
 pub use reply::{Button, Field, Reply, Status};

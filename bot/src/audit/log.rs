@@ -109,6 +109,7 @@ pub fn view(entry: AuditEntry) -> AuditView {
         seq: entry.seq,
         at: r.at,
         platform: r.platform,
+        actor_id: r.actor_id,
         actor_name: r.actor_name,
         channel: r.channel,
         text: r.text,

@@ -16,6 +16,8 @@
 //!   callback), and the sink retries an edit that arrives before Discord has the answer.
 //! * A destructive button → an ephemeral Yes/Cancel prompt at once (nothing runs; "Yes"
 //!   is a button press like any other); "Cancel" closes the prompt.
+//! * A button opsbot does not know (an older version's, another app's) → an ephemeral
+//!   "this button is no longer valid" at once; the press is audited as unparsed.
 //! * Autocomplete of the service option → catalog names and aliases matching what was
 //!   typed.
 
@@ -37,6 +39,10 @@ use crate::{
 /// How long Discord accepts answers and follow-ups with an interaction token (15
 /// minutes), less a minute: a report after that goes to the channel.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
+
+/// The answer to a press on a button opsbot does not know.
+pub const NO_LONGER_VALID: &str =
+    "This button is no longer valid; run the command again (`/help` lists them).";
 
 /// Handles interactions for the engine.
 pub struct Interactions {
@@ -60,12 +66,27 @@ pub struct Work {
     interaction_id: String,
     token: String,
     request_id: String,
+    /// Set when the input is not a command (an unknown button): why. It is audited as
+    /// unparsed and not run; the immediate answer was the reply.
+    unparsed: Option<String>,
 }
 
 impl Work {
     /// Runs the invocation through the engine and queues the reply durably, marking it
     /// done in the command inbox in the same transaction.
     pub async fn run(self) {
+        if let Some(reason) = &self.unparsed {
+            self.engine.record_unparsed(&self.invocation, reason).await;
+            if let Err(error) = self
+                .inbox
+                .finish_answered(Platform::Discord, &self.interaction_id)
+                .await
+            {
+                tracing::error!(%error, interaction = %self.interaction_id,
+                    "an unknown Discord button could not be marked done");
+            }
+            return;
+        }
         let reply = self
             .engine
             .handle_as(&self.invocation, &NoProgress, self.request_id.clone())
@@ -158,13 +179,22 @@ impl Interactions {
                 }));
             }
             Action::Run(text) => text.clone(),
+            Action::Unknown(custom_id) => custom_id.clone(),
+        };
+        let unparsed = match &request.action {
+            Action::Unknown(custom_id) => Some(format!("unknown button `{custom_id}`")),
+            _ => None,
         };
         let actor = Actor::new(Platform::Discord, &request.user_id, &request.display_name)
             .with_groups(request.roles.clone());
         let mut invocation = Invocation::new(actor, &request.channel_id, text);
         invocation.thread = request.thread_id.clone();
+        let response = match unparsed {
+            Some(_) => response::ephemeral_text(NO_LONGER_VALID),
+            None => response::deferred(),
+        };
         Answer {
-            response: response::deferred(),
+            response,
             work: Some(Work {
                 engine: self.engine.clone(),
                 inbox: self.inbox.clone(),
@@ -172,6 +202,7 @@ impl Interactions {
                 interaction_id: request.interaction_id,
                 token: request.token,
                 request_id: uuid::Uuid::now_v7().to_string(),
+                unparsed,
             }),
         }
     }

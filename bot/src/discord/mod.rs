@@ -19,7 +19,7 @@ use opsbot_discord::{DiscordRest, Incoming, RequestVerifier, RestConfig};
 
 pub use endpoint::{DiscordHttpState, routes};
 pub use gateway_supervisor::{GATEWAY_ROLE, GatewaySupervisor};
-pub use interactions::{Answer, Interactions, Work};
+pub use interactions::{Answer, Interactions, NO_LONGER_VALID, Work};
 pub use metrics::DiscordMetrics;
 pub use sink::DiscordSink;
 

@@ -1,7 +1,13 @@
 //! Executing an authorized call: run the command with its timeout and turn every ending
 //! (success, failure, timeout) into a reply and an outcome.
+//!
+//! The outcome is the command's result, never its reply's colour: `Ok(reply)` ran (a
+//! red listing of open incidents, a critical health report), `Err` failed, the timeout
+//! timed out.
 
-use opsbot_commands::{Ctx, Invocation, Reply, Status, builtin, context::Progress, language::Call};
+use opsbot_commands::{
+    CommandError, Ctx, Invocation, Reply, builtin, context::Progress, language::Call,
+};
 
 use super::Engine;
 use crate::audit::Outcome;
@@ -28,14 +34,8 @@ impl Engine {
         };
         let command = call.command();
         match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {
-            Ok(Ok(reply)) => {
-                let outcome = if reply.status == Status::Danger {
-                    Outcome::Failed
-                } else {
-                    Outcome::Ok
-                };
-                (reply, outcome)
-            }
+            Ok(Ok(reply)) => (reply, Outcome::Ok),
+            Ok(Err(CommandError::ActionFailed(reply))) => (*reply, Outcome::Failed),
             Ok(Err(error)) => (
                 Reply::danger(format!("`{command}` failed")).line(error.to_string()),
                 Outcome::Failed,

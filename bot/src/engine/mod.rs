@@ -170,6 +170,14 @@ impl Engine {
         self.finish(&trail, verdict, reply).await
     }
 
+    /// Audits, as unparsed, an input that never became a command (a press on a button
+    /// opsbot does not know); the adapter has answered it already.
+    pub async fn record_unparsed(&self, invocation: &Invocation, reason: &str) {
+        let trail = Trail::new(invocation);
+        let verdict = Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(reason);
+        self.finish(&trail, verdict, Reply::default()).await;
+    }
+
     /// The service of the incident whose thread the invocation was typed in, when the
     /// adapter did not set one (a lookup of the thread's root in `incident_messages`).
     async fn thread_service(

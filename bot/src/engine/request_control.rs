@@ -106,7 +106,7 @@ impl Engine {
                 if !is_requester {
                     let reason = format!(
                         "only {} can confirm request {}; to approve someone else's request use `approve {}`",
-                        pending.requester_name, pending.id, pending.id
+                        pending.requester_label(), pending.id, pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -132,7 +132,7 @@ impl Engine {
                 if !may_cancel {
                     let reason = format!(
                         "only {} or an approver can cancel request {}",
-                        pending.requester_name, pending.id
+                        pending.requester_label(), pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -145,7 +145,7 @@ impl Engine {
                     decision: Decision::Cancelled,
                     ..base
                 }
-                .reason(format!("cancelled by {}", actor.display_name));
+                .reason(format!("cancelled by {}", actor.label()));
                 let reply = match won {
                     Ok(true) => Reply::info(format!("Cancelled `{}`", pending.text)),
                     Ok(false) => {
@@ -170,7 +170,7 @@ impl Engine {
                 if pending.state != PendingState::AwaitingApproval {
                     let reason = format!(
                         "request {} has not been confirmed by {} yet",
-                        pending.id, pending.requester_name
+                        pending.id, pending.requester_label()
                     );
                     let verdict = Verdict {
                         decision: Decision::Pending,
@@ -207,11 +207,11 @@ impl Engine {
                         ..base
                     }
                     .approver(Some(actor.key()))
-                    .reason(format!("refused by {}", actor.display_name));
+                    .reason(format!("refused by {}", actor.label()));
                     let reply = match won {
                         Ok(true) => Reply::info(format!(
                             "Refused `{}` requested by {}",
-                            pending.text, pending.requester_name
+                            pending.text, pending.requester_label()
                         )),
                         Ok(false) => {
                             Reply::warning(format!("Request `{}` was already handled", pending.id))
@@ -311,7 +311,7 @@ impl Engine {
                 Ok(true) => Reply::warning(format!("Approval needed for `{}`", pending.text))
                     .line(format!(
                         "{} asked for this. Someone else with role {} must `approve {id}` or `deny {id}` within {}.",
-                        pending.requester_name,
+                        pending.requester_label(),
                         rule.approver_roles.join(" or "),
                         humantime::format_duration(rule.expires),
                         id = pending.id
@@ -369,7 +369,7 @@ impl Engine {
         .approver(Some(approver.key()))
         .reason(format!(
             "approved request {} by {}",
-            pending.id, pending.requester_name
+            pending.id, pending.requester_label()
         ));
         let (acknowledgement, recorded) =
             self.finish_recorded(trail, approval, Reply::default()).await;
@@ -421,8 +421,11 @@ impl Engine {
         reply.lines.insert(
             0,
             format!(
-                "Approved by {} for {}.",
-                approver.display_name, pending.requester_name
+                "Approved by {} for {} ({} for {}).",
+                approver.display_name,
+                pending.requester_name,
+                approver.key(),
+                invocation.actor.key()
             ),
         );
         reply.lines.extend(acknowledgement.lines);

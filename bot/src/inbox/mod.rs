@@ -163,7 +163,24 @@ impl Inbox {
         self.writer.send(writer::Op::Finish {
             platform: platform.as_str(),
             delivery_id: delivery_id.to_string(),
-            reply: Box::new(reply),
+            reply: Some(Box::new(reply)),
+            done,
+        })?;
+        wait.await.map_err(|_| InboxError::Closed)?
+    }
+
+    /// Marks the invocation done without queueing a reply (it was answered in the
+    /// acknowledgement itself).
+    pub async fn finish_answered(
+        &self,
+        platform: Platform,
+        delivery_id: &str,
+    ) -> Result<(), InboxError> {
+        let (done, wait) = oneshot::channel();
+        self.writer.send(writer::Op::Finish {
+            platform: platform.as_str(),
+            delivery_id: delivery_id.to_string(),
+            reply: None,
             done,
         })?;
         wait.await.map_err(|_| InboxError::Closed)?

@@ -20,7 +20,9 @@ pub(crate) enum Op {
     Finish {
         platform: &'static str,
         delivery_id: String,
-        reply: Box<OutboxMessage>,
+        /// What to post; `None` when the invocation was answered already (an unknown
+        /// button answered in the acknowledgement itself).
+        reply: Option<Box<OutboxMessage>>,
         done: oneshot::Sender<Result<(), InboxError>>,
     },
 }
@@ -61,8 +63,8 @@ async fn write_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
                             };
                             let _ = done.send(Ok(accepted));
                         }
-                        Op::Finish { done, .. } => {
-                            replies = true;
+                        Op::Finish { done, reply, .. } => {
+                            replies |= reply.is_some();
                             let _ = done.send(Ok(()));
                         }
                     }
@@ -102,7 +104,9 @@ async fn write(store: &Store, batch: &[Op]) -> Result<Vec<bool>, StoreError> {
                 reply,
                 ..
             } => {
-                Outbox::enqueue(&mut tx, reply).await?;
+                if let Some(reply) = reply {
+                    Outbox::enqueue(&mut tx, reply).await?;
+                }
                 repo::mark_done(&mut tx, platform, delivery_id).await?;
             }
         }

@@ -30,8 +30,9 @@ fn shown(error: StoreError) -> String {
     }
 }
 
+/// The actor as incident timelines print them: `Alice (slack:U1)`.
 fn who(actor: &Actor) -> String {
-    actor.display_name.clone()
+    actor.label()
 }
 
 impl Incidents {
@@ -69,8 +70,22 @@ impl Incidents {
         actor: &str,
         now: jiff::Timestamp,
     ) -> Result<IncidentView, Result<String, StoreError>> {
+        self.act_answered(id, action, actor, now, None).await
+    }
+
+    /// Like [`Self::act_at`]; `answered`: the platform and channel whose incident thread
+    /// the actor acted in, where their command's reply is the only answer (no thread
+    /// update is posted there).
+    pub async fn act_answered(
+        &self,
+        id: i64,
+        action: &IncidentAction,
+        actor: &str,
+        now: jiff::Timestamp,
+        answered: Option<(Platform, &str)>,
+    ) -> Result<IncidentView, Result<String, StoreError>> {
         let mut tx = begin_write(&self.store).await.map_err(Err)?;
-        match self.apply(&mut tx, id, action, actor, now).await {
+        match self.apply(&mut tx, id, action, actor, now, answered).await {
             Ok(view) => {
                 tx.commit().await.map_err(|e| Err(e.into()))?;
                 crate::outbox::wake();
@@ -94,6 +109,7 @@ impl Incidents {
         action: &IncidentAction,
         actor: &str,
         now: jiff::Timestamp,
+        answered: Option<(Platform, &str)>,
     ) -> Result<IncidentView, Result<String, StoreError>> {
         let mut incident = repo::get(tx, self.store.backend(), id, true)
             .await
@@ -179,13 +195,14 @@ impl Incidents {
         }
         incident.changed_at = now;
         repo::update(tx, &incident).await.map_err(Err)?;
-        notify::publish(
+        notify::publish_answered(
             tx,
             &self.settings,
             &self.catalog,
             &incident,
             false,
             &change.events,
+            answered,
         )
         .await
         .map_err(Err)?;
@@ -313,9 +330,13 @@ impl IncidentDesk for Incidents {
         &self,
         id: i64,
         action: IncidentAction,
-        actor: &Actor,
+        invocation: &Invocation,
     ) -> Result<IncidentView, String> {
-        self.act_at(id, &action, &who(actor), jiff::Timestamp::now())
+        // In this incident's own thread the command's reply is the one answer there.
+        let answered = (self.in_thread(invocation).await == Some(id))
+            .then(|| (invocation.platform(), invocation.channel.as_str()));
+        let actor = who(&invocation.actor);
+        self.act_answered(id, &action, &actor, jiff::Timestamp::now(), answered)
             .await
             .map_err(|e| e.unwrap_or_else(shown))
     }

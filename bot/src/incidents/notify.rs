@@ -2,6 +2,10 @@
 //! made the change: the root message (posted on opening, edited on every change) and one
 //! thread reply per change, on every platform and channel the incident is posted in.
 //!
+//! A change made by a command typed (or a button pressed) in the incident's own thread
+//! gets no thread reply on that platform and channel: the command's reply is the thread's
+//! account of it (one action, one answer); the root is still edited.
+//!
 //! Dedupe keys (unique per logical message, so a retried transaction or delivery never
 //! posts twice): `incident:ID:root:PLATFORM:CHANNEL` for the root,
 //! `incident:ID:event:EVENT:edit:PLATFORM:CHANNEL` and
@@ -30,6 +34,20 @@ pub(crate) async fn publish(
     incident: &Incident,
     opened: bool,
     events: &[IncidentEvent],
+) -> Result<(), StoreError> {
+    publish_answered(conn, settings, catalog, incident, opened, events, None).await
+}
+
+/// Like [`publish`]; `answered`: the platform and channel whose incident thread already
+/// has the actor's own answer to this change, which gets no thread reply.
+pub(crate) async fn publish_answered(
+    conn: &mut AnyConnection,
+    settings: &IncidentSettings,
+    catalog: &Catalog,
+    incident: &Incident,
+    opened: bool,
+    events: &[IncidentEvent],
+    answered: Option<(Platform, &str)>,
 ) -> Result<(), StoreError> {
     let targets = repo::message_targets(conn, incident.id).await?;
     if targets.is_empty() {
@@ -79,7 +97,7 @@ pub(crate) async fn publish(
             )
         };
         Outbox::enqueue(conn, &root_message).await?;
-        if !thread_events.is_empty() {
+        if !thread_events.is_empty() && answered != Some((platform, channel.as_str())) {
             let reply = render::change(incident, &thread_events, settings.max_listed_alerts);
             let reply_message = message(
                 Operation::Reply,

@@ -84,3 +84,10 @@ pub struct PendingRequest {
     /// Actor key of whoever approved, denied or cancelled it.
     pub decided_by: Option<String>,
 }
+
+impl PendingRequest {
+    /// The requester as people read it: `Alice (slack:U1)` ([`opsbot_commands::actor_label`]).
+    pub fn requester_label(&self) -> String {
+        opsbot_commands::actor_label(&self.platform, &self.requester_id, &self.requester_name)
+    }
+}

@@ -104,8 +104,13 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     for e in entries {
         let at = e.at.strftime("%Y-%m-%d %H:%M:%S");
         let mut line = format!(
-            "#{} {at} {}:{} in {} `{}` → {} / {}",
-            e.seq, e.platform, e.actor_name, e.channel, e.text, e.decision, e.status
+            "#{} {at} {} in {} `{}` → {} / {}",
+            e.seq,
+            crate::actor_label(&e.platform, &e.actor_id, &e.actor_name),
+            e.channel,
+            e.text,
+            e.decision,
+            e.status
         );
         if let Some(service) = &e.service {
             line.push_str(&format!(" [{service}"));

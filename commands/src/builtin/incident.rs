@@ -136,7 +136,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     };
     let view = ctx
         .incidents
-        .act(id, action, &ctx.invocation.actor)
+        .act(id, action, ctx.invocation)
         .await
         .map_err(CommandError::Failed)?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))

@@ -101,7 +101,8 @@ fn required_service<'c>(call: &Call<'c>) -> Result<&'c crate::Service, CommandEr
         .ok_or_else(|| CommandError::Failed(format!("`{}` needs a service", call.command())))
 }
 
-/// Turns a runtime result into a reply titled after the action.
+/// Turns a runtime result into a reply titled after the action; an action the target
+/// reports as failed is [`CommandError::ActionFailed`], with the same detailed reply.
 fn action_reply(
     action: &str,
     service: &crate::Service,
@@ -123,7 +124,11 @@ fn action_reply(
             if let Some(runbook) = &service.runbook {
                 reply = reply.field("Runbook", runbook.clone());
             }
-            Ok(reply)
+            if report.succeeded {
+                Ok(reply)
+            } else {
+                Err(CommandError::ActionFailed(Box::new(reply)))
+            }
         }
         Err(error) => Err(runtime_error(service, error)),
     }
@@ -162,4 +167,39 @@ fn wanted_environment(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Option<Environmen
         )));
     }
     Ok(Some(env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A target that reports the action failed: the command failed (audited `failed`),
+    /// and its reply still shows the target's account.
+    #[test]
+    fn an_action_the_target_reports_failed_is_an_error_with_its_reply() {
+        let service = testing::service("web", "prod", &[]);
+        let report = ActionReport {
+            succeeded: false,
+            summary: "progress deadline exceeded".into(),
+            details: vec!["1 of 3 pods ready".into()],
+        };
+        let Err(CommandError::ActionFailed(reply)) =
+            action_reply("Restart", &service, Ok(report))
+        else {
+            panic!("a failed action is an error");
+        };
+        assert_eq!(reply.title, "Restart web failed: progress deadline exceeded");
+        assert_eq!(reply.lines, vec!["1 of 3 pods ready".to_string()]);
+        assert!(reply.fields.iter().any(|f| f.name == "Target"));
+        assert_eq!(
+            CommandError::ActionFailed(reply).to_string(),
+            "Restart web failed: progress deadline exceeded: 1 of 3 pods ready"
+        );
+        let done = ActionReport {
+            succeeded: true,
+            summary: "rolled out".into(),
+            details: vec![],
+        };
+        assert!(action_reply("Restart", &service, Ok(done)).is_ok());
+    }
 }

@@ -22,7 +22,7 @@ pub static SPEC: CommandSpec = CommandSpec {
 pub async fn run(_call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let actor = &ctx.invocation.actor;
     let roles = ctx.access.describe(actor);
-    let mut reply = Reply::info(format!("You are {} ({})", actor.display_name, actor.key()));
+    let mut reply = Reply::info(format!("You are {}", actor.label()));
     if !actor.groups.is_empty() {
         reply = reply.line(format!("Groups: {}", actor.groups.join(", ")));
     }

@@ -32,6 +32,9 @@ pub enum Action {
     Ask(String),
     /// The "Cancel" of a confirmation prompt.
     Dismiss,
+    /// A button opsbot does not know (a message from an older version, another app's
+    /// component): its `custom_id`. Answered like any press, with "no longer valid".
+    Unknown(String),
 }
 
 /// Someone ran a command or pressed a button.
@@ -210,7 +213,7 @@ pub fn from_value(value: Value, registry: &Registry) -> Result<Incoming, Interac
     from_raw(raw, registry)
 }
 
-fn from_raw(raw: RawInteraction, registry: &Registry) -> Result<Incoming, InteractionError> {
+fn from_raw(mut raw: RawInteraction, registry: &Registry) -> Result<Incoming, InteractionError> {
     match raw.kind {
         PING => Ok(Incoming::Ping),
         AUTOCOMPLETE => {
@@ -230,7 +233,7 @@ fn from_raw(raw: RawInteraction, registry: &Registry) -> Result<Incoming, Intera
         }
         APPLICATION_COMMAND | MESSAGE_COMPONENT => {
             let pressed = raw.kind == MESSAGE_COMPONENT;
-            let data = raw.data.ok_or(InteractionError::Missing("data"))?;
+            let data = raw.data.take().ok_or(InteractionError::Missing("data"))?;
             let action = if pressed {
                 let id = data
                     .custom_id
@@ -239,54 +242,72 @@ fn from_raw(raw: RawInteraction, registry: &Registry) -> Result<Incoming, Intera
                     Some(ButtonAction::Run(command)) => Action::Run(command),
                     Some(ButtonAction::Ask(command)) => Action::Ask(command),
                     Some(ButtonAction::Dismiss) => Action::Dismiss,
-                    None => return Err(InteractionError::UnknownButton(id)),
+                    None => Action::Unknown(id),
                 }
             } else {
                 let name = data.name.ok_or(InteractionError::Missing("data.name"))?;
                 Action::Run(command_text::command_text(registry, &name, &data.options))
             };
-            let (user, roles, nick) = match (raw.member, raw.user) {
-                (Some(member), _) if member.user.is_some() => {
-                    (member.user, member.roles, member.nick)
-                }
-                (_, user) => (user, Vec::new(), None),
+            // An unknown button that cannot be answered either (no token, no user) is
+            // refused for the button, the first thing wrong with it.
+            let unknown = match &action {
+                Action::Unknown(id) => Some(id.clone()),
+                _ => None,
             };
-            let user = user.ok_or(InteractionError::Missing("member.user or user"))?;
-            let display_name = nick
-                .or(user.global_name)
-                .or(user.username)
-                .unwrap_or_else(|| user.id.clone());
-            let (channel_id, thread_id) = match raw.channel {
-                Some(RawChannel {
-                    id,
-                    kind: Some(kind),
-                    parent_id: Some(parent),
-                }) if THREAD_TYPES.contains(&kind) => (parent, Some(id)),
-                Some(channel) => (channel.id, None),
-                None => (
-                    raw.channel_id
-                        .ok_or(InteractionError::Missing("channel_id"))?,
-                    None,
-                ),
-            };
-            Ok(Incoming::Request(Request {
-                interaction_id: raw.id.ok_or(InteractionError::Missing("id"))?,
-                token: raw.token.ok_or(InteractionError::Missing("token"))?,
-                application_id: raw
-                    .application_id
-                    .ok_or(InteractionError::Missing("application_id"))?,
-                user_id: user.id,
-                display_name,
-                roles,
-                guild_id: raw.guild_id,
-                channel_id,
-                thread_id,
-                action,
-                pressed,
-            }))
+            request(raw, action, pressed).map_err(|error| match unknown {
+                Some(id) => InteractionError::UnknownButton(id),
+                None => error,
+            })
         }
         other => Ok(Incoming::Unsupported(other)),
     }
+}
+
+/// The request of a slash command or button press, once its action is known.
+fn request(
+    raw: RawInteraction,
+    action: Action,
+    pressed: bool,
+) -> Result<Incoming, InteractionError> {
+    let (user, roles, nick) = match (raw.member, raw.user) {
+        (Some(member), _) if member.user.is_some() => {
+            (member.user, member.roles, member.nick)
+        }
+        (_, user) => (user, Vec::new(), None),
+    };
+    let user = user.ok_or(InteractionError::Missing("member.user or user"))?;
+    let display_name = nick
+        .or(user.global_name)
+        .or(user.username)
+        .unwrap_or_else(|| user.id.clone());
+    let (channel_id, thread_id) = match raw.channel {
+        Some(RawChannel {
+            id,
+            kind: Some(kind),
+            parent_id: Some(parent),
+        }) if THREAD_TYPES.contains(&kind) => (parent, Some(id)),
+        Some(channel) => (channel.id, None),
+        None => (
+            raw.channel_id
+                .ok_or(InteractionError::Missing("channel_id"))?,
+            None,
+        ),
+    };
+    Ok(Incoming::Request(Request {
+        interaction_id: raw.id.ok_or(InteractionError::Missing("id"))?,
+        token: raw.token.ok_or(InteractionError::Missing("token"))?,
+        application_id: raw
+            .application_id
+            .ok_or(InteractionError::Missing("application_id"))?,
+        user_id: user.id,
+        display_name,
+        roles,
+        guild_id: raw.guild_id,
+        channel_id,
+        thread_id,
+        action,
+        pressed,
+    }))
 }
 
 #[cfg(test)]
@@ -321,6 +342,38 @@ mod tests {
         assert_eq!(request.thread_id, None);
         assert_eq!(request.token, "tok-abc");
         assert!(!request.pressed);
+    }
+
+    /// A MESSAGE_COMPONENT interaction (type 3) for a button opsbot never made, shaped
+    /// as Discord documents it: the interaction object with `message`, `member` and
+    /// `data: {custom_id, component_type: 2}`
+    /// (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-message-component-data-structure);
+    /// `custom_id` as another app (or an older opsbot) would set it.
+    const FOREIGN_BUTTON: &str = r#"{
+        "type": 3, "id": "1300000000000000009", "application_id": "1200000000000000000",
+        "token": "tok-foreign", "version": 1, "guild_id": "1100000000000000000",
+        "channel_id": "1000000000000000001",
+        "channel": {"id": "1000000000000000001", "type": 0},
+        "member": {"user": {"id": "80351110224678912", "username": "ann", "global_name": "Ann"},
+                   "roles": [], "nick": null, "permissions": "2147483647"},
+        "message": {"id": "1300000000000000002", "channel_id": "1000000000000000001",
+                    "type": 0, "content": "Pick one",
+                    "components": [{"type": 1, "components": [
+                        {"type": 2, "style": 1, "label": "Click me", "custom_id": "click_one"}]}]},
+        "data": {"custom_id": "click_one", "component_type": 2},
+        "locale": "en-US", "app_permissions": "442368"
+    }"#;
+
+    #[test]
+    fn a_press_on_an_unknown_button_is_a_request_to_answer() {
+        let Incoming::Request(request) =
+            parse(FOREIGN_BUTTON.as_bytes(), &Registry::builtin()).unwrap()
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(request.action, Action::Unknown("click_one".into()));
+        assert_eq!(request.token, "tok-foreign");
+        assert!(request.pressed);
     }
 
     #[test]

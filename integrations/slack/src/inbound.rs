@@ -96,15 +96,31 @@ pub fn from_command(event: &SlackCommandEvent, slash: &SlashCommands) -> Inbound
     }
 }
 
+/// The interaction type opsbot acts on: button presses in messages.
+const BLOCK_ACTIONS: &str = "block_actions";
+
 /// Parses an interaction request body (`payload=<json>`). `None` for interactions that
-/// are not button presses of ours.
+/// are not button presses of ours. Only `block_actions` payloads are handed to
+/// slack-morphism's model: opsbot opens no modals, and other types (`view_submission`
+/// with `state: {}`, shortcuts, …) are acknowledged and ignored whatever their shape,
+/// where the model would refuse some of them.
 pub fn parse_interaction(body: &[u8]) -> Result<Option<Inbound>, InboundError> {
     let form = form_object(body);
     let payload = form
         .get("payload")
         .and_then(Value::as_str)
         .ok_or_else(|| InboundError("an interaction needs a `payload` form field".into()))?;
-    let event: SlackInteractionEvent = serde_json::from_str(payload)
+    let value: Value = serde_json::from_str(payload)
+        .map_err(|e| InboundError(format!("not a Slack interaction payload: {e}")))?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| InboundError("not a Slack interaction payload: no `type`".into()))?;
+    if kind != BLOCK_ACTIONS {
+        tracing::debug!(kind, "ignoring a Slack interaction opsbot does not use");
+        return Ok(None);
+    }
+    let event: SlackInteractionEvent = serde_json::from_value(value)
         .map_err(|e| InboundError(format!("not a Slack interaction payload: {e}")))?;
     Ok(from_interaction(&event))
 }
@@ -297,6 +313,56 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(in_thread.thread_ts.as_deref(), Some("1699999999.000001"));
+    }
+
+    /// A `view_submission` as Slack documents it
+    /// (https://api.slack.com/reference/interaction-payloads/views), with the `state: {}`
+    /// of a modal without input blocks, which slack-morphism's model refuses
+    /// ("missing field `values`"): acknowledged and ignored, not a 400.
+    #[test]
+    fn a_view_submission_with_an_empty_state_is_ignored() {
+        let payload = json!({
+            "type": "view_submission",
+            "team": {"id": "T0MJRM1A7", "domain": "pandamonium"},
+            "user": {"id": "U0MJRG1AL", "username": "primary-owner", "name": "primary-owner",
+                     "team_id": "T0MJRM1A7"},
+            "api_app_id": "A0MJRM1AB",
+            "token": "Shh_its_a_seekrit",
+            "trigger_id": "12466734323.1395872398",
+            "view": {
+                "id": "VNHU13V36", "type": "modal", "title": {"type": "plain_text", "text": "Modal"},
+                "submit": {"type": "plain_text", "text": "Submit"},
+                "blocks": [{"type": "section", "block_id": "b1",
+                            "text": {"type": "mrkdwn", "text": "Nothing to fill in"}}],
+                "private_metadata": "shhh-its-secret",
+                "callback_id": "modal-with-inputs",
+                "state": {},
+                "hash": "156663117.cd33ad1f",
+                "team_id": "T0MJRM1A7", "app_id": "A0MJRM1AB", "bot_id": "B0MJRM1AB",
+                "root_view_id": "VNHU13V36", "previous_view_id": null,
+                "clear_on_close": false, "notify_on_close": false, "external_id": ""
+            },
+            "response_urls": []
+        });
+        assert!(
+            serde_json::from_value::<SlackInteractionEvent>(payload.clone()).is_err(),
+            "the model refuses this shape; if it stops doing so, this test is moot"
+        );
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        assert_eq!(parse_interaction(body.as_bytes()), Ok(None));
+        // Other types opsbot does not use, whatever their shape.
+        for kind in ["view_closed", "shortcut", "message_action", "block_suggestion"] {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("payload", &json!({"type": kind, "odd": [1]}).to_string())
+                .finish();
+            assert_eq!(parse_interaction(body.as_bytes()), Ok(None), "{kind}");
+        }
+        let untyped = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", r#"{"user": {"id": "U1"}}"#)
+            .finish();
+        assert!(parse_interaction(untyped.as_bytes()).is_err());
     }
 
     #[test]
