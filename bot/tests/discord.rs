@@ -1338,13 +1338,18 @@ async fn opsbot_discord_register_commands_registers_from_the_command_line() {
 async fn the_same_signed_interaction_sent_three_times_runs_once() {
     let bot = Harness::start().await;
     let (id, token) = fresh();
-    let body = interaction(2, &id, &token, ALICE_M, &ops(), slash_data("whoami", json!([])))
-        .to_string();
+    let body = interaction(
+        2,
+        &id,
+        &token,
+        ALICE_M,
+        &ops(),
+        slash_data("whoami", json!([])),
+    )
+    .to_string();
     let at = now().to_string();
     for _ in 0..3 {
-        let (status, answer) = bot
-            .send(signed_with(&signing_key(), &body, &at))
-            .await;
+        let (status, answer) = bot.send(signed_with(&signing_key(), &body, &at)).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer, json!({"type": 5}));
     }
@@ -1380,7 +1385,14 @@ async fn the_same_signed_interaction_sent_three_times_runs_once() {
     // With the store gone, an interaction is refused with 503, never deferred.
     bot.app.store.close().await;
     let (id, token) = fresh();
-    let body = interaction(2, &id, &token, ALICE_M, &ops(), slash_data("whoami", json!([])));
+    let body = interaction(
+        2,
+        &id,
+        &token,
+        ALICE_M,
+        &ops(),
+        slash_data("whoami", json!([])),
+    );
     let (status, answer) = bot.send(signed(&body)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     bot.stop().await;

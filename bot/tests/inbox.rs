@@ -187,8 +187,8 @@ impl Signed {
         }
         let body = form.finish();
         let timestamp = jiff::Timestamp::now().as_second();
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SLACK_SIGNING_SECRET.as_bytes())
-            .unwrap();
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(SLACK_SIGNING_SECRET.as_bytes()).unwrap();
         mac.update(format!("v0:{timestamp}:{body}").as_bytes());
         let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
         Self {
@@ -326,7 +326,11 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
     discord.add_channel(DISCORD_CHANNEL);
     let (health_port, connections) = hanging_endpoint();
     let config = dir.join("opsbot.toml");
-    std::fs::write(&config, config_text(&slack.api_url(), &discord.url(), health_port)).unwrap();
+    std::fs::write(
+        &config,
+        config_text(&slack.api_url(), &discord.url(), health_port),
+    )
+    .unwrap();
     let port = free_port();
     let slack_handle = slack.clone_handle();
     let database = database_url.clone();
@@ -336,7 +340,11 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
         let mut sent: Vec<Sent> = Vec::new();
         let mut invoke = |n: usize, slow: bool| {
             let (text, name, options) = if slow {
-                ("health stuck", "health", json!([{ "name": "service", "type": 3, "value": "stuck" }]))
+                (
+                    "health stuck",
+                    "health",
+                    json!([{ "name": "service", "type": 3, "value": "stuck" }]),
+                )
             } else {
                 ("whoami", "whoami", json!([]))
             };
@@ -346,7 +354,12 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
             let (status, body) = post(port, &request).expect("opsbot answers");
             assert_eq!(status, 200, "{body}");
             assert!(body.contains('⏳'), "acknowledged: {body}");
-            sent.push(Sent { request, answer_at: url, actor: user, slow });
+            sent.push(Sent {
+                request,
+                answer_at: url,
+                actor: user,
+                slow,
+            });
             let id = format!("{}", 1_600_000_000_000_000_000u64 + n as u64);
             let token = format!("aW50ZXJhY3Rpb24tdG9rZW4-inbox-{n}");
             let user = discord_user(n);
@@ -356,7 +369,12 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
             let answer: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(answer, json!({"type": 5}), "deferred");
             discord.acknowledge(&id, &token, &answer);
-            sent.push(Sent { request, answer_at: token, actor: user, slow });
+            sent.push(Sent {
+                request,
+                answer_at: token,
+                actor: user,
+                slow,
+            });
         };
         for n in 0..QUICK {
             invoke(n, false);
@@ -365,7 +383,9 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
             invoke(n, true);
         }
         for one in sent.iter().filter(|s| !s.slow) {
-            wait_for("the quick answers", || !answers(&slack, &discord, one).is_empty());
+            wait_for("the quick answers", || {
+                !answers(&slack, &discord, one).is_empty()
+            });
         }
         // Every slow command is running: its health check is connected and waiting.
         wait_for("every slow command to reach the health endpoint", || {
@@ -392,7 +412,12 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
         let url = slack_handle.response_url(SLACK_CHANNEL, &user);
         let request = Signed::slack(&user, "whoami", &url, 1000 + n);
         assert_eq!(post(port, &request).unwrap().0, 200);
-        let last_slack = Sent { request, answer_at: url, actor: user, slow: false };
+        let last_slack = Sent {
+            request,
+            answer_at: url,
+            actor: user,
+            slow: false,
+        };
         let id = format!("{}", 1_600_000_000_000_000_000u64 + n as u64);
         let token = format!("aW50ZXJhY3Rpb24tdG9rZW4-inbox-{n}");
         let user = discord_user(n);
@@ -400,9 +425,16 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
         let (status, body) = post(port, &request).unwrap();
         assert_eq!(status, 200);
         discord.acknowledge(&id, &token, &serde_json::from_str(&body).unwrap());
-        let last_discord = Sent { request, answer_at: token, actor: user, slow: false };
+        let last_discord = Sent {
+            request,
+            answer_at: token,
+            actor: user,
+            slow: false,
+        };
         for one in [&last_slack, &last_discord] {
-            wait_for("the last answers", || !answers(&slack, &discord, one).is_empty());
+            wait_for("the last answers", || {
+                !answers(&slack, &discord, one).is_empty()
+            });
         }
         sent.push(last_slack);
         sent.push(last_discord);
@@ -429,9 +461,19 @@ async fn kill_9_with_commands_in_flight(database_url: String, dir: &Path) {
     }
     for one in &sent {
         let seen = answers(&slack, &discord, one);
-        assert_eq!(seen.len(), 1, "exactly one answer for {}: {seen:#?}", one.actor);
+        assert_eq!(
+            seen.len(),
+            1,
+            "exactly one answer for {}: {seen:#?}",
+            one.actor
+        );
         let recorded = records.get(one.actor.as_str()).cloned().unwrap_or_default();
-        assert_eq!(recorded.len(), 1, "exactly one audit record for {}", one.actor);
+        assert_eq!(
+            recorded.len(),
+            1,
+            "exactly one audit record for {}",
+            one.actor
+        );
         if one.slow {
             assert!(
                 seen[0].contains("opsbot restarted before `health stuck` finished"),

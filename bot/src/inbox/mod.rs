@@ -17,9 +17,9 @@
 
 mod recovery;
 mod repo;
-mod writer;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::{sync::Arc, time::Duration};
 
@@ -125,8 +125,7 @@ impl Inbox {
     /// A process-unique owner name: the replica's identity and a random suffix (a
     /// restarted process never takes itself for its predecessor).
     pub fn default_owner() -> String {
-        let identity =
-            crate::leadership::default_identity(&|name| std::env::var(name).ok());
+        let identity = crate::leadership::default_identity(&|name| std::env::var(name).ok());
         let suffix = uuid::Uuid::now_v7().simple().to_string();
         format!("{identity}#{}", &suffix[suffix.len() - 8..])
     }

@@ -117,14 +117,17 @@ pub(crate) enum RecoverError {
 }
 
 async fn recover(inbox: &Inbox, judge: &Judge<'_>, row: &repo::Row) -> Result<(), RecoverError> {
-    let platform =
-        Platform::parse(&row.platform).ok_or_else(|| RecoverError::Platform(row.platform.clone()))?;
+    let platform = Platform::parse(&row.platform)
+        .ok_or_else(|| RecoverError::Platform(row.platform.clone()))?;
     let since_us = row.accepted_at_us.saturating_sub(micros(AUDIT_SLACK));
     let reply = match repo::audited(inbox.store(), &row.request_id, since_us).await? {
-        Some((decision, outcome, summary)) => {
-            Reply::info(format!("opsbot restarted before it could answer `{}`", row.text))
-                .line(format!("The audit log has it as {decision}, {outcome}: {summary}"))
-        }
+        Some((decision, outcome, summary)) => Reply::info(format!(
+            "opsbot restarted before it could answer `{}`",
+            row.text
+        ))
+        .line(format!(
+            "The audit log has it as {decision}, {outcome}: {summary}"
+        )),
         None => {
             let (reply, record) = interrupted(judge, row);
             judge
@@ -187,7 +190,9 @@ fn interrupted(judge: &Judge<'_>, row: &repo::Row) -> (Reply, AuditRecord) {
         channel: row.channel.clone(),
         thread: row.thread.clone(),
         text: row.text.clone(),
-        command: call.as_ref().map(|call| call.command().as_str().to_string()),
+        command: call
+            .as_ref()
+            .map(|call| call.command().as_str().to_string()),
         service: service.map(|s| s.name.to_string()),
         environment: service.map(|s| s.environment.to_string()),
         decision: Decision::Cancelled,

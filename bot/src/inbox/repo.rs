@@ -130,13 +130,12 @@ pub(crate) async fn mark_done(
 
 /// Extends the lease of `owner`'s open rows to `until_us`.
 pub(crate) async fn renew(store: &Store, owner: &str, until_us: i64) -> Result<u64, StoreError> {
-    let result = sqlx::query(
-        "UPDATE inbox SET lease_until_us = $1 WHERE owner = $2 AND state = 'accepted'",
-    )
-    .bind(until_us)
-    .bind(owner)
-    .execute(store.pool())
-    .await?;
+    let result =
+        sqlx::query("UPDATE inbox SET lease_until_us = $1 WHERE owner = $2 AND state = 'accepted'")
+            .bind(until_us)
+            .bind(owner)
+            .execute(store.pool())
+            .await?;
     Ok(result.rows_affected())
 }
 

@@ -16,7 +16,10 @@ pub const MAX_BATCH: usize = 512;
 
 /// One operation for the writer.
 pub(crate) enum Op {
-    Accept(Box<repo::Row>, oneshot::Sender<Result<Accepted, InboxError>>),
+    Accept(
+        Box<repo::Row>,
+        oneshot::Sender<Result<Accepted, InboxError>>,
+    ),
     Finish {
         platform: &'static str,
         delivery_id: String,
