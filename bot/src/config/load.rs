@@ -12,11 +12,7 @@ use opsbot_commands::Catalog;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Config, ConfigError, Diagnostic,
-    document::Document,
-    interpolate,
-    secret::Resolver,
-    validate,
+    Config, ConfigError, Diagnostic, document::Document, interpolate, secret::Resolver, validate,
 };
 
 /// The file read when neither `-c/--config` nor `OPSBOT_CONFIG` names one.
@@ -629,7 +625,12 @@ mod tests {
             .map(|d| (d.line, d.key.as_str()))
             .collect();
         assert_eq!(found, [(2, "server.listen"), (7, "slack.api_url")], "{err}");
-        assert!(err.to_string().contains("t.toml:7:11: slack.api_url: environment variable `SLACK_HOST` is not set"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "t.toml:7:11: slack.api_url: environment variable `SLACK_HOST` is not set"
+            ),
+            "{err}"
+        );
 
         // A secret stays exactly one reference (or a file), never text around one.
         let env = env_of(&[("BOT", "1"), ("SIGN", "s")]);
@@ -649,7 +650,10 @@ mod tests {
             &env,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("cannot be written literally"), "{err}");
+        assert!(
+            err.to_string().contains("cannot be written literally"),
+            "{err}"
+        );
     }
 
     #[derive(Debug, serde::Deserialize)]
