@@ -588,7 +588,9 @@ async fn kubernetes_deployment(console: &Console<'_>, fakes: &Fakes) {
     assert_eq!(list.buttons[0].command, "rollback ai-orchestration --to 2");
 
     // rollback --to a revision that does not exist: refused before anyone confirms.
-    let unknown = console.refused("operator", "rollback", SVC, " --to 99").await;
+    let unknown = console
+        .refused("operator", "rollback", SVC, " --to 99")
+        .await;
     assert!(
         text(&unknown)
             .contains("unable to find revision 99 of ai-orchestration; known revisions: 1, 2, 3"),

@@ -971,11 +971,16 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_url_outside_slacks_hooks_is_ignored_and_the_answer_goes_to_the_channel() {
-    let bot = Harness::start().await;
-    for forged in [
-        "file:///etc/passwd",
-        "http://169.254.169.254/latest/meta-data/",
-    ] {
+    // The default prefix: only https://hooks.slack.com/…, so not even the fake's own URLs.
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    let text = config_text(&slack.api_url(), "http")
+        .lines()
+        .filter(|line| !line.starts_with("response_url_prefix"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let bot = Harness::start_configured(slack, text).await;
+    let elsewhere = bot.slack.response_url(OPS, ALICE);
+    for forged in ["file:///etc/passwd", elsewhere.as_str()] {
         let (status, _) = bot
             .slash_answering(ALICE, OPS, "/health", "wrkhrs-gateway", forged)
             .await;

@@ -12,11 +12,7 @@ use opsbot_commands::Catalog;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Config, ConfigError, Diagnostic,
-    document::Document,
-    interpolate,
-    secret::Resolver,
-    validate,
+    Config, ConfigError, Diagnostic, document::Document, interpolate, secret::Resolver, validate,
 };
 
 /// The file read when neither `-c/--config` nor `OPSBOT_CONFIG` names one.
@@ -665,6 +661,64 @@ mod tests {
         let err = parse(text, "t.toml", &env).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert_eq!(err.diagnostics()[0].line, 3);
+    }
+
+    #[test]
+    fn env_references_work_in_every_string_value() {
+        let text = "[server]\nlisten = \"${LISTEN}\"\n\n[slack]\nbot_token = \"${BOT}\"\n\
+                    signing_secret = \"${SIGN}\"\napi_url = \"http://${SLACK_HOST}/api\"\n\
+                    app_name = \"ops $${not a reference}\"\n";
+        let env = env_of(&[
+            ("LISTEN", "127.0.0.1:9300"),
+            ("BOT", "xoxb-1"),
+            ("SIGN", "s"),
+            ("SLACK_HOST", "127.0.0.1:4000"),
+        ]);
+        let config = parse(text, "t.toml", &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:9300");
+        let slack = config.slack.unwrap();
+        assert_eq!(slack.api_url, "http://127.0.0.1:4000/api");
+        assert_eq!(slack.app_name, "ops ${not a reference}");
+        assert_eq!(slack.bot_token.expose(), "xoxb-1");
+
+        // Unset variables: every one, located, in file order.
+        let env = env_of(&[("BOT", "xoxb-1"), ("SIGN", "s")]);
+        let err = parse(text, "t.toml", &env).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .diagnostics()
+            .iter()
+            .map(|d| (d.line, d.key.as_str()))
+            .collect();
+        assert_eq!(found, [(2, "server.listen"), (7, "slack.api_url")], "{err}");
+        assert!(
+            err.to_string().contains(
+                "t.toml:7:11: slack.api_url: environment variable `SLACK_HOST` is not set"
+            ),
+            "{err}"
+        );
+
+        // A secret stays exactly one reference (or a file), never text around one.
+        let env = env_of(&[("BOT", "1"), ("SIGN", "s")]);
+        let err = parse(
+            "[slack]\nbot_token = \"xoxb-${BOT}\"\nsigning_secret = \"${SIGN}\"\n",
+            "t.toml",
+            &env,
+        )
+        .unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!((d.line, d.key.as_str()), (2, "slack.bot_token"), "{d}");
+        assert!(d.message.contains("not part of a longer text"), "{d}");
+        assert!(!err.to_string().contains("xoxb-1"), "{err}");
+        let err = parse(
+            "[slack]\nbot_token = \"$${BOT}\"\nsigning_secret = \"${SIGN}\"\n",
+            "t.toml",
+            &env,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot be written literally"),
+            "{err}"
+        );
     }
 
     #[derive(Debug, serde::Deserialize)]

@@ -147,8 +147,7 @@ impl Engine {
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
-        if let Err(error) =
-            opsbot_commands::builtin::precheck(&call, parts.runtime.as_ref()).await
+        if let Err(error) = opsbot_commands::builtin::precheck(&call, parts.runtime.as_ref()).await
         {
             // It can never succeed here: say so now, not after two people signed off.
             let reply =

@@ -129,7 +129,11 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         current,
     };
     let runtime = FakeRuntime {
-        history: Ok(vec![revision(3, false), revision(4, false), revision(5, true)]),
+        history: Ok(vec![
+            revision(3, false),
+            revision(4, false),
+            revision(5, true),
+        ]),
         ..FakeRuntime::default()
     };
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();

@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn interaction_tokens_are_redacted_from_transport_errors() {
-        let error = RestError::transport(&"error sending request for url (https://discord.com/api/v10/webhooks/1234/aW50ZXJhY3Rpb24.tok-en_x/messages/@original)");
+        let error = RestError::transport(
+            &"error sending request for url (https://discord.com/api/v10/webhooks/1234/aW50ZXJhY3Rpb24.tok-en_x/messages/@original)",
+        );
         assert_eq!(
             error.to_string(),
             "cannot reach Discord: error sending request for url (https://discord.com/api/v10/webhooks/1234/[redacted]/messages/@original)"

@@ -160,23 +160,22 @@ impl<'a> Relevant<'a> {
             .iter()
             .flat_map(|status| status.conditions.iter().flatten())
             .find(|condition| condition.type_ == "Progressing");
-        let deadline_exceeded = progressing
-            .is_some_and(|c| c.reason.as_deref() == Some(PROGRESS_DEADLINE_EXCEEDED));
+        let deadline_exceeded =
+            progressing.is_some_and(|c| c.reason.as_deref() == Some(PROGRESS_DEADLINE_EXCEEDED));
         let time = |t: &Option<Time>| t.as_ref().map(|t| t.0);
-        let deployment_since = progressing
-            .filter(|c| c.status == "True")
-            .and_then(|c| match c.reason.as_deref() {
-                Some("NewReplicaSetAvailable") => time(&c.last_update_time),
-                _ => time(&c.last_transition_time),
-            });
+        let deployment_since =
+            progressing
+                .filter(|c| c.status == "True")
+                .and_then(|c| match c.reason.as_deref() {
+                    Some("NewReplicaSetAvailable") => time(&c.last_update_time),
+                    _ => time(&c.last_transition_time),
+                });
         let pods = pods
             .iter()
             .filter(|pod| {
-                pod.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|owner| owner.kind == "ReplicaSet" && Some(owner.name.as_str()) == replica_set)
+                pod.metadata.owner_references.iter().flatten().any(|owner| {
+                    owner.kind == "ReplicaSet" && Some(owner.name.as_str()) == replica_set
+                })
             })
             .filter_map(|pod| pod.metadata.name.as_deref())
             .collect();
@@ -208,7 +207,11 @@ impl<'a> Relevant<'a> {
 }
 
 /// Recent Warning events that still count (see [`Relevant`]), newest first.
-fn recent_warnings(relevant: &Relevant<'_>, events: Vec<Event>, now: jiff::Timestamp) -> Vec<String> {
+fn recent_warnings(
+    relevant: &Relevant<'_>,
+    events: Vec<Event>,
+    now: jiff::Timestamp,
+) -> Vec<String> {
     let mut recent: Vec<(jiff::Timestamp, String)> = events
         .into_iter()
         .filter(|event| event.type_.as_deref() == Some("Warning"))

@@ -526,7 +526,13 @@ async fn inspect_reports_readiness_restarts_crash_loops_and_warning_events() {
 }
 
 /// A Warning event about `kind/object`, `minutes_ago` old.
-fn warning(name: &str, kind: &str, object: &str, reason: &str, minutes_ago: i64) -> serde_json::Value {
+fn warning(
+    name: &str,
+    kind: &str,
+    object: &str,
+    reason: &str,
+    minutes_ago: i64,
+) -> serde_json::Value {
     let at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(minutes_ago);
     json!({
         "apiVersion": "v1", "kind": "Event",

@@ -52,7 +52,9 @@ impl ResponseUrlPolicy {
             .ok_or_else(|| "must start with https:// (or http:// for a local fake)".to_string())?;
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty() || host.contains('@') || !prefix.ends_with('/') || !rest.contains('/') {
-            return Err("must be a URL with a host, ending in `/` (https://hooks.slack.com/)".into());
+            return Err(
+                "must be a URL with a host, ending in `/` (https://hooks.slack.com/)".into(),
+            );
         }
         Ok(Self {
             prefix: prefix.to_string(),
