@@ -107,7 +107,9 @@ impl Engine {
                 if !is_requester {
                     let reason = format!(
                         "only {} can confirm request {}; to approve someone else's request use `approve {}`",
-                        pending.requester_label(), pending.id, pending.id
+                        pending.requester_label(),
+                        pending.id,
+                        pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -133,7 +135,8 @@ impl Engine {
                 if !may_cancel {
                     let reason = format!(
                         "only {} or an approver can cancel request {}",
-                        pending.requester_label(), pending.id
+                        pending.requester_label(),
+                        pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -171,7 +174,8 @@ impl Engine {
                 if pending.state != PendingState::AwaitingApproval {
                     let reason = format!(
                         "request {} has not been confirmed by {} yet",
-                        pending.id, pending.requester_label()
+                        pending.id,
+                        pending.requester_label()
                     );
                     let verdict = Verdict {
                         decision: Decision::Pending,
@@ -212,7 +216,8 @@ impl Engine {
                     let reply = match won {
                         Ok(true) => Reply::info(format!(
                             "Refused `{}` requested by {}",
-                            pending.text, pending.requester_label()
+                            pending.text,
+                            pending.requester_label()
                         )),
                         Ok(false) => {
                             Reply::warning(format!("Request `{}` was already handled", pending.id))
@@ -370,7 +375,8 @@ impl Engine {
         .approver(Some(approver.key()))
         .reason(format!(
             "approved request {} by {}",
-            pending.id, pending.requester_label()
+            pending.id,
+            pending.requester_label()
         ));
         let acknowledgement = self.finish(trail, approval, Reply::default()).await;
 
