@@ -119,7 +119,11 @@ fn session(command: CommandName) -> (Vec<(&'static str, &'static str)>, Expected
 
 /// Commands whose successful reply here is red: before the outcome came from the
 /// command's result, these were audited `failed`.
-const RED: &[CommandName] = &[CommandName::Health, CommandName::Incident, CommandName::Cost];
+const RED: &[CommandName] = &[
+    CommandName::Health,
+    CommandName::Incident,
+    CommandName::Cost,
+];
 
 async fn entries_after(bot: &TestBot, seq: i64) -> Vec<AuditEntry> {
     AuditLog::new(bot.app.store.clone())
@@ -138,13 +142,24 @@ fn pending_id(reply: &Reply) -> String {
                 .then(|| words.next().map(str::to_string))
                 .flatten()
         })
-        .unwrap_or_else(|| panic!("no request to confirm or approve: {}", reply.to_plain_text()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no request to confirm or approve: {}",
+                reply.to_plain_text()
+            )
+        })
 }
 
 async fn every_command_that_ran_is_audited_ok(backend: Backend) {
     let fake = FakeCostApis::start("unused", "unused").await;
     fake.set_prometheus_now(Some("2.5"));
-    let Some(bot) = TestBot::start_with(backend, &config(&fake.prometheus_url()), "outcomes", Probes::Http).await
+    let Some(bot) = TestBot::start_with(
+        backend,
+        &config(&fake.prometheus_url()),
+        "outcomes",
+        Probes::Http,
+    )
+    .await
     else {
         return;
     };
@@ -205,10 +220,7 @@ async fn every_command_that_ran_is_audited_ok(backend: Backend) {
         .filter(|e| e.record.outcome.as_str() != "not_run")
         .map(|e| (e.record.text.clone(), e.record.outcome.as_str()))
         .collect();
-    assert!(
-        ran.iter().all(|(_, outcome)| *outcome == "ok"),
-        "{ran:#?}"
-    );
+    assert!(ran.iter().all(|(_, outcome)| *outcome == "ok"), "{ran:#?}");
     bot.stop().await;
 }
 

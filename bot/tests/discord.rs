@@ -875,9 +875,7 @@ async fn a_press_in_an_incident_thread_is_answered_once() {
 async fn a_press_on_an_unknown_button_is_answered_and_audited_as_unparsed() {
     let h = Harness::start().await;
     for custom_id in ["click_one", "confirm:7f3a9c"] {
-        let (answer, _) = h
-            .interact(3, ALICE_M, &ops(), button_data(custom_id))
-            .await;
+        let (answer, _) = h.interact(3, ALICE_M, &ops(), button_data(custom_id)).await;
         assert_eq!(
             answer,
             opsbot_discord::response::ephemeral_text(opsbot::discord::NO_LONGER_VALID),

@@ -763,9 +763,7 @@ async fn interactions_opsbot_does_not_use_are_acknowledged_whatever_their_shape(
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("payload", &payload.to_string())
         .finish();
-    let (status, answer) = bot
-        .send(signed("/slack/interactions", &body, now()))
-        .await;
+    let (status, answer) = bot.send(signed("/slack/interactions", &body, now())).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let metrics = bot.app.metrics.encode();
     assert!(

@@ -132,7 +132,10 @@ mod tests {
             "discord:80351110224678912"
         );
         assert_eq!(actor_label("slack", "U1", " "), "slack:U1");
-        assert_eq!(Actor::new(Platform::Console, "lead", "lead").label(), "lead");
+        assert_eq!(
+            Actor::new(Platform::Console, "lead", "lead").label(),
+            "lead"
+        );
         assert_eq!(
             Actor::new(Platform::Console, "operator", "Console operator").label(),
             "Console operator (console:operator)"

@@ -106,7 +106,9 @@ impl Engine {
                 if !is_requester {
                     let reason = format!(
                         "only {} can confirm request {}; to approve someone else's request use `approve {}`",
-                        pending.requester_label(), pending.id, pending.id
+                        pending.requester_label(),
+                        pending.id,
+                        pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -132,7 +134,8 @@ impl Engine {
                 if !may_cancel {
                     let reason = format!(
                         "only {} or an approver can cancel request {}",
-                        pending.requester_label(), pending.id
+                        pending.requester_label(),
+                        pending.id
                     );
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
@@ -170,7 +173,8 @@ impl Engine {
                 if pending.state != PendingState::AwaitingApproval {
                     let reason = format!(
                         "request {} has not been confirmed by {} yet",
-                        pending.id, pending.requester_label()
+                        pending.id,
+                        pending.requester_label()
                     );
                     let verdict = Verdict {
                         decision: Decision::Pending,
@@ -211,7 +215,8 @@ impl Engine {
                     let reply = match won {
                         Ok(true) => Reply::info(format!(
                             "Refused `{}` requested by {}",
-                            pending.text, pending.requester_label()
+                            pending.text,
+                            pending.requester_label()
                         )),
                         Ok(false) => {
                             Reply::warning(format!("Request `{}` was already handled", pending.id))
@@ -369,7 +374,8 @@ impl Engine {
         .approver(Some(approver.key()))
         .reason(format!(
             "approved request {} by {}",
-            pending.id, pending.requester_label()
+            pending.id,
+            pending.requester_label()
         ));
         let (acknowledgement, recorded) =
             self.finish_recorded(trail, approval, Reply::default()).await;

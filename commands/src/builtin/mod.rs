@@ -183,12 +183,14 @@ mod tests {
             summary: "progress deadline exceeded".into(),
             details: vec!["1 of 3 pods ready".into()],
         };
-        let Err(CommandError::ActionFailed(reply)) =
-            action_reply("Restart", &service, Ok(report))
+        let Err(CommandError::ActionFailed(reply)) = action_reply("Restart", &service, Ok(report))
         else {
             panic!("a failed action is an error");
         };
-        assert_eq!(reply.title, "Restart web failed: progress deadline exceeded");
+        assert_eq!(
+            reply.title,
+            "Restart web failed: progress deadline exceeded"
+        );
         assert_eq!(reply.lines, vec!["1 of 3 pods ready".to_string()]);
         assert!(reply.fields.iter().any(|f| f.name == "Target"));
         assert_eq!(

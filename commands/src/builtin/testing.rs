@@ -230,12 +230,7 @@ impl crate::context::IncidentDesk for NoIncidents {
     async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
         Err(NO_INCIDENTS.into())
     }
-    async fn act(
-        &self,
-        _: i64,
-        _: IncidentAction,
-        _: &Invocation,
-    ) -> Result<IncidentView, String> {
+    async fn act(&self, _: i64, _: IncidentAction, _: &Invocation) -> Result<IncidentView, String> {
         Err(NO_INCIDENTS.into())
     }
     async fn in_thread(&self, _: &Invocation) -> Option<i64> {

@@ -270,9 +270,7 @@ fn request(
     pressed: bool,
 ) -> Result<Incoming, InteractionError> {
     let (user, roles, nick) = match (raw.member, raw.user) {
-        (Some(member), _) if member.user.is_some() => {
-            (member.user, member.roles, member.nick)
-        }
+        (Some(member), _) if member.user.is_some() => (member.user, member.roles, member.nick),
         (_, user) => (user, Vec::new(), None),
     };
     let user = user.ok_or(InteractionError::Missing("member.user or user"))?;

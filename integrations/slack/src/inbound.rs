@@ -353,7 +353,12 @@ mod tests {
             .finish();
         assert_eq!(parse_interaction(body.as_bytes()), Ok(None));
         // Other types opsbot does not use, whatever their shape.
-        for kind in ["view_closed", "shortcut", "message_action", "block_suggestion"] {
+        for kind in [
+            "view_closed",
+            "shortcut",
+            "message_action",
+            "block_suggestion",
+        ] {
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("payload", &json!({"type": kind, "odd": [1]}).to_string())
                 .finish();
