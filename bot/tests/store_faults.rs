@@ -143,7 +143,10 @@ fn notification(tag: &str, alerts: usize, padding: usize) -> String {
 fn assert_unavailable(answer: &Answer) {
     assert_eq!(answer.status, 503, "{answer:?}");
     assert_eq!(answer.header("retry-after"), Some("5"), "{answer:?}");
-    assert!(answer.body.contains("the store is unavailable"), "{answer:?}");
+    assert!(
+        answer.body.contains("the store is unavailable"),
+        "{answer:?}"
+    );
 }
 
 /// Sends `body` until opsbot takes it (as Alertmanager retries a 503), asserting every
@@ -248,7 +251,9 @@ fn a_full_disk_answers_503_and_recovers_without_a_restart() {
     assert_eq!(ready.status, 503, "{ready:?}");
     let metrics = request(port, "GET", "/metrics", "").unwrap().body;
     assert!(
-        metrics.contains(r#"opsbot_alert_requests_total{source="alertmanager",outcome="unavailable"}"#),
+        metrics.contains(
+            r#"opsbot_alert_requests_total{source="alertmanager",outcome="unavailable"}"#
+        ),
         "{metrics}"
     );
 
@@ -359,7 +364,9 @@ async fn a_lock_held_on_postgres_answers_503_instead_of_waiting() {
     assert_eq!(first.status, 200, "{first:?}");
 
     // Someone else holds the incidents table.
-    let mut holder = sqlx::AnyConnection::connect(scratch_db.url()).await.unwrap();
+    let mut holder = sqlx::AnyConnection::connect(scratch_db.url())
+        .await
+        .unwrap();
     holder.execute("BEGIN").await.unwrap();
     holder
         .execute("LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE")

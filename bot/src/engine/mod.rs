@@ -262,5 +262,7 @@ pub const CANNOT_RECORD: &str = "opsbot cannot record this right now; nothing wa
 /// The reply for a command refused because the store cannot write: the plain
 /// [`CANNOT_RECORD`], the reason, and that trying again later is fine.
 pub(crate) fn cannot_record(reason: &dyn std::fmt::Display) -> Reply {
-    Reply::danger(CANNOT_RECORD).line(format!("The store did not take it ({reason}). Try again in a minute."))
+    Reply::danger(CANNOT_RECORD).line(format!(
+        "The store did not take it ({reason}). Try again in a minute."
+    ))
 }

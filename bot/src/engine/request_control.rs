@@ -377,8 +377,9 @@ impl Engine {
             pending.id,
             pending.requester_label()
         ));
-        let (acknowledgement, recorded) =
-            self.finish_recorded(trail, approval, Reply::default()).await;
+        let (acknowledgement, recorded) = self
+            .finish_recorded(trail, approval, Reply::default())
+            .await;
         if !recorded {
             // The approval is not in the audit log: a destructive command must not run
             // unrecorded. (The request is spent; the requester asks again.)

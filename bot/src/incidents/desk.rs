@@ -24,7 +24,10 @@ use crate::store::StoreError;
 /// How a store error is shown to the person who typed the command.
 fn shown(error: StoreError) -> String {
     if error.is_unavailable() {
-        format!("{} ({error}); try again shortly", crate::engine::CANNOT_RECORD)
+        format!(
+            "{} ({error}); try again shortly",
+            crate::engine::CANNOT_RECORD
+        )
     } else {
         format!("the store failed: {error}")
     }

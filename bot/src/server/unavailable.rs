@@ -30,9 +30,10 @@ pub fn response(reason: impl Display) -> Response {
         })),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECS));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_AFTER_SECS),
+    );
     response
 }
 
@@ -95,7 +96,10 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert!(json["error"].as_str().unwrap().contains("pool timed out"), "{json}");
+        assert!(
+            json["error"].as_str().unwrap().contains("pool timed out"),
+            "{json}"
+        );
         assert_eq!(json["retry_after"], 5);
         assert!(for_store_error(&StoreError::corrupt("t", "bad")).is_none());
     }
@@ -104,9 +108,14 @@ mod tests {
     async fn a_store_slower_than_the_limit_is_unavailable() {
         let store = Store::connect("sqlite::memory:", 1).await.unwrap();
         let slow = std::future::pending::<Result<(), StoreError>>();
-        let refused = within(&store, Duration::from_millis(1), slow).await.unwrap_err();
+        let refused = within(&store, Duration::from_millis(1), slow)
+            .await
+            .unwrap_err();
         assert!(refused.is_unavailable());
-        assert!(refused.to_string().contains("did not answer within 1ms"), "{refused}");
+        assert!(
+            refused.to_string().contains("did not answer within 1ms"),
+            "{refused}"
+        );
         assert!(store.health().is_failing());
     }
 }

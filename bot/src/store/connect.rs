@@ -12,8 +12,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sqlx::{
-    AnyConnection, Connection as _, Executor, Row,
-    any::AnyPoolOptions,
+    AnyConnection, Connection as _, Executor, Row, any::AnyPoolOptions,
     pool::PoolConnectionMetadata,
 };
 
@@ -328,7 +327,9 @@ mod tests {
         ) else {
             return;
         };
-        let (store, scratch) = crate::store::scratch::scratch_postgres(&base).await.unwrap();
+        let (store, scratch) = crate::store::scratch::scratch_postgres(&base)
+            .await
+            .unwrap();
         let options = ConnectOptions {
             max_connections: 2,
             statement_timeout: Some(Duration::from_millis(1500)),

@@ -107,7 +107,10 @@ mod tests {
         assert!(postgres_unavailable("57014"), "statement timeout");
         assert!(postgres_unavailable("55P03"), "lock timeout");
         assert!(!postgres_unavailable("23505"));
-        assert!(!postgres_unavailable("22021"), "a NUL in text is bad data, not an outage");
+        assert!(
+            !postgres_unavailable("22021"),
+            "a NUL in text is bad data, not an outage"
+        );
         assert!(!postgres_unavailable("42P01"));
         assert!(sqlite_unavailable("5"));
         assert!(sqlite_unavailable("517"));

@@ -178,7 +178,10 @@ impl AlertBatch {
 }
 
 fn replace_nul_in_map(map: &mut BTreeMap<String, String>, text: &mut impl FnMut(&mut String)) {
-    if !map.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+    if !map
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
         return;
     }
     *map = std::mem::take(map)
