@@ -327,14 +327,15 @@ on_both_backends!(
 );
 
 on_both_backends!(secrets_typed_into_commands_are_redacted, EXAMPLE, |bot| {
-    bot.runtime.set_logs(vec![opsbot_commands::context::LogChunk {
-        source: "rag-1".into(),
-        lines: vec![
-            "INFO calling with sk-test-1234567890abcdef".into(),
-            "WARN sk-test-1234567890abcdef rate limited".into(),
-            "ERROR sk-test-1234567890abcdef rejected".into(),
-        ],
-    }]);
+    bot.runtime
+        .set_logs(vec![opsbot_commands::context::LogChunk {
+            source: "rag-1".into(),
+            lines: vec![
+                "INFO calling with sk-test-1234567890abcdef".into(),
+                "WARN sk-test-1234567890abcdef rate limited".into(),
+                "ERROR sk-test-1234567890abcdef rejected".into(),
+            ],
+        }]);
     // Grepping for the key, or a piece of it, matches nothing: the text is redacted first.
     for probe in ["sk-test-1234567890abcdef", "sk-test-9", "sk-test-1"] {
         let logs = bot
@@ -346,8 +347,11 @@ on_both_backends!(secrets_typed_into_commands_are_redacted, EXAMPLE, |bot| {
             logs.to_plain_text()
         );
     }
-    bot.say("operator", "incident note 1 my key is sk-live-abcdefghijklmnop1234")
-        .await;
+    bot.say(
+        "operator",
+        "incident note 1 my key is sk-live-abcdefghijklmnop1234",
+    )
+    .await;
     let audit = bot
         .say("operator", "audit --limit 10")
         .await

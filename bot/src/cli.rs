@@ -454,9 +454,17 @@ async fn audit_command(config: Option<PathBuf>, command: AuditCommand) -> anyhow
         }
         AuditCommand::Keygen => {
             let (signer, seed) = audit::CheckpointSigner::generate()?;
-            println!("seed (secret; [audit] checkpoint_key = \"${{ENV}}\" or {{ file = … }}): {seed}");
-            println!("public key (audit verify --public-key):                   {}", signer.public());
-            println!("key id:                                                   {}", signer.public().id());
+            println!(
+                "seed (secret; [audit] checkpoint_key = \"${{ENV}}\" or {{ file = … }}): {seed}"
+            );
+            println!(
+                "public key (audit verify --public-key):                   {}",
+                signer.public()
+            );
+            println!(
+                "key id:                                                   {}",
+                signer.public().id()
+            );
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export(args) => {

@@ -174,6 +174,9 @@ mod tests {
         let (a, seed) = CheckpointSigner::generate().unwrap();
         let (b, _) = CheckpointSigner::generate().unwrap();
         assert_ne!(a.public(), b.public());
-        assert_eq!(CheckpointSigner::from_seed(&seed).unwrap().public(), a.public());
+        assert_eq!(
+            CheckpointSigner::from_seed(&seed).unwrap().public(),
+            a.public()
+        );
     }
 }

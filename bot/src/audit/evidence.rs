@@ -14,12 +14,7 @@
 //!   [`super::prune_checked`]), so an anchor beyond the newest such checkpoint's seq, or
 //!   past an exported entry younger than the retention, was moved by hand.
 
-use std::{
-    collections::BTreeMap,
-    io::BufRead,
-    path::Path,
-    time::Duration,
-};
+use std::{collections::BTreeMap, io::BufRead, path::Path, time::Duration};
 
 use super::{
     AuditError, ChainProblem, ProblemKind,
@@ -123,7 +118,11 @@ impl Evidence {
         self.add_checkpoint_lines(&name, std::io::BufReader::new(std::fs::File::open(path)?))
     }
 
-    pub fn add_checkpoint_lines(&mut self, name: &str, text: impl BufRead) -> Result<(), AuditError> {
+    pub fn add_checkpoint_lines(
+        &mut self,
+        name: &str,
+        text: impl BufRead,
+    ) -> Result<(), AuditError> {
         for (n, line) in text.lines().enumerate() {
             let line = line?;
             if line.trim().is_empty() {
@@ -169,12 +168,14 @@ impl Evidence {
             let parsed: Line = match serde_json::from_str(&line) {
                 Ok(parsed) => parsed,
                 Err(e) => {
-                    self.rejected.push(format!("{source}: not an export line: {e}"));
+                    self.rejected
+                        .push(format!("{source}: not an export line: {e}"));
                     continue;
                 }
             };
             let Ok(at) = parsed.at.parse::<jiff::Timestamp>() else {
-                self.rejected.push(format!("{source}: bad time {:?}", parsed.at));
+                self.rejected
+                    .push(format!("{source}: bad time {:?}", parsed.at));
                 continue;
             };
             self.point(parsed.seq, &parsed.hash, &format!("the export {source}"));

@@ -29,13 +29,13 @@ mod verify;
 mod writer;
 
 pub use chain::{GENESIS_HASH, entry_hash};
-pub use error::AuditError;
-pub use export::export_jsonl;
-pub use log::{AuditLog, view};
 pub use checkpoint::{Checkpoint, Rejected, SignedCheckpoint};
 pub use checkpoint_key::{CheckpointKey, CheckpointSigner, KeyError};
 pub use checkpointer::Checkpointer;
+pub use error::AuditError;
 pub use evidence::Evidence;
+pub use export::export_jsonl;
+pub use log::{AuditLog, view};
 pub use retention::{prune, prune_checked};
 pub use verify::{ChainProblem, ProblemKind, VerifyReport, verify, verify_with};
 pub use writer::{AuditWriter, MAX_BATCH};

@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::{
     CommandError, Ctx, Reply,
     context::{LogChunk, LogQuery},
-    redact,
     language::Call,
+    redact,
     registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 

@@ -171,7 +171,9 @@ async fn grep_matches_the_redacted_text_so_a_secret_cannot_be_probed() {
         .await
         .unwrap();
         assert!(
-            reply.title.starts_with("No log lines of assistant matching"),
+            reply
+                .title
+                .starts_with("No log lines of assistant matching"),
             "{probe}: {}",
             reply.title
         );
