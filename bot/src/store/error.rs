@@ -27,6 +27,13 @@ pub enum StoreError {
     /// range, a missing singleton row).
     #[error("invalid data in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    /// A write failed because the store could not write a moment ago; a small probe
+    /// write since then is not enough to call it writable.
+    #[error("a write failed {}s ago: {reason}", .ago.as_secs())]
+    RecentlyFailing {
+        reason: String,
+        ago: std::time::Duration,
+    },
 }
 
 impl StoreError {
@@ -43,7 +50,7 @@ impl StoreError {
     /// bad data. HTTP handlers answer 503 for these (see `server::unavailable`).
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Connect { .. } => true,
+            StoreError::Connect { .. } | StoreError::RecentlyFailing { .. } => true,
             StoreError::Query(e) => sqlx_unavailable(e),
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => sqlx_unavailable(e),
             StoreError::Migrate(_) | StoreError::UnsupportedUrl(_) | StoreError::Corrupt { .. } => {

@@ -5,26 +5,36 @@
 //! timeout, connection lost; [`StoreError::is_unavailable`]) marks the store failing, the
 //! next write that succeeds clears it. While it is failing:
 //! * `/readyz` answers 503 and runs a small write probe instead of `SELECT 1`, so it turns
-//!   ready again as soon as the store can write, even when nothing else writes;
+//!   ready again once the store can write, even when nothing else writes. A probe that
+//!   succeeds within [`HOLD_DOWN`] of a real write failing does not count: a one-row write
+//!   can still fit where a batch of alerts does not (SQLite reuses free WAL frames on a
+//!   full disk), so readiness waits until real writes have stopped failing for that long,
+//!   or one succeeds;
 //! * every connection given back to the writer pool is closed instead of kept, so a
 //!   session stuck in a bad state (opened read-only, a broken transaction) is replaced by a
 //!   fresh one and nothing needs a restart once the store is writable again.
 //!
 //! The healthy path costs one atomic load per report.
 
-use std::sync::{
-    Mutex,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use super::StoreError;
+
+/// How long after a real write failed a successful readiness probe is not believed.
+pub const HOLD_DOWN: Duration = Duration::from_secs(10);
 
 /// Shared by every clone of a [`super::Store`] and its pools' hooks.
 #[derive(Debug, Default)]
 pub struct StoreHealth {
     failing: AtomicBool,
-    /// Why the last failing write failed (for `/readyz` and logs).
-    reason: Mutex<Option<String>>,
+    /// Why the last failing write failed (for `/readyz` and logs), and when.
+    reason: Mutex<Option<(String, Instant)>>,
 }
 
 impl StoreHealth {
@@ -38,7 +48,21 @@ impl StoreHealth {
         if !self.is_failing() {
             return None;
         }
-        self.reason.lock().ok().and_then(|r| r.clone())
+        self.reason
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|(reason, _)| reason.clone()))
+    }
+
+    /// How long ago a write last failed, while the store is failing.
+    pub fn failed_ago(&self) -> Option<Duration> {
+        if !self.is_failing() {
+            return None;
+        }
+        self.reason
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|(_, at)| at.elapsed()))
     }
 
     /// A write succeeded: the store can write.
@@ -63,7 +87,7 @@ impl StoreHealth {
             tracing::warn!(%reason, "the store cannot write; answering 503 until it can");
         }
         if let Ok(mut slot) = self.reason.lock() {
-            *slot = Some(reason);
+            *slot = Some((reason, Instant::now()));
         }
     }
 }
@@ -81,8 +105,10 @@ mod tests {
         health.write_failed(&StoreError::Query(sqlx::Error::PoolTimedOut));
         assert!(health.is_failing());
         assert!(health.reason().unwrap().contains("pool timed out"));
+        assert!(health.failed_ago().unwrap() < HOLD_DOWN);
         health.write_succeeded();
         assert!(!health.is_failing());
         assert_eq!(health.reason(), None);
+        assert_eq!(health.failed_ago(), None);
     }
 }

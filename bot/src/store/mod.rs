@@ -95,6 +95,16 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(StoreError::from);
+        if probe.is_ok()
+            && let Some(ago) = self.health.failed_ago()
+            && ago < health::HOLD_DOWN
+        {
+            // The probe fits, but real writes failed moments ago: not ready yet.
+            return Err(StoreError::RecentlyFailing {
+                reason: self.health.reason().unwrap_or_default(),
+                ago,
+            });
+        }
         self.observe(&probe);
         probe
     }
