@@ -852,7 +852,7 @@ async fn audit_trail(console: &Console<'_>) {
         .unwrap()
         .drain(..)
         .collect::<Vec<_>>();
-    assert_eq!(expected.len(), 26, "8 Kubernetes, 13 compose, 5 systemd");
+    assert_eq!(expected.len(), 27, "9 Kubernetes, 13 compose, 5 systemd");
 
     let entries = AuditLog::new(bot.app.store.clone())
         .entries(0, 1000)

@@ -64,6 +64,8 @@ fn discord_user(n: usize) -> String {
 }
 
 fn config_text(slack_url: &str, discord_url: &str, health_port: u16) -> String {
+    // The fake's response URLs live beside its Web API (`http://ADDR/response/…`).
+    let slack_url_root = slack_url.trim_end_matches("/api");
     let public_key = hex::encode(SigningKey::from_bytes(&KEY_SEED).verifying_key().to_bytes());
     let users: Vec<String> = (0..QUICK + SLOW + 1)
         .map(|n| format!("\"slack:{}\"", slack_user(n)))
@@ -81,6 +83,7 @@ mode = "http"
 bot_token = "${{INBOX_SLACK_BOT_TOKEN}}"
 signing_secret = "${{INBOX_SLACK_SIGNING_SECRET}}"
 api_url = "{slack_url}"
+response_url_prefix = "{slack_url_root}/response/"
 rate_control = false
 progress_after = "10m"
 

@@ -77,13 +77,11 @@ impl Actor {
 /// How an actor is printed everywhere people read it (audit lines, approvals, incident
 /// timelines): `Alice (slack:U024BE7LH)`, the name a platform shows and the id that
 /// identifies them. Without a name of its own (none, or the id itself) just
-/// `slack:U024BE7LH`; a console user is their configured name, so `lead` there.
+/// `slack:U024BE7LH` (a console user without a display name: `console:lead`).
 pub fn actor_label(platform: &str, id: &str, name: &str) -> String {
     let name = name.trim();
     if !name.is_empty() && name != id {
         format!("{name} ({platform}:{id})")
-    } else if platform == Platform::Console.as_str() {
-        id.to_string()
     } else {
         format!("{platform}:{id}")
     }
@@ -134,7 +132,7 @@ mod tests {
         assert_eq!(actor_label("slack", "U1", " "), "slack:U1");
         assert_eq!(
             Actor::new(Platform::Console, "lead", "lead").label(),
-            "lead"
+            "console:lead"
         );
         assert_eq!(
             Actor::new(Platform::Console, "operator", "Console operator").label(),

@@ -98,7 +98,9 @@ impl SlackHttpState {
             }
             Err(error) => {
                 self.metrics.request(endpoint, "unavailable");
-                Err(Box::new(crate::server::unavailable::response(error)))
+                Err(Box::new(crate::server::unavailable::response(format!(
+                    "opsbot cannot take commands right now: {error}"
+                ))))
             }
         }
     }

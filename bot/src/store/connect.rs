@@ -314,9 +314,23 @@ mod tests {
                 .health()
                 .write_failed(&StoreError::Query(sqlx::Error::PoolTimedOut));
             assert!(db.store.health().is_failing());
-            // The probe is a real write; it goes through, so the store is ready again.
+            // The probe is a real write, but real writes failed a moment ago: a one-row
+            // write that fits proves little, so not ready yet.
+            let early = db.store.check_writable().await.unwrap_err();
+            assert!(early.is_unavailable(), "{early}");
+            assert!(db.store.health().is_failing());
+            // Once nothing has failed for the hold-down, the probe alone makes it ready.
+            db.store
+                .health()
+                .backdate(crate::store::health::HOLD_DOWN);
             db.store.check_writable().await.unwrap();
             assert!(!db.store.health().is_failing());
+            // A real write that succeeds clears it at once.
+            db.store
+                .health()
+                .write_failed(&StoreError::Query(sqlx::Error::PoolTimedOut));
+            db.store.observe(&Ok::<(), StoreError>(()));
+            db.store.check_writable().await.unwrap();
         }
     }
 

@@ -81,6 +81,16 @@ impl StoreHealth {
         }
     }
 
+    /// Moves the last failure `by` into the past (tests of the hold-down).
+    #[cfg(test)]
+    pub(crate) fn backdate(&self, by: Duration) {
+        if let Ok(mut slot) = self.reason.lock()
+            && let Some((_, at)) = slot.as_mut()
+        {
+            *at -= by;
+        }
+    }
+
     /// The store cannot write, for `reason` (e.g. it did not answer in time).
     pub fn mark_failing(&self, reason: String) {
         if !self.failing.swap(true, Ordering::AcqRel) {
