@@ -144,10 +144,7 @@ impl Responder {
     /// Stores `inbound` in the command inbox and, when it is new, runs it in the
     /// background. Acknowledge the request only after this returned `Ok` (it is durable
     /// then); on `Err` answer so that the sender retries or the user sees a failure.
-    pub async fn accept(
-        self: &Arc<Self>,
-        mut inbound: Inbound,
-    ) -> Result<Accepted, InboxError> {
+    pub async fn accept(self: &Arc<Self>, mut inbound: Inbound) -> Result<Accepted, InboxError> {
         // A signed request comes from Slack, but its response_url is still only data:
         // one outside the allowed prefix is dropped and the answer goes to the channel.
         inbound.response_url = self.response_urls.vet(inbound.response_url.take());

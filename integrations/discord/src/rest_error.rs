@@ -70,7 +70,7 @@ pub fn redact_tokens(text: &str) -> String {
         out.push_str(&rest[..=id_len]);
         rest = &rest[id_len + 1..];
         let token_len = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#' | ')' | '"' | '\'' | ' ' | '>'))
+            .find(['/', '?', '#', ')', '"', '\'', ' ', '>'])
             .unwrap_or(rest.len());
         if token_len > 0 {
             out.push_str("[redacted]");
