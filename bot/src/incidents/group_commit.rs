@@ -43,9 +43,10 @@ impl IngestQueue {
         Self { jobs }
     }
 
-    /// Like [`IngestQueue::ingest`], taking the batch instead of copying it (a large
-    /// Alertmanager batch is held once). `Err(batch)`: the writer is gone and never saw
-    /// it; a writer that stops after taking it answers "unavailable".
+    /// Ingests `batch` with whatever else is queued; returns once it is committed. The
+    /// batch is moved, not copied (a large Alertmanager batch is held once).
+    /// `Err(batch)`: the writer is gone and never saw it; a writer that stops after
+    /// taking it answers "unavailable".
     pub async fn ingest_owned(
         &self,
         batch: AlertBatch,
@@ -58,23 +59,6 @@ impl IngestQueue {
         Ok(outcome
             .await
             .unwrap_or(Err(StoreError::Query(sqlx::Error::PoolClosed))))
-    }
-
-    /// Ingests `batch` with whatever else is queued; returns once it is committed.
-    /// `None`: the writer is gone (the runtime is shutting down).
-    pub async fn ingest(
-        &self,
-        batch: &AlertBatch,
-        now: jiff::Timestamp,
-    ) -> Option<Result<IngestOutcome, StoreError>> {
-        let (done, outcome) = oneshot::channel();
-        let job = Job {
-            batch: batch.clone(),
-            now,
-            done,
-        };
-        self.jobs.send(job).await.ok()?;
-        outcome.await.ok()
     }
 }
 

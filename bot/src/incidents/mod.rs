@@ -81,19 +81,7 @@ impl Incidents {
         batch: &opsbot_alerts::AlertBatch,
         now: jiff::Timestamp,
     ) -> Result<IngestOutcome, StoreError> {
-        let queue = self.queue.get_or_init(|| {
-            group_commit::IngestQueue::spawn(
-                self.store.clone(),
-                self.settings.clone(),
-                self.catalog.clone(),
-            )
-        });
-        let outcome = match queue.ingest(batch, now).await {
-            Some(outcome) => outcome?,
-            None => ingest::ingest(&self.store, &self.settings, &self.catalog, batch, now).await?,
-        };
-        crate::outbox::wake();
-        Ok(outcome)
+        self.ingest_owned(batch.clone(), now).await
     }
 
     /// Like [`Incidents::ingest`], taking the batch so that it is not copied into the
