@@ -23,44 +23,47 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
         // `Authorization: Bearer x`, `"authorization":"Basic x"`, `Proxy-Authorization=x`.
         rule(
-            r#"(?i)\b((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token|digest|negotiate)\s+)?[^\s"',;]+"#,
+            r#"(?i)(?-u:\b)((?:proxy-)?authorization["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token|digest|negotiate)\s+)?[^\s"',;]+"#,
             "${1}[redacted]",
         ),
         // A bearer token anywhere else (`curl -H "...Bearer x"` was caught above).
         rule(
-            r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*",
+            r"(?i)(?-u:\b)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*",
             "${1}[redacted]",
         ),
         // `password=x`, `db_password: x`, `"api_key": "x"`, `aws_secret_access_key=x`.
         rule(
-            r#"(?i)\b([A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key)["']?\s*[:=]\s*["']?)[^\s"',;&]+"#,
+            r#"(?i)(?-u:\b)([A-Za-z0-9_.\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key|private[_\-]?key)["']?\s*[:=]\s*["']?)[^\s"',;&]+"#,
             "${1}[redacted]",
         ),
         // Credentials in a URL: `postgres://user:pass@host`.
         rule(
-            r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^/\s@]+@",
+            r"(?i)(?-u:\b)([a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^/\s@]+@",
             "${1}[redacted]@",
         ),
         // OpenAI / Anthropic style keys.
-        rule(r"\bsk-[A-Za-z0-9_\-]{16,}", "sk-[redacted]"),
+        rule(r"(?-u:\b)sk-[A-Za-z0-9_\-]{16,}", "sk-[redacted]"),
         // AWS access key ids.
         rule(
-            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\b",
+            r"(?-u:\b)(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?-u:\b)",
             "[redacted-aws-key]",
         ),
         // JSON Web Tokens.
         rule(
-            r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+            r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
             "[redacted-jwt]",
         ),
         // GitHub and Slack tokens.
         rule(
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9\-]{10,})",
+            r"(?-u:\b)(?:gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9\-]{10,})",
             "[redacted-token]",
         ),
     ]
 });
 
+/// Word boundaries are ASCII (`(?-u:\b)`): a Unicode `\b` makes regex's lazy DFA give up
+/// on non-ASCII text (replies carry emoji), and every audit record passes through here.
+///
 /// All the patterns at once: one scan finds the rules that match (text without secrets,
 /// the common case, is scanned once instead of once per rule).
 static ANY: LazyLock<RegexSet> = LazyLock::new(|| {
