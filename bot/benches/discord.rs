@@ -144,8 +144,7 @@ impl Bench {
             store: app.store.clone(),
             metrics: app.metrics.clone(),
             alerts: None,
-            slack: None,
-            discord: app.discord.as_ref().and_then(|d| d.http_state()),
+            chat: app.chat_routes(),
             chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
         });
         Bench {

@@ -131,8 +131,7 @@ impl Bench {
             store: app.store.clone(),
             metrics: app.metrics.clone(),
             alerts: None,
-            slack: app.slack.as_ref().and_then(|s| s.http_state()),
-            discord: None,
+            chat: app.chat_routes(),
             chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
         });
         Bench {

@@ -1106,7 +1106,7 @@ async fn a_slash_command_over_the_real_gateway_is_answered_through_rest_and_audi
     let gateway = FakeGateway::start_with_heartbeat(TOKEN, APPLICATION, 2000).await;
     let h = Harness::start_in_mode("gateway", Some(&gateway)).await;
     assert!(
-        h.app.server_state(&h.config).discord.is_none(),
+        h.app.discord.as_ref().unwrap().http_state().is_none(),
         "no interactions endpoint in gateway mode"
     );
     // serenity asked the REST API for the URL, connected, identified, got READY.

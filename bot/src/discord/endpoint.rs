@@ -84,7 +84,7 @@ async fn receive(
             Ok(Accepted::Replay) => state.metrics.request("replayed"),
             Err(error) => {
                 state.metrics.request("unavailable");
-                return crate::server::unavailable::response(format!(
+                return crate::unavailable::response(format!(
                     "opsbot cannot take commands right now: {error}"
                 ));
             }

@@ -7,6 +7,7 @@
 mod confirmation;
 mod execute;
 mod expiry;
+mod metrics;
 mod request_control;
 mod trail;
 
@@ -20,11 +21,11 @@ use opsbot_commands::{
 
 use crate::{
     audit::{AuditLog, AuditWriter, Decision, Outcome},
-    metrics::Metrics,
     rbac::{Authorization, Policy},
     store::Store,
 };
 
+pub use metrics::CommandMetrics;
 pub use trail::{Trail, Verdict};
 
 /// Everything the engine is built from.
@@ -38,7 +39,8 @@ pub struct EngineParts {
     pub runtime: Arc<dyn Runtime>,
     /// Runs health checks for `health` and the health gate.
     pub prober: Arc<dyn Prober>,
-    pub metrics: Arc<Metrics>,
+    /// The engine's series (commands, latency, denials, audit writes).
+    pub metrics: CommandMetrics,
     /// How long a destructive command waits for its requester's `confirm`.
     pub confirmation_timeout: Duration,
     /// Incidents and silences for the `incident` and `silence` commands.
@@ -69,7 +71,7 @@ impl Engine {
         &self.parts.policy
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub fn metrics(&self) -> &CommandMetrics {
         &self.parts.metrics
     }
 
