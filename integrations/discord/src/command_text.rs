@@ -6,14 +6,29 @@
 //! flags come last; values that are not one plain word are double-quoted (the tokenizer
 //! reads `\"` and `\\` inside them), so a note's text stays one argument and never turns
 //! into flags.
+//!
+//! [`RawOption`], the option as Discord sends it, lives here with its one reader.
 
 use opsbot_commands::{
     CommandSpec, Registry,
     registry::{ServiceArg, ValueKind},
 };
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::interaction::RawOption;
+/// An application command option as sent (`value` is a string, integer or boolean).
+#[derive(Clone, Debug, Deserialize)]
+pub struct RawOption {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: u8,
+    #[serde(default)]
+    pub value: Option<Value>,
+    #[serde(default)]
+    pub options: Vec<RawOption>,
+    #[serde(default)]
+    pub focused: bool,
+}
 
 /// The option that carries the service (see [`crate::application_commands`]).
 pub const SERVICE_OPTION: &str = "service";

@@ -12,7 +12,10 @@ use opsbot_commands::Registry;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::{command_text, custom_id::ButtonAction};
+use crate::{
+    command_text::{self, RawOption},
+    custom_id::ButtonAction,
+};
 
 /// Interaction types (Discord docs: interaction-type).
 const PING: u8 = 1;
@@ -153,20 +156,6 @@ struct RawData {
     options: Vec<RawOption>,
     #[serde(default)]
     custom_id: Option<String>,
-}
-
-/// An application command option as sent (`value` is a string, integer or boolean).
-#[derive(Clone, Debug, Deserialize)]
-pub struct RawOption {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: u8,
-    #[serde(default)]
-    pub value: Option<Value>,
-    #[serde(default)]
-    pub options: Vec<RawOption>,
-    #[serde(default)]
-    pub focused: bool,
 }
 
 #[derive(Deserialize)]
