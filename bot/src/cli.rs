@@ -303,15 +303,14 @@ async fn run_console(app: &App, loaded: &LoadedConfig, user: Option<String>) -> 
             .unwrap_or_else(console::image::default_image_dir),
     };
     let interactive = std::io::stdin().is_terminal();
-    console::run(
-        app.engine.clone(),
-        identity,
-        BufReader::new(tokio::io::stdin()),
-        tokio::io::stdout(),
-        interactive,
-    )
-    .await
-    .context("console input failed")
+    console::Responder::new(app.engine.clone(), identity)
+        .run(
+            BufReader::new(tokio::io::stdin()),
+            tokio::io::stdout(),
+            interactive,
+        )
+        .await
+        .context("console input failed")
 }
 
 async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -1020,7 +1020,7 @@ async fn gateway_interactions_go_through_the_same_handler_and_answer_by_callback
     let event: serenity::all::Interaction =
         serde_json::from_value(body).expect("a gateway interaction");
     opsbot::discord::gateway::answer(
-        &discord.interactions(),
+        &discord.responder(),
         discord.rest(),
         &opsbot::discord::DiscordMetrics::default(),
         &event,
@@ -1056,7 +1056,7 @@ async fn gateway_interactions_go_through_the_same_handler_and_answer_by_callback
     let event: serenity::all::Interaction =
         serde_json::from_value(body).expect("a gateway component interaction");
     opsbot::discord::gateway::answer(
-        &discord.interactions(),
+        &discord.responder(),
         discord.rest(),
         &opsbot::discord::DiscordMetrics::default(),
         &event,

@@ -45,11 +45,11 @@ use opsbot_commands::{Actor, Invocation, Platform, Reply, context::Progress, rep
 use opsbot_slack::{Destination, Inbound, ResponseUrlPolicy};
 use tokio::sync::mpsc;
 
-use super::{groups::UserGroups, reply_queue::ReplyQueue};
+use super::groups::UserGroups;
 use crate::{
     engine::Engine,
     inbox::{Accepted, Delivery, Inbox, InboxError},
-    outbox::{Lane, Operation, OutboxMessage},
+    outbox::{Lane, Operation, OutboxMessage, ReplyQueue},
 };
 
 /// How long a delivery id is remembered in the inbox: Slack's signature window (a replay
@@ -57,7 +57,8 @@ use crate::{
 const REMEMBER_FOR: Duration =
     Duration::from_secs(opsbot_slack::signature::MAX_SKEW_SECONDS as u64 + 60);
 
-/// Runs Slack invocations through the engine.
+/// Slack's responder: runs Slack invocations through the engine and queues their replies
+/// (the same role as the Discord adapter's and the console's `Responder`).
 pub struct Responder {
     engine: Arc<Engine>,
     groups: Arc<UserGroups>,

@@ -8,7 +8,7 @@
 //!   execution, audit) and its reply is queued in the outbox (interactive lane) for the
 //!   interaction's `interaction:TOKEN` target, which edits the deferred response. Before
 //!   the answer leaves, the invocation is stored in the command inbox
-//!   ([`Interactions::accept`], group-committed); its reply is queued in the transaction
+//!   ([`Responder::accept`], group-committed); its reply is queued in the transaction
 //!   that marks it done, so an invocation Discord saw deferred is either answered or, after
 //!   a crash, reported by the next process. An interaction id the inbox already holds (a
 //!   replayed request, across restarts and replicas) is answered but not run again. Only
@@ -44,8 +44,9 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
 pub const NO_LONGER_VALID: &str =
     "This button is no longer valid; run the command again (`/help` lists them).";
 
-/// Handles interactions for the engine.
-pub struct Interactions {
+/// Discord's responder: runs interactions through the engine and queues their replies (the
+/// same role as the Slack adapter's and the console's `Responder`).
+pub struct Responder {
     engine: Arc<Engine>,
     inbox: Inbox,
     /// How long an interaction id is remembered: the signature window.
@@ -116,7 +117,7 @@ impl Work {
     }
 }
 
-impl Interactions {
+impl Responder {
     /// Handling for `engine`, storing invocations in `inbox` and remembering them for
     /// `remember_for` (the signature window) to refuse replays.
     pub fn new(engine: Arc<Engine>, inbox: Inbox, remember_for: Duration) -> Self {
