@@ -11,7 +11,8 @@ use opsbot::{
 };
 use opsbot_commands::{Status, context::IncidentDesk};
 use opsbot_fakes::cost::{Allocation, AnthropicCost, CostApi, FakeCostApis, OpenAiCost};
-use opsbot_tests::{Backend, TestBot};
+mod support;
+use support::{Backend, TestBot};
 
 const OPENAI_KEY: &str = "sk-admin-e2e";
 const ANTHROPIC_KEY: &str = "sk-ant-admin-e2e";

@@ -38,8 +38,9 @@ use opsbot_fakes::{
     kubernetes::FakeApiServer,
     systemd::{Behaviour, PrivateBus},
 };
-use opsbot_tests::{Backend, TestBot, example_config_text, request_id};
+mod support;
 use serde_json::{Value, json};
+use support::{Backend, TestBot, example_config_text, request_id};
 
 const NS: &str = "userwhisperer-prod";
 const DEPLOYMENT: &str = "ai-orchestration";

@@ -9,7 +9,8 @@
 use opsbot::audit::{AuditEntry, AuditLog};
 use opsbot_commands::{CommandName, Reply, Status};
 use opsbot_fakes::cost::FakeCostApis;
-use opsbot_tests::{Backend, Probes, TestBot};
+mod support;
+use support::{Backend, Probes, TestBot};
 
 /// One web service in prod: Kubernetes (the recording runtime, with a history to roll
 /// back to), a health check nobody answers (critical), a tiny daily budget read from the

@@ -8,8 +8,8 @@
 //! Identify, READY, heartbeats, `INTERACTION_CREATE`), whose URL the fake REST API hands
 //! out on `GET /gateway`; its answers go out through the REST callback.
 //!
-//! Runtimes are recorded instead of performed and every health check passes (the test
-//! doubles of `bot/tests/doubles/`).
+//! Runtimes are recorded instead of performed and every health check passes
+//! (`opsbot_fakes::RecordingRuntime` and `HealthyProber`).
 
 use std::{
     sync::{
@@ -44,8 +44,7 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
-mod doubles;
-use doubles::{Healthy, Recorder};
+use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
 const TOKEN: &str = "MTIwMDAwMDAwMDAwMDAwMDAwMA.test.bot-token";
 const APPLICATION: &str = "1200000000000000000";
@@ -268,7 +267,7 @@ struct Harness {
     app: App,
     router: Router,
     discord: FakeDiscord,
-    runtime: Arc<Recorder>,
+    runtime: Arc<RecordingRuntime>,
     config: config::Config,
     _dir: tempfile::TempDir,
 }
@@ -293,7 +292,7 @@ impl Harness {
         let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
-        let runtime = Arc::new(Recorder::default());
+        let runtime = Arc::new(RecordingRuntime::default());
         let router = RuntimeRouter {
             kubernetes: Some(runtime.clone()),
             compose: Some(runtime.clone()),
@@ -304,7 +303,7 @@ impl Harness {
             catalog,
             source: "test.toml".into(),
         };
-        let app = App::start_with_prober(&loaded, router, Arc::new(Healthy))
+        let app = App::start_with_prober(&loaded, router, Arc::new(HealthyProber))
             .await
             .expect("opsbot starts");
         let router = server::router(app.server_state(&loaded.config));

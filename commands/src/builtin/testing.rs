@@ -1,5 +1,9 @@
 //! Test doubles for command tests: a scripted [`Prober`], a scripted [`Runtime`], an
 //! access view that allows everything, and a helper that parses and runs a line of text.
+//!
+//! The other crates' tests share one recording runtime, `opsbot_fakes::RecordingRuntime`.
+//! These unit tests cannot: `opsbot-fakes` depends on `opsbot-commands`, so in this
+//! crate's test build its `Runtime` impl is for a second copy of the trait.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 

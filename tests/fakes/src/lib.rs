@@ -20,6 +20,12 @@
 //!   with 429/5xx, and [`discord_gateway::FakeGateway`]: the gateway websocket (Hello,
 //!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`).
 //!
+//! And the doubles of opsbot's own seams, shared by every test crate:
+//!
+//! * [`RecordingRuntime`]: records `restart`/`rollback`/`scale` instead of performing
+//!   them (the one recording runtime of the bot's and the end-to-end tests);
+//! * [`HealthyProber`]: every health check passes.
+//!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
 //! methods, and stops when dropped (or with its `shutdown`). [`free_port`] finds a port
 //! for a real process under test.
@@ -30,11 +36,15 @@ pub mod discord_gateway;
 pub mod docker;
 pub mod kubernetes;
 mod port;
+pub mod prober;
+pub mod runtime;
 pub mod slack;
 pub mod slack_socket;
 pub mod systemd;
 
 pub use port::free_port;
+pub use prober::HealthyProber;
+pub use runtime::RecordingRuntime;
 
 #[cfg(test)]
 mod tests {
