@@ -28,6 +28,7 @@ pub mod outbox;
 mod problems;
 pub mod secret;
 pub mod slack;
+pub mod storm;
 pub mod summary;
 pub mod systemd;
 pub mod validate;

@@ -25,6 +25,9 @@ pub struct OutboxConfig {
     /// How often an idle dispatcher looks for messages queued by other processes.
     #[serde(default = "default_poll_interval")]
     pub poll_interval: HumanDuration,
+    /// `[outbox.storm]`: folding incidents into a storm board when a channel falls behind.
+    #[serde(default)]
+    pub storm: super::storm::StormConfig,
 }
 
 impl Default for OutboxConfig {
@@ -35,6 +38,7 @@ impl Default for OutboxConfig {
             lease: default_lease(),
             retry_base: default_retry_base(),
             poll_interval: default_poll_interval(),
+            storm: super::storm::StormConfig::default(),
         }
     }
 }

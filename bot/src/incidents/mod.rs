@@ -4,7 +4,8 @@
 //! (see [`ingest`]); people act on incidents through the `incident` and `silence`
 //! commands ([`desk`]); [`Incidents::escalate_due`] runs the durable escalation clock.
 //! Every chat message goes through the outbox, enqueued in the transaction that made the
-//! change ([`notify`]).
+//! change ([`notify`]). While a channel falls behind, new incidents there are folded
+//! into a storm board instead of getting a root each ([`storm`]).
 
 mod alert_tally;
 mod desk;
@@ -19,6 +20,7 @@ mod repo;
 pub mod routing;
 pub mod settings;
 pub mod silence;
+pub mod storm;
 mod timeline;
 
 #[cfg(test)]
@@ -177,6 +179,16 @@ impl Incidents {
             }
         }
         Ok(total)
+    }
+}
+
+impl Incidents {
+    /// Tends every open storm board once ([`storm::keeper`]).
+    pub async fn tend_storm_boards(
+        &self,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<storm::keeper::Tended>, StoreError> {
+        storm::keeper::tend_all(&self.store, &self.settings, &self.catalog, now).await
     }
 }
 

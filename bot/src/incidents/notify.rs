@@ -6,6 +6,9 @@
 //! gets no thread reply on that platform and channel: the command's reply is the thread's
 //! account of it (one action, one answer); the root is still edited.
 //!
+//! In a channel whose incidents are folded into a storm board ([`super::storm`]) nothing
+//! is posted per incident, except who was paged (in the board's thread).
+//!
 //! Dedupe keys (unique per logical message, so a retried transaction or delivery never
 //! posts twice): `incident:ID:root:PLATFORM:CHANNEL` for the root,
 //! `incident:ID:event:EVENT:edit:PLATFORM:CHANNEL` and
@@ -19,6 +22,7 @@ use super::{
     model::{EventKind, Incident, IncidentEvent},
     render, repo,
     settings::IncidentSettings,
+    storm,
 };
 use crate::{
     outbox::{Lane, Operation, Outbox, OutboxMessage},
@@ -49,7 +53,45 @@ pub(crate) async fn publish_answered(
     events: &[IncidentEvent],
     answered: Option<(Platform, &str)>,
 ) -> Result<(), StoreError> {
-    let targets = repo::message_targets(conn, incident.id).await?;
+    // Where the incident is folded into a storm board (or is folded now, opening in a
+    // storming channel), nothing is posted per incident: the board shows it.
+    let mut targets: Vec<(Platform, String)> = Vec::new();
+    for target in repo::message_targets(conn, incident.id).await? {
+        let Some(platform) = Platform::parse(&target.platform) else {
+            continue;
+        };
+        let channel = target.channel;
+        let board = match target.folded_into {
+            Some(board) => Some(board),
+            None if opened => {
+                storm::fold::fold_if_storming(
+                    conn,
+                    &settings.storm,
+                    incident.id,
+                    platform,
+                    &channel,
+                    incident.changed_at,
+                )
+                .await?
+            }
+            None => None,
+        };
+        match board {
+            Some(board) => {
+                storm::fold::page_on_board(
+                    conn,
+                    board,
+                    incident,
+                    events,
+                    platform,
+                    &channel,
+                    settings.max_listed_alerts,
+                )
+                .await?;
+            }
+            None => targets.push((platform, channel)),
+        }
+    }
     if targets.is_empty() {
         return Ok(());
     }
@@ -70,9 +112,6 @@ pub(crate) async fn publish_answered(
     let last_event = events.last().map_or(0, |e| e.id);
     let thread_key = incident.thread_key();
     for (platform, channel) in targets {
-        let Some(platform) = Platform::parse(&platform) else {
-            continue;
-        };
         let message = |operation, reply, dedupe_key| OutboxMessage {
             platform,
             channel: channel.clone(),

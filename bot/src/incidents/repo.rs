@@ -422,20 +422,35 @@ pub(crate) async fn events(
     Ok(events)
 }
 
-/// Where an incident's thread is: `(platform, channel)` pairs.
+/// Where an incident is shown in chat: one platform and channel, and the storm board
+/// it is folded into there, if it is (`None`: it has, or gets, its own root and thread).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MessageTarget {
+    pub platform: String,
+    pub channel: String,
+    pub folded_into: Option<i64>,
+}
+
+/// Where an incident's thread is, by platform and channel.
 pub(crate) async fn message_targets(
     conn: &mut AnyConnection,
     incident_id: i64,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<MessageTarget>, StoreError> {
     let rows = sqlx::query(
-        "SELECT platform, channel FROM incident_messages WHERE incident_id = $1 \
-         ORDER BY platform, channel",
+        "SELECT platform, channel, CASE WHEN folded = 1 THEN storm_board END \
+         FROM incident_messages WHERE incident_id = $1 ORDER BY platform, channel",
     )
     .bind(incident_id)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .map(|row| {
+            Ok(MessageTarget {
+                platform: row.try_get(0)?,
+                channel: row.try_get(1)?,
+                folded_into: row.try_get(2)?,
+            })
+        })
         .collect()
 }
 

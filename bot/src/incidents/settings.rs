@@ -17,6 +17,8 @@ pub struct IncidentSettings {
     pub max_listed_alerts: usize,
     pub policies: Vec<EscalationPolicy>,
     pub maintenance: Vec<Window>,
+    /// `[outbox.storm]` with the channel rate: when new incidents fold into a board.
+    pub storm: super::storm::StormSettings,
 }
 
 impl IncidentSettings {
@@ -31,6 +33,7 @@ impl IncidentSettings {
             max_listed_alerts: alerts.max_listed_alerts,
             policies: config.escalation.clone(),
             maintenance: config.maintenance.iter().map(Window::new).collect(),
+            storm: super::storm::StormSettings::from_config(&config.outbox),
         }
     }
 

@@ -182,7 +182,9 @@ backend_tests! {
         let mut conn = db.store.read_pool().acquire().await.unwrap();
         assert_eq!(repo::alerts(&mut conn, disk.id).await.unwrap().len(), 2);
         let targets = repo::message_targets(&mut conn, disk.id).await.unwrap();
-        assert_eq!(targets, [("console".to_string(), "console".to_string()), ("slack".to_string(), "#aiops-alerts".to_string())]);
+        let places: Vec<(String, String)> = targets.iter().map(|t| (t.platform.clone(), t.channel.clone())).collect();
+        assert_eq!(places, [("console".to_string(), "console".to_string()), ("slack".to_string(), "#aiops-alerts".to_string())]);
+        assert!(targets.iter().all(|t| t.folded_into.is_none()), "no storm: nothing folded");
     }
 
     async fn resolves_automatically_reopens_within_the_window_and_opens_anew_after(db) {

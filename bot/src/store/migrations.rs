@@ -70,6 +70,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
+    Embedded {
+        version: 11,
+        description: "storm boards",
+        sqlite: include_str!("../../../migrations/sqlite/0011_storm_boards.sql"),
+        postgres: include_str!("../../../migrations/postgres/0011_storm_boards.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -1,0 +1,27 @@
+//! The storm roll-up: when a channel falls behind, new incidents are folded into one
+//! storm board per channel instead of each getting a root message.
+//!
+//! - [`backlog`]: whether a channel's queued chat work would take longer than its horizon
+//!   (`[outbox.storm]`) to drain at its rate.
+//! - [`fold`]: the decision, when an incident opens (in its transaction); a folded
+//!   incident's changes post nothing per incident (pages go to the board's thread).
+//! - [`board`]: how a board looks (counts, one line per folded incident, buttons;
+//!   pages when one message is full).
+//! - [`keeper`]: tends open boards once a second: renders and edits them, gives folded
+//!   incidents their own thread as the storm subsides, closes a board with a summary.
+//! - [`unfold`]: one folded incident gets its own root and thread (on demand: its
+//!   button, `incident show`, a responder acting on it; or as the storm subsides).
+//!
+//! Everything lives in the store (`storm_boards`, `incident_messages.storm_board` and
+//! `.folded`, migration 0011), so the board and `incident list` agree with it, and a
+//! restart or another replica continues the same board.
+
+pub mod backlog;
+pub mod board;
+pub(crate) mod fold;
+pub mod keeper;
+mod repo;
+pub mod settings;
+pub(crate) mod unfold;
+
+pub use settings::StormSettings;
