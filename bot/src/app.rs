@@ -68,6 +68,8 @@ pub struct App {
     /// Alerts into incidents (for `/alerts`), actions, escalation.
     pub incidents: Incidents,
     escalation: tokio::task::JoinHandle<()>,
+    /// Tends the storm boards of channels that fell behind.
+    storm_boards: tokio::task::JoinHandle<()>,
     /// Spend of cost sources (cached), shared by `cost` and budget alerts.
     pub costs: Arc<crate::cost::SpendService>,
     /// Checks budgets every `[cost] budget_check_interval` (none when it is zero), while
@@ -162,6 +164,7 @@ impl App {
         });
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
         let escalation = tokio::spawn(escalation_loop(incidents.clone()));
+        let storm_boards = tokio::spawn(storm_board_loop(incidents.clone()));
         let budget_interval = config.cost.budget_check_interval.0;
         let budget_alerts = if budget_interval.is_zero() {
             None
@@ -237,6 +240,7 @@ impl App {
             outbox,
             incidents,
             escalation,
+            storm_boards,
             costs,
             budget_alerts,
             slack,
@@ -298,6 +302,7 @@ impl App {
         self.expiry.abort();
         self.inbox_recovery.abort();
         self.escalation.abort();
+        self.storm_boards.abort();
         if let Some(budget_alerts) = &self.budget_alerts {
             budget_alerts.abort();
         }
@@ -328,6 +333,20 @@ async fn escalation_loop(incidents: Incidents) {
                 incidents.store().health().write_failed(&error);
                 tracing::warn!(%error, "escalating incidents failed; will retry");
             }
+        }
+    }
+}
+
+/// Tends the open storm boards every second (`crate::incidents::storm::keeper`): edits
+/// them, gives folded incidents their own thread as a storm subsides, closes them.
+async fn storm_board_loop(incidents: Incidents) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(error) = incidents.tend_storm_boards(jiff::Timestamp::now()).await {
+            incidents.store().health().write_failed(&error);
+            tracing::warn!(%error, "tending storm boards failed; will retry");
         }
     }
 }

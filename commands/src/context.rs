@@ -306,6 +306,30 @@ pub trait IncidentDesk: Send + Sync {
         action: IncidentAction,
         invocation: &Invocation,
     ) -> Result<IncidentView, String>;
+    /// Acknowledges every open incident of `service` (the storm board's "Ack all"
+    /// button); the ones acknowledged, oldest first. Unlike [`IncidentDesk::act`], it
+    /// gives no incident a thread of its own: a storm board shows them.
+    async fn acknowledge_service(
+        &self,
+        service: &str,
+        invocation: &Invocation,
+    ) -> Result<Vec<IncidentView>, String> {
+        let mut open: Vec<IncidentView> = self
+            .list(false, 1000)
+            .await?
+            .into_iter()
+            .filter(|i| i.status == "open" && i.service.as_deref() == Some(service))
+            .collect();
+        open.reverse();
+        let mut done = Vec::with_capacity(open.len());
+        for incident in open {
+            done.push(
+                self.act(incident.id, IncidentAction::Acknowledge, invocation)
+                    .await?,
+            );
+        }
+        Ok(done)
+    }
     /// The incident whose thread this invocation was typed in.
     async fn in_thread(&self, invocation: &Invocation) -> Option<i64>;
     async fn silence(&self, request: SilenceRequest, actor: &Actor) -> Result<SilenceView, String>;

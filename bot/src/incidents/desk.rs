@@ -1,6 +1,8 @@
 //! What people do to incidents and silences, behind the commands crate's
 //! [`IncidentDesk`]: each action is one write transaction that updates the incident,
-//! appends to its timeline and enqueues the root edit and thread reply.
+//! appends to its timeline and enqueues the root edit and thread reply. Acting on (or
+//! showing) an incident folded into a storm board gives it its own root and thread;
+//! acknowledging a whole service from the board does not.
 
 use async_trait::async_trait;
 use opsbot_commands::{
@@ -17,9 +19,10 @@ use super::{
     model::{EventKind, Incident, IncidentStatus},
     notify, render, repo,
     silence::{self, Silence},
+    storm,
     timeline::Change,
 };
-use crate::store::StoreError;
+use crate::{outbox::Lane, store::StoreError};
 
 /// How a store error is shown to the person who typed the command.
 fn shown(error: StoreError) -> String {
@@ -87,8 +90,27 @@ impl Incidents {
         now: jiff::Timestamp,
         answered: Option<(Platform, &str)>,
     ) -> Result<IncidentView, Result<String, StoreError>> {
+        self.act_unfolding(id, action, actor, now, answered, true)
+            .await
+    }
+
+    /// Like [`Self::act_answered`]; `unfold`: an incident folded into a storm board gets
+    /// its own root and thread (a responder acting on one incident), or stays on the
+    /// board (acknowledging a whole service from the board).
+    async fn act_unfolding(
+        &self,
+        id: i64,
+        action: &IncidentAction,
+        actor: &str,
+        now: jiff::Timestamp,
+        answered: Option<(Platform, &str)>,
+        unfold: bool,
+    ) -> Result<IncidentView, Result<String, StoreError>> {
         let mut tx = begin_write(&self.store).await.map_err(Err)?;
-        match self.apply(&mut tx, id, action, actor, now, answered).await {
+        match self
+            .apply(&mut tx, id, action, actor, now, answered, unfold)
+            .await
+        {
             Ok(view) => {
                 tx.commit().await.map_err(|e| Err(e.into()))?;
                 crate::outbox::wake();
@@ -105,6 +127,7 @@ impl Incidents {
     }
 
     /// The body of [`Self::act_at`] inside its transaction (which the caller ends).
+    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -113,6 +136,7 @@ impl Incidents {
         actor: &str,
         now: jiff::Timestamp,
         answered: Option<(Platform, &str)>,
+        unfold: bool,
     ) -> Result<IncidentView, Result<String, StoreError>> {
         let mut incident = repo::get(tx, self.store.backend(), id, true)
             .await
@@ -198,6 +222,18 @@ impl Incidents {
         }
         incident.changed_at = now;
         repo::update(tx, &incident).await.map_err(Err)?;
+        if unfold {
+            // Posted with the content this change gives it, before the change's update.
+            storm::unfold::unfold_everywhere(
+                tx,
+                &self.settings,
+                &self.catalog,
+                &incident,
+                Lane::Interactive,
+            )
+            .await
+            .map_err(Err)?;
+        }
         notify::publish_answered(
             tx,
             &self.settings,
@@ -210,6 +246,40 @@ impl Incidents {
         .await
         .map_err(Err)?;
         self.view(tx, &incident).await.map_err(Err)
+    }
+
+    /// Gives incident `id` its own root and thread wherever it is folded into a storm
+    /// board (`incident show ID`, the board's button); nothing when it is not folded.
+    pub async fn unfold_on_demand(&self, id: i64, now: jiff::Timestamp) -> Result<usize, StoreError> {
+        let folded = {
+            let mut conn = self.store.read_pool().acquire().await?;
+            repo::message_targets(&mut conn, id)
+                .await?
+                .iter()
+                .any(|t| t.folded_into.is_some())
+        };
+        if !folded {
+            return Ok(0);
+        }
+        let mut tx = begin_write(&self.store).await?;
+        let Some(incident) = repo::get(&mut tx, self.store.backend(), id, true).await? else {
+            tx.rollback().await?;
+            return Ok(0);
+        };
+        let done = storm::unfold::unfold_everywhere(
+            &mut tx,
+            &self.settings,
+            &self.catalog,
+            &incident,
+            Lane::Interactive,
+        )
+        .await?;
+        tx.commit().await?;
+        if done > 0 {
+            tracing::debug!(incident = id, at = %now, "unfolded on demand");
+            crate::outbox::wake();
+        }
+        Ok(done)
     }
 
     /// Stores a silence from `now` for `request.duration`.
@@ -288,6 +358,9 @@ impl IncidentDesk for Incidents {
     }
 
     async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String> {
+        self.unfold_on_demand(id, jiff::Timestamp::now())
+            .await
+            .map_err(shown)?;
         let mut conn = self
             .store
             .read_pool()
@@ -342,6 +415,49 @@ impl IncidentDesk for Incidents {
         self.act_answered(id, &action, &actor, jiff::Timestamp::now(), answered)
             .await
             .map_err(|e| e.unwrap_or_else(shown))
+    }
+
+    async fn acknowledge_service(
+        &self,
+        service: &str,
+        invocation: &Invocation,
+    ) -> Result<Vec<IncidentView>, String> {
+        let open = {
+            let mut conn = self
+                .store
+                .read_pool()
+                .acquire()
+                .await
+                .map_err(|e| shown(e.into()))?;
+            let filter = repo::ListFilter {
+                statuses: vec![IncidentStatus::Open],
+                service: Some(service.to_string()),
+                limit: 10_000,
+            };
+            repo::list(&mut conn, &filter).await.map_err(shown)?
+        };
+        let actor = who(&invocation.actor);
+        let now = jiff::Timestamp::now();
+        let mut done = Vec::with_capacity(open.len());
+        // Oldest first; one that someone else acknowledged meanwhile is skipped.
+        for incident in open.iter().rev() {
+            match self
+                .act_unfolding(
+                    incident.id,
+                    &IncidentAction::Acknowledge,
+                    &actor,
+                    now,
+                    None,
+                    false,
+                )
+                .await
+            {
+                Ok(view) => done.push(view),
+                Err(Ok(_refused)) => {}
+                Err(Err(error)) => return Err(shown(error)),
+            }
+        }
+        Ok(done)
     }
 
     async fn in_thread(&self, invocation: &Invocation) -> Option<i64> {

@@ -1,6 +1,7 @@
 //! `incident [list|show|ack|resolve|reopen|note|escalate] [ID] [TEXT]`: look at and act
 //! on incidents opened from alerts. Typed in an incident's thread, the ID may be left
-//! out.
+//! out. `incident ack --service SERVICE` acknowledges every open incident of a service
+//! (a storm board's "Ack all" button).
 
 use std::time::Duration;
 
@@ -50,6 +51,11 @@ pub static SPEC: CommandSpec = CommandSpec {
             kind: ValueKind::Integer { min: 1, max: 100 },
             help: "list at most this many (default 20)",
         },
+        FlagSpec {
+            name: "service",
+            kind: ValueKind::Word,
+            help: "with `ack`: every open incident of this service",
+        },
     ],
     safety: Safety::ReadOnly,
     timeout: Duration::from_secs(30),
@@ -57,6 +63,7 @@ pub static SPEC: CommandSpec = CommandSpec {
         "incident list",
         "incident show 42",
         "incident ack 42",
+        "incident ack --service wrkhrs-gateway",
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
     ],
@@ -77,6 +84,9 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             .await
             .map_err(CommandError::Failed)?;
         return Ok(list_reply(&incidents, call.switch("all")));
+    }
+    if let Some(service) = call.text("service") {
+        return ack_service(action, service, call, ctx).await;
     }
     // The incident number, else the incident of this thread; a word that is not a number
     // starts the note.
@@ -140,6 +150,41 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         .await
         .map_err(CommandError::Failed)?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
+}
+
+/// `incident ack --service SERVICE`.
+async fn ack_service(
+    action: &str,
+    service: &str,
+    call: &Call<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply, CommandError> {
+    if action != "ack" {
+        return Err(CommandError::Failed(format!(
+            "`--service` goes with `incident ack` only (not `{action}`)"
+        )));
+    }
+    if let Some(extra) = call.text("id").or(call.text("text")) {
+        return Err(CommandError::Failed(format!(
+            "`incident ack --service {service}` takes no incident number (got `{extra}`)"
+        )));
+    }
+    let done = ctx
+        .incidents
+        .acknowledge_service(service, ctx.invocation)
+        .await
+        .map_err(CommandError::Failed)?;
+    if done.is_empty() {
+        return Ok(Reply::info(format!("No open incident of {service} to acknowledge")));
+    }
+    let mut reply = Reply::success(format!(
+        "Acknowledged {} incidents of {service}",
+        done.len()
+    ));
+    for view in &done {
+        reply = reply.line(headline(view));
+    }
+    Ok(reply)
 }
 
 fn mark(view: &IncidentView) -> &'static str {

@@ -24,4 +24,7 @@ mod repo;
 pub mod settings;
 pub(crate) mod unfold;
 
+#[cfg(test)]
+mod tests;
+
 pub use settings::StormSettings;

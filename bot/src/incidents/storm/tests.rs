@@ -1,0 +1,285 @@
+//! The storm roll-up on both backends, without chat: what the store and the outbox hold
+//! as a channel falls behind (folding), is tended (board pages, unfolding) and drains
+//! (closing summary). Delivery is played by marking outbox rows delivered.
+
+use opsbot_alerts::{AlertBatch, parse_alertmanager};
+use opsbot_commands::{Actor, Catalog, Invocation, Platform, context::IncidentDesk};
+use sqlx::Row;
+
+use crate::{
+    incidents::{IncidentSettings, IncidentStatus, Incidents, repo as incidents_repo},
+    outbox::{Lane, Operation, Outbox, OutboxMessage},
+    store::{Store, scratch::backend_tests},
+};
+
+const CONFIG: &str = r##"
+[outbox]
+channel_rate = 1
+
+[outbox.storm]
+horizon = "3s"
+board_interval = "1s"
+channels = { "slack:#quiet" = "off" }
+
+[alerts]
+default_channel = { console = "console" }
+
+[[escalation]]
+name = "page-now"
+levels = [{ name = "L1", mention = ["@ai-ops"], after = "0m" }]
+
+[[services]]
+name = "gateway"
+environment = "prod"
+channels = { slack = "#ops" }
+escalation = "page-now"
+
+[[services]]
+name = "rag"
+environment = "prod"
+channels = { slack = "#ops" }
+
+[[services]]
+name = "quiet"
+environment = "prod"
+channels = { slack = "#quiet" }
+"##;
+
+fn incidents(store: &Store) -> Incidents {
+    let config = crate::config::parse(CONFIG, "t.toml", &|_| None).unwrap();
+    let catalog = Catalog::new(config.services.clone()).unwrap();
+    Incidents::new(store.clone(), IncidentSettings::from_config(&config), catalog)
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+/// One Alertmanager group `name` of `service`, firing, at `severity`.
+fn group(name: &str, service: &str, severity: &str) -> AlertBatch {
+    let body = format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{name}\"}}","status":"firing","receiver":"opsbot",
+        "groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"alerts":[
+        {{"status":"firing","labels":{{"alertname":"{name}","service":"{service}","severity":"{severity}"}},
+          "annotations":{{"summary":"{name}"}},"startsAt":"2026-11-20T06:59:00Z"}}]}}"#
+    );
+    parse_alertmanager(body.as_bytes()).unwrap()
+}
+
+/// Queues `n` alerts-lane chat calls in `channel` that the test "delivers" later.
+async fn hold_backlog(store: &Store, channel: &str, n: usize) {
+    let mut conn = store.pool().acquire().await.unwrap();
+    for k in 0..n {
+        let message = OutboxMessage {
+            platform: Platform::Slack,
+            channel: channel.to_string(),
+            thread_key: Some(format!("held:{k}")),
+            operation: Operation::Reply,
+            lane: Lane::Alerts,
+            reply: opsbot_commands::Reply::info("held"),
+            dedupe_key: format!("held:{channel}:{k}"),
+        };
+        Outbox::enqueue(&mut conn, &message).await.unwrap();
+    }
+}
+
+/// Plays the dispatcher: everything queued is delivered.
+async fn deliver_everything(store: &Store) {
+    sqlx::query("UPDATE outbox SET state = 'delivered' WHERE state = 'pending'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+/// `(thread_key, lane)` of root posts queued in `channel` on Slack, in order.
+async fn roots(store: &Store, channel: &str) -> Vec<(String, String)> {
+    sqlx::query(
+        "SELECT thread_key, lane FROM outbox WHERE platform = 'slack' AND channel = $1 \
+         AND operation = 'post_root' ORDER BY id",
+    )
+    .bind(channel)
+    .fetch_all(store.read_pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// The newest content queued for page `page` of board `board`.
+async fn page(store: &Store, board: i64, page: i64) -> String {
+    sqlx::query_scalar(
+        "SELECT reply FROM outbox WHERE thread_key = $1 \
+         AND operation IN ('post_root', 'edit_root') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(crate::incidents::storm::repo::page_thread(board, page))
+    .fetch_one(store.read_pool())
+    .await
+    .unwrap()
+}
+
+/// Incident ids named `#N ` on a rendered board page.
+fn ids_on(page: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = page
+        .split(" #")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+async fn board_of(store: &Store, channel: &str) -> Option<i64> {
+    let mut conn = store.read_pool().acquire().await.unwrap();
+    crate::incidents::storm::repo::open_board(&mut conn, Platform::Slack, channel)
+        .await
+        .unwrap()
+}
+
+fn invocation() -> Invocation {
+    Invocation::new(
+        Actor::new(Platform::Slack, "U1", "Alice"),
+        "#ops",
+        "incident",
+    )
+}
+
+backend_tests! {
+    async fn a_storming_channel_folds_new_incidents_until_it_drains(db) {
+        let store = &db.store;
+        let i = incidents(store);
+        // Four calls queued in #ops: 4 s of work at 1/s, past the 3 s horizon.
+        hold_backlog(store, "#ops", 4).await;
+        hold_backlog(store, "#quiet", 4).await;
+        let mut ids = Vec::new();
+        for (name, service, severity) in [
+            ("GatewayDown", "gateway", "critical"),
+            ("GatewaySlow", "gateway", "warning"),
+            ("RagSlow", "rag", "warning"),
+            ("RagDown", "rag", "critical"),
+        ] {
+            ids.extend(i.ingest(&group(name, service, severity), now()).await.unwrap().incidents);
+        }
+        assert_eq!(ids.len(), 4);
+        let quiet = i.ingest(&group("QuietDown", "quiet", "critical"), now()).await.unwrap().incidents;
+        // Folded: no root of their own in #ops; `off` keeps today's behaviour in #quiet;
+        // the console (not rate limited) never folds.
+        assert!(roots(store, "#ops").await.is_empty());
+        assert_eq!(roots(store, "#quiet").await, [(format!("incident:{}", quiet[0]), "alerts".to_string())]);
+        assert!(board_of(store, "#quiet").await.is_none());
+        let console_roots: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE platform = 'console' AND operation = 'post_root'",
+        )
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert_eq!(console_roots, 5);
+        let board = board_of(store, "#ops").await.expect("a board is open in #ops");
+        // Who was paged is told in the board's thread, ahead of the backlog.
+        let paged: Vec<(String, String)> = sqlx::query(
+            "SELECT reply, lane FROM outbox WHERE thread_key = $1 AND operation = 'reply'",
+        )
+        .bind(crate::incidents::storm::repo::page_thread(board, 0))
+        .fetch_all(store.read_pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        assert_eq!(paged.len(), 2, "both gateway incidents paged L1: {paged:?}");
+        assert!(paged.iter().all(|(reply, lane)| reply.contains("@ai-ops") && lane == "interactive"));
+
+        // The keeper posts the board: every folded incident, most severe first, agreeing
+        // with `incident list`.
+        let tended = i.tend_storm_boards(now()).await.unwrap();
+        assert!(tended[0].edited && tended[0].unfolded == 0 && !tended[0].closed, "{tended:?}");
+        assert_eq!(roots(store, "#ops").await, [(format!("storm:{board}:0"), "interactive".to_string())]);
+        let first = page(store, board, 0).await;
+        let listed: Vec<i64> = {
+            let mut l: Vec<i64> = i.list(false, 100).await.unwrap().iter()
+                .filter(|v| v.service.as_deref() != Some("quiet")).map(|v| v.id).collect();
+            l.sort_unstable();
+            l
+        };
+        assert_eq!(ids_on(&first), listed, "{first}");
+        let critical = first.find(&format!("#{} ", ids[0])).unwrap();
+        let warning = first.find(&format!("#{} ", ids[1])).unwrap();
+        assert!(critical < warning, "critical first: {first}");
+        assert!(first.contains("gateway: 1 critical, 1 warning"), "{first}");
+        // Nothing changed: no edit.
+        let again = i.tend_storm_boards(now()).await.unwrap();
+        assert!(!again[0].edited, "{again:?}");
+
+        // `incident show` gives one incident its own root and thread, on the interactive
+        // lane; the board drops it at its next edit.
+        i.show(ids[3]).await.unwrap().unwrap();
+        let thread = format!("incident:{}", ids[3]);
+        assert!(roots(store, "#ops").await.contains(&(thread.clone(), "interactive".to_string())));
+        let catch_up: String = sqlx::query_scalar(
+            "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = 'reply' AND channel = '#ops'",
+        )
+        .bind(&thread)
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert!(catch_up.contains("was on the storm board"), "{catch_up}");
+        i.show(ids[3]).await.unwrap().unwrap();
+        assert_eq!(roots(store, "#ops").await.iter().filter(|r| r.0 == thread).count(), 1, "one root only");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        i.tend_storm_boards(now()).await.unwrap();
+        assert!(!ids_on(&page(store, board, 0).await).contains(&ids[3]));
+
+        // Acknowledging a service from the board keeps its incidents on the board.
+        let acked = i.acknowledge_service("gateway", &invocation()).await.unwrap();
+        assert_eq!(acked.iter().map(|v| v.id).collect::<Vec<_>>(), [ids[0], ids[1]]);
+        assert_eq!(roots(store, "#ops").await.len(), 2, "no new roots");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        i.tend_storm_boards(now()).await.unwrap();
+        let after_ack = page(store, board, 0).await;
+        assert!(after_ack.contains("acknowledged"), "{after_ack}");
+        // A responder acting on one incident gives it its thread.
+        i.act(ids[2], opsbot_commands::context::IncidentAction::Note("looking".into()), &invocation()).await.unwrap();
+        assert!(roots(store, "#ops").await.iter().any(|r| r.0 == format!("incident:{}", ids[2])));
+
+        // The channel drains: the rest get their own thread (the horizon has room for one
+        // at a time), then the board closes with a summary.
+        let mut closed = false;
+        for _ in 0..10 {
+            deliver_everything(store).await;
+            let tended = i.tend_storm_boards(now()).await.unwrap();
+            if tended.iter().any(|t| t.closed) {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed, "the board closes once the channel drained");
+        assert!(board_of(store, "#ops").await.is_none());
+        let summary: String = sqlx::query_scalar("SELECT reply FROM outbox WHERE dedupe_key = $1")
+            .bind(format!("storm:{board}:closed"))
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        assert!(summary.contains("4 incidents were folded"), "{summary}");
+        assert!(summary.contains("4 got their own thread"), "{summary}");
+        let threads: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
+        for id in &ids {
+            assert_eq!(threads.iter().filter(|t| **t == format!("incident:{id}")).count(), 1, "{threads:?}");
+        }
+        let mut conn = store.read_pool().acquire().await.unwrap();
+        let statuses: Vec<IncidentStatus> = {
+            let mut s = Vec::new();
+            for id in &ids {
+                s.push(incidents_repo::get(&mut conn, store.backend(), *id, false).await.unwrap().unwrap().status);
+            }
+            s
+        };
+        assert_eq!(statuses[0], IncidentStatus::Acknowledged);
+        drop(conn);
+
+        // Normal behaviour resumes: the next incident gets its own root.
+        let next = i.ingest(&group("After", "rag", "warning"), now()).await.unwrap().incidents;
+        assert!(roots(store, "#ops").await.contains(&(format!("incident:{}", next[0]), "alerts".to_string())));
+        assert!(board_of(store, "#ops").await.is_none());
+    }
+}
