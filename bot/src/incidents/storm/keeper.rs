@@ -8,8 +8,9 @@
 //!    last edit is `board_interval` old, posts new pages and edits the others through the
 //!    outbox (interactive lane: the board never waits behind the backlog it stands for).
 //! 3. When the channel is within its horizon and no open incident is left on the board,
-//!    posts the final board, then a closing summary, and closes it: the channel's next
-//!    incident gets a root of its own again.
+//!    posts the final board, then a closing summary (on the alerts lane, after the roots
+//!    of the incidents unfolded last), and closes it: the channel's next incident gets a
+//!    root of its own again.
 
 use opsbot_commands::{Catalog, Reply};
 
@@ -129,7 +130,9 @@ pub async fn tend(
             channel: board.channel.clone(),
             thread_key: None,
             operation: Operation::Post,
-            lane: Lane::Interactive,
+            // Behind the roots of the incidents unfolded last (the channel is within its
+            // horizon now): the summary is the storm's last word.
+            lane: Lane::Alerts,
             reply: summary,
             dedupe_key: format!("storm:{}:closed", board.id),
         };
