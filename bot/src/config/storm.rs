@@ -140,6 +140,32 @@ mod tests {
     }
 
     #[test]
+    fn check_config_names_the_line_of_each_bad_setting() {
+        let text = "[outbox]\nchannel_rate = 1\n\n[outbox.storm]\nboard_interval = \"500ms\"\n\
+                    channels = { \"#alerts\" = \"off\", \"slack:#ok\" = \"1m\" }\n";
+        let err = crate::config::parse(text, "t.toml", &|_| None).unwrap_err();
+        let found: Vec<(usize, String)> = err
+            .diagnostics()
+            .iter()
+            .map(|d| (d.line, d.key.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (5, "outbox.storm.board_interval".to_string()),
+                (6, "outbox.storm.channels.\"#alerts\"".to_string())
+            ],
+            "{err}"
+        );
+        assert!(err.to_string().contains("PLATFORM:CHANNEL"), "{err}");
+        let err = crate::config::parse("[outbox.storm]\n\nhorizon = \"soon\"\n", "t.toml", &|_| None)
+            .unwrap_err();
+        let d = &err.diagnostics()[0];
+        assert_eq!((d.line, d.key.as_str()), (3, "outbox.storm.horizon"), "{err}");
+        assert!(d.message.contains("or `off`"), "{err}");
+    }
+
+    #[test]
     fn channel_keys_name_a_paced_platform_and_a_channel() {
         assert_eq!(channel_key("slack:#a:b"), Ok(("slack", "#a:b")));
         assert!(channel_key("#alerts").unwrap_err().contains("PLATFORM:CHANNEL"));
