@@ -401,6 +401,72 @@ mod tests {
         assert!(summary.lines[0].contains("11 got their own thread, 1 resolved on the board"));
     }
 
+    /// Every string under `key` anywhere in `value`.
+    fn strings_under(value: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match v.as_str() {
+                        Some(text) if k == key => out.push(text.to_string()),
+                        _ => strings_under(v, key, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|v| strings_under(v, key, out));
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_page_fits_slack_and_discord_and_its_buttons_run_their_commands() {
+        let lines: Vec<BoardLine> = (1..=90)
+            .map(|id| {
+                let mut l = line(
+                    id,
+                    ["ai-orchestration-staging", "wrkhrs-gateway", "alice-backend"][id as usize % 3],
+                    ["critical", "warning", "info"][id as usize % 3],
+                    IncidentStatus::Open,
+                );
+                l.alert = format!("VeryLongAlertNameForTheStormBenchmark{id}");
+                l
+            })
+            .collect();
+        let pages = render("#ai-operations", &lines, false);
+        assert!(pages.len() >= 3);
+        for page in &pages {
+            let commands: Vec<String> = page.buttons.iter().map(|b| b.command.clone()).collect();
+            // Discord: one embed of at most 2,000 characters, every button a custom_id
+            // that runs its command (none fell back to a "type `…`" line).
+            let discord = opsbot_discord::render(page);
+            let description = discord.json["embeds"][0]["description"].as_str().unwrap();
+            assert!(description.chars().count() <= 2_000, "{}", description.len());
+            assert!(!description.contains("type `"), "{description}");
+            let mut ids = Vec::new();
+            strings_under(&discord.json, "custom_id", &mut ids);
+            let run: Vec<String> = ids
+                .iter()
+                .map(|id| match opsbot_discord::custom_id::ButtonAction::decode(id) {
+                    Some(opsbot_discord::custom_id::ButtonAction::Run(command)) => command,
+                    other => panic!("{id}: {other:?}"),
+                })
+                .collect();
+            assert_eq!(run, commands);
+            // Slack: every line whole in the blocks, every button's value its command.
+            let slack = serde_json::to_value(opsbot_slack::blocks::render(page)).unwrap();
+            let mut texts = Vec::new();
+            strings_under(&slack, "text", &mut texts);
+            let body = texts.join("\n");
+            for line in &page.lines {
+                assert!(body.contains(&opsbot_slack::blocks::escape(line)), "{line}");
+            }
+            let mut values = Vec::new();
+            strings_under(&slack, "value", &mut values);
+            assert_eq!(values, commands);
+        }
+    }
+
     #[test]
     fn long_alert_names_are_cut() {
         let mut long = line(1, "api", "warning", IncidentStatus::Open);
