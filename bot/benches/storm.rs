@@ -13,9 +13,14 @@
 //! count against the channel's budget).
 //!
 //! Reports: lost alerts (must be 0), batches refused, chat calls made and refused,
-//! time until every thread is up to date after the storm, the lower bound that the
-//! channel rate puts on it, and command reply latency (request sent → reply taken by
-//! the fake Slack) p50/p99.
+//! every incident visible in its Slack channel (its own root or a line on the storm
+//! board, `[outbox.storm]` of the example) within N s of its first alert (p50/p99/max),
+//! all roots, boards and threads current within N s after the last alert (every
+//! incident's root or board line shows its final firing count, and no thread update
+//! queued during the storm is still waiting), the time until the outbox is empty (folded
+//! incidents given their own threads as the channel drained), the lower bound that the
+//! channel rate puts on it, and command reply latency (request sent → reply taken by the
+//! fake Slack) p50/p99.
 //!
 //! Run: `cargo bench -p opsbot --bench storm` (env `BENCH_ALERTS`, `BENCH_GROUPS`,
 //! `BENCH_STORM_SECS`). Not a test: it asserts only that no alert was lost and every
@@ -197,6 +202,100 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
+/// When each incident first became visible in its Slack channel: its own root
+/// (`Incident #N` in the fallback text) or a line on a storm board (`#N ` in its
+/// blocks), as sampled from the fake Slack.
+#[derive(Default)]
+struct Visibility {
+    first_seen: HashMap<i64, Instant>,
+}
+
+/// `#N ` incident ids in a board's content.
+fn board_ids(content: &str) -> Vec<i64> {
+    content
+        .split(" #")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// The incident id of a root's fallback text (`… Incident #N: …`).
+fn root_id(text: &str) -> Option<i64> {
+    let at = text.find("Incident #")?;
+    text[at + "Incident #".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Visibility {
+    fn sample(&mut self, messages: &[opsbot_fakes::slack::PostedMessage]) {
+        let now = Instant::now();
+        for message in messages
+            .iter()
+            .filter(|m| m.thread_ts.is_none() && m.response_url.is_none())
+        {
+            let text = message.text();
+            if text.contains("Storm board") {
+                for id in board_ids(&message.content()) {
+                    self.first_seen.entry(id).or_insert(now);
+                }
+            } else if let Some(id) = root_id(text) {
+                let at = self.first_seen.entry(id).or_insert(message.posted_at);
+                *at = (*at).min(message.posted_at);
+            }
+        }
+    }
+}
+
+/// Whether every incident of `firing` (id → final firing count) shows that count in its
+/// Slack channel: on its own root (`N firing of M`) or its board line (`· N firing`).
+fn all_current(
+    messages: &[opsbot_fakes::slack::PostedMessage],
+    firing: &HashMap<i64, i64>,
+) -> bool {
+    let mut current: HashMap<i64, bool> = HashMap::new();
+    for message in messages
+        .iter()
+        .filter(|m| m.thread_ts.is_none() && m.response_url.is_none())
+    {
+        let text = message.text();
+        let content = message.content();
+        if text.contains("Storm board") && !text.contains("continued: nothing") {
+            for (id, n) in firing {
+                if content.contains(&format!(" #{id} ")) {
+                    let line_current = content
+                        .split(&format!(" #{id} "))
+                        .nth(1)
+                        .and_then(|rest| rest.split("\\n").next())
+                        .is_some_and(|line| line.contains(&format!("· {n} firing")));
+                    *current.entry(*id).or_default() |= line_current;
+                }
+            }
+        } else if let Some(id) = root_id(text)
+            && let Some(n) = firing.get(&id)
+        {
+            *current.entry(id).or_default() |= content.contains(&format!("\\n{n} firing of "));
+        }
+    }
+    firing
+        .keys()
+        .all(|id| current.get(id).copied().unwrap_or(false))
+}
+
+/// Alerts-lane messages queued at or before `before_us` and not yet delivered.
+async fn pending_since(app: &App, before_us: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND lane = 'alerts' \
+         AND created_at_us <= $1",
+    )
+    .bind(before_us)
+    .fetch_one(app.store.read_pool())
+    .await
+    .expect("count pending")
+}
+
 async fn pending(app: &App) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
         .fetch_one(app.store.read_pool())
@@ -331,6 +430,26 @@ async fn main() {
             typed
         })
     };
+    // Samples what the fake Slack shows, four times a second, until told to stop.
+    let (stop_sampling, mut sampling_stopped) = tokio::sync::watch::channel(false);
+    let sampler = {
+        let slack = slack.clone_handle();
+        tokio::spawn(async move {
+            let mut visibility = Visibility::default();
+            loop {
+                visibility.sample(&slack.messages());
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = sampling_stopped.changed() => {
+                        visibility.sample(&slack.messages());
+                        return visibility;
+                    }
+                }
+            }
+        })
+    };
+    // Group → when its first notification was sent.
+    let mut first_alert: HashMap<usize, Instant> = HashMap::new();
     let mut refused = 0usize;
     let mut batch_latencies = Vec::with_capacity(notifications);
     for k in 0..notifications {
@@ -344,6 +463,7 @@ async fn main() {
             .body(Body::from(notification(group, alerts_so_far)))
             .unwrap();
         let t = Instant::now();
+        first_alert.entry(group).or_insert(t);
         let response = router.clone().oneshot(request).await.unwrap();
         batch_latencies.push(t.elapsed());
         if !response.status().is_success() {
@@ -353,13 +473,70 @@ async fn main() {
     let storm_took = started.elapsed();
     let typed = responder.await.unwrap();
 
-    // Drain: until no message waits.
+    // Current: every incident's root or board line shows its final firing count, and
+    // nothing queued during the storm waits. Then drained: no message waits at all.
     let storm_end = Instant::now();
+    let storm_end_us = jiff::Timestamp::now().as_microsecond();
     let drain_limit = Duration::from_secs(1800);
-    while pending(&app).await > 0 && storm_end.elapsed() < drain_limit {
+    let final_firing: HashMap<i64, i64> = sqlx::query(
+        "SELECT incident_id, COUNT(*) FROM incident_alerts WHERE status = 'firing' \
+         GROUP BY incident_id",
+    )
+    .fetch_all(app.store.read_pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
+    .collect();
+    let mut current_after = None;
+    while storm_end.elapsed() < drain_limit {
+        if current_after.is_none()
+            && pending_since(&app, storm_end_us).await == 0
+            && all_current(&slack.messages(), &final_firing)
+        {
+            current_after = Some(storm_end.elapsed());
+        }
+        if current_after.is_some() && pending(&app).await == 0 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let caught_up = storm_end.elapsed();
+    let _ = stop_sampling.send(true);
+    let visibility = sampler.await.unwrap();
+    // Incident → its group (`Storm{group}` is its alert): visible after its first alert.
+    let titles: Vec<(i64, String)> = sqlx::query("SELECT id, title FROM incidents")
+        .fetch_all(app.store.read_pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
+        .collect();
+    let mut visible_after = Vec::new();
+    let mut never_visible = 0usize;
+    for (id, title) in &titles {
+        let group = title
+            .strip_prefix("Storm")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|g| g.parse::<usize>().ok());
+        let Some(sent) = group.and_then(|g| first_alert.get(&g)) else {
+            continue;
+        };
+        match visibility.first_seen.get(id) {
+            Some(seen) => visible_after.push(seen.saturating_duration_since(*sent)),
+            None => never_visible += 1,
+        }
+    }
+    visible_after.sort();
+    let boards: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM storm_boards")
+        .fetch_one(app.store.read_pool())
+        .await
+        .unwrap();
+    let folded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM incident_messages WHERE storm_board IS NOT NULL")
+            .fetch_one(app.store.read_pool())
+            .await
+            .unwrap();
 
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT fingerprint) FROM incident_alerts")
         .fetch_one(app.store.read_pool())
@@ -434,8 +611,26 @@ async fn main() {
     println!(
         "outbox: {queued} messages queued, delivered in {calls_total} chat calls (digests and coalesced edits)"
     );
+    println!("storm boards: {boards} opened, {folded} incidents folded into them",);
     println!(
-        "threads up to date {:.1} s after the storm ({:.1} s after it began); the busiest channel needed {bound:.0} calls at 1/s",
+        "every incident visible in its channel (own root or board line) after its first alert: p50 {:.1} s  p99 {:.1} s  max {:.1} s ({} incidents; {never_visible} never seen)",
+        percentile(&visible_after, 0.5) / 1000.0,
+        percentile(&visible_after, 0.99) / 1000.0,
+        percentile(&visible_after, 1.0) / 1000.0,
+        visible_after.len(),
+    );
+    match current_after {
+        Some(after) => println!(
+            "all roots, boards and threads current {:.1} s after the last alert",
+            after.as_secs_f64()
+        ),
+        None => println!(
+            "roots, boards and threads NOT current within {} s after the last alert",
+            drain_limit.as_secs()
+        ),
+    }
+    println!(
+        "outbox drained (folded incidents given their own threads) {:.1} s after the storm ({:.1} s after it began); the busiest channel needed {bound:.0} calls at 1/s",
         caught_up.as_secs_f64(),
         (storm_end - started + caught_up).as_secs_f64(),
     );

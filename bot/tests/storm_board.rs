@@ -367,7 +367,11 @@ async fn a_storm_folds_incidents_into_a_board_that_agrees_with_the_store_until_i
     let open = ids_in(&listed.content());
     assert_eq!(open.len(), 4, "{}", listed.content());
     assert_eq!(ids_in(&board.content()), open, "{}", board.content());
-    assert!(bot.roots().is_empty(), "folded incidents got roots: {:?}", bot.roots());
+    assert!(
+        bot.roots().is_empty(),
+        "folded incidents got roots: {:?}",
+        bot.roots()
+    );
     let content = board.content();
     let critical = content.find("RagDown").unwrap();
     let warning = content.find("RagSlow").unwrap();
@@ -379,7 +383,8 @@ async fn a_storm_folds_incidents_into_a_board_that_agrees_with_the_store_until_i
         .copied()
         .find(|id| content.contains(&format!("#{id} rag · RagDown")))
         .expect("RagDown on the board");
-    bot.press(&board, &format!("incident show {rag_down}")).await;
+    bot.press(&board, &format!("incident show {rag_down}"))
+        .await;
     let root = bot
         .wait_for("with RagDown's own root", |m| {
             m.channel == ALERTS
@@ -417,7 +422,10 @@ async fn a_storm_folds_incidents_into_a_board_that_agrees_with_the_store_until_i
     let mut shown = ids_in(&board.content());
     shown.extend(bot.roots());
     shown.sort_unstable();
-    assert_eq!(shown, open, "each open incident on the board or in its own thread");
+    assert_eq!(
+        shown, open,
+        "each open incident on the board or in its own thread"
+    );
 
     // The channel drains: the rest get their own threads, the board a closing summary.
     bot.drain().await;

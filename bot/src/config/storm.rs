@@ -158,18 +158,36 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("PLATFORM:CHANNEL"), "{err}");
-        let err = crate::config::parse("[outbox.storm]\n\nhorizon = \"soon\"\n", "t.toml", &|_| None)
-            .unwrap_err();
+        let err = crate::config::parse("[outbox.storm]\n\nhorizon = \"soon\"\n", "t.toml", &|_| {
+            None
+        })
+        .unwrap_err();
         let d = &err.diagnostics()[0];
-        assert_eq!((d.line, d.key.as_str()), (3, "outbox.storm.horizon"), "{err}");
+        assert_eq!(
+            (d.line, d.key.as_str()),
+            (3, "outbox.storm.horizon"),
+            "{err}"
+        );
         assert!(d.message.contains("or `off`"), "{err}");
     }
 
     #[test]
     fn channel_keys_name_a_paced_platform_and_a_channel() {
         assert_eq!(channel_key("slack:#a:b"), Ok(("slack", "#a:b")));
-        assert!(channel_key("#alerts").unwrap_err().contains("PLATFORM:CHANNEL"));
-        assert!(channel_key("console:ops").unwrap_err().contains("never storms"));
-        assert!(channel_key("discord: ").unwrap_err().contains("names no channel"));
+        assert!(
+            channel_key("#alerts")
+                .unwrap_err()
+                .contains("PLATFORM:CHANNEL")
+        );
+        assert!(
+            channel_key("console:ops")
+                .unwrap_err()
+                .contains("never storms")
+        );
+        assert!(
+            channel_key("discord: ")
+                .unwrap_err()
+                .contains("names no channel")
+        );
     }
 }

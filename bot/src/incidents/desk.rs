@@ -250,7 +250,11 @@ impl Incidents {
 
     /// Gives incident `id` its own root and thread wherever it is folded into a storm
     /// board (`incident show ID`, the board's button); nothing when it is not folded.
-    pub async fn unfold_on_demand(&self, id: i64, now: jiff::Timestamp) -> Result<usize, StoreError> {
+    pub async fn unfold_on_demand(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<usize, StoreError> {
         let folded = {
             let mut conn = self.store.read_pool().acquire().await?;
             repo::message_targets(&mut conn, id)

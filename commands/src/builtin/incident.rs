@@ -175,7 +175,9 @@ async fn ack_service(
         .await
         .map_err(CommandError::Failed)?;
     if done.is_empty() {
-        return Ok(Reply::info(format!("No open incident of {service} to acknowledge")));
+        return Ok(Reply::info(format!(
+            "No open incident of {service} to acknowledge"
+        )));
     }
     let mut reply = Reply::success(format!(
         "Acknowledged {} incidents of {service}",

@@ -316,7 +316,11 @@ mod tests {
             .collect();
         assert_eq!(ids, ["#4", "#5", "#2", "#1", "#3"]);
         assert_eq!(pages[0].status, Status::Danger);
-        assert!(pages[0].title.contains("5 incidents folded"), "{}", pages[0].title);
+        assert!(
+            pages[0].title.contains("5 incidents folded"),
+            "{}",
+            pages[0].title
+        );
         assert!(
             pages[0]
                 .lines
@@ -335,7 +339,11 @@ mod tests {
         assert_eq!(pages[0].lines[1], "api: 1 critical, 1 warning, 1 info");
         assert_eq!(pages[0].lines[2], "db: 2 critical");
         // Ack by service (most open incidents first), then a thread button per incident.
-        let commands: Vec<&str> = pages[0].buttons.iter().map(|b| b.command.as_str()).collect();
+        let commands: Vec<&str> = pages[0]
+            .buttons
+            .iter()
+            .map(|b| b.command.as_str())
+            .collect();
         assert_eq!(
             commands,
             [
@@ -360,10 +368,17 @@ mod tests {
         let mut seen = Vec::new();
         for (index, page) in pages.iter().enumerate() {
             let size = page.title.chars().count()
-                + page.lines.iter().map(|l| l.chars().count() + 1).sum::<usize>();
+                + page
+                    .lines
+                    .iter()
+                    .map(|l| l.chars().count() + 1)
+                    .sum::<usize>();
             assert!(size <= PAGE_CHARS, "page {index} holds {size} characters");
             assert!(page.buttons.len() <= 25);
-            assert!(page.title.contains(&format!("({}/{})", index + 1, pages.len())));
+            assert!(
+                page.title
+                    .contains(&format!("({}/{})", index + 1, pages.len()))
+            );
             seen.extend(
                 page.lines
                     .iter()
@@ -373,9 +388,18 @@ mod tests {
             );
         }
         assert!(pages[1].title.contains("continued"));
-        assert_eq!(seen, (1..=60).collect::<Vec<_>>(), "every incident once, in order");
+        assert_eq!(
+            seen,
+            (1..=60).collect::<Vec<_>>(),
+            "every incident once, in order"
+        );
         // Every page has thread buttons for its own incidents.
-        assert!(pages[1].buttons.iter().all(|b| b.command.starts_with("incident show ")));
+        assert!(
+            pages[1]
+                .buttons
+                .iter()
+                .all(|b| b.command.starts_with("incident show "))
+        );
         assert!(!pages[1].buttons.is_empty());
     }
 
@@ -425,7 +449,11 @@ mod tests {
             .map(|id| {
                 let mut l = line(
                     id,
-                    ["ai-orchestration-staging", "wrkhrs-gateway", "alice-backend"][id as usize % 3],
+                    [
+                        "ai-orchestration-staging",
+                        "wrkhrs-gateway",
+                        "alice-backend",
+                    ][id as usize % 3],
                     ["critical", "warning", "info"][id as usize % 3],
                     IncidentStatus::Open,
                 );
@@ -441,16 +469,22 @@ mod tests {
             // that runs its command (none fell back to a "type `…`" line).
             let discord = opsbot_discord::render(page);
             let description = discord.json["embeds"][0]["description"].as_str().unwrap();
-            assert!(description.chars().count() <= 2_000, "{}", description.len());
+            assert!(
+                description.chars().count() <= 2_000,
+                "{}",
+                description.len()
+            );
             assert!(!description.contains("type `"), "{description}");
             let mut ids = Vec::new();
             strings_under(&discord.json, "custom_id", &mut ids);
             let run: Vec<String> = ids
                 .iter()
-                .map(|id| match opsbot_discord::custom_id::ButtonAction::decode(id) {
-                    Some(opsbot_discord::custom_id::ButtonAction::Run(command)) => command,
-                    other => panic!("{id}: {other:?}"),
-                })
+                .map(
+                    |id| match opsbot_discord::custom_id::ButtonAction::decode(id) {
+                        Some(opsbot_discord::custom_id::ButtonAction::Run(command)) => command,
+                        other => panic!("{id}: {other:?}"),
+                    },
+                )
                 .collect();
             assert_eq!(run, commands);
             // Slack: every line whole in the blocks, every button's value its command.

@@ -161,7 +161,9 @@ async fn post_pages(
     now: jiff::Timestamp,
 ) -> Result<bool, StoreError> {
     let emptied = Reply::info("🌩️ Storm board, continued: nothing more here");
-    let count = board.pages.max(i64::try_from(pages.len()).unwrap_or(i64::MAX));
+    let count = board
+        .pages
+        .max(i64::try_from(pages.len()).unwrap_or(i64::MAX));
     let wanted: Vec<&Reply> = (0..count)
         .map(|page| {
             usize::try_from(page)

@@ -48,7 +48,11 @@ channels = { slack = "#quiet" }
 fn incidents(store: &Store) -> Incidents {
     let config = crate::config::parse(CONFIG, "t.toml", &|_| None).unwrap();
     let catalog = Catalog::new(config.services.clone()).unwrap();
-    Incidents::new(store.clone(), IncidentSettings::from_config(&config), catalog)
+    Incidents::new(
+        store.clone(),
+        IncidentSettings::from_config(&config),
+        catalog,
+    )
 }
 
 fn now() -> jiff::Timestamp {

@@ -90,8 +90,7 @@ pub(crate) async fn unfold_everywhere(
 ) -> Result<usize, StoreError> {
     let mut done = 0;
     for target in incidents_repo::message_targets(conn, incident.id).await? {
-        let (Some(board), Some(platform)) =
-            (target.folded_into, Platform::parse(&target.platform))
+        let (Some(board), Some(platform)) = (target.folded_into, Platform::parse(&target.platform))
         else {
             continue;
         };
