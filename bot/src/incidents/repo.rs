@@ -422,8 +422,10 @@ pub(crate) async fn events(
     Ok(events)
 }
 
-/// Where an incident is shown in chat: one platform and channel, and the storm board
-/// it is folded into there, if it is (`None`: it has, or gets, its own root and thread).
+/// Where an incident is shown in chat: one platform and channel, and the open storm
+/// board it is folded into there, if it is (`None`: it has, or gets, its own root and
+/// thread; an incident left on a board that closed, resolved then, gets one if it
+/// changes again).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct MessageTarget {
     pub platform: String,
@@ -437,8 +439,10 @@ pub(crate) async fn message_targets(
     incident_id: i64,
 ) -> Result<Vec<MessageTarget>, StoreError> {
     let rows = sqlx::query(
-        "SELECT platform, channel, CASE WHEN folded = 1 THEN storm_board END \
-         FROM incident_messages WHERE incident_id = $1 ORDER BY platform, channel",
+        "SELECT m.platform, m.channel, CASE WHEN m.folded = 1 THEN b.id END \
+         FROM incident_messages m LEFT JOIN storm_boards b \
+           ON b.id = m.storm_board AND b.closed_at_us IS NULL \
+         WHERE m.incident_id = $1 ORDER BY m.platform, m.channel",
     )
     .bind(incident_id)
     .fetch_all(&mut *conn)

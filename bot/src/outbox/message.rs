@@ -19,7 +19,9 @@ pub enum Operation {
 /// How urgent a message is. Command replies never wait behind alert traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Lane {
-    /// Replies to people (commands, button presses).
+    /// Replies to people (commands, button presses); also storm boards and who was paged
+    /// for an incident folded into one (`crate::incidents::storm`), which must not wait
+    /// behind the backlog they stand for.
     Interactive,
     /// Incident roots and thread updates.
     Alerts,

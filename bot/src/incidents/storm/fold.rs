@@ -48,11 +48,36 @@ pub(crate) async fn fold_if_storming(
                 queued_calls = calls,
                 "channel is storming; folding new incidents into a storm board"
             );
-            repo::open_or_create(conn, platform, channel, now).await?
+            let board = repo::open_or_create(conn, platform, channel, now).await?;
+            announce(conn, board, platform, channel).await?;
+            board
         }
     };
     repo::fold(conn, incident, platform, channel, board).await?;
     Ok(Some(board))
+}
+
+/// Posts the board's first message as the board opens (the keeper fills it in at its
+/// next round), so pages told in its thread have a thread to go to.
+async fn announce(
+    conn: &mut AnyConnection,
+    board: i64,
+    platform: Platform,
+    channel: &str,
+) -> Result<(), StoreError> {
+    let reply = opsbot_commands::Reply::warning(format!("🌩️ Storm board for {channel}"))
+        .line("This channel fell behind: new incidents are listed here instead of getting a message each.");
+    let message = OutboxMessage {
+        platform,
+        channel: channel.to_string(),
+        thread_key: Some(repo::page_thread(board, 0)),
+        operation: Operation::PostRoot,
+        lane: Lane::Interactive,
+        reply,
+        dedupe_key: format!("storm:{board}:opening"),
+    };
+    Outbox::enqueue(conn, &message).await?;
+    repo::first_page_posted(conn, board).await
 }
 
 /// Tells who was paged for folded incident `incident` in the thread of its board's first

@@ -1,5 +1,8 @@
-//! The keeper: tends every open storm board, once a second, on every replica (each board
-//! in one write transaction that locks its row, so replicas take turns):
+//! The keeper: tends every open storm board, once a second, on every replica. Each round
+//! looks on a reader first (while a storm lasts, most rounds change nothing and take no
+//! write lock); when there is something to do, one write transaction locks the board's
+//! row (replicas take turns; one that tended it since the look leaves it to the next
+//! round):
 //!
 //! 1. Estimates the channel's backlog ([`super::backlog`]). Back within its horizon,
 //!    the most severe folded incidents still open get their own root and thread, as
@@ -43,7 +46,7 @@ pub async fn tend_all(
     now: jiff::Timestamp,
 ) -> Result<Vec<Tended>, StoreError> {
     let boards = {
-        let mut conn = store.pool().acquire().await?;
+        let mut conn = store.read_pool().acquire().await?;
         repo::open_boards(&mut conn).await?
     };
     let mut out = Vec::with_capacity(boards.len());
@@ -56,7 +59,63 @@ pub async fn tend_all(
     Ok(out)
 }
 
-/// Tends board `id` (see the module doc) in one write transaction.
+/// What a look at a board on a reader found worth a write transaction.
+struct Look {
+    revision: i64,
+    calls: u64,
+    over: bool,
+    lines: Vec<board::BoardLine>,
+}
+
+/// Looks at board `board` on a reader: `None` when this round has nothing to write (most
+/// rounds of a storm), so SQLite's single writer is not taken for them.
+async fn look(
+    conn: &mut sqlx::AnyConnection,
+    settings: &IncidentSettings,
+    board: &repo::BoardRow,
+    now: jiff::Timestamp,
+) -> Result<Option<Look>, StoreError> {
+    let storm = &settings.storm;
+    // A channel whose horizon is now off has no storm: its board empties and closes.
+    let horizon = storm
+        .horizon(board.platform, &board.channel)
+        .unwrap_or_default();
+    let cap = backlog::calls_within(storm.rate, horizon).saturating_add(1);
+    let calls = backlog::queued_calls(conn, board.platform, &board.channel, cap).await?;
+    let over = backlog::over_horizon(calls, storm.rate, horizon);
+    let due = is_due(board, settings, now);
+    if over && !due {
+        return Ok(None);
+    }
+    let mut lines = repo::lines(conn, board.id).await?;
+    board::order(&mut lines);
+    let open_left = lines.iter().any(|l| l.status != IncidentStatus::Resolved);
+    let unfolds = !over && open_left && backlog::unfold_budget(calls, storm.rate, horizon) > 0;
+    let closing = !over && !open_left;
+    let changed = due && {
+        let pages = board::render(&board.channel, &lines, closing);
+        let (_, digests) = page_plan(board, &pages);
+        board.rendered.as_deref() != Some(digests.join(",").as_str())
+    };
+    let worth = unfolds || closing || changed;
+    Ok(worth.then_some(Look {
+        revision: board.revision,
+        calls,
+        over,
+        lines,
+    }))
+}
+
+fn is_due(board: &repo::BoardRow, settings: &IncidentSettings, now: jiff::Timestamp) -> bool {
+    let interval =
+        jiff::SignedDuration::try_from(settings.storm.board_interval).unwrap_or_default();
+    board
+        .rendered_at
+        .is_none_or(|at| now.duration_since(at) >= interval)
+}
+
+/// Tends board `id` (see the module doc): a look on a reader, then, when there is
+/// something to do, one write transaction that locks the board's row.
 pub async fn tend(
     store: &Store,
     settings: &IncidentSettings,
@@ -64,24 +123,33 @@ pub async fn tend(
     id: i64,
     now: jiff::Timestamp,
 ) -> Result<Tended, StoreError> {
-    let mut tx = begin_write(store).await?;
-    let Some(board) = repo::lock_open(&mut tx, store.backend(), id).await? else {
-        tx.commit().await?;
+    let look = {
+        let mut conn = store.read_pool().acquire().await?;
+        match repo::board(&mut conn, store.backend(), id, false).await? {
+            Some(board) => look(&mut conn, settings, &board, now).await?,
+            None => None,
+        }
+    };
+    let Some(look) = look else {
         return Ok(Tended::default());
     };
+    let mut tx = begin_write(store).await?;
+    let board = match repo::board(&mut tx, store.backend(), id, true).await? {
+        // Another replica tended it since the look: next round.
+        Some(board) if board.revision == look.revision => board,
+        _ => {
+            tx.commit().await?;
+            return Ok(Tended::default());
+        }
+    };
     let storm = &settings.storm;
-    let mut tended = Tended::default();
-    // A channel whose horizon is now off has no storm: its board empties and closes.
     let horizon = storm
         .horizon(board.platform, &board.channel)
         .unwrap_or_default();
-    let cap = backlog::calls_within(storm.rate, horizon).saturating_add(1);
-    let calls = backlog::queued_calls(&mut tx, board.platform, &board.channel, cap).await?;
-    let over = backlog::over_horizon(calls, storm.rate, horizon);
-    let mut lines = repo::lines(&mut tx, board.id).await?;
-    if !over {
-        board::order(&mut lines);
-        let budget = backlog::unfold_budget(calls, storm.rate, horizon);
+    let mut tended = Tended::default();
+    let mut lines = look.lines;
+    if !look.over {
+        let budget = backlog::unfold_budget(look.calls, storm.rate, horizon);
         let chosen: Vec<i64> = lines
             .iter()
             .filter(|l| l.status != IncidentStatus::Resolved)
@@ -109,17 +177,14 @@ pub async fn tend(
                 tended.unfolded += 1;
             }
         }
-        if tended.unfolded > 0 {
-            lines = repo::lines(&mut tx, board.id).await?;
-        }
     }
-    let closing = !over && lines.iter().all(|l| l.status == IncidentStatus::Resolved);
+    if !look.over {
+        // What the transaction sees: the unfolded gone, anything folded since the look.
+        lines = repo::lines(&mut tx, board.id).await?;
+    }
+    let closing = !look.over && lines.iter().all(|l| l.status == IncidentStatus::Resolved);
     let pages = board::render(&board.channel, &lines, closing);
-    let interval = jiff::SignedDuration::try_from(storm.board_interval).unwrap_or_default();
-    let due = board
-        .rendered_at
-        .is_none_or(|at| now.duration_since(at) >= interval);
-    if due || closing {
+    if is_due(&board, settings, now) || closing {
         tended.edited = post_pages(&mut tx, &board, &pages, now).await?;
     }
     if closing {
@@ -151,6 +216,25 @@ pub async fn tend(
     Ok(tended)
 }
 
+/// The messages a render needs (pages no longer needed emptied) and their digests.
+fn page_plan(board: &repo::BoardRow, pages: &[Reply]) -> (Vec<Reply>, Vec<String>) {
+    let emptied = Reply::info("🌩️ Storm board, continued: nothing more here");
+    let count = board
+        .pages
+        .max(i64::try_from(pages.len()).unwrap_or(i64::MAX));
+    let wanted: Vec<Reply> = (0..count)
+        .map(|page| {
+            usize::try_from(page)
+                .ok()
+                .and_then(|p| pages.get(p))
+                .unwrap_or(&emptied)
+                .clone()
+        })
+        .collect();
+    let digests = wanted.iter().map(board::digest).collect();
+    (wanted, digests)
+}
+
 /// Queues the board's messages whose content changed since the last render: new pages
 /// posted, existing ones edited, pages no longer needed emptied. False when nothing
 /// changed.
@@ -160,19 +244,7 @@ async fn post_pages(
     pages: &[Reply],
     now: jiff::Timestamp,
 ) -> Result<bool, StoreError> {
-    let emptied = Reply::info("🌩️ Storm board, continued: nothing more here");
-    let count = board
-        .pages
-        .max(i64::try_from(pages.len()).unwrap_or(i64::MAX));
-    let wanted: Vec<&Reply> = (0..count)
-        .map(|page| {
-            usize::try_from(page)
-                .ok()
-                .and_then(|p| pages.get(p))
-                .unwrap_or(&emptied)
-        })
-        .collect();
-    let digests: Vec<String> = wanted.iter().map(|page| board::digest(page)).collect();
+    let (wanted, digests) = page_plan(board, pages);
     let before: Vec<&str> = board
         .rendered
         .as_deref()
@@ -196,13 +268,14 @@ async fn post_pages(
             thread_key: Some(repo::page_thread(board.id, page)),
             operation,
             lane: Lane::Interactive,
-            reply: reply.clone(),
+            reply,
             dedupe_key: format!("storm:{}:r{revision}:p{page}", board.id),
         };
         Outbox::enqueue(conn, &message).await?;
         changed = true;
     }
     if changed {
+        let count = i64::try_from(digests.len()).unwrap_or(i64::MAX);
         repo::rendered(conn, board.id, &digests.join(","), count, now).await?;
     }
     Ok(changed)

@@ -68,6 +68,18 @@ pub(crate) async fn open_or_create(
         .ok_or_else(|| StoreError::corrupt("storm_boards", "opened but not found"))
 }
 
+/// Counts the board's first message as posted (queued when the board opened).
+pub(crate) async fn first_page_posted(
+    conn: &mut AnyConnection,
+    board: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE storm_boards SET pages = 1 WHERE id = $1 AND pages = 0")
+        .bind(board)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Folds incident `incident`'s message target in `channel` into `board`.
 pub(crate) async fn fold(
     conn: &mut AnyConnection,
@@ -119,16 +131,17 @@ pub(crate) async fn open_boards(conn: &mut AnyConnection) -> Result<Vec<i64>, St
     )
 }
 
-/// Board `id` if it is still open, locked for the transaction on PostgreSQL (so one
-/// replica tends it at a time; SQLite's write transaction excludes the others anyway).
-pub(crate) async fn lock_open(
+/// Board `id` if it is still open; `lock`: locked for the transaction on PostgreSQL (so
+/// one replica tends it at a time; SQLite's write transaction excludes the others).
+pub(crate) async fn board(
     conn: &mut AnyConnection,
     backend: Backend,
     id: i64,
+    lock: bool,
 ) -> Result<Option<BoardRow>, StoreError> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
+    let lock = match (backend, lock) {
+        (Backend::Postgres, true) => " FOR UPDATE",
+        _ => "",
     };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, platform, channel, opened_at_us, pages, revision, rendered, rendered_at_us \

@@ -61,10 +61,15 @@ fn now() -> jiff::Timestamp {
 
 /// One Alertmanager group `name` of `service`, firing, at `severity`.
 fn group(name: &str, service: &str, severity: &str) -> AlertBatch {
+    group_now(name, service, severity, "firing")
+}
+
+/// The same group, its one alert `status` (`firing`, `resolved`).
+fn group_now(name: &str, service: &str, severity: &str, status: &str) -> AlertBatch {
     let body = format!(
-        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{name}\"}}","status":"firing","receiver":"opsbot",
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{name}\"}}","status":"{status}","receiver":"opsbot",
         "groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"alerts":[
-        {{"status":"firing","labels":{{"alertname":"{name}","service":"{service}","severity":"{severity}"}},
+        {{"status":"{status}","labels":{{"alertname":"{name}","service":"{service}","severity":"{severity}"}},
           "annotations":{{"summary":"{name}"}},"startsAt":"2026-11-20T06:59:00Z"}}]}}"#
     );
     parse_alertmanager(body.as_bytes()).unwrap()
@@ -167,9 +172,12 @@ backend_tests! {
         }
         assert_eq!(ids.len(), 4);
         let quiet = i.ingest(&group("QuietDown", "quiet", "critical"), now()).await.unwrap().incidents;
-        // Folded: no root of their own in #ops; `off` keeps today's behaviour in #quiet;
-        // the console (not rate limited) never folds.
-        assert!(roots(store, "#ops").await.is_empty());
+        // Folded: no root of their own in #ops, only the board's first message (on the
+        // interactive lane); `off` keeps today's behaviour in #quiet; the console (not
+        // rate limited) never folds.
+        let board = board_of(store, "#ops").await.expect("a board is open in #ops");
+        let board_root = (format!("storm:{board}:0"), "interactive".to_string());
+        assert_eq!(roots(store, "#ops").await, [board_root.clone()]);
         assert_eq!(roots(store, "#quiet").await, [(format!("incident:{}", quiet[0]), "alerts".to_string())]);
         assert!(board_of(store, "#quiet").await.is_none());
         let console_roots: i64 = sqlx::query_scalar(
@@ -179,7 +187,6 @@ backend_tests! {
         .await
         .unwrap();
         assert_eq!(console_roots, 5);
-        let board = board_of(store, "#ops").await.expect("a board is open in #ops");
         // Who was paged is told in the board's thread, ahead of the backlog.
         let paged: Vec<(String, String)> = sqlx::query(
             "SELECT reply, lane FROM outbox WHERE thread_key = $1 AND operation = 'reply'",
@@ -198,7 +205,15 @@ backend_tests! {
         // with `incident list`.
         let tended = i.tend_storm_boards(now()).await.unwrap();
         assert!(tended[0].edited && tended[0].unfolded == 0 && !tended[0].closed, "{tended:?}");
-        assert_eq!(roots(store, "#ops").await, [(format!("storm:{board}:0"), "interactive".to_string())]);
+        assert_eq!(roots(store, "#ops").await, [board_root.clone()], "the board is edited");
+        let edits: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND operation = 'edit_root'",
+        )
+        .bind(&board_root.0)
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert_eq!(edits, 1);
         let first = page(store, board, 0).await;
         let listed: Vec<i64> = {
             let mut l: Vec<i64> = i.list(false, 100).await.unwrap().iter()
@@ -246,6 +261,8 @@ backend_tests! {
         i.act(ids[2], opsbot_commands::context::IncidentAction::Note("looking".into()), &invocation()).await.unwrap();
         assert!(roots(store, "#ops").await.iter().any(|r| r.0 == format!("incident:{}", ids[2])));
 
+        // Resolved while folded: it stays on the board, resolved.
+        i.ingest(&group_now("GatewaySlow", "gateway", "warning", "resolved"), now()).await.unwrap();
         // The channel drains: the rest get their own thread (the horizon has room for one
         // at a time), then the board closes with a summary.
         let mut closed = false;
@@ -265,11 +282,25 @@ backend_tests! {
             .await
             .unwrap();
         assert!(summary.contains("4 incidents were folded"), "{summary}");
-        assert!(summary.contains("4 got their own thread"), "{summary}");
+        assert!(summary.contains("3 got their own thread, 1 resolved on the board"), "{summary}");
         let threads: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
-        for id in &ids {
+        for id in [ids[0], ids[2], ids[3]] {
             assert_eq!(threads.iter().filter(|t| **t == format!("incident:{id}")).count(), 1, "{threads:?}");
         }
+        assert!(!threads.contains(&format!("incident:{}", ids[1])), "{threads:?}");
+        // Firing again after the board closed, it is not lost on the closed board: its
+        // root is posted (an edit of a root never posted is posted as the root).
+        deliver_everything(store).await;
+        i.ingest(&group("GatewaySlow", "gateway", "warning"), now()).await.unwrap();
+        let edits: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND channel = '#ops' \
+             AND operation = 'edit_root'",
+        )
+        .bind(format!("incident:{}", ids[1]))
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert_eq!(edits, 1);
         let mut conn = store.read_pool().acquire().await.unwrap();
         let statuses: Vec<IncidentStatus> = {
             let mut s = Vec::new();
