@@ -177,7 +177,7 @@ backend_tests! {
         // rate limited) never folds.
         let board = board_of(store, "#ops").await.expect("a board is open in #ops");
         let board_root = (format!("storm:{board}:0"), "interactive".to_string());
-        assert_eq!(roots(store, "#ops").await, [board_root.clone()]);
+        assert_eq!(roots(store, "#ops").await, std::slice::from_ref(&board_root));
         assert_eq!(roots(store, "#quiet").await, [(format!("incident:{}", quiet[0]), "alerts".to_string())]);
         assert!(board_of(store, "#quiet").await.is_none());
         let console_roots: i64 = sqlx::query_scalar(
@@ -205,7 +205,7 @@ backend_tests! {
         // with `incident list`.
         let tended = i.tend_storm_boards(now()).await.unwrap();
         assert!(tended[0].edited && tended[0].unfolded == 0 && !tended[0].closed, "{tended:?}");
-        assert_eq!(roots(store, "#ops").await, [board_root.clone()], "the board is edited");
+        assert_eq!(roots(store, "#ops").await, std::slice::from_ref(&board_root), "the board is edited");
         let edits: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND operation = 'edit_root'",
         )
