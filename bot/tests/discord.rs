@@ -280,6 +280,19 @@ impl Harness {
     /// `mode` is `http` or `gateway`; in gateway mode the fake REST API hands out
     /// `gateway`'s URL.
     async fn start_in_mode(mode: &str, gateway: Option<&FakeGateway>) -> Harness {
+        Self::start_with(mode, gateway, |text| text).await
+    }
+
+    /// Like [`Harness::start_in_mode`] (HTTP), the configuration text changed by `edit`.
+    async fn start_edited(edit: impl Fn(String) -> String) -> Harness {
+        Self::start_with("http", None, edit).await
+    }
+
+    async fn start_with(
+        mode: &str,
+        gateway: Option<&FakeGateway>,
+        edit: impl Fn(String) -> String,
+    ) -> Harness {
         let discord = FakeDiscord::start(TOKEN, APPLICATION).await;
         discord.add_channel(OPS);
         discord.add_channel(ALERTS);
@@ -288,7 +301,7 @@ impl Harness {
         }
         let dir = tempfile::tempdir().unwrap();
         let env = |name: &str| (name == "DISCORD_BOT_TOKEN").then(|| TOKEN.to_string());
-        let text = config_text_in_mode(&discord.url(), mode);
+        let text = edit(config_text_in_mode(&discord.url(), mode));
         let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
@@ -809,6 +822,101 @@ async fn an_alert_opens_a_thread_that_follows_the_incident_until_resolved() {
         "one root, edited in place"
     );
     assert_eq!(h.discord.threads().len(), 1, "one thread");
+    h.stop().await;
+}
+
+/// A storm on Discord: with the alerts channel behind (calls held back, due in an hour),
+/// a new incident is folded into a storm board whose buttons work on Discord too: "Ack
+/// all" acknowledges the service's incidents (the board says so), "#N thread" gives the
+/// incident its own root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_board_is_posted_and_its_buttons_work_on_discord() {
+    // Paced at ten calls a second (unpaced channels never storm), a one-second horizon.
+    let h = Harness::start_edited(|text| {
+        text.replace("channel_rate = 0", "channel_rate = 10")
+            + "\n[outbox.storm]\nhorizon = \"1s\"\nboard_interval = \"1s\"\n"
+    })
+    .await;
+    for k in 0..12 {
+        let message = opsbot::outbox::OutboxMessage {
+            platform: opsbot_commands::Platform::Discord,
+            channel: ALERTS.to_string(),
+            thread_key: Some(format!("held:{k}")),
+            operation: opsbot::outbox::Operation::Reply,
+            lane: opsbot::outbox::Lane::Alerts,
+            reply: opsbot_commands::Reply::info("held back"),
+            dedupe_key: format!("held:{k}"),
+        };
+        let mut conn = h.app.store.pool().acquire().await.unwrap();
+        opsbot::outbox::Outbox::enqueue(&mut conn, &message)
+            .await
+            .unwrap();
+    }
+    let later = jiff::Timestamp::now().as_microsecond() + 3_600_000_000;
+    sqlx::query("UPDATE outbox SET next_attempt_at_us = $1 WHERE dedupe_key LIKE 'held:%'")
+        .bind(later)
+        .execute(h.app.store.pool())
+        .await
+        .unwrap();
+    h.alert("firing").await;
+    h.wait_until("a storm board listing the incident", || {
+        h.discord
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.title().contains("Storm board") && m.content().contains("1 incident folded"))
+    })
+    .await;
+    let board = h
+        .discord
+        .messages_in(ALERTS)
+        .into_iter()
+        .find(|m| m.title().contains("Storm board"))
+        .unwrap();
+    assert!(
+        !h.discord
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.title().contains("Incident #")),
+        "folded: no root of its own"
+    );
+    let ids = board.custom_ids();
+    assert!(
+        ids.contains(&"run:incident ack --service wrkhrs-gateway".to_string()),
+        "{ids:?}"
+    );
+    let show = ids
+        .iter()
+        .find(|id| id.starts_with("run:incident show "))
+        .unwrap_or_else(|| panic!("no thread button: {ids:?}"))
+        .clone();
+    let acked = h
+        .press(
+            BOB_M,
+            &Place::Channel(ALERTS),
+            "run:incident ack --service wrkhrs-gateway",
+        )
+        .await;
+    assert!(
+        acked.title().contains("Acknowledged 1 incident"),
+        "{}",
+        title(&acked)
+    );
+    h.wait_until("the board to say acknowledged", || {
+        h.discord
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.id == board.id && m.content().contains("· acknowledged"))
+    })
+    .await;
+    let shown = h.press(BOB_M, &Place::Channel(ALERTS), &show).await;
+    assert!(shown.title().contains("Incident #"), "{}", title(&shown));
+    h.wait_until("the incident's own root", || {
+        h.discord
+            .messages_in(ALERTS)
+            .iter()
+            .any(|m| m.title().contains("Incident #"))
+    })
+    .await;
     h.stop().await;
 }
 

@@ -180,8 +180,9 @@ async fn ack_service(
         )));
     }
     let mut reply = Reply::success(format!(
-        "Acknowledged {} incidents of {service}",
-        done.len()
+        "Acknowledged {} incident{} of {service}",
+        done.len(),
+        if done.len() == 1 { "" } else { "s" }
     ));
     for view in &done {
         reply = reply.line(headline(view));

@@ -204,9 +204,10 @@ pub fn render(channel: &str, lines: &[BoardLine], closed: bool) -> Vec<Reply> {
             };
             let title = match (index, closed) {
                 (0, false) => format!(
-                    "🌩️ Storm board for {}: {} incidents folded{of}",
+                    "🌩️ Storm board for {}: {} incident{} folded{of}",
                     cut(channel, 30),
-                    lines.len()
+                    lines.len(),
+                    if lines.len() == 1 { "" } else { "s" }
                 ),
                 (0, true) => format!("🌤️ Storm over in {}{of}", cut(channel, 30)),
                 (_, _) => format!("🌩️ Storm board for {}, continued{of}", cut(channel, 30)),
