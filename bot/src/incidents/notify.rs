@@ -61,6 +61,21 @@ pub(crate) async fn publish_answered(
             continue;
         };
         let channel = target.channel;
+        if let Some(closed_board) = target.stranded_on {
+            // Left on a board that closed: its own root and thread now, with its story.
+            storm::unfold::unfold(
+                conn,
+                settings,
+                catalog,
+                incident,
+                closed_board,
+                platform,
+                &channel,
+                crate::outbox::Lane::Alerts,
+            )
+            .await?;
+            continue;
+        }
         let board = match target.folded_into {
             Some(board) => Some(board),
             None if opened => {

@@ -431,6 +431,9 @@ pub(crate) struct MessageTarget {
     pub platform: String,
     pub channel: String,
     pub folded_into: Option<i64>,
+    /// Still folded into a board that closed (left there resolved): the board it was
+    /// on. It gets its own root when it changes again.
+    pub stranded_on: Option<i64>,
 }
 
 /// Where an incident's thread is, by platform and channel.
@@ -439,7 +442,8 @@ pub(crate) async fn message_targets(
     incident_id: i64,
 ) -> Result<Vec<MessageTarget>, StoreError> {
     let rows = sqlx::query(
-        "SELECT m.platform, m.channel, CASE WHEN m.folded = 1 THEN b.id END \
+        "SELECT m.platform, m.channel, CASE WHEN m.folded = 1 THEN b.id END, \
+           CASE WHEN m.folded = 1 AND b.id IS NULL THEN m.storm_board END \
          FROM incident_messages m LEFT JOIN storm_boards b \
            ON b.id = m.storm_board AND b.closed_at_us IS NULL \
          WHERE m.incident_id = $1 ORDER BY m.platform, m.channel",
@@ -453,6 +457,7 @@ pub(crate) async fn message_targets(
                 platform: row.try_get(0)?,
                 channel: row.try_get(1)?,
                 folded_into: row.try_get(2)?,
+                stranded_on: row.try_get(3)?,
             })
         })
         .collect()

@@ -53,10 +53,73 @@ pub async fn tend_all(
     for board in boards {
         out.push(tend(store, settings, catalog, board, now).await?);
     }
+    let rescued = rescue_stranded(store, settings, catalog, now).await?;
+    if rescued > 0 {
+        out.push(Tended {
+            unfolded: rescued,
+            ..Tended::default()
+        });
+    }
     if out.iter().any(|t| t.edited || t.unfolded > 0 || t.closed) {
         crate::outbox::wake();
     }
     Ok(out)
+}
+
+/// How far back [`rescue_stranded`] looks for boards that closed.
+const RESCUE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
+/// Gives their own root and thread to open incidents folded into a board as it closed
+/// (a replica folding into it while another closed it, on PostgreSQL): nothing stays
+/// invisible on a closed board. A look on a reader; a write only when there are some.
+async fn rescue_stranded(
+    store: &Store,
+    settings: &IncidentSettings,
+    catalog: &Catalog,
+    now: jiff::Timestamp,
+) -> Result<usize, StoreError> {
+    let since = now.checked_sub(RESCUE_WINDOW).unwrap_or(now);
+    let found = {
+        let mut conn = store.read_pool().acquire().await?;
+        repo::stranded(&mut conn, since).await?
+    };
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = begin_write(store).await?;
+    let mut rescued = 0;
+    for (incident_id, board, platform, channel) in found {
+        let Some(platform) = opsbot_commands::Platform::parse(&platform) else {
+            continue;
+        };
+        let Some(incident) =
+            incidents_repo::get(&mut tx, store.backend(), incident_id, true).await?
+        else {
+            continue;
+        };
+        if unfold(
+            &mut tx,
+            settings,
+            catalog,
+            &incident,
+            board,
+            platform,
+            &channel,
+            Lane::Alerts,
+        )
+        .await?
+        {
+            rescued += 1;
+        }
+    }
+    tx.commit().await?;
+    if rescued > 0 {
+        tracing::warn!(
+            rescued,
+            "gave incidents folded into a closing storm board their own thread"
+        );
+    }
+    Ok(rescued)
 }
 
 /// What a look at a board on a reader found worth a write transaction.

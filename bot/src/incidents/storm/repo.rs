@@ -250,6 +250,35 @@ pub(crate) async fn rendered(
     Ok(())
 }
 
+/// Incidents still open but folded into a board that closed since `since`: folded by a
+/// replica that saw the board open while another was closing it (PostgreSQL; SQLite's
+/// writers exclude each other). `(incident, board, platform, channel)`.
+pub(crate) async fn stranded(
+    conn: &mut AnyConnection,
+    since: jiff::Timestamp,
+) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT m.incident_id, m.storm_board, m.platform, m.channel \
+         FROM storm_boards b \
+         JOIN incident_messages m ON m.storm_board = b.id AND m.folded = 1 \
+         JOIN incidents i ON i.id = m.incident_id AND i.status <> 'resolved' \
+         WHERE b.closed_at_us IS NOT NULL AND b.closed_at_us >= $1",
+    )
+    .bind(since.as_microsecond())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ))
+        })
+        .collect()
+}
+
 /// Closes `board`: the channel's next storm opens a new one.
 pub(crate) async fn close(
     conn: &mut AnyConnection,

@@ -288,19 +288,20 @@ backend_tests! {
             assert_eq!(threads.iter().filter(|t| **t == format!("incident:{id}")).count(), 1, "{threads:?}");
         }
         assert!(!threads.contains(&format!("incident:{}", ids[1])), "{threads:?}");
-        // Firing again after the board closed, it is not lost on the closed board: its
-        // root is posted (an edit of a root never posted is posted as the root).
+        // Firing again after the board closed, it is not lost on the closed board: it
+        // gets its own root and thread, once.
         deliver_everything(store).await;
         i.ingest(&group("GatewaySlow", "gateway", "warning"), now()).await.unwrap();
-        let edits: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND channel = '#ops' \
-             AND operation = 'edit_root'",
+        i.ingest(&group_now("GatewaySlow", "gateway", "critical", "firing"), now()).await.unwrap();
+        let posts: Vec<String> = sqlx::query_scalar(
+            "SELECT operation FROM outbox WHERE thread_key = $1 AND channel = '#ops' \
+             AND operation IN ('post_root', 'edit_root') ORDER BY id",
         )
         .bind(format!("incident:{}", ids[1]))
-        .fetch_one(store.read_pool())
+        .fetch_all(store.read_pool())
         .await
         .unwrap();
-        assert_eq!(edits, 1);
+        assert_eq!(posts, ["post_root", "edit_root"]);
         let mut conn = store.read_pool().acquire().await.unwrap();
         let statuses: Vec<IncidentStatus> = {
             let mut s = Vec::new();
@@ -312,6 +313,19 @@ backend_tests! {
         assert_eq!(statuses[0], IncidentStatus::Acknowledged);
         drop(conn);
 
+        // An open incident folded into the board as it closed (another replica's
+        // ingest racing the close) is not left there: the next round gives it a thread.
+        sqlx::query("UPDATE incident_messages SET folded = 1, storm_board = $1 WHERE incident_id = $2 AND platform = 'slack'")
+            .bind(board)
+            .bind(ids[2])
+            .execute(store.pool())
+            .await
+            .unwrap();
+        deliver_everything(store).await;
+        let rescued = i.tend_storm_boards(now()).await.unwrap();
+        assert_eq!(rescued.iter().map(|t| t.unfolded).sum::<usize>(), 1, "{rescued:?}");
+        assert_eq!(i.tend_storm_boards(now()).await.unwrap(), [], "rescued once");
+        deliver_everything(store).await;
         // Normal behaviour resumes: the next incident gets its own root.
         let next = i.ingest(&group("After", "rag", "warning"), now()).await.unwrap().incidents;
         assert!(roots(store, "#ops").await.contains(&(format!("incident:{}", next[0]), "alerts".to_string())));
