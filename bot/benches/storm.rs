@@ -496,7 +496,13 @@ async fn main() {
         {
             current_after = Some(storm_end.elapsed());
         }
-        if current_after.is_some() && pending(&app).await == 0 {
+        // Drained: nothing waits and no board is open (folded incidents all unfolded).
+        let open_boards: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM storm_boards WHERE closed_at_us IS NULL")
+                .fetch_one(app.store.read_pool())
+                .await
+                .unwrap();
+        if open_boards == 0 && pending(&app).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -625,7 +631,7 @@ async fn main() {
             after.as_secs_f64()
         ),
         None => println!(
-            "roots, boards and threads NOT current within {} s after the last alert",
+            "roots, boards and threads NOT found current before the outbox drained ({} s limit)",
             drain_limit.as_secs()
         ),
     }

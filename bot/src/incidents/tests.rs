@@ -9,6 +9,10 @@ use super::*;
 use crate::store::scratch::backend_tests;
 
 const CONFIG: &str = r##"
+# These tests are about incidents one by one; storms are `storm/tests.rs`'s.
+[outbox.storm]
+horizon = "off"
+
 [alerts]
 default_channel = { slack = "#aiops-alerts", console = "console" }
 reopen_window = "1h"
