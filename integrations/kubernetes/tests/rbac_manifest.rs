@@ -143,8 +143,20 @@ async fn the_adapter_uses_exactly_the_listed_verbs() {
         },
     );
     server.clear_requests();
-    assert!(runtime.restart(&service, &NoProgress).await.unwrap().succeeded);
-    assert!(runtime.scale(&service, 3, &NoProgress).await.unwrap().succeeded);
+    assert!(
+        runtime
+            .restart(&service, &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
+    assert!(
+        runtime
+            .scale(&service, 3, &NoProgress)
+            .await
+            .unwrap()
+            .succeeded
+    );
     assert!(
         runtime
             .rollback(&service, None, &NoProgress)

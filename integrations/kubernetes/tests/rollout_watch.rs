@@ -37,7 +37,11 @@ fn service() -> Service {
     })
 }
 
-fn runtime(server: &FakeApiServer, request_timeout: Duration, retry: Duration) -> KubernetesRuntime {
+fn runtime(
+    server: &FakeApiServer,
+    request_timeout: Duration,
+    retry: Duration,
+) -> KubernetesRuntime {
     KubernetesRuntime::new(KubernetesSettings {
         kubeconfig: Some(server.kubeconfig().to_path_buf()),
         request_timeout,
@@ -102,7 +106,11 @@ async fn a_finished_rollout_is_noticed_from_watch_events_without_polling() {
     // One read before the patch, one to start following, one watch: every later status
     // (each step of the controller) came as an event of that watch.
     let requests = deployment_requests(&server);
-    assert_eq!(kinds(&requests), ["GET", "PATCH", "GET", "WATCH"], "{requests:?}");
+    assert_eq!(
+        kinds(&requests),
+        ["GET", "PATCH", "GET", "WATCH"],
+        "{requests:?}"
+    );
     let messages = progress.0.lock().unwrap().clone();
     assert_eq!(
         messages,
@@ -162,7 +170,10 @@ async fn a_watch_the_server_closes_is_resumed_from_its_last_resource_version() {
         .iter()
         .map(|w| w.trim_start_matches("WATCH from=").parse().unwrap())
         .collect();
-    assert!(versions.windows(2).all(|pair| pair[0] < pair[1]), "{versions:?}");
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{versions:?}"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +242,10 @@ async fn http_get(url: &str) -> String {
     let text = String::from_utf8(response).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()

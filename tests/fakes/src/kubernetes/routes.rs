@@ -356,7 +356,11 @@ fn watch(shared: &Shared, request: &Request) -> Response {
                 }
             }
         }
-        (backlog, world.watchers.subscribe(), world.resource_version())
+        (
+            backlog,
+            world.watchers.subscribe(),
+            world.resource_version(),
+        )
     };
     // The resourceVersion up to which this watch has told everything: a bookmark carries it.
     let told = Arc::new(std::sync::atomic::AtomicU64::new(subscribed_at));
