@@ -141,6 +141,9 @@ impl App {
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
             costs: costs.clone(),
+            known_good: Arc::new(crate::store::known_good::KnownGoodRevisions::new(
+                store.clone(),
+            )),
         }));
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(

@@ -556,7 +556,9 @@ fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
             ValueKind::Choice(choices) => json!({"name": arg.name, "type": 3, "value": choices[0]}),
             ValueKind::Duration => json!({"name": arg.name, "type": 3, "value": "1h"}),
             ValueKind::Switch => json!({"name": arg.name, "type": 5, "value": true}),
-            ValueKind::Word | ValueKind::Rest => json!({"name": arg.name, "type": 3, "value": "1"}),
+            ValueKind::Word | ValueKind::Rest | ValueKind::IntegerOr { .. } => {
+                json!({"name": arg.name, "type": 3, "value": "1"})
+            }
         };
         options.push(option);
     }

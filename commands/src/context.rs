@@ -89,11 +89,38 @@ pub enum RuntimeError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revision {
     pub number: i64,
+    /// What identifies the revision's pod template for good (the Kubernetes ReplicaSet's
+    /// name): numbers change when a rollback re-uses an old revision, this does not.
+    pub id: Option<String>,
     pub images: Vec<String>,
     pub created: Option<jiff::Timestamp>,
     pub change_cause: Option<String>,
     /// Whether this revision is the one running now.
     pub current: bool,
+}
+
+/// A revision of a service that passed the health gate (all checks at least warning, none
+/// critical, right after a `restart` or `rollback` brought it up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoodRevision {
+    /// [`Revision::id`] of the revision.
+    pub id: String,
+    /// Its number when it passed (it may have another one now).
+    pub number: i64,
+    pub images: Vec<String>,
+    pub passed_at: jiff::Timestamp,
+    /// Who ran the command after which it passed.
+    pub passed_by: String,
+}
+
+/// Which revisions passed the health gate (`rollback SERVICE --to last-good`). Errors are
+/// sentences (`the store is unavailable: …`).
+#[async_trait]
+pub trait KnownGood: Send + Sync {
+    /// Records that a revision of `service` passed the gate (again).
+    async fn passed(&self, service: &Service, revision: &GoodRevision) -> Result<(), String>;
+    /// The revisions of `service` that passed, the most recent pass first.
+    async fn good_revisions(&self, service: &Service) -> Result<Vec<GoodRevision>, String>;
 }
 
 /// What `logs` asks for.
@@ -401,4 +428,6 @@ pub struct Ctx<'a> {
     pub incidents: &'a dyn IncidentDesk,
     /// Spend of services' cost sources (`cost`).
     pub costs: &'a dyn CostReader,
+    /// Revisions that passed the health gate (`rollback --to last-good`).
+    pub known_good: &'a dyn KnownGood,
 }

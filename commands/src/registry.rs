@@ -115,6 +115,12 @@ pub enum ValueKind {
     Rest,
     /// A whole number within bounds.
     Integer { min: i64, max: i64 },
+    /// A whole number within bounds, or one of a fixed set of words (`--to last-good`).
+    IntegerOr {
+        min: i64,
+        max: i64,
+        words: &'static [&'static str],
+    },
     /// `30s`, `15m`, `2h`, `7d`.
     Duration,
     /// One of a fixed set of words.
@@ -210,6 +216,7 @@ fn value_hint(kind: ValueKind, name: &str) -> String {
     match kind {
         ValueKind::Word | ValueKind::Rest => name.to_ascii_uppercase(),
         ValueKind::Integer { .. } => "N".into(),
+        ValueKind::IntegerOr { words, .. } => format!("N|{}", words.join("|")),
         ValueKind::Duration => "DURATION".into(),
         ValueKind::Choice(choices) => choices.join("|"),
         ValueKind::Switch => String::new(),

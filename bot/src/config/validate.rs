@@ -67,6 +67,7 @@ pub(crate) fn validate(
     super::cost::check(config, &mut problems);
     super::slack::check(config, &mut problems);
     super::discord::check(config, &mut problems);
+    super::systemd::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }

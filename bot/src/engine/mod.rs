@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{
     Catalog, Invocation, Registry, Reply,
-    context::{CostReader, IncidentDesk, Prober, Progress, Runtime},
+    context::{CostReader, IncidentDesk, KnownGood, Prober, Progress, Runtime},
     language,
 };
 
@@ -47,6 +47,8 @@ pub struct EngineParts {
     pub incidents: Arc<dyn IncidentDesk>,
     /// Spend of services' cost sources for `cost` (cached).
     pub costs: Arc<dyn CostReader>,
+    /// Revisions that passed the health gate (`rollback --to last-good`).
+    pub known_good: Arc<dyn KnownGood>,
 }
 
 /// The command pipeline, shared by every chat surface.

@@ -70,6 +70,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
+    Embedded {
+        version: 10,
+        description: "known good revisions",
+        sqlite: include_str!("../../../migrations/sqlite/0010_known_good_revisions.sql"),
+        postgres: include_str!("../../../migrations/postgres/0010_known_good_revisions.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -12,6 +12,7 @@ mod health;
 mod health_gate;
 mod help;
 mod incident;
+mod last_good;
 mod logs;
 mod request_control;
 mod restart;

@@ -28,6 +28,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         service.target.describe()
     ));
     let result = ctx.runtime.restart(service, ctx.progress).await;
-    let reply = super::action_reply("Restart", service, result)?;
+    let reply = super::action_reply("Restart", service, result);
+    let reply = super::last_good::after_rollout(ctx, service, true, reply).await?;
     Ok(super::health_gate::check(ctx, service, super::health_gate::After::Restart, reply).await)
 }

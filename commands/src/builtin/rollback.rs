@@ -1,6 +1,7 @@
-//! `rollback SERVICE [--to REVISION]`: undo the last rollout, like `kubectl rollout undo`,
-//! then check its health (the health gate). `rollback SERVICE --list` shows the rollout
-//! history instead; it only reads, so it runs without confirmation.
+//! `rollback SERVICE [--to REVISION|last-good]`: undo the last rollout, like `kubectl
+//! rollout undo`, then check its health (the health gate). `--to last-good` goes to the
+//! last revision that passed the health gate ([`last_good`]). `rollback SERVICE --list`
+//! shows the rollout history instead; it only reads, so it runs without confirmation.
 
 use std::time::Duration;
 
@@ -11,7 +12,10 @@ use crate::{
     registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-use super::health_gate::{self, After};
+use super::{
+    health_gate::{self, After},
+    last_good::{self, LAST_GOOD},
+};
 
 pub static SPEC: CommandSpec = CommandSpec {
     name: crate::CommandName::Rollback,
@@ -21,11 +25,12 @@ pub static SPEC: CommandSpec = CommandSpec {
     flags: &[
         FlagSpec {
             name: "to",
-            kind: ValueKind::Integer {
+            kind: ValueKind::IntegerOr {
                 min: 1,
                 max: i64::MAX,
+                words: &[LAST_GOOD],
             },
-            help: "the revision to roll back to (default: the previous one)",
+            help: "the revision to roll back to, or last-good (the last one that passed the health gate); default: the previous one",
         },
         FlagSpec {
             name: "list",
@@ -38,6 +43,7 @@ pub static SPEC: CommandSpec = CommandSpec {
     examples: &[
         "rollback ai-orchestration",
         "rollback ai-orchestration --to 3",
+        "rollback ai-orchestration --to last-good",
         "rollback ai-orchestration --list",
     ],
 };
@@ -102,19 +108,40 @@ async fn known_revision(
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let service = super::required_service(call)?;
-    let to = call.integer("to");
+    let mut to = call.integer("to");
+    let to_last_good = call.text("to") == Some(LAST_GOOD);
     if call.switch("list") {
-        if to.is_some() {
+        if to.is_some() || to_last_good {
             return Err(CommandError::Failed(
                 "`--list` only lists; leave out `--to`, or leave out `--list` to roll back".into(),
             ));
         }
         return list(service, ctx).await;
     }
-    ctx.progress
-        .report(&format!("Rolling back {}…", service.name));
+    let mut known_good = None;
+    if to_last_good {
+        let (revision, good) = last_good::resolve(ctx, service).await?;
+        ctx.progress.report(&format!(
+            "Rolling back {} to #{}, the last revision known good…",
+            service.name, revision.number
+        ));
+        to = Some(revision.number);
+        known_good = Some(format!(
+            "#{} is the last revision known good: it passed the health gate {} (after a command of {})",
+            revision.number,
+            age(jiff::Timestamp::now(), good.passed_at),
+            good.passed_by,
+        ));
+    } else {
+        ctx.progress
+            .report(&format!("Rolling back {}…", service.name));
+    }
     let result = ctx.runtime.rollback(service, to, ctx.progress).await;
-    let reply = super::action_reply("Rollback", service, result)?;
+    let reply = super::action_reply("Rollback", service, result);
+    let mut reply = last_good::after_rollout(ctx, service, false, reply).await?;
+    if let Some(line) = known_good {
+        reply = reply.line(line);
+    }
     Ok(health_gate::check(ctx, service, After::Rollback, reply).await)
 }
 

@@ -35,6 +35,7 @@ async fn list_shows_revisions_newest_first() {
         history: Ok(vec![
             Revision {
                 number: 3,
+                id: None,
                 images: vec!["registry/app:1.2".into()],
                 created: Some(hour_ago),
                 change_cause: None,
@@ -42,6 +43,7 @@ async fn list_shows_revisions_newest_first() {
             },
             Revision {
                 number: 4,
+                id: None,
                 images: vec!["registry/app:1.3".into()],
                 created: Some(hour_ago),
                 change_cause: Some("deploy 1.3".into()),
@@ -49,6 +51,7 @@ async fn list_shows_revisions_newest_first() {
             },
             Revision {
                 number: 5,
+                id: None,
                 images: vec!["registry/app:1.4".into(), "sidecar:2".into()],
                 created: None,
                 change_cause: Some("deploy 1.4".into()),
@@ -123,6 +126,7 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
     let registry = Registry::builtin();
     let revision = |number, current| Revision {
         number,
+        id: None,
         images: vec![],
         created: None,
         change_cause: None,

@@ -48,5 +48,6 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     ctx.progress
         .report(&format!("Scaling {} to {replicas}…", service.name));
     let result = ctx.runtime.scale(service, replicas, ctx.progress).await;
-    super::action_reply("Scale", service, result)
+    let reply = super::action_reply("Scale", service, result);
+    super::last_good::after_rollout(ctx, service, true, reply).await
 }

@@ -13,9 +13,9 @@ use crate::{
     Actor, Catalog, CommandError, Ctx, Invocation, Platform, Registry, Reply, Service,
     catalog::{HealthCheck, HttpCheck},
     context::{
-        AccessView, ActionReport, AuditFilter, AuditQuery, AuditView, CheckOutcome, HealthLevel,
-        LogChunk, LogQuery, NoProgress, Prober, Progress, Revision, RoleDescription, Runtime,
-        RuntimeError, RuntimeView,
+        AccessView, ActionReport, AuditFilter, AuditQuery, AuditView, CheckOutcome, GoodRevision,
+        HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober, Progress, Revision,
+        RoleDescription, Runtime, RuntimeError, RuntimeView,
     },
     language,
 };
@@ -73,6 +73,9 @@ pub struct FakeRuntime {
     pub logs: Result<Vec<LogChunk>, RuntimeError>,
     pub actions: Mutex<Vec<String>>,
     pub log_queries: Mutex<Vec<LogQuery>>,
+    /// When set, every action is reported failed with this summary (a rollout that did
+    /// not finish).
+    pub failure: Option<String>,
 }
 
 impl Default for FakeRuntime {
@@ -85,6 +88,7 @@ impl Default for FakeRuntime {
             logs: Ok(vec![]),
             actions: Mutex::new(vec![]),
             log_queries: Mutex::new(vec![]),
+            failure: None,
         }
     }
 }
@@ -93,8 +97,8 @@ impl FakeRuntime {
     fn done(&self, action: String) -> Result<ActionReport, RuntimeError> {
         self.actions.lock().unwrap().push(action);
         Ok(ActionReport {
-            succeeded: true,
-            summary: "done".into(),
+            succeeded: self.failure.is_none(),
+            summary: self.failure.clone().unwrap_or_else(|| "done".into()),
             details: vec![],
         })
     }
@@ -153,6 +157,34 @@ impl AuditQuery for NoAudit {
     }
 }
 
+/// Revisions known good, in memory (newest pass first), as the store keeps them.
+#[derive(Default)]
+pub struct MemoryKnownGood {
+    pub passes: Mutex<Vec<(String, GoodRevision)>>,
+}
+
+#[async_trait]
+impl KnownGood for MemoryKnownGood {
+    async fn passed(&self, service: &Service, revision: &GoodRevision) -> Result<(), String> {
+        let mut passes = self.passes.lock().unwrap();
+        let key = service.name.to_string();
+        passes.retain(|(s, r)| !(*s == key && r.id == revision.id));
+        passes.insert(0, (key, revision.clone()));
+        Ok(())
+    }
+    async fn good_revisions(&self, service: &Service) -> Result<Vec<GoodRevision>, String> {
+        let key = service.name.to_string();
+        Ok(self
+            .passes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(s, _)| *s == key)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+}
+
 /// A service with HTTP checks of these names (`http://NAME/`).
 pub fn service(name: &str, env: &str, checks: &[&str]) -> Service {
     let mut service = Service::new(name.parse().unwrap(), env.parse().unwrap()).with_target(
@@ -189,6 +221,17 @@ pub async fn run(
     run_with_costs(text, catalog, prober, runtime, &NoCosts).await
 }
 
+/// Like [`run`], with the revisions known good kept in `known_good`.
+pub async fn run_with_known_good(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+    known_good: &dyn KnownGood,
+) -> Result<Reply, CommandError> {
+    run_in(text, catalog, prober, runtime, &NoCosts, known_good).await
+}
+
 /// Like [`run`], with spend read from `costs`.
 pub async fn run_with_costs(
     text: &str,
@@ -196,6 +239,25 @@ pub async fn run_with_costs(
     prober: &dyn Prober,
     runtime: &dyn Runtime,
     costs: &dyn crate::context::CostReader,
+) -> Result<Reply, CommandError> {
+    run_in(
+        text,
+        catalog,
+        prober,
+        runtime,
+        costs,
+        &MemoryKnownGood::default(),
+    )
+    .await
+}
+
+async fn run_in(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+    costs: &dyn crate::context::CostReader,
+    known_good: &dyn KnownGood,
 ) -> Result<Reply, CommandError> {
     let registry = Registry::builtin();
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
@@ -215,6 +277,7 @@ pub async fn run_with_costs(
         progress: &NoProgress,
         incidents: &NoIncidents,
         costs,
+        known_good,
     };
     super::run(&call, ctx).await
 }

@@ -161,6 +161,17 @@ fn typed(kind: ValueKind, raw: &str, name: &str) -> Result<Value, String> {
                 "{name} must be a whole number from {min} to {max}, not `{raw}`"
             )),
         },
+        ValueKind::IntegerOr { min, max, words } => {
+            let lowered = raw.to_ascii_lowercase();
+            match raw.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Value::Integer(n)),
+                _ if words.contains(&lowered.as_str()) => Ok(Value::Text(lowered)),
+                _ => Err(format!(
+                    "{name} must be a whole number from {min} to {max} or {}, not `{raw}`",
+                    words.join(", ")
+                )),
+            }
+        }
         ValueKind::Duration => raw
             .parse::<HumanDuration>()
             .map(|d| Value::Duration(d.0))

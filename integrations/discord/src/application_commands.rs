@@ -83,7 +83,11 @@ fn typed(kind: ValueKind, name: &str, help: &str) -> CreateCommandOption {
             CreateCommandOption::new(CommandOptionType::String, name, description),
             |option, choice| option.add_string_choice(*choice, *choice),
         ),
-        ValueKind::Word | ValueKind::Rest | ValueKind::Duration | ValueKind::Choice(_) => {
+        ValueKind::Word
+        | ValueKind::Rest
+        | ValueKind::Duration
+        | ValueKind::Choice(_)
+        | ValueKind::IntegerOr { .. } => {
             CreateCommandOption::new(CommandOptionType::String, name, description)
         }
     }

@@ -16,14 +16,31 @@ use crate::{
     unit::{read_state, unit_name},
 };
 
-/// Operates systemd units over D-Bus.
+/// Operates systemd units over D-Bus, and reads their journal over HTTP.
 pub struct SystemdRuntime {
     settings: SystemdSettings,
+    /// The journal client, built on first use (so bad TLS files fail `logs`, not start).
+    journal: std::sync::Mutex<Option<reqwest::Client>>,
 }
 
 impl SystemdRuntime {
     pub fn new(settings: SystemdSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            journal: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn journal_client(&self) -> Result<reqwest::Client, RuntimeError> {
+        let mut cached = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = cached.as_ref() {
+            return Ok(client.clone());
+        }
+        let client =
+            crate::journal::client(&self.settings.journal_tls, self.settings.journal_timeout)
+                .map_err(|e| RuntimeError::Failed(format!("[systemd] {e}")))?;
+        *cached = Some(client.clone());
+        Ok(client)
     }
 
     pub fn settings(&self) -> &SystemdSettings {
@@ -33,7 +50,7 @@ impl SystemdRuntime {
     /// The unit name and bus of a `Target::Systemd`.
     fn target(&self, service: &Service) -> Result<(String, Bus), RuntimeError> {
         match &service.target {
-            Target::Systemd { unit, bus } => Ok((
+            Target::Systemd { unit, bus, .. } => Ok((
                 unit_name(unit),
                 Bus {
                     address: bus.clone().or_else(|| self.settings.bus.clone()),
@@ -95,12 +112,20 @@ impl Runtime for SystemdRuntime {
     async fn logs(
         &self,
         service: &Service,
-        _query: &LogQuery,
+        query: &LogQuery,
     ) -> Result<Vec<LogChunk>, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "opsbot does not read the journal; read `journalctl -u {unit}` on its host"
-        )))
+        let Target::Systemd {
+            journal: Some(journal),
+            ..
+        } = &service.target
+        else {
+            return Err(RuntimeError::NotSupported(format!(
+                "opsbot does not read the journal; read `journalctl -u {unit}` on its host"
+            )));
+        };
+        let client = self.journal_client()?;
+        crate::journal::read_unit(&client, journal, &unit, query).await
     }
 
     async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {
