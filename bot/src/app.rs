@@ -111,7 +111,7 @@ impl App {
             metrics.cost.clone(),
         ));
         let engine = Arc::new(Engine::new(EngineParts {
-            registry: Registry::builtin(),
+            registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
             policy,
             store: store.clone(),

@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
             let manifest = crate::slack::app_manifest(&registry, slack);
             println!("{}", serde_json::to_string_pretty(&manifest)?);
             Ok(ExitCode::SUCCESS)
@@ -267,7 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
             let count = crate::discord::register_commands(discord, &registry).await?;
             match &discord.guild_id {
                 Some(guild) => println!("registered {count} application commands in guild {guild}"),

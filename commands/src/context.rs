@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use crate::{Actor, Catalog, CommandName, Invocation, Registry, Service};
+use crate::{Actor, Catalog, Invocation, Registry, Service};
 
 /// One role an actor holds, how they got it, and what it allows, for `whoami`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub trait AccessView: Send + Sync {
     fn describe(&self, actor: &Actor) -> Vec<RoleDescription>;
     /// Whether the actor could run the command on the service (or on some service when
     /// `service` is `None`), ignoring channel limits. Used to tailor `help`.
-    fn may_run(&self, actor: &Actor, command: CommandName, service: Option<&Service>) -> bool;
+    /// `command` is a command's name (`restart`).
+    fn may_run(&self, actor: &Actor, command: &str, service: Option<&Service>) -> bool;
 }
 
 /// Filters for `audit`.

@@ -120,8 +120,8 @@ impl Engine {
             Err(error) => {
                 let mut verdict =
                     Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(error.to_string());
-                if let Some(spec) = error.spec() {
-                    verdict = verdict.command(spec.name.as_str());
+                if let Some(command) = error.command() {
+                    verdict = verdict.command(command.name);
                 }
                 let reply = Reply::warning("I did not understand that")
                     .line(error.to_string())
@@ -129,8 +129,8 @@ impl Engine {
                 return self.finish(&trail, verdict, reply).await;
             }
         };
-        let command = call.command();
-        if command.is_request_control() {
+        let command = call.name();
+        if call.command.is_request_control() {
             return self.request_control(&trail, &call, progress).await;
         }
         if let Authorization::Denied { reason } = parts.policy.authorize(
@@ -139,31 +139,30 @@ impl Engine {
             call.service,
             &invocation.channel,
         ) {
-            parts.metrics.denial(command.as_str());
+            parts.metrics.denial(command);
             let verdict = Verdict::new(Decision::Denied, Outcome::NotRun)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .reason(reason.clone());
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
-        if let Err(error) = opsbot_commands::builtin::precheck(&call, parts.runtime.as_ref()).await
-        {
+        if let Err(error) = call.command.precheck(&call, parts.runtime.as_ref()).await {
             // It can never succeed here: say so now, not after two people signed off.
             let reply =
                 Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());
             let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .summary(reply.summary());
             return self.finish(&trail, verdict, reply).await;
         }
-        if call.spec.is_destructive_call(&call) {
+        if call.command.is_destructive_call(&call) {
             return self.ask_confirmation(&trail, &call).await;
         }
         let (reply, outcome) = self.execute(&call, invocation, progress).await;
         let verdict = Verdict::new(Decision::Allowed, outcome)
-            .command(command.as_str())
+            .command(command)
             .service(call.service)
             .summary(reply.summary());
         self.finish(&trail, verdict, reply).await

@@ -4,7 +4,8 @@
 //! store, so two people (or two replicas) can never both act on one request.
 
 use opsbot_commands::{
-    Actor, Button, Invocation, Platform, Reply, context::Progress, language, language::Call,
+    Actor, Button, Invocation, Platform, Registry, Reply, command::RequestAction,
+    context::Progress, language, language::Call,
 };
 
 use super::{Engine, Trail, Verdict, confirmation::plus};
@@ -21,7 +22,7 @@ impl Engine {
         call: &Call<'_>,
         progress: &dyn Progress,
     ) -> Reply {
-        let command = call.command();
+        let command = call.name();
         let id = call
             .text("request")
             .unwrap_or_default()
@@ -31,14 +32,14 @@ impl Engine {
             Ok(Some(pending)) => pending,
             Ok(None) => {
                 let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
+                    .command(command)
                     .reason(format!("no request `{id}`"));
                 let reply = Reply::warning(format!("There is no request `{id}`")).only_actor();
                 return self.finish(trail, verdict, reply).await;
             }
             Err(error) => {
                 let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
+                    .command(command)
                     .reason(format!("store unavailable: {error}"));
                 let reply = super::cannot_record(&error);
                 return self.finish(trail, verdict, reply).await;
@@ -55,7 +56,7 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let base = Verdict::new(Decision::Denied, Outcome::NotRun)
-            .command(command.as_str())
+            .command(command)
             .service(service)
             .summary(format!("request {}: {}", pending.id, pending.text));
 
@@ -101,8 +102,8 @@ impl Engine {
             return self.finish(trail, verdict, reply).await;
         }
 
-        match command {
-            opsbot_commands::CommandName::Confirm => {
+        match call.command.request_action() {
+            Some(RequestAction::Confirm) => {
                 if !is_requester {
                     let reason = format!(
                         "only {} can confirm request {}; to approve someone else's request use `approve {}`",
@@ -129,7 +130,7 @@ impl Engine {
                 }
                 self.confirm(trail, &pending, base, progress).await
             }
-            opsbot_commands::CommandName::Cancel => {
+            Some(RequestAction::Cancel) => {
                 let may_cancel = is_requester || self.may_approve(actor, &pending);
                 if !may_cancel {
                     let reason = format!(
@@ -158,8 +159,8 @@ impl Engine {
                 };
                 self.finish(trail, verdict, reply).await
             }
-            opsbot_commands::CommandName::Approve | opsbot_commands::CommandName::Deny => {
-                let approving = command == opsbot_commands::CommandName::Approve;
+            Some(action @ (RequestAction::Approve | RequestAction::Deny)) => {
+                let approving = action == RequestAction::Approve;
                 if is_requester {
                     let reason = if approving {
                         "you cannot approve your own request; another approver must".to_string()
@@ -197,7 +198,7 @@ impl Engine {
                         .map(|r| r.approver_roles.join(" or "))
                         .unwrap_or_else(|| "an approver role".into());
                     let reason = format!("approving request {} needs role {roles}", pending.id);
-                    self.parts.metrics.denial(command.as_str());
+                    self.parts.metrics.denial(command);
                     return self
                         .refuse(trail, base, Reply::danger("Not allowed"), reason)
                         .await;
@@ -226,7 +227,7 @@ impl Engine {
                     self.finish(trail, verdict, reply).await
                 }
             }
-            _ => Reply::danger("internal: not a request-control command"),
+            None => Reply::danger("internal: not a request-control command"),
         }
     }
 
@@ -288,7 +289,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -347,7 +348,7 @@ impl Engine {
             outcome,
             ..base
         }
-        .command(base_command(pending))
+        .command(base_command(pending, &self.parts.registry))
         .reason(format!("confirmed request {}", pending.id))
         .summary(reply.summary());
         self.finish(trail, verdict, reply).await
@@ -394,7 +395,7 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let run_base = Verdict::new(Decision::Allowed, Outcome::NotRun)
-            .command(base_command(pending))
+            .command(base_command(pending, &self.parts.registry))
             .service(service)
             .approver(Some(approver.key()));
         let call = match self.reparse(pending) {
@@ -411,7 +412,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -483,9 +484,10 @@ impl Engine {
     }
 }
 
-fn base_command(pending: &PendingRequest) -> &'static str {
-    opsbot_commands::CommandName::parse(&pending.command)
-        .map(|c| c.as_str())
+fn base_command(pending: &PendingRequest, registry: &Registry) -> &'static str {
+    registry
+        .find(&pending.command)
+        .map(|c| c.name)
         .unwrap_or("unknown")
 }
 

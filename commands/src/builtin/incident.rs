@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply, Status,
+    command::{Command, Handler},
     context::{IncidentAction, IncidentView},
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
 const ACTIONS: &[&str] = &[
     "list", "show", "ack", "resolve", "reopen", "note", "escalate",
 ];
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Incident,
+pub static COMMAND: Command = Command {
+    name: "incident",
     summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
     service: ServiceArg::None,
     args: &[
@@ -60,6 +61,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -173,7 +178,7 @@ fn headline(view: &IncidentView) -> String {
         ", {}/{} firing, opened {}",
         view.firing,
         view.alerts,
-        super::rollback::age(now, view.opened_at)
+        crate::human_duration::age(now, view.opened_at)
     ));
     line
 }

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, HumanDuration, Reply,
+    command::{Command, Handler},
     context::SilenceRequest,
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Silence,
+pub static COMMAND: Command = Command {
+    name: "silence",
     summary: "Silence a service's (or matching) alerts for a while, list or expire silences",
     service: ServiceArg::None,
     args: &[
@@ -43,6 +44,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "silence alertname=HighErrorRate,job=wrkhrs-gateway 30m --reason \"load test\"",
         "silence expire 3",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {

@@ -135,7 +135,7 @@ impl AccessView for AllowAll {
     fn describe(&self, _: &Actor) -> Vec<RoleDescription> {
         vec![]
     }
-    fn may_run(&self, _: &Actor, _: crate::CommandName, _: Option<&Service>) -> bool {
+    fn may_run(&self, _: &Actor, _: &str, _: Option<&Service>) -> bool {
         true
     }
 }
@@ -193,7 +193,7 @@ pub async fn run_with_costs(
     runtime: &dyn Runtime,
     costs: &dyn crate::context::CostReader,
 ) -> Result<Reply, CommandError> {
-    let registry = Registry::builtin();
+    let registry = Registry::new(super::COMMANDS);
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
     let invocation = Invocation::new(
         Actor::new(Platform::Console, "tester", "Tester"),
@@ -212,7 +212,7 @@ pub async fn run_with_costs(
         incidents: &NoIncidents,
         costs,
     };
-    super::run(&call, ctx).await
+    call.command.run(&call, ctx).await
 }
 
 use crate::context::{IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView};
