@@ -1,10 +1,11 @@
 //! How a runtime's answer becomes a command's answer: [`action_reply`] titles a report
 //! after the action (a target reporting failure is [`CommandError::ActionFailed`]), and
-//! [`runtime_error`] turns a [`RuntimeError`] into the command's error.
+//! [`runtime_error`] turns a [`RuntimeError`] into the command's error, a "not supported"
+//! one pointing at the service's runbook ([`points_to_runbook`]).
 
 use crate::{
     CommandError, Reply,
-    context::{ActionReport, RuntimeError},
+    context::{ActionReport, RuntimeError, runbook_pointer},
 };
 
 /// Turns a runtime result into a reply titled after the action; an action the target
@@ -43,12 +44,23 @@ pub(super) fn action_reply(
 /// A runtime error as the command's error; "not supported" points at the runbook.
 pub(super) fn runtime_error(service: &crate::Service, error: RuntimeError) -> CommandError {
     match error {
-        RuntimeError::NotSupported(why) => CommandError::NotSupported(match &service.runbook {
-            Some(runbook) => format!("{why}; see the runbook: {runbook}"),
-            None => why,
-        }),
+        RuntimeError::NotSupported(why) => {
+            CommandError::NotSupported(points_to_runbook(service, why))
+        }
         RuntimeError::Unreachable { what, reason } => CommandError::Unavailable { what, reason },
         RuntimeError::Refused(why) | RuntimeError::Failed(why) => CommandError::Failed(why),
+    }
+}
+
+/// `why`, pointing at the service's runbook when the catalog names one and `why` does
+/// not already (the docker and systemd runtimes say it themselves through
+/// [`RuntimeError::by_hand`]).
+pub(super) fn points_to_runbook(service: &crate::Service, why: String) -> String {
+    let pointer = runbook_pointer(service);
+    if service.runbook.is_none() || why.ends_with(&pointer) {
+        why
+    } else {
+        format!("{why}; {pointer}")
     }
 }
 

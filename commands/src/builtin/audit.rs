@@ -95,9 +95,9 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         .audit
         .recent(&filter)
         .await
-        .map_err(|reason| CommandError::Unavailable {
+        .map_err(|error| CommandError::Unavailable {
             what: "the audit log".into(),
-            reason,
+            reason: error.to_string(),
         })?;
     if entries.is_empty() {
         return Ok(Reply::info("No audit entries match").only_actor());

@@ -76,11 +76,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             )));
         }
         let limit = call.integer("limit").unwrap_or(20) as u32;
-        let incidents = ctx
-            .incidents
-            .list(call.switch("all"), limit)
-            .await
-            .map_err(CommandError::Failed)?;
+        let incidents = ctx.incidents.list(call.switch("all"), limit).await?;
         return Ok(list_reply(&incidents, call.switch("all")));
     }
     // The incident number, else the incident of this thread; a word that is not a number
@@ -139,11 +135,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         IncidentAction::Note(_) => "noted",
         IncidentAction::Escalate => "escalated",
     };
-    let view = ctx
-        .incidents
-        .act(id, action, ctx.invocation)
-        .await
-        .map_err(CommandError::Failed)?;
+    let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
 }
 
@@ -218,8 +210,7 @@ async fn show(id: i64, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let detail = ctx
         .incidents
         .show(id)
-        .await
-        .map_err(CommandError::Failed)?
+        .await?
         .ok_or_else(|| CommandError::Failed(format!("there is no incident {id}")))?;
     let view = &detail.incident;
     let status = match view.status.as_str() {

@@ -76,10 +76,9 @@ pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), Comm
                 ),
                 _ => format!("{} has no runtime target to roll back", service.name),
             };
-            Err(CommandError::NotSupported(match &service.runbook {
-                Some(runbook) => format!("{why}; see the runbook: {runbook}"),
-                None => why,
-            }))
+            Err(CommandError::NotSupported(
+                super::action_reply::points_to_runbook(service, why),
+            ))
         }
     }
 }

@@ -60,11 +60,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                     "`silence list` takes nothing more".into(),
                 ));
             }
-            let silences = ctx
-                .incidents
-                .silences()
-                .await
-                .map_err(CommandError::Failed)?;
+            let silences = ctx.incidents.silences().await?;
             if silences.is_empty() {
                 return Ok(Reply::info("No active silences"));
             }
@@ -88,8 +84,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             let ended = ctx
                 .incidents
                 .expire_silence(id, &ctx.invocation.actor)
-                .await
-                .map_err(CommandError::Failed)?;
+                .await?;
             return Ok(if ended {
                 Reply::success(format!("Silence {id} expired"))
             } else {
@@ -146,8 +141,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let view = ctx
         .incidents
         .silence(request, &ctx.invocation.actor)
-        .await
-        .map_err(CommandError::Failed)?;
+        .await?;
     Ok(Reply::success(format!(
         "Silenced `{}` for {}",
         view.target,
