@@ -352,16 +352,14 @@ pub trait IncidentDesk: Send + Sync {
     async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, DeskError>;
     async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, DeskError>;
     /// Applies `action` as the invocation's actor. Typed (or pressed) in the incident's
-    /// own thread, the command's reply is the one answer there: the desk posts no
-    /// separate thread update in that thread.
+    /// own thread ([`Invocation::incident`]), the command's reply is the one answer
+    /// there: the desk posts no separate thread update in that thread.
     async fn act(
         &self,
         id: i64,
         action: IncidentAction,
         invocation: &Invocation,
     ) -> Result<IncidentView, DeskError>;
-    /// The incident whose thread this invocation was typed in.
-    async fn in_thread(&self, invocation: &Invocation) -> Option<i64>;
     async fn silence(
         &self,
         request: SilenceRequest,

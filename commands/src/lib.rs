@@ -26,7 +26,7 @@ pub use command::Command;
 pub use context::Ctx;
 pub use error::CommandError;
 pub use human_duration::HumanDuration;
-pub use invocation::{Actor, Invocation, Platform, actor_label};
+pub use invocation::{Actor, IncidentRef, Invocation, Platform, actor_label};
 pub use language::{Call, ParseError};
 pub use registry::Registry;
 pub use reply::{Button, Field, Reply, Status};

@@ -3,6 +3,8 @@
 //! [`Engine::handle`] is the single entry point for every chat surface (console, Slack,
 //! Discord, buttons). Every pass leaves exactly one audit record, whatever happened:
 //! unparsable text, denial, a pending confirmation, an approval, a failure or a timeout.
+//! The adapter resolves the incident of the thread a command was typed in and sets it on
+//! the [`Invocation`]; the engine only reads it (its service fills a missing one).
 
 mod confirmation;
 mod execute;
@@ -97,24 +99,13 @@ impl Engine {
         progress: &dyn Progress,
         request_id: String,
     ) -> Reply {
-        let in_thread;
-        let invocation = match self.thread_service(invocation).await {
-            Some(service) => {
-                in_thread = Invocation {
-                    thread_service: Some(service),
-                    ..invocation.clone()
-                };
-                &in_thread
-            }
-            None => invocation,
-        };
         let trail = Trail::continuing(invocation, request_id);
         let parts = &self.parts;
         let call = match language::parse(
             &invocation.text,
             &parts.registry,
             &parts.catalog,
-            invocation.thread_service.as_ref(),
+            invocation.thread_service(),
         ) {
             Ok(call) => call,
             Err(error) => {
@@ -174,35 +165,6 @@ impl Engine {
         let trail = Trail::new(invocation);
         let verdict = Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(reason);
         self.finish(&trail, verdict, Reply::default()).await;
-    }
-
-    /// The service of the incident whose thread the invocation was typed in, when the
-    /// adapter did not set one (a lookup of the thread's root in `incident_messages`).
-    async fn thread_service(
-        &self,
-        invocation: &Invocation,
-    ) -> Option<opsbot_commands::ServiceName> {
-        if invocation.thread_service.is_some() {
-            return None;
-        }
-        let thread = invocation.thread.as_deref()?;
-        let found = crate::incidents::thread_incident(
-            &self.parts.store,
-            invocation.platform(),
-            &invocation.channel,
-            thread,
-        )
-        .await;
-        match found {
-            Ok(Some((_, Some(service)))) => {
-                self.parts.catalog.get(&service).map(|s| s.name.clone())
-            }
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a thread failed");
-                None
-            }
-        }
     }
 
     /// Writes the audit record (waiting for it to be durable), counts metrics, and

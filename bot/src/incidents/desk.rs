@@ -333,26 +333,14 @@ impl IncidentDesk for Incidents {
         invocation: &Invocation,
     ) -> Result<IncidentView, DeskError> {
         // In this incident's own thread the command's reply is the one answer there.
-        let answered = (self.in_thread(invocation).await == Some(id))
+        let answered = invocation
+            .incident
+            .as_ref()
+            .is_some_and(|incident| incident.id == id)
             .then(|| (invocation.platform(), invocation.channel.as_str()));
         let actor = who(&invocation.actor);
         self.act_answered(id, &action, &actor, jiff::Timestamp::now(), answered)
             .await
-    }
-
-    async fn in_thread(&self, invocation: &Invocation) -> Option<i64> {
-        let thread = invocation.thread.as_deref()?;
-        let platform: Platform = invocation.platform();
-        match self
-            .thread_incident(platform, &invocation.channel, thread)
-            .await
-        {
-            Ok(found) => found.map(|(id, _)| id),
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a thread failed");
-                None
-            }
-        }
     }
 
     async fn silence(

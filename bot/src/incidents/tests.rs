@@ -3,7 +3,7 @@
 
 use opsbot_alerts::{AlertBatch, parse_alertmanager, parse_generic};
 use opsbot_commands::{
-    Actor, Catalog, Platform,
+    Actor, Catalog, IncidentRef, Platform,
     context::{DeskError, IncidentAction},
 };
 use sqlx::Row;
@@ -301,7 +301,7 @@ backend_tests! {
             .bind("slack").bind(format!("incident:{id}")).bind("#ai-operations").bind("1763708400.000100").bind(0i64)
             .execute(db.store.pool()).await.unwrap();
         let found = i.thread_incident(Platform::Slack, "#ai-operations", "1763708400.000100").await.unwrap();
-        assert_eq!(found, Some((id, Some("wrkhrs-gateway".to_string()))));
+        assert_eq!(found, Some(IncidentRef { id, service: Some("wrkhrs-gateway".parse().unwrap()) }));
         assert_eq!(i.thread_incident(Platform::Slack, "#elsewhere", "1763708400.000100").await.unwrap(), None);
         assert_eq!(i.thread_incident(Platform::Discord, "#ai-operations", "1763708400.000100").await.unwrap(), None);
     }

@@ -94,9 +94,10 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                 }
                 note_words.push(word.to_string());
             }
-            ctx.incidents
-                .in_thread(ctx.invocation)
-                .await
+            ctx.invocation
+                .incident
+                .as_ref()
+                .map(|incident| incident.id)
                 .ok_or_else(|| {
                     CommandError::Failed(format!(
                         "which incident? say `incident {action} ID` (`incident list` shows them), \

@@ -94,7 +94,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         _ => {}
     }
     // `silence 2h` in an incident thread: the thread's service.
-    let (target, duration) = match (second, &ctx.invocation.thread_service) {
+    let (target, duration) = match (second, ctx.invocation.thread_service()) {
         (Some(duration), _) => (what.to_string(), duration),
         (None, Some(service)) if what.parse::<HumanDuration>().is_ok() => {
             (service.to_string(), what)

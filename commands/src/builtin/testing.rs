@@ -240,9 +240,6 @@ impl crate::context::IncidentDesk for NoIncidents {
     ) -> Result<IncidentView, DeskError> {
         Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
-        None
-    }
     async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, DeskError> {
         Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
