@@ -129,7 +129,7 @@ impl App {
             cost_metrics,
         ));
         let engine = Arc::new(Engine::new(EngineParts {
-            registry: Registry::builtin(),
+            registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
             policy,
             store: store.clone(),

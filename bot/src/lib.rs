@@ -7,6 +7,8 @@
 pub mod app;
 pub mod audit;
 pub mod cli;
+#[cfg(test)]
+mod command_surfaces;
 pub mod config;
 pub mod console;
 pub mod cost;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use opsbot_commands::{HumanDuration, catalog::Target};
 use serde::Deserialize;
 
-use super::{Config, document::KeyPath, validate::Problems};
+use super::{Config, document::KeyPath, problems::Problems};
 
 /// `[systemd]`
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

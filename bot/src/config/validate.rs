@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use opsbot_commands::{
-    Catalog, CommandName, Registry, Service,
+    Catalog, Registry, Service,
     catalog::{CostSource, HealthCheck, Target},
 };
 
@@ -247,16 +247,16 @@ fn check_commands(commands: &[String], path: &KeyPath, problems: &mut Problems) 
             "is empty; list command names, or \"*\" for every command",
         );
     }
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     for (index, command) in commands.iter().enumerate() {
-        if command == "*" || CommandName::parse(command).is_some() {
+        if command == "*" || registry.find(command).is_some() {
             continue;
         }
         let mut message = format!("unknown command `{command}`");
         if let Some(close) = registry.close_matches(command).first() {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
-        let known: Vec<&str> = CommandName::ALL.iter().map(|c| c.as_str()).collect();
+        let known: Vec<&str> = registry.commands().iter().map(|c| c.name).collect();
         message.push_str(&format!(
             "; known commands: {} (or \"*\" for all)",
             known.join(", ")

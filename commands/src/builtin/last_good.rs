@@ -69,7 +69,7 @@ pub(super) async fn resolve(
         .runtime
         .history(service)
         .await
-        .map_err(|e| super::runtime_error(service, e))?;
+        .map_err(|e| super::action_reply::runtime_error(service, e))?;
     let current = history
         .iter()
         .find(|r| r.current)
@@ -112,7 +112,7 @@ fn none_known_good(service: &Service) -> String {
 
 /// `#5 (app:1.4, passed 3h ago)`.
 fn describe(good: &GoodRevision) -> String {
-    let age = super::rollback::age(jiff::Timestamp::now(), good.passed_at);
+    let age = crate::human_duration::age(jiff::Timestamp::now(), good.passed_at);
     if good.images.is_empty() {
         format!("#{} when it passed {age}", good.number)
     } else {

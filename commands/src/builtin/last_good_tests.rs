@@ -263,7 +263,7 @@ async fn a_failed_rollout_offers_rollback_even_without_health_checks() {
 
 #[test]
 fn to_takes_a_revision_or_last_good() {
-    let registry = Registry::builtin();
+    let registry = Registry::new(crate::builtin::COMMANDS);
     let catalog = catalog();
     let parse = |text| language::parse(text, &registry, &catalog, None);
     let call = parse("rollback ollama --to LAST-GOOD").unwrap();

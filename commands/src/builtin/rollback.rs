@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply,
+    command::{Command, Handler},
     context::{Revision, Runtime},
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
 use super::{
@@ -17,8 +18,8 @@ use super::{
     last_good::{self, LAST_GOOD},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Rollback,
+pub static COMMAND: Command = Command {
+    name: "rollback",
     summary: "Roll a service back to its previous (or a given) revision, or list revisions",
     service: ServiceArg::Required,
     args: &[],
@@ -46,6 +47,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "rollback ai-orchestration --to last-good",
         "rollback ai-orchestration --list",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: Some(|call, runtime| Box::pin(precheck(call, runtime))),
+    },
 };
 
 /// How long the precheck waits for the revision history.
@@ -55,8 +60,12 @@ const PRECHECK_HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 /// deployments keep revisions (docker compose and systemd have none to go back to), and
 /// `--to N` must name one of them (read from the runtime's history, which only reads).
 /// When the history cannot be read now, the run decides (and reports) instead.
+/// `--list` only reads, so it is never refused here.
 pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), CommandError> {
-    let service = super::required_service(call)?;
+    if call.switch("list") {
+        return Ok(());
+    }
+    let service = super::service_arg::required_service(call)?;
     match &service.target {
         crate::catalog::Target::Kubernetes { .. } => match call.integer("to") {
             Some(to) => known_revision(service, to, runtime).await,
@@ -73,10 +82,9 @@ pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), Comm
                 ),
                 _ => format!("{} has no runtime target to roll back", service.name),
             };
-            Err(CommandError::NotSupported(match &service.runbook {
-                Some(runbook) => format!("{why}; see the runbook: {runbook}"),
-                None => why,
-            }))
+            Err(CommandError::NotSupported(
+                super::action_reply::points_to_runbook(service, why),
+            ))
         }
     }
 }
@@ -107,7 +115,7 @@ async fn known_revision(
 }
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let service = super::required_service(call)?;
+    let service = super::service_arg::required_service(call)?;
     let mut to = call.integer("to");
     let to_last_good = call.text("to") == Some(LAST_GOOD);
     if call.switch("list") {
@@ -129,7 +137,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         known_good = Some(format!(
             "#{} is the last revision known good: it passed the health gate {} (after a command of {})",
             revision.number,
-            age(jiff::Timestamp::now(), good.passed_at),
+            crate::human_duration::age(jiff::Timestamp::now(), good.passed_at),
             good.passed_by,
         ));
     } else {
@@ -137,7 +145,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             .report(&format!("Rolling back {}…", service.name));
     }
     let result = ctx.runtime.rollback(service, to, ctx.progress).await;
-    let reply = super::action_reply("Rollback", service, result);
+    let reply = super::action_reply::action_reply("Rollback", service, result);
     let mut reply = last_good::after_rollout(ctx, service, false, reply).await?;
     if let Some(line) = known_good {
         reply = reply.line(line);
@@ -151,7 +159,7 @@ async fn list(service: &crate::Service, ctx: Ctx<'_>) -> Result<Reply, CommandEr
         .runtime
         .history(service)
         .await
-        .map_err(|e| super::runtime_error(service, e))?;
+        .map_err(|e| super::action_reply::runtime_error(service, e))?;
     let name = service.name.as_str();
     if revisions.is_empty() {
         return Ok(Reply::info(format!("{name} has no recorded revisions")));
@@ -194,21 +202,10 @@ fn revision_line(revision: &Revision, now: jiff::Timestamp) -> String {
         line.push_str(&format!(" — {}", images.join(", ")));
     }
     if let Some(created) = revision.created {
-        line.push_str(&format!(" — {}", age(now, created)));
+        line.push_str(&format!(" — {}", crate::human_duration::age(now, created)));
     }
     if let Some(cause) = revision.change_cause.as_deref().filter(|c| !c.is_empty()) {
         line.push_str(&format!(" — {cause}"));
     }
     line
-}
-
-/// `just now`, `5m ago`, `3h ago`, `2d ago`.
-pub(super) fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
-    let seconds = now.as_second().saturating_sub(then.as_second());
-    match seconds {
-        s if s < 60 => "just now".into(),
-        s if s < 3_600 => format!("{}m ago", s / 60),
-        s if s < 86_400 => format!("{}h ago", s / 3_600),
-        s => format!("{}d ago", s / 86_400),
-    }
 }

@@ -13,8 +13,9 @@ use crate::{
     Actor, Catalog, CommandError, Ctx, Invocation, Platform, Registry, Reply, Service,
     catalog::{HealthCheck, HttpCheck},
     context::{
-        AccessView, ActionReport, AuditFilter, AuditQuery, AuditView, CheckOutcome, GoodRevision,
-        HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober, Progress, Revision,
+        AccessView, ActionReport, AuditFilter, AuditQuery, AuditQueryError, AuditView,
+        CheckOutcome, GoodRevision, HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober,
+        Progress, Revision,
         RoleDescription, Runtime, RuntimeError, RuntimeView,
     },
     language,
@@ -143,7 +144,7 @@ impl AccessView for AllowAll {
     fn describe(&self, _: &Actor) -> Vec<RoleDescription> {
         vec![]
     }
-    fn may_run(&self, _: &Actor, _: crate::CommandName, _: Option<&Service>) -> bool {
+    fn may_run(&self, _: &Actor, _: &str, _: Option<&Service>) -> bool {
         true
     }
 }
@@ -152,7 +153,7 @@ struct NoAudit;
 
 #[async_trait]
 impl AuditQuery for NoAudit {
-    async fn recent(&self, _: &AuditFilter) -> Result<Vec<AuditView>, String> {
+    async fn recent(&self, _: &AuditFilter) -> Result<Vec<AuditView>, AuditQueryError> {
         Ok(vec![])
     }
 }
@@ -259,7 +260,7 @@ async fn run_in(
     costs: &dyn crate::context::CostReader,
     known_good: &dyn KnownGood,
 ) -> Result<Reply, CommandError> {
-    let registry = Registry::builtin();
+    let registry = Registry::new(super::COMMANDS);
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
     let invocation = Invocation::new(
         Actor::new(Platform::Console, "tester", "Tester"),
@@ -279,10 +280,12 @@ async fn run_in(
         costs,
         known_good,
     };
-    super::run(&call, ctx).await
+    call.command.run(&call, ctx).await
 }
 
-use crate::context::{IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView};
+use crate::context::{
+    DeskError, IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView,
+};
 
 /// No incident store (for command tests that do not touch incidents): every call says so.
 pub struct NoIncidents;
@@ -291,26 +294,28 @@ const NO_INCIDENTS: &str = "incidents are not available here";
 
 #[async_trait::async_trait]
 impl crate::context::IncidentDesk for NoIncidents {
-    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, String> {
-        Err(NO_INCIDENTS.into())
+    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
-        Err(NO_INCIDENTS.into())
+    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn act(&self, _: i64, _: IncidentAction, _: &Invocation) -> Result<IncidentView, String> {
-        Err(NO_INCIDENTS.into())
+    async fn act(
+        &self,
+        _: i64,
+        _: IncidentAction,
+        _: &Invocation,
+    ) -> Result<IncidentView, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
-        None
+    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, String> {
-        Err(NO_INCIDENTS.into())
+    async fn silences(&self) -> Result<Vec<SilenceView>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
-        Err(NO_INCIDENTS.into())
+    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
 }
 

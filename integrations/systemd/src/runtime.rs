@@ -57,18 +57,12 @@ impl SystemdRuntime {
                     timeout: self.settings.call_timeout,
                 },
             )),
-            other => Err(RuntimeError::NotSupported(format!(
-                "the systemd adapter operates systemd units, not {}",
-                other.describe()
-            ))),
+            _ => Err(RuntimeError::foreign_target(
+                "systemd",
+                "systemd units",
+                service,
+            )),
         }
-    }
-}
-
-fn runbook_pointer(service: &Service) -> String {
-    match &service.runbook {
-        Some(runbook) => format!("see the runbook ({runbook})"),
-        None => "see the runbook".to_string(),
     }
 }
 
@@ -90,10 +84,10 @@ impl Runtime for SystemdRuntime {
         _progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "systemd keeps no previous revision of {unit}; {}",
-            runbook_pointer(service)
-        )))
+        Err(RuntimeError::by_hand(
+            service,
+            format!("systemd keeps no previous revision of {unit}"),
+        ))
     }
 
     async fn scale(
@@ -103,10 +97,10 @@ impl Runtime for SystemdRuntime {
         _progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "systemd unit {unit} runs as one instance and cannot be scaled; {}",
-            runbook_pointer(service)
-        )))
+        Err(RuntimeError::by_hand(
+            service,
+            format!("systemd unit {unit} runs as one instance and cannot be scaled"),
+        ))
     }
 
     async fn logs(
