@@ -401,4 +401,6 @@ pub struct Ctx<'a> {
     pub incidents: &'a dyn IncidentDesk,
     /// Spend of services' cost sources (`cost`).
     pub costs: &'a dyn CostReader,
+    /// Runbooks and their runs (`runbook`).
+    pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
 }

@@ -25,6 +25,7 @@ pub enum CommandName {
     Incident,
     Silence,
     Cost,
+    Runbook,
 }
 
 impl CommandName {
@@ -45,6 +46,7 @@ impl CommandName {
         CommandName::Incident,
         CommandName::Silence,
         CommandName::Cost,
+        CommandName::Runbook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +67,7 @@ impl CommandName {
             CommandName::Incident => "incident",
             CommandName::Silence => "silence",
             CommandName::Cost => "cost",
+            CommandName::Runbook => "runbook",
         }
     }
 
@@ -96,6 +99,14 @@ pub enum Safety {
     /// Destructive, except when one of these switches is given: `rollback --list` only
     /// reads the history, so it needs no confirmation (RBAC still applies).
     DestructiveUnless(&'static [&'static str]),
+    /// Destructive only when the positional `arg` is one of `actions` and none of the
+    /// `unless` switches is given: `runbook run` starts a run, `runbook run --dry-run`
+    /// and `runbook list` change nothing.
+    DestructiveActions {
+        arg: &'static str,
+        actions: &'static [&'static str],
+        unless: &'static [&'static str],
+    },
 }
 
 /// Whether a command takes a service as its first argument.
@@ -188,7 +199,7 @@ impl CommandSpec {
     pub fn is_destructive(&self) -> bool {
         matches!(
             self.safety,
-            Safety::Destructive | Safety::DestructiveUnless(_)
+            Safety::Destructive | Safety::DestructiveUnless(_) | Safety::DestructiveActions { .. }
         )
     }
 
@@ -198,6 +209,14 @@ impl CommandSpec {
             Safety::ReadOnly => false,
             Safety::Destructive => true,
             Safety::DestructiveUnless(switches) => !switches.iter().any(|s| call.switch(s)),
+            Safety::DestructiveActions {
+                arg,
+                actions,
+                unless,
+            } => {
+                call.text(arg).is_some_and(|a| actions.contains(&a))
+                    && !unless.iter().any(|s| call.switch(s))
+            }
         }
     }
 

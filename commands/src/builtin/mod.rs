@@ -16,6 +16,7 @@ mod logs;
 mod request_control;
 mod restart;
 mod rollback;
+mod runbook;
 mod scale;
 mod services;
 mod silence;
@@ -51,6 +52,7 @@ pub static SPECS: &[&CommandSpec] = &[
     &incident::SPEC,
     &silence::SPEC,
     &cost::SPEC,
+    &runbook::SPEC,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,
@@ -86,6 +88,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         CommandName::Incident => incident::run(call, ctx).await,
         CommandName::Silence => silence::run(call, ctx).await,
         CommandName::Cost => cost::run(call, ctx).await,
+        CommandName::Runbook => runbook::run(call, ctx).await,
         CommandName::Confirm | CommandName::Cancel | CommandName::Approve | CommandName::Deny => {
             Err(CommandError::Failed(format!(
                 "`{}` is handled by the engine",

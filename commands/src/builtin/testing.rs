@@ -211,6 +211,7 @@ pub async fn run_with_costs(
         progress: &NoProgress,
         incidents: &NoIncidents,
         costs,
+        runbooks: &crate::runbooks::NoRunbooks,
     };
     super::run(&call, ctx).await
 }
