@@ -67,6 +67,8 @@ pub struct App {
     pub slack: Option<crate::slack::Slack>,
     /// Discord, when `[discord]` is configured: its endpoint's state, the gateway.
     pub discord: Option<crate::discord::Discord>,
+    /// Renews the leases of this process's runbook runs; marks dead ones interrupted.
+    runbook_leases: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -110,6 +112,12 @@ impl App {
             config.cost.cache_ttl.0,
             metrics.cost.clone(),
         ));
+        let runbooks = crate::runbooks::Runbooks::new(
+            config.runbooks.clone(),
+            loaded.catalog.clone(),
+            store.clone(),
+            config.outbox.lease.as_duration(),
+        )?;
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::builtin(),
             catalog: loaded.catalog.clone(),
@@ -123,7 +131,9 @@ impl App {
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
             costs: costs.clone(),
+            runbooks: Arc::new(runbooks.clone()),
         }));
+        let runbook_leases = runbooks.attach(&engine);
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -221,6 +231,7 @@ impl App {
             budget_alerts,
             slack,
             discord,
+            runbook_leases,
         })
     }
 
@@ -252,6 +263,7 @@ impl App {
             checkpoints.abort();
         }
         self.expiry.abort();
+        self.runbook_leases.abort();
         self.inbox_recovery.abort();
         self.escalation.abort();
         if let Some(budget_alerts) = &self.budget_alerts {

@@ -19,6 +19,7 @@ pub mod leadership;
 pub mod metrics;
 pub mod outbox;
 pub mod rbac;
+pub mod runbooks;
 pub mod runtime;
 pub mod server;
 pub mod slack;

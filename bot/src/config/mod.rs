@@ -17,6 +17,7 @@ pub mod leadership;
 pub mod load;
 pub mod model;
 pub mod outbox;
+pub mod runbooks;
 pub mod secret;
 pub mod slack;
 pub mod summary;
@@ -35,6 +36,7 @@ pub use load::{
 };
 pub use model::*;
 pub use outbox::OutboxConfig;
+pub use runbooks::RunbookConfig;
 pub use secret::{Secret, SecretSource, redact_url};
 pub use slack::{SlackConfig, SlackMode};
 pub use summary::summarize;

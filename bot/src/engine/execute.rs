@@ -31,6 +31,7 @@ impl Engine {
             progress,
             incidents: parts.incidents.as_ref(),
             costs: parts.costs.as_ref(),
+            runbooks: parts.runbooks.as_ref(),
         };
         let command = call.command();
         match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {

@@ -8,6 +8,7 @@ mod confirmation;
 mod execute;
 mod expiry;
 mod request_control;
+mod runbook_steps;
 mod trail;
 
 use std::{sync::Arc, time::Duration};
@@ -45,6 +46,8 @@ pub struct EngineParts {
     pub incidents: Arc<dyn IncidentDesk>,
     /// Spend of services' cost sources for `cost` (cached).
     pub costs: Arc<dyn CostReader>,
+    /// Runbooks and their runs for `runbook`.
+    pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.

@@ -70,6 +70,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
+    Embedded {
+        version: 9,
+        description: "runbook runs",
+        sqlite: include_str!("../../../migrations/sqlite/0009_runbook_runs.sql"),
+        postgres: include_str!("../../../migrations/postgres/0009_runbook_runs.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
