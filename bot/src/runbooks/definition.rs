@@ -190,20 +190,28 @@ pub struct Step {
 }
 
 impl Step {
-    /// What it does, for people: secrets replaced by `[secret]` and anything
+    /// What it does, for people: secret headers named, never shown, and anything
     /// secret-shaped redacted.
     pub fn describe(&self) -> String {
         let text = match &self.action {
             Action::Command(text) => text.clone(),
             Action::Http(http) => {
                 let mut text = format!("{} {}", http.method, http.url);
-                for header in &http.headers {
-                    let value = if header.secret {
-                        "[secret]"
-                    } else {
-                        header.value.as_str()
-                    };
-                    text.push_str(&format!(" [{}: {value}]", header.name));
+                // `Authorization (secret)`: never the value, and nothing the redactor
+                // would take for one.
+                let headers: Vec<String> = http
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        if h.secret {
+                            format!("{} (secret)", h.name)
+                        } else {
+                            format!("{}: {}", h.name, h.value)
+                        }
+                    })
+                    .collect();
+                if !headers.is_empty() {
+                    text.push_str(&format!(" [{}]", headers.join("; ")));
                 }
                 if let Some(body) = &http.body {
                     text.push_str(&format!(" {body}"));
