@@ -52,11 +52,14 @@ const CAROL: &str = "U0CAROL";
 /// A bound for a hung test, not a measurement.
 const WAIT: Duration = Duration::from_secs(30);
 
+/// A request the fake admin API took: its path, Authorization header and JSON body.
+type Seen = (String, Option<String>, Value);
+
 /// The fake admin API: every request counted, bodies and Authorization headers kept.
 #[derive(Clone, Default)]
 struct AdminApi {
     requests: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl AdminApi {

@@ -435,10 +435,12 @@ impl RunbookDesk for Runbooks {
                 &mut tx,
                 run,
                 waiting.position,
-                &["waiting"],
-                state,
-                &said,
-                Some(&by),
+                &repo::StepChange {
+                    from: &["waiting"],
+                    to: state,
+                    detail: &said,
+                    answered_by: Some(&by),
+                },
                 now,
             )
             .await?;

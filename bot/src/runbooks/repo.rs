@@ -194,18 +194,30 @@ pub async fn recent(store: &Store, limit: i64) -> Result<Vec<RunRow>, StoreError
     rows.iter().map(decode_run).collect()
 }
 
-/// Moves a step from one of `from` (one or two states) to `to` with its detail (and who answered); false
-/// when it was in none of `from` (someone else moved it first).
+/// A change of a step's state: from one of `from` (one or two states) to `to`, with
+/// what came of it and who answered (a manual step).
+pub struct StepChange<'a> {
+    pub from: &'a [&'a str],
+    pub to: &'a str,
+    pub detail: &'a str,
+    pub answered_by: Option<&'a str>,
+}
+
+/// Applies `change` to step `position`; false when the step was in none of
+/// `change.from` (someone else moved it first).
 pub async fn move_step(
     conn: &mut AnyConnection,
     run_id: i64,
     position: i64,
-    from: &[&str],
-    to: &str,
-    detail: &str,
-    answered_by: Option<&str>,
+    change: &StepChange<'_>,
     now: jiff::Timestamp,
 ) -> Result<bool, StoreError> {
+    let StepChange {
+        from,
+        to,
+        detail,
+        answered_by,
+    } = *change;
     let (first, second) = match from {
         [one] => (*one, *one),
         [one, two, ..] => (*one, *two),

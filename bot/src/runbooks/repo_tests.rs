@@ -59,16 +59,16 @@ backend_tests! {
         let id = insert(&db.store, i64::MAX).await;
         let now = jiff::Timestamp::now();
         let mut conn = db.store.pool().acquire().await.unwrap();
-        assert!(move_step(&mut conn, id, 2, &["pending"], "waiting", "", None, now).await.unwrap());
+        assert!(move_step(&mut conn, id, 2, &StepChange { from: &["pending"], to: "waiting", detail: "", answered_by: None }, now).await.unwrap());
         assert!(move_run(&mut conn, id, "waiting", now).await.unwrap());
         assert!(
-            move_step(&mut conn, id, 2, &["waiting"], "ok", "done by Bob", Some("Bob"), now)
+            move_step(&mut conn, id, 2, &StepChange { from: &["waiting"], to: "ok", detail: "done by Bob", answered_by: Some("Bob") }, now)
                 .await
                 .unwrap()
         );
         // A second press (or a Skip racing it) finds the step answered.
         assert!(
-            !move_step(&mut conn, id, 2, &["waiting"], "skipped", "skipped by Carol", Some("Carol"), now)
+            !move_step(&mut conn, id, 2, &StepChange { from: &["waiting"], to: "skipped", detail: "skipped by Carol", answered_by: Some("Carol") }, now)
                 .await
                 .unwrap()
         );
@@ -104,7 +104,7 @@ backend_tests! {
         assert_eq!(renew(&db.store, "process-a", now_us + 60_000_000).await.unwrap(), 2);
         assert!(lapsed(&db.store, now_us).await.unwrap().is_empty());
         let mut conn = db.store.pool().acquire().await.unwrap();
-        move_step(&mut conn, dead, 1, &["pending"], "running", "", None, now).await.unwrap();
+        move_step(&mut conn, dead, 1, &StepChange { from: &["pending"], to: "running", detail: "", answered_by: None }, now).await.unwrap();
         assert_eq!(interrupt_steps(&mut conn, dead, now).await.unwrap(), vec![1]);
         let states: Vec<String> =
             steps(&mut conn, dead).await.unwrap().into_iter().map(|s| s.state).collect();

@@ -179,10 +179,12 @@ async fn move_step(
         &mut tx,
         run,
         position,
-        from,
-        to,
-        detail,
-        None,
+        &repo::StepChange {
+            from,
+            to,
+            detail,
+            answered_by: None,
+        },
         jiff::Timestamp::now(),
     )
     .await?;
@@ -414,10 +416,12 @@ async fn manual(
             &mut tx,
             run.id,
             position,
-            &["pending"],
-            "waiting",
-            "waiting for Done or Skip",
-            None,
+            &repo::StepChange {
+                from: &["pending"],
+                to: "waiting",
+                detail: "waiting for Done or Skip",
+                answered_by: None,
+            },
             now,
         )
         .await?;
@@ -468,10 +472,12 @@ async fn manual(
                         &mut tx,
                         run.id,
                         position,
-                        &["waiting"],
-                        "aborted",
-                        &detail,
-                        None,
+                        &repo::StepChange {
+                            from: &["waiting"],
+                            to: "aborted",
+                            detail: &detail,
+                            answered_by: None,
+                        },
                         now,
                     )
                     .await?;
