@@ -114,6 +114,7 @@ fn session(command: CommandName) -> (Vec<(&'static str, &'static str)>, Expected
         CommandName::Silence => (vec![(op, "silence web 1h --reason maintenance")], RAN),
         // $2.50 of a $1 budget: red, and it ran fine.
         CommandName::Cost => (vec![(op, "cost web")], RAN),
+        CommandName::Runbook => (vec![(op, "runbook list")], RAN),
     }
 }
 
