@@ -361,6 +361,22 @@ mod tests {
     }
 
     #[test]
+    fn only_a_real_run_asks_for_confirmation() {
+        let registry = crate::Registry::builtin();
+        let catalog = crate::Catalog::new(Vec::new()).unwrap();
+        let destructive = |text: &str| {
+            let call = crate::language::parse(text, &registry, &catalog, None).unwrap();
+            call.spec.is_destructive_call(&call)
+        };
+        assert!(destructive("runbook run recovery service=web"));
+        assert!(!destructive("runbook run recovery --dry-run"));
+        assert!(!destructive("runbook list"));
+        assert!(!destructive("runbook show recovery"));
+        assert!(!destructive("runbook done 7"));
+        assert!(!destructive("runbook"));
+    }
+
+    #[test]
     fn run_numbers_take_a_hash() {
         assert_eq!(run_number("#7"), Ok(7));
         assert_eq!(run_number("7"), Ok(7));
