@@ -113,6 +113,7 @@ fn session(command: &str) -> (Vec<(&'static str, &'static str)>, Expected) {
         "silence" => (vec![(op, "silence web 1h --reason maintenance")], RAN),
         // $2.50 of a $1 budget: red, and it ran fine.
         "cost" => (vec![(op, "cost web")], RAN),
+        "runbook" => (vec![(op, "runbook list")], RAN),
         other => panic!("no session for `{other}`: add one to `session`"),
     }
 }

@@ -77,6 +77,8 @@ pub struct App {
     pub slack: Option<crate::slack::Slack>,
     /// Discord, when `[discord]` is configured: its endpoint's state, the gateway.
     pub discord: Option<crate::discord::Discord>,
+    /// Renews the leases of this process's runbook runs; marks dead ones interrupted.
+    runbook_leases: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -128,6 +130,12 @@ impl App {
             config.cost.cache_ttl.0,
             cost_metrics,
         ));
+        let runbooks = crate::runbooks::Runbooks::new(
+            config.runbooks.clone(),
+            loaded.catalog.clone(),
+            store.clone(),
+            config.outbox.lease.as_duration(),
+        )?;
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
@@ -144,7 +152,9 @@ impl App {
             known_good: Arc::new(crate::store::known_good::KnownGoodRevisions::new(
                 store.clone(),
             )),
+            runbooks: Arc::new(runbooks.clone()),
         }));
+        let runbook_leases = runbooks.attach(&engine);
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -244,6 +254,7 @@ impl App {
             budget_alerts,
             slack,
             discord,
+            runbook_leases,
         })
     }
 
@@ -299,6 +310,7 @@ impl App {
             checkpoints.abort();
         }
         self.expiry.abort();
+        self.runbook_leases.abort();
         self.inbox_recovery.abort();
         self.escalation.abort();
         if let Some(budget_alerts) = &self.budget_alerts {

@@ -21,6 +21,7 @@ pub mod leadership;
 pub mod metrics;
 pub mod outbox;
 pub mod rbac;
+pub mod runbooks;
 pub mod runtime;
 pub mod server;
 pub mod slack;

@@ -102,7 +102,7 @@ impl Command {
     pub fn is_destructive(&self) -> bool {
         matches!(
             self.safety,
-            Safety::Destructive | Safety::DestructiveUnless(_)
+            Safety::Destructive | Safety::DestructiveUnless(_) | Safety::DestructiveActions { .. }
         )
     }
 
@@ -112,6 +112,14 @@ impl Command {
             Safety::ReadOnly => false,
             Safety::Destructive => true,
             Safety::DestructiveUnless(switches) => !switches.iter().any(|s| call.switch(s)),
+            Safety::DestructiveActions {
+                arg,
+                actions,
+                unless,
+            } => {
+                call.text(arg).is_some_and(|a| actions.contains(&a))
+                    && !unless.iter().any(|s| call.switch(s))
+            }
         }
     }
 

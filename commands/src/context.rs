@@ -486,4 +486,6 @@ pub struct Ctx<'a> {
     pub costs: &'a dyn CostReader,
     /// Revisions that passed the health gate (`rollback --to last-good`).
     pub known_good: &'a dyn KnownGood,
+    /// Runbooks and their runs (`runbook`).
+    pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
 }

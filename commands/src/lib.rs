@@ -20,6 +20,7 @@ pub mod language;
 pub mod redact;
 pub mod registry;
 pub mod reply;
+pub mod runbooks;
 
 pub use catalog::{Catalog, Environment, Service, ServiceName};
 pub use command::Command;

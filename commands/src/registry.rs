@@ -16,6 +16,14 @@ pub enum Safety {
     /// Destructive, except when one of these switches is given: `rollback --list` only
     /// reads the history, so it needs no confirmation (RBAC still applies).
     DestructiveUnless(&'static [&'static str]),
+    /// Destructive only when the positional `arg` is one of `actions` and none of the
+    /// `unless` switches is given: `runbook run` starts a run, `runbook run --dry-run`
+    /// and `runbook list` change nothing.
+    DestructiveActions {
+        arg: &'static str,
+        actions: &'static [&'static str],
+        unless: &'static [&'static str],
+    },
 }
 
 /// Whether a command takes a service as its first argument.

@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod model;
 pub mod outbox;
 mod problems;
+pub mod runbooks;
 pub mod secret;
 pub mod slack;
 pub mod summary;
@@ -46,6 +47,7 @@ pub use load::{
 pub use maintenance::MaintenanceWindow;
 pub use model::*;
 pub use outbox::OutboxConfig;
+pub use runbooks::RunbookConfig;
 pub use secret::{Secret, SecretSource, redact_url};
 pub use slack::{SlackConfig, SlackMode};
 pub use summary::summarize;

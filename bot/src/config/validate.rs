@@ -72,6 +72,7 @@ pub(crate) fn validate(
         check_service(service, &root.key("services").index(index), &mut problems);
     }
     let catalog = build_catalog(&config.services, &mut problems);
+    super::runbooks::check(config, catalog.as_ref(), &mut problems);
     if problems.is_empty()
         && let Some(catalog) = catalog
     {
@@ -291,6 +292,15 @@ fn check_approval(
     check_commands(&policy.commands, &path.key("commands"), problems);
     check_globs(&policy.services, &path.key("services"), problems);
     check_globs(&policy.environments, &path.key("environments"), problems);
+    if !policy.runbooks.is_empty() {
+        check_globs(&policy.runbooks, &path.key("runbooks"), problems);
+        if !policy.commands.iter().any(|c| c == "runbook" || c == "*") {
+            problems.push(
+                path.key("runbooks"),
+                "applies only to `runbook run`; add \"runbook\" to `commands`",
+            );
+        }
+    }
     if policy.approver_roles.is_empty() {
         problems.push(
             path.key("approver_roles"),

@@ -27,7 +27,12 @@ impl Engine {
         let parts = &self.parts;
         let invocation = trail.invocation;
         let command = call.name();
-        let rule = parts.policy.approval_rule(command, call.service);
+        let rule = match (command, call.text("action"), call.text("target")) {
+            ("runbook", Some("run"), Some(runbook)) => {
+                parts.policy.runbook_approval_rule(runbook)
+            }
+            _ => parts.policy.approval_rule(command, call.service),
+        };
         let now = jiff::Timestamp::now();
         let mut pending = PendingRequest {
             id: new_request_id(),

@@ -30,6 +30,7 @@ impl Engine {
             incidents: parts.incidents.as_ref(),
             costs: parts.costs.as_ref(),
             known_good: parts.known_good.as_ref(),
+            runbooks: parts.runbooks.as_ref(),
         };
         let command = call.name();
         match tokio::time::timeout(call.command.timeout, call.command.run(call, ctx)).await {

@@ -11,6 +11,7 @@ mod execute;
 mod expiry;
 mod metrics;
 mod request_control;
+mod runbook_steps;
 mod trail;
 
 use std::{sync::Arc, time::Duration};
@@ -51,6 +52,8 @@ pub struct EngineParts {
     pub costs: Arc<dyn CostReader>,
     /// Revisions that passed the health gate (`rollback --to last-good`).
     pub known_good: Arc<dyn KnownGood>,
+    /// Runbooks and their runs for `runbook`.
+    pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.

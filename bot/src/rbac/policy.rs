@@ -45,6 +45,8 @@ pub struct ApprovalRule {
     environments: NamePatterns,
     pub approver_roles: Vec<String>,
     pub expires: std::time::Duration,
+    /// For `runbook run`: the runbooks it covers (`None`: all).
+    runbooks: Option<NamePatterns>,
 }
 
 impl ApprovalRule {
@@ -154,6 +156,11 @@ impl Policy {
                     environments: NamePatterns::parse(&p.environments).map_err(wrap)?,
                     approver_roles: p.approver_roles.clone(),
                     expires: p.expires.as_duration(),
+                    runbooks: if p.runbooks.is_empty() {
+                        None
+                    } else {
+                        Some(NamePatterns::parse(&p.runbooks).map_err(wrap)?)
+                    },
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
@@ -271,6 +278,16 @@ impl Policy {
         self.approvals
             .iter()
             .find(|rule| rule.applies(command, service))
+    }
+
+    /// The two-person rule that applies to running the runbook `name`: one whose
+    /// commands name `runbook` and whose `runbooks` (if any) match it. (A run's steps are
+    /// authorized one by one as its starter; this rule is about starting it at all.)
+    pub fn runbook_approval_rule(&self, name: &str) -> Option<&ApprovalRule> {
+        self.approvals.iter().find(|rule| {
+            rule.commands.contains("runbook")
+                && rule.runbooks.as_ref().is_none_or(|p| p.matches(name))
+        })
     }
 
     pub fn approval_rule_named(&self, name: &str) -> Option<&ApprovalRule> {

@@ -71,6 +71,12 @@ const MIGRATIONS: &[Embedded] = &[
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
     Embedded {
+        version: 9,
+        description: "runbook runs",
+        sqlite: include_str!("../../../migrations/sqlite/0009_runbook_runs.sql"),
+        postgres: include_str!("../../../migrations/postgres/0009_runbook_runs.sql"),
+    },
+    Embedded {
         version: 10,
         description: "known good revisions",
         sqlite: include_str!("../../../migrations/sqlite/0010_known_good_revisions.sql"),

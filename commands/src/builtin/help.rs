@@ -55,6 +55,20 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                 "Asks for confirmation; some environments also need a second person's approval.",
             );
         }
+        if let Safety::DestructiveActions {
+            actions, unless, ..
+        } = command.safety
+        {
+            reply = reply.line(format!(
+                "Only {} (without {}) changes anything and asks for confirmation.",
+                actions.join(", "),
+                unless
+                    .iter()
+                    .map(|s| format!("`--{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
         if let Safety::DestructiveUnless(switches) = command.safety {
             let switches: Vec<String> = switches.iter().map(|s| format!("`--{s}`")).collect();
             reply = reply.line(format!(

@@ -57,6 +57,7 @@ mod logs;
 mod request_control;
 mod restart;
 mod rollback;
+mod runbook;
 mod scale;
 mod service_arg;
 mod services;
@@ -90,6 +91,7 @@ pub static COMMANDS: &[&Command] = &[
     &incident::COMMAND,
     &silence::COMMAND,
     &cost::COMMAND,
+    &runbook::COMMAND,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,

@@ -279,6 +279,7 @@ async fn run_in(
         incidents: &NoIncidents,
         costs,
         known_good,
+        runbooks: &crate::runbooks::NoRunbooks,
     };
     call.command.run(&call, ctx).await
 }
