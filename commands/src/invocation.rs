@@ -10,6 +10,9 @@ pub enum Platform {
     Console,
     Slack,
     Discord,
+    /// An `[[automations]]` entry acting by itself (`automation:NAME`); it has no chat of
+    /// its own, so nothing is ever sent to this platform.
+    Automation,
 }
 
 impl Platform {
@@ -18,6 +21,7 @@ impl Platform {
             Platform::Console => "console",
             Platform::Slack => "slack",
             Platform::Discord => "discord",
+            Platform::Automation => "automation",
         }
     }
 
@@ -26,6 +30,7 @@ impl Platform {
             "console" => Some(Platform::Console),
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
+            "automation" => Some(Platform::Automation),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! ever printing them; [`validate`] checks cross references; [`summary`]
 //! renders `opsbot check-config`.
 pub mod alerts;
+pub mod automations;
 pub mod cost;
 pub mod discord;
 pub mod docker;
@@ -25,6 +26,7 @@ pub mod systemd;
 pub mod validate;
 
 pub use alerts::{AlertsConfig, EscalationPolicy, MaintenanceWindow};
+pub use automations::AutomationConfig;
 pub use cost::CostConfig;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;

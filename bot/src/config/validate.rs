@@ -69,6 +69,7 @@ pub(crate) fn validate(
     }
     let catalog = build_catalog(&config.services, &mut problems);
     super::runbooks::check(config, catalog.as_ref(), &mut problems);
+    super::automations::check(config, &mut problems);
     if problems.0.is_empty()
         && let Some(catalog) = catalog
     {

@@ -76,6 +76,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0009_runbook_runs.sql"),
         postgres: include_str!("../../../migrations/postgres/0009_runbook_runs.sql"),
     },
+    Embedded {
+        version: 13,
+        description: "automations",
+        sqlite: include_str!("../../../migrations/sqlite/0013_automations.sql"),
+        postgres: include_str!("../../../migrations/postgres/0013_automations.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
