@@ -262,3 +262,7 @@ pub fn warnings(config: &Config, catalog: &Catalog) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "automations_tests.rs"]
+mod tests;
