@@ -11,7 +11,8 @@ use opsbot::{
 };
 use opsbot_commands::{Status, context::IncidentDesk};
 use opsbot_fakes::cost::{Allocation, AnthropicCost, CostApi, FakeCostApis, OpenAiCost};
-use opsbot_tests::{Backend, TestBot};
+mod support;
+use support::{Backend, TestBot};
 
 const OPENAI_KEY: &str = "sk-admin-e2e";
 const ANTHROPIC_KEY: &str = "sk-ant-admin-e2e";
@@ -184,15 +185,10 @@ async fn cost_names_a_failed_source_shows_the_others_and_caches() {
         image_dir: images.path().to_path_buf(),
     };
     let (output, mut printed) = tokio::io::duplex(1 << 16);
-    opsbot::console::run(
-        bot.app.engine.clone(),
-        identity,
-        &b"cost alice-openai --period 7d\n"[..],
-        output,
-        false,
-    )
-    .await
-    .unwrap();
+    opsbot::console::Responder::new(bot.app.engine.clone(), identity)
+        .run(&b"cost alice-openai --period 7d\n"[..], output, false)
+        .await
+        .unwrap();
     let mut console_text = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut printed, &mut console_text)
         .await

@@ -12,8 +12,9 @@ use std::{
 
 use axum::{Json, Router, extract::Query, http::StatusCode, routing::get};
 use opsbot_commands::{Status, context::LogChunk};
-use opsbot_tests::{Backend, Probes, TestBot, request_id};
+mod support;
 use serde_json::{Value, json};
+use support::{Backend, Probes, TestBot, request_id};
 
 /// A fake Prometheus `/api/v1/query`, answering by query text.
 async fn prometheus(Query(params): Query<HashMap<String, String>>) -> (StatusCode, Json<Value>) {

@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use opsbot_commands::Status;
-use opsbot_tests::{example_config_text, on_both_backends, request_id};
+mod support;
+use support::{example_config_text, on_both_backends, request_id};
 
 static EXAMPLE: LazyLock<String> = LazyLock::new(example_config_text);
 

@@ -56,9 +56,7 @@ const MIX: &[(&str, &str)] = &[
 /// Interactions spread over this many channels.
 const CHANNELS: u64 = 32;
 
-#[path = "../tests/doubles/healthy.rs"]
-mod healthy;
-use healthy::Healthy;
+use opsbot_fakes::HealthyProber;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -137,15 +135,15 @@ impl Bench {
             catalog,
             source: "bench.toml".into(),
         };
-        let app = App::start_with_prober(&loaded, RuntimeRouter::default(), Arc::new(Healthy))
-            .await
-            .expect("opsbot starts");
+        let app =
+            App::start_with_prober(&loaded, RuntimeRouter::default(), Arc::new(HealthyProber))
+                .await
+                .expect("opsbot starts");
         let router = server::router(ServerState {
             store: app.store.clone(),
             metrics: app.metrics.clone(),
             alerts: None,
-            slack: None,
-            discord: app.discord.as_ref().and_then(|d| d.http_state()),
+            chat: app.chat_routes(),
             chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
         });
         Bench {

@@ -1,5 +1,10 @@
 //! Wiring: from a loaded configuration to a running engine with its store, audit writer
 //! and metrics, and back down again on shutdown.
+//!
+//! This is the one module that knows the chat adapters (`slack`, `discord`) and the HTTP
+//! server: it registers each part's metrics into the one registry, hands the adapters the
+//! engine, merges their endpoints into the server's router, and serves it. Everything
+//! below it imports none of them.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,10 +14,10 @@ use crate::{
     audit::{self, AuditLog, AuditWriter},
     config::LoadedConfig,
     console::ConsoleSink,
-    engine::{Engine, EngineParts},
+    engine::{CommandMetrics, Engine, EngineParts},
     incidents::{IncidentSettings, Incidents},
     metrics::Metrics,
-    outbox::{Dispatcher, DispatcherConfig},
+    outbox::{Dispatcher, DispatcherConfig, OutboxMetrics},
     rbac::{Policy, PolicyError},
     runtime::RuntimeRouter,
     store::{Store, StoreError},
@@ -45,7 +50,12 @@ pub enum StartError {
 pub struct App {
     pub engine: Arc<Engine>,
     pub store: Store,
+    /// The one registry every part below registered its series in (`/metrics`).
     pub metrics: Arc<Metrics>,
+    /// The outbox's series (also for dispatchers a test spawns beside this one).
+    pub outbox_metrics: OutboxMetrics,
+    /// Alert ingest's series, for the alert endpoints of [`App::server_state`].
+    alert_metrics: crate::server::alerts::AlertMetrics,
     audit: AuditWriter,
     retention: tokio::task::JoinHandle<()>,
     /// Signs audit checkpoints every `[audit] checkpoint_interval` (with a key).
@@ -105,7 +115,15 @@ impl App {
         let store = Store::connect_with(&config.store.url, config.store.connect_options()).await?;
         store.migrate().await?;
         let audit = AuditWriter::spawn(store.clone());
-        let metrics = Arc::new(Metrics::new());
+        // Each part registers its own series; the registry is shared once all have.
+        let mut metrics = Metrics::new();
+        let command_metrics = CommandMetrics::register(metrics.registry_mut());
+        let outbox_metrics = OutboxMetrics::register(metrics.registry_mut());
+        let alert_metrics = crate::server::alerts::AlertMetrics::register(metrics.registry_mut());
+        let slack_metrics = crate::slack::SlackMetrics::register(metrics.registry_mut());
+        let discord_metrics = crate::discord::DiscordMetrics::register(metrics.registry_mut());
+        let cost_metrics = crate::cost::CostMetrics::register(metrics.registry_mut());
+        let metrics = Arc::new(metrics);
         let incidents = Incidents::new(
             store.clone(),
             IncidentSettings::from_config(config),
@@ -114,7 +132,7 @@ impl App {
         let costs = Arc::new(crate::cost::SpendService::new(
             crate::cost::CostSources::from_config(&config.cost)?,
             config.cost.cache_ttl.0,
-            metrics.cost.clone(),
+            cost_metrics,
         ));
         let runbooks = crate::runbooks::Runbooks::new(
             config.runbooks.clone(),
@@ -123,7 +141,7 @@ impl App {
             config.outbox.lease.as_duration(),
         )?;
         let engine = Arc::new(Engine::new(EngineParts {
-            registry: Registry::builtin(),
+            registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
             policy,
             store: store.clone(),
@@ -131,10 +149,13 @@ impl App {
             audit_log: AuditLog::new(store.clone()),
             runtime: Arc::new(runtime),
             prober,
-            metrics: metrics.clone(),
+            metrics: command_metrics,
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
             costs: costs.clone(),
+            known_good: Arc::new(crate::store::known_good::KnownGoodRevisions::new(
+                store.clone(),
+            )),
             runbooks: Arc::new(runbooks.clone()),
         }));
         let runbook_leases = runbooks.attach(&engine);
@@ -194,7 +215,7 @@ impl App {
                 section,
                 config,
                 engine.clone(),
-                metrics.slack.clone(),
+                slack_metrics,
                 inbox.clone(),
             )?),
             None => None,
@@ -209,7 +230,7 @@ impl App {
             Some(section) => Some(crate::discord::Discord::new(
                 section,
                 engine.clone(),
-                metrics.discord.clone(),
+                discord_metrics,
                 inbox,
             )?),
             None => None,
@@ -223,12 +244,14 @@ impl App {
             store.clone(),
             sinks,
             DispatcherConfig::from(&config.outbox),
-            metrics.outbox.clone(),
+            outbox_metrics.clone(),
         );
         Ok(Self {
             engine,
             store,
             metrics,
+            outbox_metrics,
+            alert_metrics,
             audit,
             retention,
             checkpoints,
@@ -256,15 +279,39 @@ impl App {
             alerts: Some(crate::server::alerts::AlertsState::new(
                 config,
                 self.incidents.clone(),
-                self.metrics.alerts.clone(),
+                self.alert_metrics.clone(),
             )),
-            slack: self.slack.as_ref().and_then(|slack| slack.http_state()),
-            discord: self
-                .discord
-                .as_ref()
-                .and_then(|discord| discord.http_state()),
+            chat: self.chat_routes(),
             chat_body_limit: config.server.chat_body_limit,
         }
+    }
+
+    /// The chat adapters' HTTP endpoints: Slack's and Discord's, each when it runs in
+    /// `http` mode (empty otherwise).
+    pub fn chat_routes(&self) -> axum::Router {
+        let mut routes = axum::Router::new();
+        if let Some(slack) = self.slack.as_ref().and_then(|slack| slack.http_state()) {
+            routes = routes.merge(crate::slack::routes(slack));
+        }
+        if let Some(discord) = self.discord.as_ref().and_then(|d| d.http_state()) {
+            routes = routes.merge(crate::discord::routes(discord));
+        }
+        routes
+    }
+
+    /// Serves [`App::server_state`]'s router on `listener` (`[server]` timeouts and
+    /// connection cap) until `shutdown` resolves.
+    pub fn spawn_http_server(
+        &self,
+        config: &crate::config::Config,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let router = crate::server::router(self.server_state(config));
+        let limits = crate::server::listener::Limits::from_config(&config.server);
+        tokio::spawn(crate::server::listener::serve(
+            listener, router, limits, shutdown,
+        ))
     }
 
     /// Stops the outbox dispatcher (releasing its claims), flushes the audit log and
@@ -410,4 +457,21 @@ async fn retention_loop(store: Store, retention: Duration, key: Option<audit::Ch
             Err(error) => tracing::warn!(%error, "audit retention failed; will retry"),
         }
     }
+}
+
+/// The Slack app manifest generated from `registry` and `[slack]` (`opsbot slack manifest`).
+pub fn slack_app_manifest(
+    registry: &Registry,
+    slack: &crate::config::SlackConfig,
+) -> serde_json::Value {
+    crate::slack::app_manifest(registry, slack)
+}
+
+/// Registers `registry`'s commands as Discord application commands
+/// (`opsbot discord register-commands`); how many were registered.
+pub async fn register_discord_commands(
+    discord: &crate::config::DiscordConfig,
+    registry: &Registry,
+) -> Result<usize, crate::discord::DiscordSetupError> {
+    crate::discord::register_commands(discord, registry).await
 }

@@ -18,7 +18,6 @@ use crate::{
     config::{self, LoadedConfig, Overrides},
     console::{self, ConsoleIdentity},
     runtime::RuntimeRouter,
-    server,
     store::Store,
     telemetry::{self, LogFormat},
 };
@@ -254,8 +253,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
-            let manifest = crate::slack::app_manifest(&registry, slack);
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
+            let manifest = crate::app::slack_app_manifest(&registry, slack);
             println!("{}", serde_json::to_string_pretty(&manifest)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -267,8 +266,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
-            let count = crate::discord::register_commands(discord, &registry).await?;
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
+            let count = crate::app::register_discord_commands(discord, &registry).await?;
             match &discord.guild_id {
                 Some(guild) => println!("registered {count} application commands in guild {guild}"),
                 None => println!(
@@ -304,15 +303,14 @@ async fn run_console(app: &App, loaded: &LoadedConfig, user: Option<String>) -> 
             .unwrap_or_else(console::image::default_image_dir),
     };
     let interactive = std::io::stdin().is_terminal();
-    console::run(
-        app.engine.clone(),
-        identity,
-        BufReader::new(tokio::io::stdin()),
-        tokio::io::stdout(),
-        interactive,
-    )
-    .await
-    .context("console input failed")
+    console::Responder::new(app.engine.clone(), identity)
+        .run(
+            BufReader::new(tokio::io::stdin()),
+            tokio::io::stdout(),
+            interactive,
+        )
+        .await
+        .context("console input failed")
 }
 
 async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -325,18 +323,11 @@ async fn serve(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitC
             format!("cannot listen on {listen} (set [server] listen, OPSBOT_LISTEN or --listen)")
         })?;
     tracing::info!(%listen, store = %config::redact_url(&loaded.config.store.url), services = loaded.catalog.len(), "opsbot is serving");
-    let router = server::router(app.server_state(&loaded.config));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
-    let limits = server::listener::Limits::from_config(&loaded.config.server);
-    let server = tokio::spawn(server::listener::serve(
-        listener,
-        router,
-        limits,
-        async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        },
-    ));
+    let server = app.spawn_http_server(&loaded.config, listener, async move {
+        let _ = server_stop.wait_for(|stop| *stop).await;
+    });
     if args.console {
         tokio::select! {
             result = run_console(&app, &loaded, args.console_user) => result?,

@@ -8,6 +8,8 @@ pub mod app;
 pub mod audit;
 pub mod automations;
 pub mod cli;
+#[cfg(test)]
+mod command_surfaces;
 pub mod config;
 pub mod console;
 pub mod cost;
@@ -26,3 +28,4 @@ pub mod server;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod unavailable;

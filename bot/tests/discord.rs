@@ -8,8 +8,8 @@
 //! Identify, READY, heartbeats, `INTERACTION_CREATE`), whose URL the fake REST API hands
 //! out on `GET /gateway`; its answers go out through the REST callback.
 //!
-//! Runtimes are recorded instead of performed and every health check passes (the test
-//! doubles of `bot/tests/doubles/`).
+//! Runtimes are recorded instead of performed and every health check passes
+//! (`opsbot_fakes::RecordingRuntime` and `HealthyProber`).
 
 use std::{
     sync::{
@@ -44,8 +44,7 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
-mod doubles;
-use doubles::{Healthy, Recorder};
+use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
 const TOKEN: &str = "MTIwMDAwMDAwMDAwMDAwMDAwMA.test.bot-token";
 const APPLICATION: &str = "1200000000000000000";
@@ -268,7 +267,7 @@ struct Harness {
     app: App,
     router: Router,
     discord: FakeDiscord,
-    runtime: Arc<Recorder>,
+    runtime: Arc<RecordingRuntime>,
     config: config::Config,
     _dir: tempfile::TempDir,
 }
@@ -293,7 +292,7 @@ impl Harness {
         let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
-        let runtime = Arc::new(Recorder::default());
+        let runtime = Arc::new(RecordingRuntime::default());
         let router = RuntimeRouter {
             kubernetes: Some(runtime.clone()),
             compose: Some(runtime.clone()),
@@ -304,7 +303,7 @@ impl Harness {
             catalog,
             source: "test.toml".into(),
         };
-        let app = App::start_with_prober(&loaded, router, Arc::new(Healthy))
+        let app = App::start_with_prober(&loaded, router, Arc::new(HealthyProber))
             .await
             .expect("opsbot starts");
         let router = server::router(app.server_state(&loaded.config));
@@ -544,7 +543,7 @@ async fn ping_is_answered_and_every_bad_signature_is_refused_with_401() {
 }
 
 /// Options filling every required option of `spec` with a value of its type.
-fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
+fn required_options(spec: &opsbot_commands::Command) -> Value {
     let mut options = Vec::new();
     if spec.service == ServiceArg::Required {
         options.push(json!({"name": "service", "type": 3, "value": "wrkhrs-gateway"}));
@@ -557,7 +556,9 @@ fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
             ValueKind::Choice(choices) => json!({"name": arg.name, "type": 3, "value": choices[0]}),
             ValueKind::Duration => json!({"name": arg.name, "type": 3, "value": "1h"}),
             ValueKind::Switch => json!({"name": arg.name, "type": 5, "value": true}),
-            ValueKind::Word | ValueKind::Rest => json!({"name": arg.name, "type": 3, "value": "1"}),
+            ValueKind::Word | ValueKind::Rest | ValueKind::IntegerOr { .. } => {
+                json!({"name": arg.name, "type": 3, "value": "1"})
+            }
         };
         options.push(option);
     }
@@ -567,12 +568,12 @@ fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_is_deferred_then_answered_by_editing_the_original() {
     let h = Arc::new(Harness::start().await);
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     let mut runs = Vec::new();
-    for spec in registry.specs() {
+    for spec in registry.commands() {
         let h = h.clone();
         let options = required_options(spec);
-        let name = spec.name.as_str();
+        let name = spec.name;
         runs.push(tokio::spawn(async move {
             (name, h.slash(ALICE_M, &ops(), name, options).await)
         }));
@@ -588,11 +589,11 @@ async fn every_command_is_deferred_then_answered_by_editing_the_original() {
     }
     // Every command left its audit entry, as Alice (by her Discord user id).
     let audit = h.audit().await;
-    for spec in registry.specs() {
+    for spec in registry.commands() {
         assert!(
             audit
                 .iter()
-                .any(|(actor, command, ..)| actor == ALICE && command == spec.name.as_str()),
+                .any(|(actor, command, ..)| actor == ALICE && command == spec.name),
             "no audit entry of /{}: {audit:#?}",
             spec.name
         );
@@ -973,12 +974,12 @@ async fn the_service_option_autocompletes_from_the_catalog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_commands_overwrites_the_guild_commands_with_the_registry() {
     let h = Harness::start().await;
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     let discord = h.config.discord.as_ref().unwrap();
     let count = opsbot::discord::register_commands(discord, &registry)
         .await
         .unwrap();
-    assert_eq!(count, registry.specs().len());
+    assert_eq!(count, registry.commands().len());
     let registrations = h.discord.registrations();
     assert_eq!(registrations.len(), 1);
     let (guild, commands) = &registrations[0];
@@ -989,8 +990,8 @@ async fn register_commands_overwrites_the_guild_commands_with_the_registry() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    for spec in registry.specs() {
-        assert!(names.contains(&spec.name.as_str()), "{names:?}");
+    for spec in registry.commands() {
+        assert!(names.contains(&spec.name), "{names:?}");
     }
     // A wrong token is refused, and said so.
     let mut wrong = discord.clone();
@@ -1020,7 +1021,7 @@ async fn gateway_interactions_go_through_the_same_handler_and_answer_by_callback
     let event: serenity::all::Interaction =
         serde_json::from_value(body).expect("a gateway interaction");
     opsbot::discord::gateway::answer(
-        &discord.interactions(),
+        &discord.responder(),
         discord.rest(),
         &opsbot::discord::DiscordMetrics::default(),
         &event,
@@ -1056,7 +1057,7 @@ async fn gateway_interactions_go_through_the_same_handler_and_answer_by_callback
     let event: serenity::all::Interaction =
         serde_json::from_value(body).expect("a gateway component interaction");
     opsbot::discord::gateway::answer(
-        &discord.interactions(),
+        &discord.responder(),
         discord.rest(),
         &opsbot::discord::DiscordMetrics::default(),
         &event,
@@ -1106,7 +1107,7 @@ async fn a_slash_command_over_the_real_gateway_is_answered_through_rest_and_audi
     let gateway = FakeGateway::start_with_heartbeat(TOKEN, APPLICATION, 2000).await;
     let h = Harness::start_in_mode("gateway", Some(&gateway)).await;
     assert!(
-        h.app.server_state(&h.config).discord.is_none(),
+        h.app.discord.as_ref().unwrap().http_state().is_none(),
         "no interactions endpoint in gateway mode"
     );
     // serenity asked the REST API for the URL, connected, identified, got READY.
@@ -1322,7 +1323,9 @@ async fn opsbot_discord_register_commands_registers_from_the_command_line() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let count = Registry::builtin().specs().len();
+    let count = Registry::new(opsbot_commands::builtin::COMMANDS)
+        .commands()
+        .len();
     assert_eq!(
         stdout.trim(),
         format!("registered {count} application commands in guild {GUILD}")

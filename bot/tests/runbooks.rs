@@ -38,8 +38,7 @@ use sha2::Sha256;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
-mod doubles;
-use doubles::{Healthy, Recorder};
+use opsbot_fakes::{HealthyProber as Healthy, RecordingRuntime as Recorder};
 
 const BOT_TOKEN: &str = "xoxb-runbook-test-token";
 const APP_TOKEN: &str = "xapp-runbook-test-token";

@@ -6,8 +6,8 @@
 //! commands and button presses carry response URLs the fake handed out, so answers
 //! through them land in the fake too.
 //!
-//! Runtimes are recorded instead of performed and every health check passes (doubles
-//! of `bot/tests/doubles/`).
+//! Runtimes are recorded instead of performed and every health check passes
+//! (`opsbot_fakes::RecordingRuntime` and `HealthyProber`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -34,8 +34,7 @@ use sha2::Sha256;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
-mod doubles;
-use doubles::{Healthy, Recorder};
+use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
 const APP_TOKEN: &str = "xapp-test-app-token";
@@ -112,7 +111,7 @@ struct Harness {
     app: App,
     router: Router,
     slack: FakeSlack,
-    runtime: Arc<Recorder>,
+    runtime: Arc<RecordingRuntime>,
     _dir: tempfile::TempDir,
 }
 
@@ -142,7 +141,7 @@ impl Harness {
         let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
-        let runtime = Arc::new(Recorder::with_rollout(Duration::from_millis(500)));
+        let runtime = Arc::new(RecordingRuntime::with_rollout(Duration::from_millis(500)));
         let router = RuntimeRouter {
             kubernetes: Some(runtime.clone()),
             compose: Some(runtime.clone()),
@@ -153,7 +152,7 @@ impl Harness {
             catalog,
             source: "test.toml".into(),
         };
-        let app = App::start_with_prober(&loaded, router, Arc::new(Healthy))
+        let app = App::start_with_prober(&loaded, router, Arc::new(HealthyProber))
             .await
             .expect("opsbot starts");
         let router = server::router(app.server_state(&loaded.config));

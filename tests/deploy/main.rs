@@ -37,9 +37,11 @@ use opsbot::{
     },
 };
 use opsbot_commands::{Platform, Reply, catalog::Target};
-use opsbot_tests::{Backend as TestBackend, TestBot};
+#[path = "../support/mod.rs"]
+mod support;
 use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
+use support::{Backend as TestBackend, TestBot};
 
 mod compose;
 mod image;

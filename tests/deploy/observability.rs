@@ -161,7 +161,7 @@ async fn exported_metric_names() -> BTreeSet<String> {
             poll_interval: Duration::from_millis(20),
             ..DispatcherConfig::default()
         },
-        app.metrics.outbox.clone(),
+        app.outbox_metrics.clone(),
     );
     for channel in ["#ok", "#flaky", "#permanent"] {
         let message = OutboxMessage {

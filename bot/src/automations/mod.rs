@@ -21,7 +21,10 @@ pub mod matching;
 
 use std::{sync::Arc, time::Duration};
 
-use opsbot_commands::{Actor, Platform, context::IncidentAction};
+use opsbot_commands::{
+    Actor, Platform,
+    context::{DeskError, IncidentAction},
+};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -342,7 +345,7 @@ impl Automations {
 
     async fn note(&self, incident: i64, who: &str, text: String) {
         let action = IncidentAction::Note(text);
-        if let Err(Err(error)) = self
+        if let Err(error) = self
             .inner
             .incidents
             .act_at(incident, &action, who, jiff::Timestamp::now())
@@ -365,8 +368,8 @@ impl Automations {
             .await
         {
             Ok(_) => {}
-            Err(Ok(refused)) => tracing::info!(incident, %refused, "not escalated"),
-            Err(Err(error)) => tracing::warn!(%error, incident, "escalating failed"),
+            Err(DeskError::Refused(refused)) => tracing::info!(incident, %refused, "not escalated"),
+            Err(error) => tracing::warn!(%error, incident, "escalating failed"),
         }
     }
 

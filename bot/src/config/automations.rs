@@ -27,7 +27,7 @@ use serde::Deserialize;
 use super::{
     Config,
     document::KeyPath,
-    validate::{Problems, check_globs},
+    problems::{Problems, check_globs},
 };
 
 /// Severities an incident automation may name.

@@ -6,7 +6,7 @@
 use opsbot_commands::{HumanDuration, catalog::CostSource};
 use serde::Deserialize;
 
-use super::{Config, Secret, alerts::Delay, document::KeyPath, validate::Problems};
+use super::{Config, Secret, delay::Delay, document::KeyPath, problems::Problems};
 
 /// `[cost]`
 #[derive(Clone, Debug, Deserialize)]

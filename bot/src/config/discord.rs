@@ -17,7 +17,7 @@
 use opsbot_commands::HumanDuration;
 use serde::Deserialize;
 
-use super::{Config, Secret, document::KeyPath, validate::Problems};
+use super::{Config, Secret, document::KeyPath, problems::Problems};
 
 /// How Discord reaches opsbot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -43,10 +43,10 @@ pub struct Config {
     pub alerts: super::alerts::AlertsConfig,
     /// `[[escalation]]`: escalation policies, by name.
     #[serde(default)]
-    pub escalation: Vec<super::alerts::EscalationPolicy>,
+    pub escalation: Vec<super::escalation::EscalationPolicy>,
     /// `[[maintenance]]`: recurring windows in which alerts are not paged.
     #[serde(default)]
-    pub maintenance: Vec<super::alerts::MaintenanceWindow>,
+    pub maintenance: Vec<super::maintenance::MaintenanceWindow>,
     /// `[cost]`: how to reach cost sources, caching, budget checks.
     #[serde(default)]
     pub cost: super::cost::CostConfig,

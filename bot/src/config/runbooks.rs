@@ -17,9 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use opsbot_commands::{
-    Catalog, CommandName, HumanDuration, Registry, catalog::JsonExpectation, language,
-};
+use opsbot_commands::{Catalog, HumanDuration, Registry, catalog::JsonExpectation, language};
 use serde::{
     Deserialize, Deserializer,
     de::{self, MapAccess, Visitor, value::MapAccessDeserializer},
@@ -29,8 +27,8 @@ use super::{
     Config,
     document::KeyPath,
     interpolate::Origin,
+    problems::{Problems, check_globs},
     secret::{Secret, SecretSource},
-    validate::{Problems, check_globs},
 };
 use crate::runbooks::template;
 
@@ -663,7 +661,7 @@ fn check_command(
     command: &str,
     catalog: Option<&Catalog>,
 ) -> Option<String> {
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     let first = command.split_whitespace().next().unwrap_or_default();
     let Some(spec) = registry.find(first) else {
         let mut message = format!("unknown command `{first}`");
@@ -672,7 +670,7 @@ fn check_command(
         }
         return Some(message);
     };
-    if spec.name.is_request_control() || spec.name == CommandName::Runbook {
+    if spec.is_request_control() || spec.name == "runbook" {
         return Some(format!(
             "`{}` cannot be a runbook step (steps run commands on services)",
             spec.name

@@ -14,7 +14,7 @@
 use opsbot_commands::HumanDuration;
 use serde::Deserialize;
 
-use super::{Config, Secret, document::KeyPath, validate::Problems};
+use super::{Config, Secret, document::KeyPath, problems::Problems};
 
 /// How Slack reaches opsbot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

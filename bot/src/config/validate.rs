@@ -6,13 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use opsbot_commands::{
-    Catalog, CommandName, Registry, Service,
+    Catalog, Registry, Service,
     catalog::{CostSource, HealthCheck, Target},
 };
 
 use super::{
-    ApprovalPolicy, Config, ConfigError, Diagnostic, RoleConfig,
+    ApprovalPolicy, Config, ConfigError, RoleConfig,
     document::{Document, KeyPath},
+    problems::{Problems, check_globs},
 };
 
 /// Platforms a channel rule may name.
@@ -61,50 +62,24 @@ pub(crate) fn validate(
     }
     check_approvals(config, &mut problems);
     super::alerts::check(config, &mut problems);
+    super::escalation::check(config, &mut problems);
+    super::maintenance::check(config, &mut problems);
     super::cost::check(config, &mut problems);
     super::slack::check(config, &mut problems);
     super::discord::check(config, &mut problems);
+    super::systemd::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }
     let catalog = build_catalog(&config.services, &mut problems);
     super::runbooks::check(config, catalog.as_ref(), &mut problems);
     super::automations::check(config, &mut problems);
-    if problems.0.is_empty()
+    if problems.is_empty()
         && let Some(catalog) = catalog
     {
         return Ok(catalog);
     }
     Err(ConfigError::Invalid(problems.into_diagnostics(doc, origin)))
-}
-
-/// Problems found so far, each with the key path it is about.
-#[derive(Default)]
-pub(crate) struct Problems(Vec<(KeyPath, String)>);
-
-impl Problems {
-    pub(crate) fn push(&mut self, path: KeyPath, message: impl Into<String>) {
-        self.0.push((path, message.into()));
-    }
-
-    fn into_diagnostics(self, doc: &Document<'_>, origin: &str) -> Vec<Diagnostic> {
-        let mut diagnostics: Vec<Diagnostic> = self
-            .0
-            .into_iter()
-            .map(|(path, message)| {
-                let position = doc.locate(&path);
-                Diagnostic {
-                    origin: origin.to_string(),
-                    line: position.line,
-                    column: position.column,
-                    key: path.to_string(),
-                    message,
-                }
-            })
-            .collect();
-        diagnostics.sort_by_key(|d| (d.line, d.column));
-        diagnostics
-    }
 }
 
 fn check_store(config: &Config, problems: &mut Problems) {
@@ -274,37 +249,21 @@ fn check_commands(commands: &[String], path: &KeyPath, problems: &mut Problems) 
             "is empty; list command names, or \"*\" for every command",
         );
     }
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     for (index, command) in commands.iter().enumerate() {
-        if command == "*" || CommandName::parse(command).is_some() {
+        if command == "*" || registry.find(command).is_some() {
             continue;
         }
         let mut message = format!("unknown command `{command}`");
         if let Some(close) = registry.close_matches(command).first() {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
-        let known: Vec<&str> = CommandName::ALL.iter().map(|c| c.as_str()).collect();
+        let known: Vec<&str> = registry.commands().iter().map(|c| c.name).collect();
         message.push_str(&format!(
             "; known commands: {} (or \"*\" for all)",
             known.join(", ")
         ));
         problems.push(path.index(index), message);
-    }
-}
-
-pub(crate) fn check_globs(globs: &[String], path: &KeyPath, problems: &mut Problems) {
-    if globs.is_empty() {
-        problems.push(path.clone(), "is empty; leave it out to mean every one");
-    }
-    for (index, glob) in globs.iter().enumerate() {
-        if glob.trim().is_empty() {
-            problems.push(path.index(index), "an empty pattern matches nothing");
-        } else if let Err(e) = globset::Glob::new(glob) {
-            problems.push(
-                path.index(index),
-                format!("`{glob}` is not a valid glob: {}", e.kind()),
-            );
-        }
     }
 }
 

@@ -34,22 +34,26 @@ pub struct CostMetrics {
 }
 
 impl CostMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    /// Creates this part's series and registers them in `registry` (the one registry
+    /// `app.rs` serves at `/metrics`).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
         registry.register(
             "cost_source_requests",
             "Cost sources asked, by kind and outcome",
-            self.requests.clone(),
+            metrics.requests.clone(),
         );
         registry.register(
             "cost_cache",
             "Spend reports answered from the cache (hit) or fetched (miss)",
-            self.cache.clone(),
+            metrics.cache.clone(),
         );
         registry.register(
             "cost_budget_alerts",
             "Budget thresholds crossed and raised as incidents, by level",
-            self.budget_alerts.clone(),
+            metrics.budget_alerts.clone(),
         );
+        metrics
     }
 
     pub(crate) fn source(&self, kind: &'static str, outcome: &'static str) {

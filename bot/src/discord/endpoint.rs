@@ -25,14 +25,14 @@ use opsbot_discord::{
 };
 use serde_json::json;
 
-use super::{DiscordMetrics, interactions::Interactions};
+use super::{DiscordMetrics, responder::Responder};
 use crate::inbox::Accepted;
 
 /// What the endpoint needs.
 #[derive(Clone)]
 pub struct DiscordHttpState {
     pub verifier: RequestVerifier,
-    pub interactions: Arc<Interactions>,
+    pub responder: Arc<Responder>,
     pub metrics: DiscordMetrics,
 }
 
@@ -64,7 +64,7 @@ async fn receive(
         tracing::debug!(%reason, "Discord interaction refused");
         return error(StatusCode::UNAUTHORIZED, reason.to_string());
     }
-    let registry = state.interactions.engine().registry();
+    let registry = state.responder.engine().registry();
     let incoming = match opsbot_discord::interaction::parse(&body, registry) {
         Ok(incoming) => incoming,
         Err(reason) => {
@@ -73,9 +73,9 @@ async fn receive(
         }
     };
     state.metrics.request(super::kind(&incoming));
-    let answer = state.interactions.receive(incoming);
+    let answer = state.responder.receive(incoming);
     if let Some(work) = answer.work {
-        match state.interactions.accept(&work).await {
+        match state.responder.accept(&work).await {
             Ok(Accepted::New) => {
                 let response = Json(answer.response).into_response();
                 tokio::spawn(work.run());
@@ -84,7 +84,7 @@ async fn receive(
             Ok(Accepted::Replay) => state.metrics.request("replayed"),
             Err(error) => {
                 state.metrics.request("unavailable");
-                return crate::server::unavailable::response(format!(
+                return crate::unavailable::response(format!(
                     "opsbot cannot take commands right now: {error}"
                 ));
             }

@@ -1,7 +1,7 @@
 //! Gateway mode: serenity's [`serenity::Client`] holds the gateway websocket (no intents: the
 //! interactions of an application arrive without any) and hands each
 //! `INTERACTION_CREATE` to [`answer`], which serializes serenity's interaction back into
-//! Discord's JSON and feeds it to the same parsing and [`Interactions`] code as the HTTP
+//! Discord's JSON and feeds it to the same parsing and [`Responder`] code as the HTTP
 //! endpoint. A command is stored in the command inbox first (an interaction already
 //! there is not answered or run again); the immediate answer goes out with the REST
 //! callback (`POST /interactions/{id}/{token}/callback`) before the command starts, so
@@ -27,7 +27,7 @@ use serenity::{
     gateway::ShardManager,
 };
 
-use super::{DiscordMetrics, DiscordSetupError, interactions::Interactions};
+use super::{DiscordMetrics, DiscordSetupError, responder::Responder};
 
 /// A running gateway connection.
 pub struct Gateway {
@@ -39,13 +39,13 @@ impl Gateway {
     /// Connects with the bot token of `rest` and serves interactions until
     /// [`Gateway::shutdown`] (or until the connection fails for good: [`Gateway::ended`]).
     pub async fn start(
-        interactions: Arc<Interactions>,
+        responder: Arc<Responder>,
         rest: DiscordRest,
         metrics: DiscordMetrics,
     ) -> Result<Self, DiscordSetupError> {
         let http = rest.gateway_http();
         let handler = Arc::new(Handler {
-            interactions,
+            responder,
             rest,
             metrics,
         });
@@ -77,7 +77,7 @@ impl Gateway {
 }
 
 struct Handler {
-    interactions: Arc<Interactions>,
+    responder: Arc<Responder>,
     rest: DiscordRest,
     metrics: DiscordMetrics,
 }
@@ -89,9 +89,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        if let Err(error) =
-            answer(&self.interactions, &self.rest, &self.metrics, &interaction).await
-        {
+        if let Err(error) = answer(&self.responder, &self.rest, &self.metrics, &interaction).await {
             tracing::warn!(%error, "a Discord gateway interaction went unanswered");
         }
     }
@@ -112,7 +110,7 @@ impl RawEventHandler for Unread {
         let handler = &self.0;
         tracing::debug!("serenity could not read an interaction; answering from its JSON");
         if let Err(error) = answer_json(
-            &handler.interactions,
+            &handler.responder,
             &handler.rest,
             &handler.metrics,
             unknown.value,
@@ -149,7 +147,7 @@ pub enum GatewayAnswerError {
 
 /// Answers one gateway interaction through the REST callback, then starts its work.
 pub async fn answer(
-    interactions: &Interactions,
+    responder: &Responder,
     rest: &DiscordRest,
     metrics: &DiscordMetrics,
     interaction: &Interaction,
@@ -160,12 +158,12 @@ pub async fn answer(
     })?;
     // serenity keeps the type in the enum variant, not in the serialized object.
     value["type"] = serde_json::json!(interaction_type(interaction));
-    answer_json(interactions, rest, metrics, value).await
+    answer_json(responder, rest, metrics, value).await
 }
 
 /// Answers one gateway interaction given as Discord's interaction object (JSON).
 pub async fn answer_json(
-    interactions: &Interactions,
+    responder: &Responder,
     rest: &DiscordRest,
     metrics: &DiscordMetrics,
     value: serde_json::Value,
@@ -180,13 +178,13 @@ pub async fn answer_json(
     };
     let id = text("id")?;
     let token = text("token")?;
-    let registry = interactions.engine().registry();
+    let registry = responder.engine().registry();
     let incoming = opsbot_discord::interaction::from_value(value, registry)
         .map_err(|e| unreadable(e.to_string()))?;
     metrics.request(super::kind(&incoming));
-    let answer = interactions.receive(incoming);
+    let answer = responder.receive(incoming);
     if let Some(work) = &answer.work
-        && interactions.accept(work).await? == crate::inbox::Accepted::Replay
+        && responder.accept(work).await? == crate::inbox::Accepted::Replay
     {
         // Delivered again (a resumed session): answered and run the first time.
         metrics.request("replayed");

@@ -13,7 +13,7 @@ use std::{sync::Arc, time::Duration};
 use opsbot_discord::DiscordRest;
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::{DiscordMetrics, DiscordSetupError, gateway::Gateway, interactions::Interactions};
+use super::{DiscordMetrics, DiscordSetupError, gateway::Gateway, responder::Responder};
 use crate::{config::Config, leadership::Leadership, store::Store};
 
 /// The leadership role of the replica holding the gateway connection.
@@ -29,7 +29,7 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// What connecting to the gateway needs.
 #[derive(Clone)]
 pub(crate) struct GatewayParts {
-    pub interactions: Arc<Interactions>,
+    pub responder: Arc<Responder>,
     pub rest: DiscordRest,
     pub metrics: DiscordMetrics,
 }
@@ -67,7 +67,7 @@ impl GatewaySupervisor {
                 }
                 let began = tokio::time::Instant::now();
                 let started = Gateway::start(
-                    parts.interactions.clone(),
+                    parts.responder.clone(),
                     parts.rest.clone(),
                     parts.metrics.clone(),
                 )

@@ -21,13 +21,17 @@ pub struct DiscordMetrics {
 }
 
 impl DiscordMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    /// Creates this part's series and registers them in `registry` (the one registry
+    /// `app.rs` serves at `/metrics`).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
         registry.register(
             "discord_interactions",
             "Discord interactions received, by kind (ping, command, button, autocomplete, \
              unsupported) or refusal (unverified, malformed, replayed, unavailable)",
-            self.interactions.clone(),
+            metrics.interactions.clone(),
         );
+        metrics
     }
 
     pub(crate) fn request(&self, kind: &'static str) {

@@ -1,5 +1,6 @@
-//! Discord wiring: from `[discord]` to the REST client, the outbox sink, the interaction
-//! handling shared by both modes, and either the `/discord/interactions` endpoint
+//! Discord wiring: from `[discord]` to the REST client, the outbox sink, the
+//! [`Responder`] shared by both modes (runs interactions through the engine, as the Slack
+//! adapter's and the console's `Responder` do), and either the `/discord/interactions` endpoint
 //! (`http` mode) or a gateway connection (`gateway` mode, held by the one replica that
 //! owns the `discord-gateway` role: [`GatewaySupervisor`]); plus `opsbot discord
 //! register-commands`. The translation itself (signatures, interactions, application
@@ -8,8 +9,8 @@
 mod endpoint;
 pub mod gateway;
 mod gateway_supervisor;
-mod interactions;
 mod metrics;
+mod responder;
 mod sink;
 
 use std::sync::Arc;
@@ -19,8 +20,8 @@ use opsbot_discord::{DiscordRest, Incoming, RequestVerifier, RestConfig};
 
 pub use endpoint::{DiscordHttpState, routes};
 pub use gateway_supervisor::{GATEWAY_ROLE, GatewaySupervisor};
-pub use interactions::{Answer, Interactions, NO_LONGER_VALID, Work};
 pub use metrics::DiscordMetrics;
+pub use responder::{Answer, NO_LONGER_VALID, Responder, Work};
 pub use sink::DiscordSink;
 
 use crate::{
@@ -39,7 +40,7 @@ pub struct DiscordSetupError(pub String);
 /// A configured Discord: what the outbox, the HTTP server and the gateway need.
 pub struct Discord {
     rest: DiscordRest,
-    interactions: Arc<Interactions>,
+    responder: Arc<Responder>,
     metrics: DiscordMetrics,
     mode: DiscordMode,
     verifier: Option<RequestVerifier>,
@@ -101,7 +102,7 @@ impl Discord {
             .transpose()?;
         Ok(Self {
             rest: rest_client(discord)?,
-            interactions: Arc::new(Interactions::new(
+            responder: Arc::new(Responder::new(
                 engine,
                 inbox,
                 // A replay is refused for as long as its signature could pass.
@@ -115,8 +116,8 @@ impl Discord {
     }
 
     /// The interaction handling shared by both modes.
-    pub fn interactions(&self) -> Arc<Interactions> {
-        self.interactions.clone()
+    pub fn responder(&self) -> Arc<Responder> {
+        self.responder.clone()
     }
 
     /// The REST client.
@@ -136,7 +137,7 @@ impl Discord {
         }
         Some(DiscordHttpState {
             verifier: self.verifier.clone()?,
-            interactions: self.interactions.clone(),
+            responder: self.responder.clone(),
             metrics: self.metrics.clone(),
         })
     }
@@ -152,7 +153,7 @@ impl Discord {
             return Ok(());
         }
         let parts = gateway_supervisor::GatewayParts {
-            interactions: self.interactions.clone(),
+            responder: self.responder.clone(),
             rest: self.rest.clone(),
             metrics: self.metrics.clone(),
         };

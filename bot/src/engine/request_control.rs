@@ -2,9 +2,15 @@
 //! pending request. Only the requester confirms; only someone else holding an approver
 //! role approves; expired requests do nothing. State changes are compare-and-set in the
 //! store, so two people (or two replicas) can never both act on one request.
+//!
+//! [`Engine::request_control`] reads as its steps: find the request, check it is still
+//! open, then the command's own step (confirm as the requester, cancel, check the
+//! approver and approve or deny); running the confirmed or approved command and claiming
+//! the request (compare-and-set to done) are steps of their own below.
 
 use opsbot_commands::{
-    Actor, Button, Invocation, Platform, Reply, context::Progress, language, language::Call,
+    Actor, Button, Invocation, Platform, Registry, Reply, command::RequestAction,
+    context::Progress, language, language::Call,
 };
 
 use super::{Engine, Trail, Verdict, confirmation::plus};
@@ -15,34 +21,18 @@ use crate::{
 };
 
 impl Engine {
+    /// Acts on the pending request `call` names: finds it, checks it is still open, then
+    /// confirms, cancels, approves or denies it. Every way out is audited.
     pub(super) async fn request_control(
         &self,
         trail: &Trail<'_>,
         call: &Call<'_>,
         progress: &dyn Progress,
     ) -> Reply {
-        let command = call.command();
-        let id = call
-            .text("request")
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        let pending = match self.parts.store.get_pending(&id).await {
-            Ok(Some(pending)) => pending,
-            Ok(None) => {
-                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
-                    .reason(format!("no request `{id}`"));
-                let reply = Reply::warning(format!("There is no request `{id}`")).only_actor();
-                return self.finish(trail, verdict, reply).await;
-            }
-            Err(error) => {
-                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
-                    .reason(format!("store unavailable: {error}"));
-                let reply = super::cannot_record(&error);
-                return self.finish(trail, verdict, reply).await;
-            }
+        let command = call.name();
+        let pending = match self.find_pending(trail, call).await {
+            Ok(pending) => pending,
+            Err(reply) => return reply,
         };
         // Continue the original request's id so the whole story shares one request id.
         let trail = Trail::continuing(trail.invocation, pending.request_id.clone());
@@ -55,10 +45,77 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let base = Verdict::new(Decision::Denied, Outcome::NotRun)
-            .command(command.as_str())
+            .command(command)
             .service(service)
             .summary(format!("request {}: {}", pending.id, pending.text));
+        let base = match self.still_open(trail, &pending, base).await {
+            Ok(base) => base,
+            Err(reply) => return reply,
+        };
+        match call.command.request_action() {
+            Some(RequestAction::Confirm) => {
+                self.confirm_as_requester(trail, &pending, base, is_requester, progress)
+                    .await
+            }
+            Some(RequestAction::Cancel) => self.cancel(trail, &pending, base, is_requester).await,
+            Some(action @ (RequestAction::Approve | RequestAction::Deny)) => {
+                let base = match self
+                    .check_approver(trail, &pending, base, is_requester, action)
+                    .await
+                {
+                    Ok(base) => base,
+                    Err(reply) => return reply,
+                };
+                if action == RequestAction::Approve {
+                    self.approve(trail, &pending, base, progress).await
+                } else {
+                    self.deny(trail, &pending, base).await
+                }
+            }
+            None => Reply::danger("internal: not a request-control command"),
+        }
+    }
 
+    /// The pending request `call` names (`request` argument, case-insensitive); when
+    /// there is none or the store fails, audits that and returns the reply instead.
+    async fn find_pending(
+        &self,
+        trail: &Trail<'_>,
+        call: &Call<'_>,
+    ) -> Result<PendingRequest, Reply> {
+        let command = call.name();
+        let id = call
+            .text("request")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match self.parts.store.get_pending(&id).await {
+            Ok(Some(pending)) => Ok(pending),
+            Ok(None) => {
+                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
+                    .command(command)
+                    .reason(format!("no request `{id}`"));
+                let reply = Reply::warning(format!("There is no request `{id}`")).only_actor();
+                Err(self.finish(trail, verdict, reply).await)
+            }
+            Err(error) => {
+                let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
+                    .command(command)
+                    .reason(format!("store unavailable: {error}"));
+                let reply = super::cannot_record(&error);
+                Err(self.finish(trail, verdict, reply).await)
+            }
+        }
+    }
+
+    /// `base` back when `pending` can still be acted on; when it was already handled or
+    /// has expired (then marked expired), audits that and returns the reply instead.
+    async fn still_open<'a>(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'a>,
+    ) -> Result<Verdict<'a>, Reply> {
         if !pending.state.is_open() {
             let reply = Reply::warning(format!(
                 "Request `{}` is already {}",
@@ -71,7 +128,7 @@ impl Engine {
                 ..base
             }
             .reason(format!("request is {}", pending.state));
-            return self.finish(trail, verdict, reply).await;
+            return Err(self.finish(trail, verdict, reply).await);
         }
         if jiff::Timestamp::now() > pending.expires_at {
             let _ = self
@@ -98,136 +155,163 @@ impl Engine {
                 "expired at {}",
                 pending.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
             ));
-            return self.finish(trail, verdict, reply).await;
+            return Err(self.finish(trail, verdict, reply).await);
         }
+        Ok(base)
+    }
 
-        match command {
-            opsbot_commands::CommandName::Confirm => {
-                if !is_requester {
-                    let reason = format!(
-                        "only {} can confirm request {}; to approve someone else's request use `approve {}`",
-                        pending.requester_label(),
-                        pending.id,
-                        pending.id
-                    );
-                    return self
-                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
-                        .await;
-                }
-                if pending.state != PendingState::AwaitingConfirmation {
-                    let reason = format!(
-                        "request {} is already confirmed and waits for approval",
-                        pending.id
-                    );
-                    let verdict = Verdict {
-                        decision: Decision::Pending,
-                        ..base
-                    };
-                    return self
-                        .refuse(trail, verdict, Reply::warning("Already confirmed"), reason)
-                        .await;
-                }
-                self.confirm(trail, &pending, base, progress).await
-            }
-            opsbot_commands::CommandName::Cancel => {
-                let may_cancel = is_requester || self.may_approve(actor, &pending);
-                if !may_cancel {
-                    let reason = format!(
-                        "only {} or an approver can cancel request {}",
-                        pending.requester_label(),
-                        pending.id
-                    );
-                    return self
-                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
-                        .await;
-                }
-                let won = self
-                    .transition(&pending, PendingState::Cancelled, actor)
-                    .await;
-                let verdict = Verdict {
-                    decision: Decision::Cancelled,
-                    ..base
-                }
-                .reason(format!("cancelled by {}", actor.label()));
-                let reply = match won {
-                    Ok(true) => Reply::info(format!("Cancelled `{}`", pending.text)),
-                    Ok(false) => {
-                        Reply::warning(format!("Request `{}` was already handled", pending.id))
-                    }
-                    Err(error) => super::cannot_record(&error),
-                };
-                self.finish(trail, verdict, reply).await
-            }
-            opsbot_commands::CommandName::Approve | opsbot_commands::CommandName::Deny => {
-                let approving = command == opsbot_commands::CommandName::Approve;
-                if is_requester {
-                    let reason = if approving {
-                        "you cannot approve your own request; another approver must".to_string()
-                    } else {
-                        format!("use `cancel {}` to withdraw your own request", pending.id)
-                    };
-                    return self
-                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
-                        .await;
-                }
-                if pending.state != PendingState::AwaitingApproval {
-                    let reason = format!(
-                        "request {} has not been confirmed by {} yet",
-                        pending.id,
-                        pending.requester_label()
-                    );
-                    let verdict = Verdict {
-                        decision: Decision::Pending,
-                        ..base
-                    };
-                    return self
-                        .refuse(
-                            trail,
-                            verdict,
-                            Reply::warning("Not ready for approval"),
-                            reason,
-                        )
-                        .await;
-                }
-                if !self.may_approve(actor, &pending) {
-                    let roles = pending
-                        .policy
-                        .as_deref()
-                        .and_then(|p| self.parts.policy.approval_rule_named(p))
-                        .map(|r| r.approver_roles.join(" or "))
-                        .unwrap_or_else(|| "an approver role".into());
-                    let reason = format!("approving request {} needs role {roles}", pending.id);
-                    self.parts.metrics.denial(command.as_str());
-                    return self
-                        .refuse(trail, base, Reply::danger("Not allowed"), reason)
-                        .await;
-                }
-                if approving {
-                    self.approve(trail, &pending, base, progress).await
-                } else {
-                    let won = self.transition(&pending, PendingState::Denied, actor).await;
-                    let verdict = Verdict {
-                        decision: Decision::Rejected,
-                        ..base
-                    }
-                    .approver(Some(actor.key()))
-                    .reason(format!("refused by {}", actor.label()));
-                    let reply = match won {
-                        Ok(true) => Reply::info(format!(
-                            "Refused `{}` requested by {}",
-                            pending.text,
-                            pending.requester_label()
-                        )),
-                        Ok(false) => {
-                            Reply::warning(format!("Request `{}` was already handled", pending.id))
-                        }
-                        Err(error) => super::cannot_record(&error),
-                    };
-                    self.finish(trail, verdict, reply).await
-                }
-            }
-            _ => Reply::danger("internal: not a request-control command"),
+    /// `confirm ID`: only the requester, and only while it awaits confirmation.
+    async fn confirm_as_requester(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'_>,
+        is_requester: bool,
+        progress: &dyn Progress,
+    ) -> Reply {
+        if !is_requester {
+            let reason = format!(
+                "only {} can confirm request {}; to approve someone else's request use `approve {}`",
+                pending.requester_label(),
+                pending.id,
+                pending.id
+            );
+            return self
+                .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                .await;
         }
+        if pending.state != PendingState::AwaitingConfirmation {
+            let reason = format!(
+                "request {} is already confirmed and waits for approval",
+                pending.id
+            );
+            let verdict = Verdict {
+                decision: Decision::Pending,
+                ..base
+            };
+            return self
+                .refuse(trail, verdict, Reply::warning("Already confirmed"), reason)
+                .await;
+        }
+        self.confirm(trail, pending, base, progress).await
+    }
+
+    /// `cancel ID`: the requester or an approver withdraws the request.
+    async fn cancel(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'_>,
+        is_requester: bool,
+    ) -> Reply {
+        let actor = &trail.invocation.actor;
+        let may_cancel = is_requester || self.may_approve(actor, pending);
+        if !may_cancel {
+            let reason = format!(
+                "only {} or an approver can cancel request {}",
+                pending.requester_label(),
+                pending.id
+            );
+            return self
+                .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                .await;
+        }
+        let won = self
+            .transition(pending, PendingState::Cancelled, actor)
+            .await;
+        let verdict = Verdict {
+            decision: Decision::Cancelled,
+            ..base
+        }
+        .reason(format!("cancelled by {}", actor.label()));
+        let reply = match won {
+            Ok(true) => Reply::info(format!("Cancelled `{}`", pending.text)),
+            Ok(false) => Reply::warning(format!("Request `{}` was already handled", pending.id)),
+            Err(error) => super::cannot_record(&error),
+        };
+        self.finish(trail, verdict, reply).await
+    }
+
+    /// `approve ID` / `deny ID`: `base` back when the actor may decide (someone other than
+    /// the requester, holding an approver role, on a confirmed request); otherwise audits
+    /// the refusal and returns its reply.
+    async fn check_approver<'a>(
+        &self,
+        trail: &Trail<'_>,
+        pending: &PendingRequest,
+        base: Verdict<'a>,
+        is_requester: bool,
+        action: RequestAction,
+    ) -> Result<Verdict<'a>, Reply> {
+        let actor = &trail.invocation.actor;
+        let approving = action == RequestAction::Approve;
+        if is_requester {
+            let reason = if approving {
+                "you cannot approve your own request; another approver must".to_string()
+            } else {
+                format!("use `cancel {}` to withdraw your own request", pending.id)
+            };
+            return Err(self
+                .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                .await);
+        }
+        if pending.state != PendingState::AwaitingApproval {
+            let reason = format!(
+                "request {} has not been confirmed by {} yet",
+                pending.id,
+                pending.requester_label()
+            );
+            let verdict = Verdict {
+                decision: Decision::Pending,
+                ..base
+            };
+            return Err(self
+                .refuse(
+                    trail,
+                    verdict,
+                    Reply::warning("Not ready for approval"),
+                    reason,
+                )
+                .await);
+        }
+        if !self.may_approve(actor, pending) {
+            let roles = pending
+                .policy
+                .as_deref()
+                .and_then(|p| self.parts.policy.approval_rule_named(p))
+                .map(|r| r.approver_roles.join(" or "))
+                .unwrap_or_else(|| "an approver role".into());
+            let reason = format!("approving request {} needs role {roles}", pending.id);
+            self.parts
+                .metrics
+                .denial(if approving { "approve" } else { "deny" });
+            return Err(self
+                .refuse(trail, base, Reply::danger("Not allowed"), reason)
+                .await);
+        }
+        Ok(base)
+    }
+
+    /// An eligible approver refused: the request is closed, nothing runs.
+    async fn deny(&self, trail: &Trail<'_>, pending: &PendingRequest, base: Verdict<'_>) -> Reply {
+        let actor = &trail.invocation.actor;
+        let won = self.transition(pending, PendingState::Denied, actor).await;
+        let verdict = Verdict {
+            decision: Decision::Rejected,
+            ..base
+        }
+        .approver(Some(actor.key()))
+        .reason(format!("refused by {}", actor.label()));
+        let reply = match won {
+            Ok(true) => Reply::info(format!(
+                "Refused `{}` requested by {}",
+                pending.text,
+                pending.requester_label()
+            )),
+            Ok(false) => Reply::warning(format!("Request `{}` was already handled", pending.id)),
+            Err(error) => super::cannot_record(&error),
+        };
+        self.finish(trail, verdict, reply).await
     }
 
     /// Refuses a request-control command: the reason goes to the actor (only) and into
@@ -288,7 +372,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -347,7 +431,7 @@ impl Engine {
             outcome,
             ..base
         }
-        .command(base_command(pending))
+        .command(base_command(pending, &self.parts.registry))
         .reason(format!("confirmed request {}", pending.id))
         .summary(reply.summary());
         self.finish(trail, verdict, reply).await
@@ -394,7 +478,7 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let run_base = Verdict::new(Decision::Allowed, Outcome::NotRun)
-            .command(base_command(pending))
+            .command(base_command(pending, &self.parts.registry))
             .service(service)
             .approver(Some(approver.key()));
         let call = match self.reparse(pending) {
@@ -411,7 +495,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -483,9 +567,10 @@ impl Engine {
     }
 }
 
-fn base_command(pending: &PendingRequest) -> &'static str {
-    opsbot_commands::CommandName::parse(&pending.command)
-        .map(|c| c.as_str())
+fn base_command(pending: &PendingRequest, registry: &Registry) -> &'static str {
+    registry
+        .find(&pending.command)
+        .map(|c| c.name)
         .unwrap_or("unknown")
 }
 

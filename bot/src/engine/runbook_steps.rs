@@ -6,9 +6,7 @@
 //! Every record of a run carries the run's request id and names the run and step in its
 //! reason, so `audit` shows a run as one story.
 
-use opsbot_commands::{
-    Actor, CommandName, Invocation, Reply, Status, context::NoProgress, language,
-};
+use opsbot_commands::{Actor, Invocation, Reply, Status, context::NoProgress, language};
 
 use super::{Engine, Trail, Verdict};
 use crate::{
@@ -25,7 +23,7 @@ impl Engine {
             .map_err(|e| format!("`{text}` does not parse: {e}"))?;
         match parts
             .policy
-            .authorize(actor, call.command(), call.service, channel)
+            .authorize(actor, call.name(), call.service, channel)
         {
             Authorization::Allowed { .. } => Ok(()),
             Authorization::Denied { reason } => Err(reason),
@@ -47,17 +45,17 @@ impl Engine {
             Ok(call) => call,
             Err(error) => {
                 let verdict = Verdict::new(Decision::Unparsed, Outcome::NotRun)
-                    .command(CommandName::Runbook.as_str())
+                    .command("runbook")
                     .reason(format!("{reason}: {error}"));
                 let reply = Reply::danger(format!("`{}` does not parse", invocation.text))
                     .line(error.to_string());
                 return (self.finish(&trail, verdict, reply).await, false);
             }
         };
-        let command = call.command();
-        if command.is_request_control() || command == CommandName::Runbook {
+        let command = call.name();
+        if call.command.is_request_control() || command == "runbook" {
             let verdict = Verdict::new(Decision::Denied, Outcome::NotRun)
-                .command(command.as_str())
+                .command(command)
                 .reason(format!("{reason}: `{command}` cannot be a runbook step"));
             let reply = Reply::danger(format!("`{command}` cannot be a runbook step"));
             return (self.finish(&trail, verdict, reply).await, false);
@@ -68,9 +66,9 @@ impl Engine {
             call.service,
             &invocation.channel,
         ) {
-            parts.metrics.denial(command.as_str());
+            parts.metrics.denial(command);
             let verdict = Verdict::new(Decision::Denied, Outcome::NotRun)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .reason(format!("{reason}: {why}"));
             let reply = Reply::danger(format!(
@@ -81,12 +79,11 @@ impl Engine {
             .line(why);
             return (self.finish(&trail, verdict, reply).await, false);
         }
-        if let Err(error) = opsbot_commands::builtin::precheck(&call, parts.runtime.as_ref()).await
-        {
+        if let Err(error) = call.command.precheck(&call, parts.runtime.as_ref()).await {
             let reply =
                 Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());
             let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .reason(reason.to_string())
                 .summary(reply.summary());
@@ -94,7 +91,7 @@ impl Engine {
         }
         let (reply, outcome) = self.execute(&call, invocation, &NoProgress).await;
         let verdict = Verdict::new(Decision::Allowed, outcome)
-            .command(command.as_str())
+            .command(command)
             .service(call.service)
             .reason(reason.to_string())
             .summary(reply.summary());
@@ -134,7 +131,7 @@ impl Engine {
             None => Outcome::NotRun,
         };
         let verdict = Verdict::new(Decision::Allowed, outcome)
-            .command(CommandName::Runbook.as_str())
+            .command("runbook")
             .reason(reason)
             .summary(summary);
         self.finish(&trail, verdict, Reply::default()).await;

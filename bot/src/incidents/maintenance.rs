@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 
 use crate::config::{
     MaintenanceWindow,
-    alerts::{Recurrence, Schedule},
+    maintenance::{Recurrence, Schedule},
 };
 
 /// One window, with its globs compiled and its time zone loaded.

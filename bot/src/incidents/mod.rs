@@ -4,7 +4,8 @@
 //! (see [`ingest`]); people act on incidents through the `incident` and `silence`
 //! commands ([`desk`]); [`Incidents::escalate_due`] runs the durable escalation clock.
 //! Every chat message goes through the outbox, enqueued in the transaction that made the
-//! change ([`notify`]).
+//! change ([`notify`]). Chat adapters find the incident of a thread a command was typed
+//! in once, with [`incident_of_thread`], and carry it on the invocation.
 
 mod alert_tally;
 mod desk;
@@ -26,7 +27,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use opsbot_commands::{Catalog, Platform};
+use opsbot_commands::{Catalog, IncidentRef, Platform};
 
 pub use ingest::IngestOutcome;
 pub use model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus};
@@ -166,8 +167,8 @@ impl Incidents {
         platform: Platform,
         channel: &str,
         thread: &str,
-    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
-        thread_incident(&self.store, platform, channel, thread).await
+    ) -> Result<Option<IncidentRef>, StoreError> {
+        thread_incident(&self.store, &self.catalog, platform, channel, thread).await
     }
 
     /// Pages the next level of every incident whose escalation time has come by `now`;
@@ -216,15 +217,43 @@ impl Incidents {
 }
 
 /// The incident whose root message is `thread` in `channel` on `platform`, with its
-/// service (for [`opsbot_commands::Invocation::thread_service`]).
+/// service when `catalog` has it.
 pub async fn thread_incident(
     store: &Store,
+    catalog: &Catalog,
     platform: Platform,
     channel: &str,
     thread: &str,
-) -> Result<Option<(i64, Option<String>)>, StoreError> {
+) -> Result<Option<IncidentRef>, StoreError> {
     let mut conn = store.read_pool().acquire().await?;
-    repo::by_thread(&mut conn, platform.as_str(), channel, thread).await
+    let found = repo::by_thread(&mut conn, platform.as_str(), channel, thread).await?;
+    Ok(found.map(|(id, service)| IncidentRef {
+        id,
+        service: service
+            .and_then(|s| catalog.get(&s))
+            .map(|s| s.name.clone()),
+    }))
+}
+
+/// For a chat adapter receiving a command typed (or a button pressed) in `thread`: the
+/// incident of that thread, if any ([`opsbot_commands::Invocation::incident`]). A failed
+/// lookup is logged and taken as none: the command still runs, only without the thread's
+/// incident.
+pub async fn incident_of_thread(
+    store: &Store,
+    catalog: &Catalog,
+    platform: Platform,
+    channel: &str,
+    thread: Option<&str>,
+) -> Option<IncidentRef> {
+    let thread = thread?;
+    match thread_incident(store, catalog, platform, channel, thread).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, %platform, "looking up the incident of a thread failed");
+            None
+        }
+    }
 }
 
 /// What an automation needs to know of an incident that fired: the incident, its alerts

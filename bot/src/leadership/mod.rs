@@ -27,9 +27,10 @@
 //! `auto` picks: SQLite → this process; PostgreSQL in a Kubernetes pod → Lease;
 //! PostgreSQL elsewhere → advisory lock.
 //!
-//! The roles: `discord-gateway` ([`crate::discord::GatewaySupervisor`]),
-//! `slack-socket-mode` ([`crate::slack::SocketSupervisor`]) and `cost-budget-checks`
-//! ([`crate::cost::budget_alerts`]).
+//! The roles: `discord-gateway` (the Discord adapter's `GatewaySupervisor`),
+//! `slack-socket-mode` (the Slack adapter's `SocketSupervisor`) and `cost-budget-checks`
+//! ([`crate::cost::budget_alerts`]). Those adapters spawn their handles; this module
+//! knows none of them.
 //!
 //! Spawn one handle per role per process: the holder identity (Lease) is per process, so
 //! two handles of one role in one process would both believe they own it.

@@ -1,5 +1,7 @@
-//! The dispatcher: one task per lane claims due messages and delivers them through the
-//! [`ChatSink`] of their platform.
+//! The dispatcher: one task per lane claims due messages and hands each to a delivery
+//! ([`super::delivery`]) through the [`ChatSink`] of its platform; crash recovery of a
+//! part another dispatcher may have posted is [`super::recovery`]. This file owns the lane
+//! loop: claims, the in-flight set per channel, waking, shutdown.
 //!
 //! - **Claims.** A claim takes, per channel, the oldest pending message that heads its
 //!   thread (per-thread order), and leases it (`claimed_by`, `claimed_until_us`), with
@@ -38,10 +40,10 @@ use tokio::{
 };
 
 use super::{
-    ChatSink, DeliveryError, Lane, MessageRef, OutboxMetrics,
+    ChatSink, Lane, OutboxMetrics,
+    delivery::deliver,
     pacing::Pacer,
-    plan::{MAX_DIGEST, Part, PartKind, plan},
-    repo::{self, ClaimRequest, NewRoot, Stored},
+    repo::{self, ClaimRequest, Stored},
 };
 use crate::store::Store;
 
@@ -53,12 +55,6 @@ static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 pub fn wake() {
     WAKE.notify_waiters();
 }
-
-/// How long an interactive reply waits before looking again for a root post still
-/// queued in the alerts lane.
-const ROOT_WAIT: Duration = Duration::from_millis(250);
-/// Backoff ceiling.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// How the dispatcher behaves; [`From<&crate::config::OutboxConfig>`] fills it from
 /// `[outbox]`.
@@ -163,40 +159,41 @@ impl Dispatcher {
     }
 }
 
-struct Shared {
-    store: Store,
-    sinks: HashMap<Platform, Arc<dyn ChatSink>>,
-    platforms: Vec<&'static str>,
-    config: DispatcherConfig,
-    id: String,
+/// What a lane's tasks share: the store, the sinks, the pacing budget, the stop signal.
+pub(super) struct Shared {
+    pub(super) store: Store,
+    pub(super) sinks: HashMap<Platform, Arc<dyn ChatSink>>,
+    pub(super) platforms: Vec<&'static str>,
+    pub(super) config: DispatcherConfig,
+    pub(super) id: String,
     /// One per dispatcher, shared by its lanes: a channel's budget is the platform's,
     /// whichever lane spends it; command replies go first.
-    pacer: Arc<Pacer>,
-    metrics: OutboxMetrics,
-    lane: Lane,
-    stop: watch::Receiver<bool>,
+    pub(super) pacer: Arc<Pacer>,
+    pub(super) metrics: OutboxMetrics,
+    pub(super) lane: Lane,
+    pub(super) stop: watch::Receiver<bool>,
 }
 
 impl Shared {
-    fn stopping(&self) -> bool {
+    pub(super) fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
 
-    fn lease_until_us(&self) -> i64 {
+    pub(super) fn lease_until_us(&self) -> i64 {
         now_us().saturating_add(micros(self.config.lease))
     }
 
     /// The longest a chat call may take: well within the lease.
-    fn call_timeout(&self) -> Duration {
+    pub(super) fn call_timeout(&self) -> Duration {
         (self.config.lease / 4).max(Duration::from_millis(100))
     }
 }
 
-fn now_us() -> i64 {
+pub(super) fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-fn micros(duration: Duration) -> i64 {
+pub(super) fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -291,7 +288,7 @@ async fn next_batch(
     Ok((heads, shared.config.poll_interval))
 }
 
-async fn park_unreadable(shared: &Shared, unreadable: Vec<repo::Unreadable>) {
+pub(super) async fn park_unreadable(shared: &Shared, unreadable: Vec<repo::Unreadable>) {
     for (id, error) in unreadable {
         tracing::error!(id, %error, "outbox message cannot be read; parked as failed");
         if repo::mark_failed(&shared.store, &[id], &error)
@@ -300,355 +297,5 @@ async fn park_unreadable(shared: &Shared, unreadable: Vec<repo::Unreadable>) {
         {
             shared.metrics.failed(shared.lane, 1);
         }
-    }
-}
-
-/// How one part went.
-enum Outcome {
-    Delivered,
-    /// Try again later (already rescheduled); stop this delivery.
-    Later,
-    /// Parked as failed; go on with the next part.
-    Failed,
-}
-
-/// Delivers one claimed head and what may go with it, part by part.
-async fn deliver(shared: Arc<Shared>, head: Stored) {
-    let started = tokio::time::Instant::now();
-    let key = head.channel_key();
-    // Wait for the channel's slot first, so what queued meanwhile joins the digest.
-    if !paced(&shared, head.platform, &head.channel, &key).await {
-        let _ = repo::release(&shared.store, &[head.id], &shared.id).await;
-        return;
-    }
-    let followers = if shared.pacer.is_paced()
-        && head.thread_key.is_some()
-        && head.operation != super::Operation::Post
-    {
-        match repo::claim_followers(
-            &shared.store,
-            &head,
-            &shared.id,
-            shared.lease_until_us(),
-            MAX_DIGEST * 4,
-        )
-        .await
-        {
-            Ok((followers, unreadable)) => {
-                park_unreadable(&shared, unreadable).await;
-                followers
-            }
-            Err(error) => {
-                tracing::warn!(%error, "reading the thread behind an outbox message failed");
-                Vec::new()
-            }
-        }
-    } else {
-        Vec::new()
-    };
-    let context = Context {
-        platform: head.platform,
-        channel: head.channel.clone(),
-        thread_key: head.thread_key.clone(),
-    };
-    let (parts, left) = plan(head, followers);
-    if let Err(error) = repo::release(&shared.store, &left, &shared.id).await {
-        tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
-    }
-    let mut remaining: Vec<i64> = parts.iter().flat_map(|p| p.ids.iter().copied()).collect();
-    for (index, part) in parts.into_iter().enumerate() {
-        if index > 0 && !paced(&shared, context.platform, &context.channel, &key).await {
-            break;
-        }
-        // Keep well inside the lease, or another replica may deliver this part too.
-        if started.elapsed() + shared.call_timeout() > shared.config.lease * 3 / 4 {
-            tracing::warn!(lane = ?shared.lane, "outbox lease running out; leaving the rest");
-            break;
-        }
-        remaining.retain(|id| !part.ids.contains(id));
-        match deliver_part(&shared, &context, part).await {
-            Outcome::Delivered | Outcome::Failed => {}
-            Outcome::Later => break,
-        }
-    }
-    if let Err(error) = repo::release(&shared.store, &remaining, &shared.id).await {
-        tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
-    }
-}
-
-/// The thread root to remember when a part of `kind` was posted: a root post, or an
-/// edit whose root never made it (posted as a new root), in a thread without one.
-fn new_root<'c>(
-    context: &'c Context,
-    kind: PartKind,
-    root: Option<&MessageRef>,
-) -> Option<NewRoot<'c>> {
-    match (kind, root, &context.thread_key) {
-        (PartKind::PostRoot | PartKind::EditRoot, None, Some(thread)) => Some(NewRoot {
-            platform: context.platform,
-            thread_key: thread,
-            channel: &context.channel,
-        }),
-        _ => None,
-    }
-}
-
-/// How the dispatcher tags its posts: `opsbot-outbox:FIRST-LAST` (outbox ids).
-pub(crate) const TAG_PREFIX: &str = "opsbot-outbox:";
-
-/// Asks the sink whether a dispatcher that died had posted the part starting at outbox
-/// id `first`: the message and the last outbox id it covered.
-async fn find_earlier_post(
-    shared: &Shared,
-    sink: &dyn ChatSink,
-    channel: &str,
-    thread: Option<&MessageRef>,
-    first: i64,
-) -> Result<Option<(MessageRef, i64)>, DeliveryError> {
-    let prefix = format!("{TAG_PREFIX}{first}-");
-    let timeout = shared.call_timeout();
-    let found =
-        match tokio::time::timeout(timeout, sink.find_tagged(channel, thread, &prefix)).await {
-            Ok(found) => found?,
-            Err(_) => {
-                return Err(DeliveryError::Retry {
-                    reason: "no answer to the lookup".into(),
-                    retry_after: None,
-                });
-            }
-        };
-    Ok(found.and_then(|(message_ref, tag)| {
-        let covered = tag.strip_prefix(&prefix)?.parse::<i64>().ok()?;
-        Some((message_ref, covered))
-    }))
-}
-
-/// The part (up to outbox id `covered`) was posted before a crash as `message_ref`:
-/// record it delivered without posting again; what it did not cover waits for the next
-/// round.
-async fn recovered(
-    shared: &Shared,
-    context: &Context,
-    part: &Part,
-    root: Option<&MessageRef>,
-    message_ref: MessageRef,
-    covered: i64,
-) -> Outcome {
-    let (done, rest): (Vec<i64>, Vec<i64>) = part.ids.iter().partition(|id| **id <= covered);
-    let new_root = new_root(context, part.kind, root);
-    tracing::info!(ids = ?done, message = %message_ref.0, "found the post of a dispatcher that died; not posting again");
-    if let Err(error) = repo::mark_delivered(&shared.store, &done, &message_ref, new_root).await {
-        let _ = repo::release(&shared.store, &part.ids, &shared.id).await;
-        tracing::warn!(%error, "recording a recovered post failed; will retry");
-        return Outcome::Later;
-    }
-    shared.metrics.recovered(done.len());
-    shared.metrics.delivered(shared.lane, done.len());
-    let _ = repo::release(&shared.store, &rest, &shared.id).await;
-    if rest.is_empty() {
-        Outcome::Delivered
-    } else {
-        Outcome::Later
-    }
-}
-
-/// Waits for the channel's pacing slot (platforms without rate limits, and destinations
-/// their sink does not pace, have none); false when the dispatcher is stopping.
-async fn paced(shared: &Shared, platform: Platform, channel: &str, key: &str) -> bool {
-    if shared.stopping() {
-        return false;
-    }
-    if !shared
-        .sinks
-        .get(&platform)
-        .is_some_and(|s| s.paces(channel))
-    {
-        return true;
-    }
-    let mut stop = shared.stop.clone();
-    tokio::select! {
-        () = shared.pacer.acquire(key, shared.lane) => !shared.stopping(),
-        _ = stop.wait_for(|s| *s) => false,
-    }
-}
-
-struct Context {
-    platform: Platform,
-    channel: String,
-    thread_key: Option<String>,
-}
-
-async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome {
-    let Some(sink) = shared.sinks.get(&context.platform) else {
-        // Claims only cover our platforms; keep it for whoever has this one.
-        let _ = repo::release(&shared.store, &part.ids, &shared.id).await;
-        return Outcome::Later;
-    };
-    let channel = context.channel.as_str();
-    let root = match (&context.thread_key, part.kind) {
-        (Some(thread), PartKind::EditRoot | PartKind::Replies) => {
-            match repo::thread_root(&shared.store, context.platform, thread).await {
-                Ok(Some(root)) => Some(root),
-                Ok(None) => match repo::root_pending(&shared.store, context.platform, thread).await
-                {
-                    // The root is still queued (in the other lane): wait for it.
-                    Ok(true) => {
-                        return later(
-                            shared,
-                            &part,
-                            ROOT_WAIT,
-                            "waiting for the thread's root",
-                            false,
-                        )
-                        .await;
-                    }
-                    Ok(false) => None,
-                    Err(error) => return store_trouble(shared, &part, error).await,
-                },
-                Err(error) => return store_trouble(shared, &part, error).await,
-            }
-        }
-        _ => None,
-    };
-    let timeout = shared.call_timeout();
-    let first = part.ids.first().copied().unwrap_or_default();
-    let last = part.ids.iter().copied().max().unwrap_or_default();
-    let tag = format!("{TAG_PREFIX}{first}-{last}");
-    let posts = !matches!((part.kind, &root), (PartKind::EditRoot, Some(_)));
-    let post_thread = match part.kind {
-        PartKind::Replies => root.as_ref(),
-        _ => None,
-    };
-    if posts && part.uncertain {
-        match find_earlier_post(shared, sink.as_ref(), channel, post_thread, first).await {
-            Ok(Some((message_ref, covered))) => {
-                return recovered(shared, context, &part, root.as_ref(), message_ref, covered)
-                    .await;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::warn!(%error, "could not look for an earlier post; posting again");
-            }
-        }
-    }
-    let call = async {
-        match (part.kind, &root) {
-            (PartKind::EditRoot, Some(root)) => sink
-                .edit(channel, root, &part.reply)
-                .await
-                .map(|()| root.clone()),
-            // A root post, an edit whose root never made it (a new root), replies (in
-            // the root's thread, or in the channel without one), a standalone post.
-            _ => {
-                sink.post_tagged(channel, post_thread, &part.reply, &tag)
-                    .await
-            }
-        }
-    };
-    let result = match tokio::time::timeout(timeout, call).await {
-        Ok(result) => result,
-        Err(_) => Err(DeliveryError::Retry {
-            reason: format!("no answer within {}", humantime::format_duration(timeout)),
-            retry_after: None,
-        }),
-    };
-    match result {
-        Ok(message_ref) => {
-            let new_root = new_root(context, part.kind, root.as_ref());
-            match repo::mark_delivered(&shared.store, &part.ids, &message_ref, new_root).await {
-                Ok(marked) => {
-                    if (marked as usize) < part.ids.len() {
-                        tracing::warn!(
-                            ids = ?part.ids, marked,
-                            "outbox message was delivered by another dispatcher too (lease expired)"
-                        );
-                    }
-                    shared.metrics.delivered(shared.lane, part.ids.len());
-                    if part.merged > 1 {
-                        shared.metrics.digest();
-                    }
-                    Outcome::Delivered
-                }
-                Err(error) => {
-                    // Posted but not marked: the lease runs out and it is posted again.
-                    tracing::error!(%error, ids = ?part.ids, "could not mark outbox messages delivered");
-                    Outcome::Later
-                }
-            }
-        }
-        Err(DeliveryError::Permanent(reason)) => {
-            shared.metrics.chat_api_error(context.platform, true);
-            fail(shared, &part, &reason).await
-        }
-        Err(DeliveryError::Retry {
-            reason,
-            retry_after,
-        }) => {
-            shared.metrics.chat_api_error(context.platform, false);
-            // A rate limit (an answer with `Retry-After`) is the platform pacing us, not
-            // a failure: it never counts towards giving up, so a storm drops nothing.
-            if retry_after.is_some() {
-                let wait = retry_after.unwrap_or_default();
-                shared
-                    .pacer
-                    .block(&repo::channel_key(context.platform, channel), wait);
-                shared.metrics.retried(shared.lane);
-                return later(shared, &part, wait, &reason, false).await;
-            }
-            if part.attempts + 1 >= shared.config.max_attempts {
-                let error = format!("gave up after {} attempts: {reason}", part.attempts + 1);
-                return fail(shared, &part, &error).await;
-            }
-            let wait = backoff(shared.config.retry_base, part.attempts);
-            shared.metrics.retried(shared.lane);
-            later(shared, &part, wait, &reason, true).await
-        }
-    }
-}
-
-async fn fail(shared: &Shared, part: &Part, reason: &str) -> Outcome {
-    tracing::warn!(ids = ?part.ids, %reason, "outbox message failed permanently");
-    match repo::mark_failed(&shared.store, &part.ids, reason).await {
-        Ok(_) => shared.metrics.failed(shared.lane, part.ids.len()),
-        Err(error) => tracing::error!(%error, "could not park outbox messages as failed"),
-    }
-    Outcome::Failed
-}
-
-async fn later(shared: &Shared, part: &Part, wait: Duration, reason: &str, count: bool) -> Outcome {
-    let at = now_us().saturating_add(micros(wait));
-    if let Err(error) = repo::schedule_retry(&shared.store, part.ids[0], at, reason, count).await {
-        tracing::warn!(%error, "could not reschedule an outbox message; its lease will expire");
-    }
-    let _ = repo::release(&shared.store, &part.ids, &shared.id).await;
-    Outcome::Later
-}
-
-async fn store_trouble(shared: &Shared, part: &Part, error: crate::store::StoreError) -> Outcome {
-    tracing::warn!(%error, "outbox store query failed; will retry");
-    let _ = repo::release(&shared.store, &part.ids, &shared.id).await;
-    Outcome::Later
-}
-
-/// `base · 2^attempts`, at most five minutes, with full jitter over its upper half.
-pub(crate) fn backoff(base: Duration, attempts: u32) -> Duration {
-    let exp = base.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
-    let capped = exp.min(MAX_BACKOFF);
-    capped.mul_f64(0.5 + fastrand::f64() * 0.5)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_caps() {
-        let base = Duration::from_secs(1);
-        for attempts in 0..6 {
-            let d = backoff(base, attempts);
-            let full = base * 2u32.pow(attempts);
-            assert!(d >= full / 2 && d <= full, "{attempts}: {d:?}");
-        }
-        assert!(backoff(base, 40) <= MAX_BACKOFF);
     }
 }

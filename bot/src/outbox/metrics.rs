@@ -1,6 +1,7 @@
 //! The outbox's metrics: backlog by lane, messages delivered, retried and failed, digests
-//! sent, and chat API errors by platform. Registered in [`crate::metrics::Metrics`];
-//! a default (unregistered) set serves tests.
+//! sent, and chat API errors by platform. Registered by
+//! [`OutboxMetrics::register`] when `app.rs` wires the outbox; a default (unregistered)
+//! set serves tests.
 
 use opsbot_commands::Platform;
 use prometheus_client::{
@@ -35,43 +36,46 @@ pub struct OutboxMetrics {
 }
 
 impl OutboxMetrics {
-    /// Registers every series in `registry` (prefix included by the registry).
-    pub fn register(&self, registry: &mut Registry) {
+    /// Creates this part's series and registers them in `registry` (the one registry
+    /// `app.rs` serves at `/metrics`).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
         registry.register(
             "outbox_backlog",
             "Outbox messages waiting for delivery, by lane",
-            self.backlog.clone(),
+            metrics.backlog.clone(),
         );
         registry.register(
             "outbox_delivered",
             "Outbox messages delivered (a digest counts every message it carries)",
-            self.delivered.clone(),
+            metrics.delivered.clone(),
         );
         registry.register(
             "outbox_retried",
             "Outbox delivery attempts that will be retried",
-            self.retried.clone(),
+            metrics.retried.clone(),
         );
         registry.register(
             "outbox_failed",
             "Outbox messages parked as failed (permanent error or attempts exhausted)",
-            self.failed.clone(),
+            metrics.failed.clone(),
         );
         registry.register(
             "outbox_digests",
             "Digest replies sent in place of several thread updates",
-            self.digests.clone(),
+            metrics.digests.clone(),
         );
         registry.register(
             "outbox_recovered",
             "Outbox messages a dead dispatcher had posted, found on the platform and not posted again",
-            self.recovered.clone(),
+            metrics.recovered.clone(),
         );
         registry.register(
             "chat_api_errors",
             "Chat platform calls that failed, by platform and kind (retry, permanent)",
-            self.chat_api_errors.clone(),
+            metrics.chat_api_errors.clone(),
         );
+        metrics
     }
 
     pub(crate) fn backlog(&self, lane: Lane, pending: i64) {

@@ -21,11 +21,13 @@
 //! `id`); producers writing the same thread from concurrent transactions must serialize
 //! them (for example by locking the incident row first).
 
+mod delivery;
 mod dispatcher;
 mod message;
 mod metrics;
 mod pacing;
 mod plan;
+mod recovery;
 mod reply_json;
 mod reply_queue;
 mod repo;

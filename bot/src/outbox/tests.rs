@@ -208,7 +208,8 @@ backend_tests! {
             message("ops", th, Operation::Reply, Lane::Alerts, "c"),
             message("ops", None, Operation::Post, Lane::Alerts, "d"),
         ]).await;
-        let metrics = OutboxMetrics::default();
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = OutboxMetrics::register(&mut registry);
         let sink_dyn: Arc<dyn ChatSink> = sink.clone();
         let dispatcher = Dispatcher::spawn(db.store.clone(), vec![sink_dyn], fast(), metrics.clone());
         drained(&db.store, Duration::from_secs(20)).await;
@@ -220,8 +221,6 @@ backend_tests! {
         let (state, attempts, error) = row(&db.store, "d").await;
         assert_eq!((state.as_str(), attempts), ("failed", 5));
         assert!(error.unwrap().contains("gave up after 5 attempts"));
-        let mut registry = prometheus_client::registry::Registry::default();
-        metrics.register(&mut registry);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains(r#"outbox_failed_total{lane="alerts"} 2"#), "{text}");

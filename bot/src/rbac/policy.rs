@@ -7,13 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opsbot_commands::{Actor, CommandName, Platform, Service, context::RoleDescription};
+use opsbot_commands::{Actor, Platform, Service, context::RoleDescription};
 
 use super::{
     Subject,
     grant::{CommandSet, Grant, NamePatterns},
 };
 use crate::config::Config;
+
+/// Commands everyone may run: asking for help and about oneself, and request control
+/// (`confirm`, `cancel`, `approve`, `deny`), which the engine checks itself.
+const SELF_SERVICE: &[&str] = &["help", "whoami", "confirm", "cancel", "approve", "deny"];
 
 /// A role with its own and inherited grants.
 #[derive(Clone, Debug)]
@@ -46,7 +50,7 @@ pub struct ApprovalRule {
 }
 
 impl ApprovalRule {
-    fn applies(&self, command: CommandName, service: Option<&Service>) -> bool {
+    fn applies(&self, command: &str, service: Option<&Service>) -> bool {
         self.commands.contains(command)
             && service.is_some_and(|s| {
                 self.services.matches(s.name.as_str())
@@ -190,15 +194,15 @@ impl Policy {
         held
     }
 
-    fn is_self_service(command: CommandName) -> bool {
-        matches!(command, CommandName::Help | CommandName::Whoami) || command.is_request_control()
+    fn is_self_service(command: &str) -> bool {
+        SELF_SERVICE.contains(&command)
     }
 
     /// May `actor` run `command` on `service` from `channel`?
     pub fn authorize(
         &self,
         actor: &Actor,
-        command: CommandName,
+        command: &str,
         service: Option<&Service>,
         channel: &str,
     ) -> Authorization {
@@ -270,11 +274,7 @@ impl Policy {
     }
 
     /// The two-person rule that applies to `command` on `service`, if any.
-    pub fn approval_rule(
-        &self,
-        command: CommandName,
-        service: Option<&Service>,
-    ) -> Option<&ApprovalRule> {
+    pub fn approval_rule(&self, command: &str, service: Option<&Service>) -> Option<&ApprovalRule> {
         self.approvals
             .iter()
             .find(|rule| rule.applies(command, service))
@@ -285,7 +285,7 @@ impl Policy {
     /// authorized one by one as its starter; this rule is about starting it at all.)
     pub fn runbook_approval_rule(&self, name: &str) -> Option<&ApprovalRule> {
         self.approvals.iter().find(|rule| {
-            rule.commands.contains(CommandName::Runbook)
+            rule.commands.contains("runbook")
                 && rule.runbooks.as_ref().is_none_or(|p| p.matches(name))
         })
     }
@@ -335,7 +335,7 @@ impl opsbot_commands::context::AccessView for Policy {
         out
     }
 
-    fn may_run(&self, actor: &Actor, command: CommandName, service: Option<&Service>) -> bool {
+    fn may_run(&self, actor: &Actor, command: &str, service: Option<&Service>) -> bool {
         Self::is_self_service(command)
             || self.bound_roles(actor).any(|(_, role)| {
                 self.roles

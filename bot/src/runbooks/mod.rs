@@ -150,7 +150,7 @@ impl Runbooks {
         let Action::Command(line) = &step.action else {
             return text;
         };
-        let registry = opsbot_commands::Registry::builtin();
+        let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
         match language::parse(line, &registry, &self.inner.catalog, None)
             .ok()
             .and_then(|call| call.service)

@@ -43,14 +43,12 @@ use prometheus_client::{
 };
 use serde_json::json;
 
-use super::{
-    body::{BodyError, read_limited},
-    unavailable,
-};
+use super::body::{BodyError, read_limited};
 use crate::{
     config::{Config, alerts::SourceKindConfig},
     incidents::Incidents,
     store::seen_requests::SeenRequest,
+    unavailable,
 };
 
 /// `X-Grafana-Alerting-Signature`
@@ -75,18 +73,22 @@ pub struct AlertMetrics {
 }
 
 impl AlertMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    /// Creates this part's series and registers them in `registry` (the one registry
+    /// `app.rs` serves at `/metrics`).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
         registry.register(
             "alert_requests",
             "Alert webhook requests by source kind and outcome (accepted, replay, \
              unauthorized, too_large, malformed, unavailable, failed)",
-            self.requests.clone(),
+            metrics.requests.clone(),
         );
         registry.register(
             "alerts_received",
             "Alerts committed to the store, by source kind",
-            self.alerts.clone(),
+            metrics.alerts.clone(),
         );
+        metrics
     }
 
     fn request(&self, source: &'static str, outcome: &'static str) {

@@ -1,5 +1,6 @@
-//! The HTTP server: liveness, readiness and metrics. Chat and alert endpoints from the
-//! adapters are merged into the same router. [`listener`] serves it (timeouts, the
+//! The HTTP server: liveness, readiness, metrics and the alert endpoints. The chat
+//! adapters' endpoints come in as one router ([`ServerState::chat`], built by `app.rs`), so
+//! this module imports no adapter. [`listener`] serves it (timeouts, the
 //! connection cap); the chat endpoints read at most `[server] chat_body_limit` bytes
 //! (413 beyond), the alert endpoints stream theirs up to `alert_body_limit` ([`body`]).
 
@@ -18,7 +19,6 @@ use crate::{metrics::Metrics, store::Store};
 pub mod alerts;
 pub mod body;
 pub mod listener;
-pub mod unavailable;
 
 /// What the operational endpoints need.
 #[derive(Clone)]
@@ -28,20 +28,18 @@ pub struct ServerState {
     /// The alert endpoints (`/alerts/alertmanager`, `/alerts/grafana`, `/alerts`), when
     /// served.
     pub alerts: Option<alerts::AlertsState>,
-    /// The Slack endpoints (`/slack/commands`, `/slack/interactions`, `/slack/events`),
-    /// when Slack is configured in `http` mode.
-    pub slack: Option<crate::slack::SlackHttpState>,
-    /// `/discord/interactions`, when Discord is configured in `http` mode.
-    pub discord: Option<crate::discord::DiscordHttpState>,
+    /// The chat adapters' endpoints (Slack's `/slack/*`, Discord's `/discord/interactions`,
+    /// each when configured in `http` mode), merged under `chat_body_limit`. `app.rs`
+    /// builds it; empty when no adapter serves HTTP.
+    pub chat: Router,
     /// Largest body of the Slack and Discord endpoints (`[server] chat_body_limit`).
     pub chat_body_limit: usize,
 }
 
-/// `/healthz`, `/readyz`, `/metrics`, and the alert endpoints.
+/// `/healthz`, `/readyz`, `/metrics`, the alert endpoints and the chat endpoints.
 pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
-    let slack = state.slack.clone();
-    let discord = state.discord.clone();
+    let chat = state.chat.clone();
     let chat_limit = DefaultBodyLimit::max(state.chat_body_limit);
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -52,14 +50,7 @@ pub fn router(state: ServerState) -> Router {
         Some(alerts) => router.merge(alerts::routes(alerts)),
         None => router,
     };
-    let router = match slack {
-        Some(slack) => router.merge(crate::slack::routes(slack).layer(chat_limit)),
-        None => router,
-    };
-    match discord {
-        Some(discord) => router.merge(crate::discord::routes(discord).layer(chat_limit)),
-        None => router,
-    }
+    router.merge(chat.layer(chat_limit))
 }
 
 /// The process is up and serving.

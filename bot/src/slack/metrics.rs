@@ -26,7 +26,7 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
-/// The Slack adapter's metrics (registered by [`crate::metrics::Metrics`]).
+/// The Slack adapter's metrics ([`SlackMetrics::register`], called by `app.rs`).
 #[derive(Clone, Debug, Default)]
 pub struct SlackMetrics {
     requests: Family<RequestLabels, Counter>,
@@ -35,24 +35,28 @@ pub struct SlackMetrics {
 }
 
 impl SlackMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    /// Creates this part's series and registers them in `registry` (the one registry
+    /// `app.rs` serves at `/metrics`).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
         registry.register(
             "slack_requests",
             "Slack requests and Socket Mode envelopes by endpoint and outcome (accepted, \
              replayed, unavailable, unauthorized, malformed, ignored)",
-            self.requests.clone(),
+            metrics.requests.clone(),
         );
         registry.register(
             "slack_signature_failures",
             "Slack requests refused for their signature, by reason (missing, malformed, \
              stale, mismatch)",
-            self.signature_failures.clone(),
+            metrics.signature_failures.clone(),
         );
         registry.register(
             "slack_usergroup_lookups",
             "usergroups.users.list calls by outcome (ok, failed)",
-            self.usergroup_lookups.clone(),
+            metrics.usergroup_lookups.clone(),
         );
+        metrics
     }
 
     pub(crate) fn request(&self, endpoint: &'static str, outcome: &'static str) {

@@ -5,7 +5,6 @@
 
 mod groups;
 mod metrics;
-mod reply_queue;
 mod responder;
 mod routes;
 mod sink;

@@ -1,5 +1,6 @@
 //! From an acknowledged Slack invocation to its reply in the outbox: resolve the actor's
-//! user groups, run the engine (the same pipeline as every surface: RBAC, confirmation,
+//! user groups and, in a thread, the thread's incident (once, carried on the invocation
+//! for the engine and the incident desk), run the engine (the same pipeline as every surface: RBAC, confirmation,
 //! approval, audit), and queue what it says on the interactive lane.
 //!
 //! Where replies go:
@@ -45,11 +46,11 @@ use opsbot_commands::{Actor, Invocation, Platform, Reply, context::Progress, rep
 use opsbot_slack::{Destination, Inbound, ResponseUrlPolicy};
 use tokio::sync::mpsc;
 
-use super::{groups::UserGroups, reply_queue::ReplyQueue};
+use super::groups::UserGroups;
 use crate::{
     engine::Engine,
     inbox::{Accepted, Delivery, Inbox, InboxError},
-    outbox::{Lane, Operation, OutboxMessage},
+    outbox::{Lane, Operation, OutboxMessage, ReplyQueue},
 };
 
 /// How long a delivery id is remembered in the inbox: Slack's signature window (a replay
@@ -57,7 +58,8 @@ use crate::{
 const REMEMBER_FOR: Duration =
     Duration::from_secs(opsbot_slack::signature::MAX_SKEW_SECONDS as u64 + 60);
 
-/// Runs Slack invocations through the engine.
+/// Slack's responder: runs Slack invocations through the engine and queues their replies
+/// (the same role as the Discord adapter's and the console's `Responder`).
 pub struct Responder {
     engine: Arc<Engine>,
     groups: Arc<UserGroups>,
@@ -218,7 +220,23 @@ impl Responder {
         let mut invocation =
             Invocation::new(actor, inbound.channel_id.clone(), inbound.text.clone());
         invocation.thread = inbound.thread_ts.clone();
-        let thread = self.thread_of(&inbound).await;
+        // The incident of the thread, found once here: the engine and the incident desk
+        // read it from the invocation, and its thread is where the reply goes.
+        invocation.incident = crate::incidents::incident_of_thread(
+            self.engine.store(),
+            self.engine.catalog(),
+            Platform::Slack,
+            &inbound.channel_id,
+            inbound.thread_ts.as_deref(),
+        )
+        .await;
+        let thread = match (&inbound.thread_ts, &invocation.incident) {
+            (None, _) => Thread::None,
+            (Some(_), Some(incident)) => {
+                Thread::Incident(crate::incidents::model::thread_key(incident.id))
+            }
+            (Some(ts), None) => Thread::Slack(ts.clone()),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let delivery_id = inbound.delivery_id.clone();
         let courier = tokio::spawn(deliver(
@@ -252,27 +270,6 @@ impl Responder {
         };
         if let Err(error) = queued {
             tracing::error!(%error, %dedupe_key, "could not queue a Slack reply");
-        }
-    }
-
-    async fn thread_of(&self, inbound: &Inbound) -> Thread {
-        let Some(ts) = &inbound.thread_ts else {
-            return Thread::None;
-        };
-        match crate::incidents::thread_incident(
-            self.engine.store(),
-            Platform::Slack,
-            &inbound.channel_id,
-            ts,
-        )
-        .await
-        {
-            Ok(Some((id, _))) => Thread::Incident(crate::incidents::model::thread_key(id)),
-            Ok(None) => Thread::Slack(ts.clone()),
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a Slack thread failed");
-                Thread::Slack(ts.clone())
-            }
         }
     }
 }

@@ -98,7 +98,7 @@ impl SlackHttpState {
             }
             Err(error) => {
                 self.metrics.request(endpoint, "unavailable");
-                Err(Box::new(crate::server::unavailable::response(format!(
+                Err(Box::new(crate::unavailable::response(format!(
                     "opsbot cannot take commands right now: {error}"
                 ))))
             }

@@ -77,6 +77,12 @@ const MIGRATIONS: &[Embedded] = &[
         postgres: include_str!("../../../migrations/postgres/0009_runbook_runs.sql"),
     },
     Embedded {
+        version: 10,
+        description: "known good revisions",
+        sqlite: include_str!("../../../migrations/sqlite/0010_known_good_revisions.sql"),
+        postgres: include_str!("../../../migrations/postgres/0010_known_good_revisions.sql"),
+    },
+    Embedded {
         version: 13,
         description: "automations",
         sqlite: include_str!("../../../migrations/sqlite/0013_automations.sql"),

@@ -7,8 +7,13 @@
 mod connect;
 mod error;
 mod health;
+pub mod known_good;
 mod migrations;
 mod pending_repo;
+/// Scratch stores for tests and benches: compiled only for the lib's own unit tests and
+/// with the `test-support` feature (tests and benches get it through the dev-dependency
+/// of `opsbot` on itself), never into a release build.
+#[cfg(any(test, feature = "test-support"))]
 pub mod scratch;
 pub mod seen_requests;
 pub(crate) mod time;

@@ -1,6 +1,9 @@
 //! Fresh, empty, migrated stores for tests and benchmarks: a temporary SQLite file, or a
 //! uniquely named PostgreSQL database created on a given server and dropped afterwards.
 //! Also the `backend_tests!` macro that runs one async test body on both backends.
+//!
+//! Test scaffolding: compiled only under `cfg(test)` or the `test-support` feature (see
+//! `bot/Cargo.toml`), so release builds carry none of it and `tempfile` stays out of them.
 
 use tempfile::TempDir;
 
@@ -236,6 +239,28 @@ mod tests {
             Some("postgres://u:p@h/x?sslmode=disable")
         );
         assert_eq!(with_database("nonsense", "x"), None);
+    }
+
+    /// This module and `tempfile` reach a build only through `cfg(test)` or the
+    /// `test-support` feature, which no default turns on.
+    #[test]
+    fn scratch_stores_stay_out_of_release_builds() {
+        let manifest: toml::Table = toml::from_str(include_str!("../../Cargo.toml")).unwrap();
+        let tempfile = &manifest["dependencies"]["tempfile"];
+        assert_eq!(
+            tempfile.get("optional").and_then(toml::Value::as_bool),
+            Some(true),
+            "tempfile must be an optional dependency of opsbot: {tempfile:?}"
+        );
+        assert_eq!(
+            manifest["features"]["test-support"].as_array().unwrap(),
+            &vec![toml::Value::from("dep:tempfile")]
+        );
+        let default = manifest["features"].get("default");
+        assert!(
+            default.is_none_or(|d| !format!("{d:?}").contains("test-support")),
+            "test-support must not be a default feature: {default:?}"
+        );
     }
 
     backend_tests! {

@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply, Status,
+    command::{Command, Handler},
     context::{IncidentAction, IncidentView},
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
 const ACTIONS: &[&str] = &[
     "list", "show", "ack", "resolve", "reopen", "note", "escalate",
 ];
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Incident,
+pub static COMMAND: Command = Command {
+    name: "incident",
     summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
     service: ServiceArg::None,
     args: &[
@@ -60,6 +61,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -71,11 +76,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             )));
         }
         let limit = call.integer("limit").unwrap_or(20) as u32;
-        let incidents = ctx
-            .incidents
-            .list(call.switch("all"), limit)
-            .await
-            .map_err(CommandError::Failed)?;
+        let incidents = ctx.incidents.list(call.switch("all"), limit).await?;
         return Ok(list_reply(&incidents, call.switch("all")));
     }
     // The incident number, else the incident of this thread; a word that is not a number
@@ -93,9 +94,10 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                 }
                 note_words.push(word.to_string());
             }
-            ctx.incidents
-                .in_thread(ctx.invocation)
-                .await
+            ctx.invocation
+                .incident
+                .as_ref()
+                .map(|incident| incident.id)
                 .ok_or_else(|| {
                     CommandError::Failed(format!(
                         "which incident? say `incident {action} ID` (`incident list` shows them), \
@@ -134,11 +136,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         IncidentAction::Note(_) => "noted",
         IncidentAction::Escalate => "escalated",
     };
-    let view = ctx
-        .incidents
-        .act(id, action, ctx.invocation)
-        .await
-        .map_err(CommandError::Failed)?;
+    let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
 }
 
@@ -173,7 +171,7 @@ fn headline(view: &IncidentView) -> String {
         ", {}/{} firing, opened {}",
         view.firing,
         view.alerts,
-        super::rollback::age(now, view.opened_at)
+        crate::human_duration::age(now, view.opened_at)
     ));
     line
 }
@@ -213,8 +211,7 @@ async fn show(id: i64, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let detail = ctx
         .incidents
         .show(id)
-        .await
-        .map_err(CommandError::Failed)?
+        .await?
         .ok_or_else(|| CommandError::Failed(format!("there is no incident {id}")))?;
     let view = &detail.incident;
     let status = match view.status.as_str() {

@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply,
+    command::{Command, Handler},
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
     runbooks::{DryRun, ManualAnswer, RunView, RunbookDesk, StepPlan},
 };
 
 const ACTIONS: &[&str] = &["list", "show", "run", "status", "abort", "done", "skip"];
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Runbook,
+pub static COMMAND: Command = Command {
+    name: "runbook",
     summary: "List runbooks, show one, run it (or --dry-run it), follow, abort or answer a run",
     service: ServiceArg::None,
     args: &[
@@ -60,6 +61,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "runbook status 7",
         "runbook done 7",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -358,6 +363,22 @@ mod tests {
             parse_params("url=http://x/?a=b").unwrap(),
             vec![("url".to_string(), "http://x/?a=b".to_string())]
         );
+    }
+
+    #[test]
+    fn only_a_real_run_asks_for_confirmation() {
+        let registry = crate::Registry::new(crate::builtin::COMMANDS);
+        let catalog = crate::Catalog::new(Vec::new()).unwrap();
+        let destructive = |text: &str| {
+            let call = crate::language::parse(text, &registry, &catalog, None).unwrap();
+            call.command.is_destructive_call(&call)
+        };
+        assert!(destructive("runbook run recovery service=web"));
+        assert!(!destructive("runbook run recovery --dry-run"));
+        assert!(!destructive("runbook list"));
+        assert!(!destructive("runbook show recovery"));
+        assert!(!destructive("runbook done 7"));
+        assert!(!destructive("runbook"));
     }
 
     #[test]

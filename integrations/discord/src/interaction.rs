@@ -12,7 +12,10 @@ use opsbot_commands::Registry;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::{command_text, custom_id::ButtonAction};
+use crate::{
+    command_text::{self, RawOption},
+    custom_id::ButtonAction,
+};
 
 /// Interaction types (Discord docs: interaction-type).
 const PING: u8 = 1;
@@ -153,20 +156,6 @@ struct RawData {
     options: Vec<RawOption>,
     #[serde(default)]
     custom_id: Option<String>,
-}
-
-/// An application command option as sent (`value` is a string, integer or boolean).
-#[derive(Clone, Debug, Deserialize)]
-pub struct RawOption {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: u8,
-    #[serde(default)]
-    pub value: Option<Value>,
-    #[serde(default)]
-    pub options: Vec<RawOption>,
-    #[serde(default)]
-    pub focused: bool,
 }
 
 #[derive(Deserialize)]
@@ -328,8 +317,11 @@ mod tests {
 
     #[test]
     fn slash_commands_become_requests() {
-        let Incoming::Request(request) = parse(SLASH.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            SLASH.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Run("restart wrkhrs-gateway".into()));
@@ -364,9 +356,11 @@ mod tests {
 
     #[test]
     fn a_press_on_an_unknown_button_is_a_request_to_answer() {
-        let Incoming::Request(request) =
-            parse(FOREIGN_BUTTON.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            FOREIGN_BUTTON.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Unknown("click_one".into()));
@@ -381,8 +375,11 @@ mod tests {
             "user": {"id": "7", "username": "dm-user"},
             "message": {"id": "901"},
             "data": {"custom_id": "run:incident ack 4", "component_type": 2}}"#;
-        let Incoming::Request(request) = parse(body.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            body.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Run("incident ack 4".into()));
@@ -398,13 +395,21 @@ mod tests {
     #[test]
     fn pings_autocomplete_and_errors() {
         assert_eq!(
-            parse(br#"{"type":1,"id":"1","token":"t"}"#, &Registry::builtin()).unwrap(),
+            parse(
+                br#"{"type":1,"id":"1","token":"t"}"#,
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Ping
         );
         let body = r#"{"type": 4, "data": {"name": "health", "options": [
             {"name": "service", "type": 3, "value": "wrk", "focused": true}]}}"#;
         assert_eq!(
-            parse(body.as_bytes(), &Registry::builtin()).unwrap(),
+            parse(
+                body.as_bytes(),
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Autocomplete(AutocompleteRequest {
                 command: "health".into(),
                 option: "service".into(),
@@ -412,22 +417,26 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(br#"{"type":5}"#, &Registry::builtin()).unwrap(),
+            parse(
+                br#"{"type":5}"#,
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Unsupported(5)
         );
         assert!(matches!(
-            parse(b"nope", &Registry::builtin()),
+            parse(b"nope", &Registry::new(opsbot_commands::builtin::COMMANDS)),
             Err(InteractionError::Json(_))
         ));
         assert_eq!(
             parse(
                 br#"{"type":3,"data":{"custom_id":"other"}}"#,
-                &Registry::builtin()
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
             ),
             Err(InteractionError::UnknownButton("other".into()))
         );
         assert_eq!(
-            parse(br#"{"type":2,"data":{"name":"help"},"channel_id":"1","id":"1","token":"t","application_id":"1"}"#, &Registry::builtin()),
+            parse(br#"{"type":2,"data":{"name":"help"},"channel_id":"1","id":"1","token":"t","application_id":"1"}"#, &Registry::new(opsbot_commands::builtin::COMMANDS)),
             Err(InteractionError::Missing("member.user or user"))
         );
     }

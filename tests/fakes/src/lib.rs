@@ -12,6 +12,8 @@
 //! * [`docker::FakeEngine`]: a Docker Engine API (v1.43) on a unix socket in a temp dir;
 //! * [`systemd::DbusDaemon`] and [`systemd::FakeSystemd`]: a private `dbus-daemon` and a
 //!   systemd manager (`org.freedesktop.systemd1`) served on it;
+//! * [`journal_gateway::FakeJournalGateway`]: systemd-journal-gatewayd's `/entries` (JSON
+//!   and text, `Range`, field matches) and `/machine`;
 //! * [`slack::FakeSlack`]: the Slack Web API methods opsbot calls, with 429/5xx injection,
 //!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket.
 //!
@@ -19,6 +21,12 @@
 //!   threads, interaction callbacks and webhooks, command registration, `GET /gateway`),
 //!   with 429/5xx, and [`discord_gateway::FakeGateway`]: the gateway websocket (Hello,
 //!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`).
+//!
+//! And the doubles of opsbot's own seams, shared by every test crate:
+//!
+//! * [`RecordingRuntime`]: records `restart`/`rollback`/`scale` instead of performing
+//!   them (the one recording runtime of the bot's and the end-to-end tests);
+//! * [`HealthyProber`]: every health check passes.
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
 //! methods, and stops when dropped (or with its `shutdown`). [`free_port`] finds a port
@@ -28,13 +36,18 @@ pub mod cost;
 pub mod discord;
 pub mod discord_gateway;
 pub mod docker;
+pub mod journal_gateway;
 pub mod kubernetes;
 mod port;
+pub mod prober;
+pub mod runtime;
 pub mod slack;
 pub mod slack_socket;
 pub mod systemd;
 
 pub use port::free_port;
+pub use prober::HealthyProber;
+pub use runtime::RecordingRuntime;
 
 #[cfg(test)]
 mod tests {

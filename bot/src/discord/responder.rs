@@ -3,12 +3,13 @@
 //! follows it.
 //!
 //! * PING → PONG.
-//! * A slash command or a button press → "deferred" at once; then the engine runs the
+//! * A slash command or a button press → "deferred" at once; then (in a thread, after
+//!   finding the thread's incident once, for the invocation) the engine runs the
 //!   command (parse, RBAC with the user id and guild role ids, confirmation, approval,
 //!   execution, audit) and its reply is queued in the outbox (interactive lane) for the
 //!   interaction's `interaction:TOKEN` target, which edits the deferred response. Before
 //!   the answer leaves, the invocation is stored in the command inbox
-//!   ([`Interactions::accept`], group-committed); its reply is queued in the transaction
+//!   ([`Responder::accept`], group-committed); its reply is queued in the transaction
 //!   that marks it done, so an invocation Discord saw deferred is either answered or, after
 //!   a crash, reported by the next process. An interaction id the inbox already holds (a
 //!   replayed request, across restarts and replicas) is answered but not run again. Only
@@ -44,8 +45,9 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
 pub const NO_LONGER_VALID: &str =
     "This button is no longer valid; run the command again (`/help` lists them).";
 
-/// Handles interactions for the engine.
-pub struct Interactions {
+/// Discord's responder: runs interactions through the engine and queues their replies (the
+/// same role as the Slack adapter's and the console's `Responder`).
+pub struct Responder {
     engine: Arc<Engine>,
     inbox: Inbox,
     /// How long an interaction id is remembered: the signature window.
@@ -73,8 +75,10 @@ pub struct Work {
 
 impl Work {
     /// Runs the invocation through the engine and queues the reply durably, marking it
-    /// done in the command inbox in the same transaction.
-    pub async fn run(self) {
+    /// done in the command inbox in the same transaction. Typed or pressed in a thread,
+    /// the thread's incident is found first, once (the engine and the incident desk read
+    /// it from the invocation).
+    pub async fn run(mut self) {
         if let Some(reason) = &self.unparsed {
             self.engine.record_unparsed(&self.invocation, reason).await;
             if let Err(error) = self
@@ -87,6 +91,14 @@ impl Work {
             }
             return;
         }
+        self.invocation.incident = crate::incidents::incident_of_thread(
+            self.engine.store(),
+            self.engine.catalog(),
+            Platform::Discord,
+            &self.invocation.channel,
+            self.invocation.thread.as_deref(),
+        )
+        .await;
         let reply = self
             .engine
             .handle_as(&self.invocation, &NoProgress, self.request_id.clone())
@@ -116,7 +128,7 @@ impl Work {
     }
 }
 
-impl Interactions {
+impl Responder {
     /// Handling for `engine`, storing invocations in `inbox` and remembering them for
     /// `remember_for` (the signature window) to refuse replays.
     pub fn new(engine: Arc<Engine>, inbox: Inbox, remember_for: Duration) -> Self {

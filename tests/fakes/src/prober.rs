@@ -1,5 +1,5 @@
-//! A prober for which every health check passes at once (tests and benches exercise
-//! opsbot, not the services' endpoints).
+//! [`HealthyProber`]: a prober for which every health check passes at once, for tests and
+//! benches that exercise opsbot rather than the services' endpoints.
 
 use std::time::Duration;
 
@@ -10,11 +10,11 @@ use opsbot_commands::{
     context::{CheckOutcome, HealthLevel, Prober},
 };
 
-/// Every health check passes.
-pub struct Healthy;
+/// Every health check passes (`200 in 1 ms`).
+pub struct HealthyProber;
 
 #[async_trait]
-impl Prober for Healthy {
+impl Prober for HealthyProber {
     async fn probe(&self, _: &Service, check: &HealthCheck) -> CheckOutcome {
         CheckOutcome {
             name: check.name().to_string(),

@@ -1,20 +1,21 @@
-//! Shared helpers for the end-to-end tests: a running opsbot engine on a scratch store
-//! (SQLite or PostgreSQL), a recording runtime, and shortcuts to type as a console user.
+//! Shared helpers for the end-to-end tests (each test target includes this module with
+//! `mod support;`): a running opsbot engine on a scratch store (SQLite or PostgreSQL),
+//! wired to the recording runtime of `opsbot-fakes`, and shortcuts to type as a console
+//! user.
 //!
-//! The recording runtime is a test double for the Kubernetes/compose/systemd adapters: it
-//! lets pipeline tests observe exactly when an action runs. It lives here, in tests only.
+//! The recording runtime ([`RecordingRuntime`]) stands in for the Kubernetes, compose and
+//! systemd adapters: it lets pipeline tests observe exactly when an action runs.
 //! Health checks run either against nothing ([`Probes::Healthy`]: every check passes, so
 //! pipeline tests need no endpoints) or with the real HTTP prober ([`Probes::Http`]).
 //! [`TestBot::start_real`] wires neither double: the adapters come from the configuration
 //! (`RuntimeRouter::from_config`, as `opsbot serve` builds them) and health checks run
 //! with the HTTP prober, for tests against the fakes of `opsbot-fakes`.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
-};
+// Each test target uses part of this module.
+#![allow(dead_code)]
 
-use async_trait::async_trait;
+use std::{path::PathBuf, sync::Arc};
+
 use opsbot::{
     app::App,
     config::{self, Config, LoadedConfig},
@@ -22,13 +23,10 @@ use opsbot::{
     store::scratch::{ScratchDatabase, postgres_url_or_skip},
 };
 use opsbot_commands::{
-    Actor, Catalog, Invocation, Platform, Reply, Service,
-    catalog::{HealthCheck, Target},
-    context::{
-        ActionReport, CheckOutcome, HealthLevel, LogChunk, LogQuery, NoProgress, Prober, Progress,
-        Revision, Runtime, RuntimeError,
-    },
+    Actor, Catalog, Invocation, Platform, Reply,
+    context::{NoProgress, Prober},
 };
+pub use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
 /// The example configuration shipped in `deploy/examples/opsbot.toml`.
 pub fn example_config_path() -> PathBuf {
@@ -46,87 +44,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// Records every runtime action instead of performing it. `logs` answers with the
-/// chunks a test put in `log_chunks`; Kubernetes targets have a two-revision history.
-#[derive(Default)]
-pub struct RecordingRuntime {
-    pub actions: Mutex<Vec<String>>,
-    pub log_chunks: Mutex<Vec<LogChunk>>,
-    pub log_queries: Mutex<Vec<LogQuery>>,
-}
-
-impl RecordingRuntime {
-    pub fn actions(&self) -> Vec<String> {
-        self.actions.lock().expect("lock").clone()
-    }
-
-    /// What `logs` answers from now on.
-    pub fn set_logs(&self, chunks: Vec<LogChunk>) {
-        *self.log_chunks.lock().expect("lock") = chunks;
-    }
-
-    fn record(&self, action: String) -> Result<ActionReport, RuntimeError> {
-        self.actions.lock().expect("lock").push(action);
-        Ok(ActionReport {
-            succeeded: true,
-            summary: "done".into(),
-            details: vec![],
-        })
-    }
-}
-
-#[async_trait]
-impl Runtime for RecordingRuntime {
-    async fn restart(
-        &self,
-        service: &Service,
-        progress: &dyn Progress,
-    ) -> Result<ActionReport, RuntimeError> {
-        progress.report("restarting");
-        self.record(format!("restart {}", service.name))
-    }
-    async fn rollback(
-        &self,
-        service: &Service,
-        to: Option<i64>,
-        _: &dyn Progress,
-    ) -> Result<ActionReport, RuntimeError> {
-        self.record(format!("rollback {} {to:?}", service.name))
-    }
-    async fn scale(
-        &self,
-        service: &Service,
-        replicas: u32,
-        _: &dyn Progress,
-    ) -> Result<ActionReport, RuntimeError> {
-        self.record(format!("scale {} {replicas}", service.name))
-    }
-    async fn history(&self, service: &Service) -> Result<Vec<Revision>, RuntimeError> {
-        if !matches!(service.target, Target::Kubernetes { .. }) {
-            return Err(RuntimeError::NotSupported(format!(
-                "{} keeps no revision history",
-                service.target.describe()
-            )));
-        }
-        let revision = |number: i64, current| Revision {
-            number,
-            images: vec![format!("registry.example/{}:1.{number}", service.name)],
-            created: Some(jiff::Timestamp::now()),
-            change_cause: Some(format!("deploy 1.{number}")),
-            current,
-        };
-        Ok(vec![revision(1, false), revision(2, true)])
-    }
-    async fn logs(
-        &self,
-        _service: &Service,
-        query: &LogQuery,
-    ) -> Result<Vec<LogChunk>, RuntimeError> {
-        self.log_queries.lock().expect("lock").push(query.clone());
-        Ok(self.log_chunks.lock().expect("lock").clone())
-    }
-}
-
 /// Which prober the engine runs health checks with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Probes {
@@ -134,21 +51,6 @@ pub enum Probes {
     Healthy,
     /// The real HTTP prober, as `App::start` builds it (for tests with fake servers).
     Http,
-}
-
-/// A prober double: every check is OK.
-pub struct HealthyProber;
-
-#[async_trait]
-impl Prober for HealthyProber {
-    async fn probe(&self, _service: &Service, check: &HealthCheck) -> CheckOutcome {
-        CheckOutcome {
-            name: check.name().to_string(),
-            level: HealthLevel::Ok,
-            detail: "200 in 1 ms".into(),
-            latency: std::time::Duration::from_millis(1),
-        }
-    }
 }
 
 /// How a [`TestBot`] reaches runtimes and health endpoints.
@@ -295,17 +197,17 @@ pub fn request_id(reply: &Reply) -> String {
 }
 
 /// Runs one async test body on SQLite and on PostgreSQL.
-#[macro_export]
+#[allow(unused_macros)]
 macro_rules! on_both_backends {
     ($name:ident, $config:expr, |$bot:ident| $body:block) => {
         mod $name {
             use super::*;
 
-            async fn body($bot: &$crate::TestBot) $body
+            async fn body($bot: &$crate::support::TestBot) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let bot = $crate::TestBot::start($crate::Backend::Sqlite, &$config, stringify!($name))
+                let bot = $crate::support::TestBot::start($crate::support::Backend::Sqlite, &$config, stringify!($name))
                     .await
                     .expect("SQLite always runs");
                 body(&bot).await;
@@ -314,7 +216,7 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(bot) = $crate::TestBot::start($crate::Backend::Postgres, &$config, stringify!($name)).await
+                let Some(bot) = $crate::support::TestBot::start($crate::support::Backend::Postgres, &$config, stringify!($name)).await
                 else {
                     return;
                 };
@@ -324,3 +226,5 @@ macro_rules! on_both_backends {
         }
     };
 }
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;

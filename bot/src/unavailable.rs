@@ -4,7 +4,8 @@
 //! Every write endpoint (alerts, chat) answers this when the store cannot write or does
 //! not answer within `[store] write_timeout`, so senders that retry (Alertmanager, Grafana,
 //! Slack) come back later instead of dropping the request as they would on a 4xx, and
-//! nothing is half-done: the request was either committed or it was not.
+//! nothing is half-done: the request was either committed or it was not. It sits beside
+//! the HTTP server, not in it, so the chat adapters need not import the server.
 
 use std::{fmt::Display, future::Future, time::Duration};
 
