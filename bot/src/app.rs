@@ -140,6 +140,11 @@ impl App {
             store.clone(),
             config.outbox.lease.as_duration(),
         )?;
+        let automations = crate::automations::Automations::new(
+            config.automations.clone(),
+            incidents.clone(),
+            runbooks.clone(),
+        );
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
@@ -157,13 +162,9 @@ impl App {
                 store.clone(),
             )),
             runbooks: Arc::new(runbooks.clone()),
+            automations: Arc::new(automations.clone()),
         }));
         let runbook_leases = runbooks.attach(&engine);
-        let automations = crate::automations::Automations::new(
-            config.automations.clone(),
-            incidents.clone(),
-            runbooks.clone(),
-        );
         let automation_task = automations.attach();
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(

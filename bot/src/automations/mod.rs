@@ -16,6 +16,7 @@
 //! than succeeded: a `wait_healthy` step that times out means the service is still
 //! unhealthy), the incident escalates to its next level at once.
 
+mod desk;
 pub mod ledger;
 pub mod matching;
 
@@ -86,7 +87,7 @@ impl Automations {
         &self.inner.automations
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.inner.incidents.store()
     }
 
@@ -373,67 +374,7 @@ impl Automations {
         }
     }
 
-    /// `automation pause [NAME]`: `None` pauses every automation.
-    pub async fn pause(&self, name: Option<&str>, by: &str) -> Result<String, String> {
-        let name = self.known(name)?;
-        let done = ledger::pause(self.store(), name, by)
-            .await
-            .map_err(|e| format!("the store is unavailable ({e}); nothing was done"))?;
-        Ok(match (name == ledger::ALL, done) {
-            (true, true) => "every automation is paused".to_string(),
-            (true, false) => "every automation was already paused".to_string(),
-            (false, true) => format!("automation `{name}` is paused"),
-            (false, false) => format!("automation `{name}` was already paused"),
-        })
-    }
-
-    /// `automation resume [NAME]`: `None` lifts every pause.
-    pub async fn resume(&self, name: Option<&str>) -> Result<String, String> {
-        let name = self.known(name)?;
-        let done = ledger::resume(self.store(), name)
-            .await
-            .map_err(|e| format!("the store is unavailable ({e}); nothing was done"))?;
-        Ok(match (name == ledger::ALL, done) {
-            (true, _) => "every automation runs again".to_string(),
-            (false, true) => format!("automation `{name}` runs again"),
-            (false, false) => format!("automation `{name}` was not paused"),
-        })
-    }
-
-    /// `automation list`: each automation, what starts it, and whether it is paused.
-    pub async fn list(&self) -> Result<Vec<String>, String> {
-        let pauses = ledger::pauses(self.store())
-            .await
-            .map_err(|e| format!("the store is unavailable ({e})"))?;
-        let all = pauses.iter().find(|(n, _)| n == ledger::ALL);
-        Ok(self
-            .inner
-            .automations
-            .iter()
-            .map(|a| {
-                let state = match pauses.iter().find(|(n, _)| *n == a.name).or(all) {
-                    Some((_, by)) => format!("paused by {by}"),
-                    None => "active".to_string(),
-                };
-                format!(
-                    "`{}` → runbook `{}` on {:?} (services {}; at most {} per {}, cooldown {}): {state}",
-                    a.name,
-                    a.runbook,
-                    a.on,
-                    if a.services.is_empty() {
-                        "any".to_string()
-                    } else {
-                        a.services.join(", ")
-                    },
-                    a.max_runs,
-                    humantime::format_duration(a.window.0),
-                    humantime::format_duration(a.cooldown.0),
-                )
-            })
-            .collect())
-    }
-
-    fn known<'a>(&self, name: Option<&'a str>) -> Result<&'a str, String> {
+    pub(crate) fn known<'a>(&self, name: Option<&'a str>) -> Result<&'a str, String> {
         match name {
             None => Ok(ledger::ALL),
             Some(name) if self.inner.automations.iter().any(|a| a.name == name) => Ok(name),

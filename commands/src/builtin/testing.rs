@@ -279,6 +279,7 @@ async fn run_in(
         costs,
         known_good,
         runbooks: &crate::runbooks::NoRunbooks,
+        automations: &crate::automations::NoAutomations,
     };
     call.command.run(&call, ctx).await
 }
