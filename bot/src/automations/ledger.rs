@@ -145,3 +145,7 @@ pub async fn settle(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "ledger_tests.rs"]
+mod tests;
