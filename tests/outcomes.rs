@@ -114,6 +114,7 @@ fn session(command: &str) -> (Vec<(&'static str, &'static str)>, Expected) {
         // $2.50 of a $1 budget: red, and it ran fine.
         "cost" => (vec![(op, "cost web")], RAN),
         "runbook" => (vec![(op, "runbook list")], RAN),
+        "automation" => (vec![(op, "automation list")], RAN),
         other => panic!("no session for `{other}`: add one to `session`"),
     }
 }

@@ -79,6 +79,10 @@ pub struct App {
     pub discord: Option<crate::discord::Discord>,
     /// Renews the leases of this process's runbook runs; marks dead ones interrupted.
     runbook_leases: tokio::task::JoinHandle<()>,
+    /// `[[automations]]`: runbooks started by incidents and budgets, and their kill switch.
+    pub automations: crate::automations::Automations,
+    /// Evaluates automations on the incidents committed batches opened or fired again.
+    automation_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
@@ -136,6 +140,11 @@ impl App {
             store.clone(),
             config.outbox.lease.as_duration(),
         )?;
+        let automations = crate::automations::Automations::new(
+            config.automations.clone(),
+            incidents.clone(),
+            runbooks.clone(),
+        );
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
@@ -153,8 +162,10 @@ impl App {
                 store.clone(),
             )),
             runbooks: Arc::new(runbooks.clone()),
+            automations: Arc::new(automations.clone()),
         }));
         let runbook_leases = runbooks.attach(&engine);
+        let automation_task = automations.attach();
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -255,6 +266,8 @@ impl App {
             slack,
             discord,
             runbook_leases,
+            automations,
+            automation_task,
         })
     }
 
@@ -311,6 +324,9 @@ impl App {
         }
         self.expiry.abort();
         self.runbook_leases.abort();
+        if let Some(task) = &self.automation_task {
+            task.abort();
+        }
         self.inbox_recovery.abort();
         self.escalation.abort();
         if let Some(budget_alerts) = &self.budget_alerts {

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod automations;
 pub mod cli;
 #[cfg(test)]
 mod command_surfaces;

@@ -488,4 +488,6 @@ pub struct Ctx<'a> {
     pub known_good: &'a dyn KnownGood,
     /// Runbooks and their runs (`runbook`).
     pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
+    /// The automations' kill switch and list (`automation`).
+    pub automations: &'a dyn crate::automations::AutomationDesk,
 }

@@ -12,6 +12,9 @@ pub enum Platform {
     Console,
     Slack,
     Discord,
+    /// An `[[automations]]` entry acting by itself (`automation:NAME`); it has no chat of
+    /// its own, so nothing is ever sent to this platform.
+    Automation,
 }
 
 impl Platform {
@@ -20,6 +23,7 @@ impl Platform {
             Platform::Console => "console",
             Platform::Slack => "slack",
             Platform::Discord => "discord",
+            Platform::Automation => "automation",
         }
     }
 
@@ -28,6 +32,7 @@ impl Platform {
             "console" => Some(Platform::Console),
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
+            "automation" => Some(Platform::Automation),
             _ => None,
         }
     }

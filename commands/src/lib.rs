@@ -9,6 +9,7 @@
 //! world only through the traits in [`context`], which the `opsbot` binary implements
 //! (and wires to adapters). Chat text is tokenized here and never reaches a shell.
 
+pub mod automations;
 pub mod builtin;
 pub mod catalog;
 pub mod command;

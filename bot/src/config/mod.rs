@@ -11,6 +11,7 @@
 //! [`maintenance`] (`[[maintenance]]`), [`cost`], [`slack`], [`discord`], …; [`delay`] is
 //! the may-be-zero duration several of them share.
 pub mod alerts;
+pub mod automations;
 pub mod cost;
 pub mod delay;
 pub mod discord;
@@ -34,6 +35,7 @@ pub mod systemd;
 pub mod validate;
 
 pub use alerts::AlertsConfig;
+pub use automations::AutomationConfig;
 pub use cost::CostConfig;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;

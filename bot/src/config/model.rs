@@ -74,6 +74,9 @@ pub struct Config {
     /// `[[runbooks]]`: procedures run from chat (`runbook run NAME`).
     #[serde(default)]
     pub runbooks: Vec<super::runbooks::RunbookConfig>,
+    /// `[[automations]]`: runbooks that start by themselves on incidents and budgets.
+    #[serde(default)]
+    pub automations: Vec<super::automations::AutomationConfig>,
 }
 
 /// `[server]`

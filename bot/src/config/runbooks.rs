@@ -17,9 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use opsbot_commands::{
-    Catalog, HumanDuration, Registry, catalog::JsonExpectation, language,
-};
+use opsbot_commands::{Catalog, HumanDuration, Registry, catalog::JsonExpectation, language};
 use serde::{
     Deserialize, Deserializer,
     de::{self, MapAccess, Visitor, value::MapAccessDeserializer},
@@ -29,8 +27,8 @@ use super::{
     Config,
     document::KeyPath,
     interpolate::Origin,
-    secret::{Secret, SecretSource},
     problems::{Problems, check_globs},
+    secret::{Secret, SecretSource},
 };
 use crate::runbooks::template;
 

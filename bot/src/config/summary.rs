@@ -33,6 +33,9 @@ fn write_summary(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Result {
     for warning in super::alerts::warnings(&config.alerts) {
         writeln!(out, "Warning:      {warning}")?;
     }
+    for warning in super::automations::warnings(config, &loaded.catalog) {
+        writeln!(out, "Warning:      {warning}")?;
+    }
     writeln!(out, "Store:        {}", redact_url(&config.store.url))?;
     writeln!(
         out,

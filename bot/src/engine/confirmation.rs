@@ -28,9 +28,7 @@ impl Engine {
         let invocation = trail.invocation;
         let command = call.name();
         let rule = match (command, call.text("action"), call.text("target")) {
-            ("runbook", Some("run"), Some(runbook)) => {
-                parts.policy.runbook_approval_rule(runbook)
-            }
+            ("runbook", Some("run"), Some(runbook)) => parts.policy.runbook_approval_rule(runbook),
             _ => parts.policy.approval_rule(command, call.service),
         };
         let now = jiff::Timestamp::now();

@@ -31,6 +31,7 @@ impl Engine {
             costs: parts.costs.as_ref(),
             known_good: parts.known_good.as_ref(),
             runbooks: parts.runbooks.as_ref(),
+            automations: parts.automations.as_ref(),
         };
         let command = call.name();
         match tokio::time::timeout(call.command.timeout, call.command.run(call, ctx)).await {

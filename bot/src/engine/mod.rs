@@ -54,6 +54,8 @@ pub struct EngineParts {
     pub known_good: Arc<dyn KnownGood>,
     /// Runbooks and their runs for `runbook`.
     pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
+    /// The automations' kill switch (`automation`).
+    pub automations: Arc<dyn opsbot_commands::automations::AutomationDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.

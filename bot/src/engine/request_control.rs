@@ -57,9 +57,7 @@ impl Engine {
                 self.confirm_as_requester(trail, &pending, base, is_requester, progress)
                     .await
             }
-            Some(RequestAction::Cancel) => {
-                self.cancel(trail, &pending, base, is_requester).await
-            }
+            Some(RequestAction::Cancel) => self.cancel(trail, &pending, base, is_requester).await,
             Some(action @ (RequestAction::Approve | RequestAction::Deny)) => {
                 let base = match self
                     .check_approver(trail, &pending, base, is_requester, action)
@@ -284,7 +282,9 @@ impl Engine {
                 .map(|r| r.approver_roles.join(" or "))
                 .unwrap_or_else(|| "an approver role".into());
             let reason = format!("approving request {} needs role {roles}", pending.id);
-            self.parts.metrics.denial(if approving { "approve" } else { "deny" });
+            self.parts
+                .metrics
+                .denial(if approving { "approve" } else { "deny" });
             return Err(self
                 .refuse(trail, base, Reply::danger("Not allowed"), reason)
                 .await);

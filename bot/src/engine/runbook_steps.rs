@@ -6,9 +6,7 @@
 //! Every record of a run carries the run's request id and names the run and step in its
 //! reason, so `audit` shows a run as one story.
 
-use opsbot_commands::{
-    Actor, Invocation, Reply, Status, context::NoProgress, language,
-};
+use opsbot_commands::{Actor, Invocation, Reply, Status, context::NoProgress, language};
 
 use super::{Engine, Trail, Verdict};
 use crate::{

@@ -45,6 +45,19 @@ pub struct Incidents {
     catalog: Catalog,
     /// The group-commit writer of alert batches, started on first use.
     queue: Arc<std::sync::OnceLock<group_commit::IngestQueue>>,
+    /// Where incidents that opened or fired again are told, after their batch is
+    /// committed (the automations; see [`Incidents::on_fired`]).
+    fired: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Fired>>>,
+}
+
+/// An incident opened or fired again, in a committed batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Fired {
+    pub incident: i64,
+    /// When its batch arrived.
+    pub at: jiff::Timestamp,
+    /// When the batch was committed (for the alert-to-automation latency).
+    pub committed: std::time::Instant,
 }
 
 impl std::fmt::Debug for Incidents {
@@ -60,6 +73,26 @@ impl Incidents {
             settings: Arc::new(settings),
             catalog,
             queue: Arc::default(),
+            fired: Arc::default(),
+        }
+    }
+
+    /// Tells `sender` of every incident that opens or fires again, once its batch is
+    /// committed (never on the request path: the send does not wait). Set once.
+    pub fn on_fired(&self, sender: tokio::sync::mpsc::UnboundedSender<Fired>) {
+        let _ = self.fired.set(sender);
+    }
+
+    fn tell_fired(&self, outcome: &IngestOutcome, at: jiff::Timestamp) {
+        if let Some(sender) = self.fired.get() {
+            let committed = std::time::Instant::now();
+            for &incident in &outcome.fired {
+                let _ = sender.send(Fired {
+                    incident,
+                    at,
+                    committed,
+                });
+            }
         }
     }
 
@@ -106,6 +139,7 @@ impl Incidents {
             }
         };
         crate::outbox::wake();
+        self.tell_fired(&outcome, now);
         Ok(outcome)
     }
 
@@ -120,8 +154,9 @@ impl Incidents {
         let outcome =
             ingest::ingest_once(&self.store, &self.settings, &self.catalog, batch, now, seen)
                 .await?;
-        if outcome.is_some() {
+        if let Some(outcome) = &outcome {
             crate::outbox::wake();
+            self.tell_fired(outcome, now);
         }
         Ok(outcome)
     }
@@ -218,5 +253,35 @@ pub async fn incident_of_thread(
             tracing::warn!(%error, %platform, "looking up the incident of a thread failed");
             None
         }
+    }
+}
+
+/// What an automation needs to know of an incident that fired: the incident, its alerts
+/// firing now, and where its thread is (platform, channel).
+#[derive(Clone, Debug)]
+pub struct FiredFacts {
+    pub incident: Incident,
+    pub firing: Vec<IncidentAlert>,
+    pub threads: Vec<(String, String)>,
+}
+
+impl Incidents {
+    /// The facts of incident `id` for the automations; `None` when it is gone.
+    pub async fn fired_facts(&self, id: i64) -> Result<Option<FiredFacts>, StoreError> {
+        let mut conn = self.store.read_pool().acquire().await?;
+        let Some(incident) = repo::get(&mut conn, self.store.backend(), id, false).await? else {
+            return Ok(None);
+        };
+        let firing = repo::alerts(&mut conn, id)
+            .await?
+            .into_iter()
+            .filter(IncidentAlert::is_firing)
+            .collect();
+        let threads = repo::message_targets(&mut conn, id).await?;
+        Ok(Some(FiredFacts {
+            incident,
+            firing,
+            threads,
+        }))
     }
 }

@@ -221,7 +221,7 @@ impl Policy {
                 .and_then(|s| match actor.platform {
                     Platform::Slack => s.channels.slack.clone(),
                     Platform::Discord => s.channels.discord.clone(),
-                    Platform::Console => None,
+                    Platform::Console | Platform::Automation => None,
                 })
                 .filter(|c| c != channel)
                 .map(|c| format!("; run it in {c}"))

@@ -219,6 +219,105 @@ impl Runbooks {
     }
 }
 
+impl Runbooks {
+    /// Starts runbook `name` as `actor`, reporting on `platform` in `channel` (and
+    /// `thread`): a chat command's invocation, or an automation (whose actor has no chat
+    /// of its own, so its runs report where its incident is).
+    pub async fn start_as(
+        &self,
+        name: &str,
+        args: &[(String, String)],
+        actor: &Actor,
+        platform: Platform,
+        channel: &str,
+        thread: Option<&str>,
+    ) -> Result<RunView, String> {
+        let runbook = self.find(name).ok_or_else(|| self.unknown(name))?;
+        let params = definition::resolve_params(runbook, args, &self.inner.catalog)?;
+        let (steps, rollback) = Self::plan(runbook, &params)?;
+        // Every right a step needs, before anything runs: starting grants nothing.
+        let refused: Vec<String> = steps
+            .iter()
+            .chain(&rollback)
+            .enumerate()
+            .filter_map(|(index, step)| {
+                self.rights(actor, step, channel)
+                    .err()
+                    .map(|why| format!("step {} ({}): {why}", index + 1, step.describe()))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(format!(
+                "{} may not run every step of `{name}`, so nothing was run: {}",
+                actor.label(),
+                refused.join("; ")
+            ));
+        }
+        let starter = starter_of(actor);
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let now = jiff::Timestamp::now();
+        let lease_until = to_micros(now).saturating_add(self.inner.lease.as_micros() as i64);
+        let described: Vec<(bool, &str, String)> = steps
+            .iter()
+            .map(|s| (false, s.kind.as_str(), self.describe(s)))
+            .chain(
+                rollback
+                    .iter()
+                    .map(|s| (true, s.kind.as_str(), self.describe(s))),
+            )
+            .collect();
+        let new = repo::NewRun {
+            runbook: &runbook.name,
+            params: &params,
+            request_id: &request_id,
+            starter: &starter,
+            platform: platform.as_str(),
+            channel,
+            thread,
+            owner: &self.inner.owner,
+            lease_until_us: lease_until,
+            now,
+            steps: described,
+        };
+        let store = &self.inner.store;
+        let id = async {
+            let mut tx = store.pool().begin().await?;
+            let id = repo::insert_run(&mut tx, &new).await?;
+            report::publish(&mut tx, id, true, report::Extra::Nothing).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(id)
+        }
+        .await;
+        let id = id.map_err(store_error)?;
+        crate::outbox::wake();
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut live) = self.inner.live.lock() {
+            live.insert(id, notify.clone());
+        }
+        let run = runner::Run {
+            id,
+            runbook: runbook.name.clone(),
+            request_id,
+            starter,
+            channel: channel.to_string(),
+            thread: thread.map(str::to_string),
+            steps,
+            rollback,
+            notify,
+        };
+        tokio::spawn(runner::drive(self.inner.clone(), run));
+        self.view(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| format!("run {id} vanished"))
+    }
+
+    /// A run as it is now.
+    pub async fn run_view(&self, id: i64) -> Result<Option<RunView>, String> {
+        self.view(id).await.map_err(store_error)
+    }
+}
+
 /// The starter of an invocation, as stored.
 fn starter_of(actor: &Actor) -> Starter {
     Starter {
@@ -289,84 +388,15 @@ impl RunbookDesk for Runbooks {
         args: &[(String, String)],
         invocation: &Invocation,
     ) -> Result<RunView, String> {
-        let runbook = self.find(name).ok_or_else(|| self.unknown(name))?;
-        let params = definition::resolve_params(runbook, args, &self.inner.catalog)?;
-        let (steps, rollback) = Self::plan(runbook, &params)?;
-        // Every right a step needs, before anything runs: starting grants nothing.
-        let refused: Vec<String> = steps
-            .iter()
-            .chain(&rollback)
-            .enumerate()
-            .filter_map(|(index, step)| {
-                self.rights(&invocation.actor, step, &invocation.channel)
-                    .err()
-                    .map(|why| format!("step {} ({}): {why}", index + 1, step.describe()))
-            })
-            .collect();
-        if !refused.is_empty() {
-            return Err(format!(
-                "{} may not run every step of `{name}`, so nothing was run: {}",
-                invocation.actor.label(),
-                refused.join("; ")
-            ));
-        }
-        let starter = starter_of(&invocation.actor);
-        let request_id = uuid::Uuid::now_v7().to_string();
-        let now = jiff::Timestamp::now();
-        let lease_until = to_micros(now).saturating_add(self.inner.lease.as_micros() as i64);
-        let described: Vec<(bool, &str, String)> = steps
-            .iter()
-            .map(|s| (false, s.kind.as_str(), self.describe(s)))
-            .chain(
-                rollback
-                    .iter()
-                    .map(|s| (true, s.kind.as_str(), self.describe(s))),
-            )
-            .collect();
-        let new = repo::NewRun {
-            runbook: &runbook.name,
-            params: &params,
-            request_id: &request_id,
-            starter: &starter,
-            platform: invocation.platform().as_str(),
-            channel: &invocation.channel,
-            thread: invocation.thread.as_deref(),
-            owner: &self.inner.owner,
-            lease_until_us: lease_until,
-            now,
-            steps: described,
-        };
-        let store = &self.inner.store;
-        let id = async {
-            let mut tx = store.pool().begin().await?;
-            let id = repo::insert_run(&mut tx, &new).await?;
-            report::publish(&mut tx, id, true, report::Extra::Nothing).await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(id)
-        }
-        .await;
-        let id = id.map_err(store_error)?;
-        crate::outbox::wake();
-        let notify = Arc::new(Notify::new());
-        if let Ok(mut live) = self.inner.live.lock() {
-            live.insert(id, notify.clone());
-        }
-        let run = runner::Run {
-            id,
-            runbook: runbook.name.clone(),
-            request_id,
-            starter,
-            channel: invocation.channel.clone(),
-            thread: invocation.thread.clone(),
-            steps,
-            rollback,
-            notify,
-        };
-        tokio::spawn(runner::drive(self.inner.clone(), run));
-        self.view(id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| format!("run {id} vanished"))
+        self.start_as(
+            name,
+            args,
+            &invocation.actor,
+            invocation.platform(),
+            &invocation.channel,
+            invocation.thread.as_deref(),
+        )
+        .await
     }
 
     async fn status(&self, run: Option<i64>) -> Result<Vec<RunView>, String> {

@@ -82,6 +82,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0010_known_good_revisions.sql"),
         postgres: include_str!("../../../migrations/postgres/0010_known_good_revisions.sql"),
     },
+    Embedded {
+        version: 13,
+        description: "automations",
+        sqlite: include_str!("../../../migrations/sqlite/0013_automations.sql"),
+        postgres: include_str!("../../../migrations/postgres/0013_automations.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -44,6 +44,7 @@
 
 mod action_reply;
 mod audit;
+mod automation;
 mod checks;
 mod cost;
 pub mod cost_period;
@@ -92,6 +93,7 @@ pub static COMMANDS: &[&Command] = &[
     &silence::COMMAND,
     &cost::COMMAND,
     &runbook::COMMAND,
+    &automation::COMMAND,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,

@@ -15,8 +15,7 @@ use crate::{
     context::{
         AccessView, ActionReport, AuditFilter, AuditQuery, AuditQueryError, AuditView,
         CheckOutcome, GoodRevision, HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober,
-        Progress, Revision,
-        RoleDescription, Runtime, RuntimeError, RuntimeView,
+        Progress, Revision, RoleDescription, Runtime, RuntimeError, RuntimeView,
     },
     language,
 };
@@ -280,6 +279,7 @@ async fn run_in(
         costs,
         known_good,
         runbooks: &crate::runbooks::NoRunbooks,
+        automations: &crate::automations::NoAutomations,
     };
     call.command.run(&call, ctx).await
 }
