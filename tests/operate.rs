@@ -7,7 +7,8 @@
 //! opsbot runs as `opsbot serve` wires it (`RuntimeRouter::from_config`, the HTTP prober)
 //! on `deploy/examples/opsbot.toml`, with only the targets re-pointed: the kubeconfig at
 //! the fake API server, the Docker Engine at the fake engine's socket, the systemd bus at
-//! a private `dbus-daemon` with the fake manager (all from `opsbot-fakes`), and every health
+//! a private `dbus-daemon` with the fake manager, ollama's journal at a fake
+//! systemd-journal-gatewayd (all from `opsbot-fakes`), and every health
 //! check URL at a small HTTP server in this file. Console users: `operator` and `lead` as
 //! the example binds them, plus `admin` (bound here) for what the example grants admins
 //! only. Runs on SQLite; the store plays no part in what is tested here.
@@ -35,6 +36,7 @@ use opsbot_commands::{
 };
 use opsbot_fakes::{
     docker::FakeEngine,
+    journal_gateway::FakeJournalGateway,
     kubernetes::FakeApiServer,
     systemd::{Behaviour, PrivateBus},
 };
@@ -154,6 +156,8 @@ struct Fakes {
     api: FakeApiServer,
     engine: FakeEngine,
     bus: PrivateBus,
+    /// systemd-journal-gatewayd of ollama's host.
+    journal: FakeJournalGateway,
     endpoints: Endpoints,
     http: SocketAddr,
     gateway: String,
@@ -191,12 +195,23 @@ impl Fakes {
             .add_unit("ollama.service", Behaviour::Starts)
             .await;
 
+        let journal = FakeJournalGateway::start().await;
+        journal.log("ollama.service", "ollama", 90, "starting ollama 0.5.1");
+        journal.log("sshd.service", "sshd", 60, "Accepted publickey for root");
+        journal.log(
+            "ollama.service",
+            "ollama",
+            30,
+            "ERROR pull of qwen failed with key sk-live0123456789abcdefXYZ",
+        );
+
         let endpoints = Endpoints::for_catalog(config);
         let http = endpoints.serve().await;
         Self {
             api,
             engine,
             bus,
+            journal,
             endpoints,
             http,
             gateway,
@@ -215,7 +230,14 @@ impl Fakes {
                     docker_host: Some(host),
                     ..
                 } => *host = self.engine.docker_host(),
-                Target::Systemd { bus: Some(bus), .. } => *bus = self.bus.address().to_string(),
+                Target::Systemd { bus, journal, .. } => {
+                    if let Some(bus) = bus {
+                        *bus = self.bus.address().to_string();
+                    }
+                    if journal.is_some() {
+                        *journal = Some(self.journal.url.clone());
+                    }
+                }
                 _ => {}
             }
         }
@@ -781,7 +803,7 @@ async fn compose_services(console: &Console<'_>, fakes: &Fakes) {
 
 /// `ollama`: the systemd unit `ollama.service` of Agent-AIOps.
 async fn systemd_unit(console: &Console<'_>, fakes: &Fakes) {
-    use Outcome::{Failed, Ok};
+    use Outcome::Ok;
     const SVC: &str = "ollama";
     let versions = fakes.endpoints.hits("/api/version");
     let health = console.read("operator", "health", SVC, "", Ok).await;
@@ -830,11 +852,22 @@ async fn systemd_unit(console: &Console<'_>, fakes: &Fakes) {
         "{reply}"
     );
 
-    let logs = console.read("operator", "logs", SVC, "", Failed).await;
+    // logs: the unit's journal through systemd-journal-gatewayd, redacted like any logs.
+    let logs = console.read("operator", "logs", SVC, "", Ok).await;
     let reply = text(&logs);
     assert!(
-        reply.contains("read `journalctl -u ollama.service` on its host"),
+        reply.contains("ollama[4242]: starting ollama 0.5.1"),
         "{reply}"
+    );
+    assert!(
+        reply.contains("ERROR pull of qwen failed with key sk-[redacted]"),
+        "{reply}"
+    );
+    assert!(!reply.contains("sk-live0123456789abcdefXYZ"), "{reply}");
+    assert!(!reply.contains("Accepted publickey"), "{reply}");
+    assert_eq!(
+        fakes.journal.requests().last().unwrap().target,
+        "/entries?_SYSTEMD_UNIT=ollama.service"
     );
     assert_eq!(
         fakes.bus.systemd.restarts("ollama.service"),

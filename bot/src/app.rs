@@ -79,6 +79,12 @@ pub struct App {
     pub slack: Option<crate::slack::Slack>,
     /// Discord, when `[discord]` is configured: its endpoint's state, the gateway.
     pub discord: Option<crate::discord::Discord>,
+    /// Renews the leases of this process's runbook runs; marks dead ones interrupted.
+    runbook_leases: tokio::task::JoinHandle<()>,
+    /// `[[automations]]`: runbooks started by incidents and budgets, and their kill switch.
+    pub automations: crate::automations::Automations,
+    /// Evaluates automations on the incidents committed batches opened or fired again.
+    automation_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
@@ -130,8 +136,19 @@ impl App {
             config.cost.cache_ttl.0,
             cost_metrics,
         ));
+        let runbooks = crate::runbooks::Runbooks::new(
+            config.runbooks.clone(),
+            loaded.catalog.clone(),
+            store.clone(),
+            config.outbox.lease.as_duration(),
+        )?;
+        let automations = crate::automations::Automations::new(
+            config.automations.clone(),
+            incidents.clone(),
+            runbooks.clone(),
+        );
         let engine = Arc::new(Engine::new(EngineParts {
-            registry: Registry::builtin(),
+            registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
             policy,
             store: store.clone(),
@@ -143,7 +160,14 @@ impl App {
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
             costs: costs.clone(),
+            known_good: Arc::new(crate::store::known_good::KnownGoodRevisions::new(
+                store.clone(),
+            )),
+            runbooks: Arc::new(runbooks.clone()),
+            automations: Arc::new(automations.clone()),
         }));
+        let runbook_leases = runbooks.attach(&engine);
+        let automation_task = automations.attach();
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -245,6 +269,9 @@ impl App {
             budget_alerts,
             slack,
             discord,
+            runbook_leases,
+            automations,
+            automation_task,
         })
     }
 
@@ -300,6 +327,10 @@ impl App {
             checkpoints.abort();
         }
         self.expiry.abort();
+        self.runbook_leases.abort();
+        if let Some(task) = &self.automation_task {
+            task.abort();
+        }
         self.inbox_recovery.abort();
         self.escalation.abort();
         self.storm_boards.abort();

@@ -253,7 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
             let manifest = crate::app::slack_app_manifest(&registry, slack);
             println!("{}", serde_json::to_string_pretty(&manifest)?);
             Ok(ExitCode::SUCCESS)
@@ -266,7 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     loaded.source.display()
                 );
             };
-            let registry = opsbot_commands::Registry::builtin();
+            let registry = opsbot_commands::Registry::new(opsbot_commands::builtin::COMMANDS);
             let count = crate::app::register_discord_commands(discord, &registry).await?;
             match &discord.guild_id {
                 Some(guild) => println!("registered {count} application commands in guild {guild}"),

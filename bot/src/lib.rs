@@ -6,7 +6,10 @@
 
 pub mod app;
 pub mod audit;
+pub mod automations;
 pub mod cli;
+#[cfg(test)]
+mod command_surfaces;
 pub mod config;
 pub mod console;
 pub mod cost;
@@ -19,6 +22,7 @@ pub mod leadership;
 pub mod metrics;
 pub mod outbox;
 pub mod rbac;
+pub mod runbooks;
 pub mod runtime;
 pub mod server;
 pub mod slack;

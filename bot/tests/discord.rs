@@ -556,7 +556,7 @@ async fn ping_is_answered_and_every_bad_signature_is_refused_with_401() {
 }
 
 /// Options filling every required option of `spec` with a value of its type.
-fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
+fn required_options(spec: &opsbot_commands::Command) -> Value {
     let mut options = Vec::new();
     if spec.service == ServiceArg::Required {
         options.push(json!({"name": "service", "type": 3, "value": "wrkhrs-gateway"}));
@@ -569,7 +569,9 @@ fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
             ValueKind::Choice(choices) => json!({"name": arg.name, "type": 3, "value": choices[0]}),
             ValueKind::Duration => json!({"name": arg.name, "type": 3, "value": "1h"}),
             ValueKind::Switch => json!({"name": arg.name, "type": 5, "value": true}),
-            ValueKind::Word | ValueKind::Rest => json!({"name": arg.name, "type": 3, "value": "1"}),
+            ValueKind::Word | ValueKind::Rest | ValueKind::IntegerOr { .. } => {
+                json!({"name": arg.name, "type": 3, "value": "1"})
+            }
         };
         options.push(option);
     }
@@ -579,12 +581,12 @@ fn required_options(spec: &opsbot_commands::CommandSpec) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_is_deferred_then_answered_by_editing_the_original() {
     let h = Arc::new(Harness::start().await);
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     let mut runs = Vec::new();
-    for spec in registry.specs() {
+    for spec in registry.commands() {
         let h = h.clone();
         let options = required_options(spec);
-        let name = spec.name.as_str();
+        let name = spec.name;
         runs.push(tokio::spawn(async move {
             (name, h.slash(ALICE_M, &ops(), name, options).await)
         }));
@@ -600,11 +602,11 @@ async fn every_command_is_deferred_then_answered_by_editing_the_original() {
     }
     // Every command left its audit entry, as Alice (by her Discord user id).
     let audit = h.audit().await;
-    for spec in registry.specs() {
+    for spec in registry.commands() {
         assert!(
             audit
                 .iter()
-                .any(|(actor, command, ..)| actor == ALICE && command == spec.name.as_str()),
+                .any(|(actor, command, ..)| actor == ALICE && command == spec.name),
             "no audit entry of /{}: {audit:#?}",
             spec.name
         );
@@ -1080,12 +1082,12 @@ async fn the_service_option_autocompletes_from_the_catalog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_commands_overwrites_the_guild_commands_with_the_registry() {
     let h = Harness::start().await;
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     let discord = h.config.discord.as_ref().unwrap();
     let count = opsbot::discord::register_commands(discord, &registry)
         .await
         .unwrap();
-    assert_eq!(count, registry.specs().len());
+    assert_eq!(count, registry.commands().len());
     let registrations = h.discord.registrations();
     assert_eq!(registrations.len(), 1);
     let (guild, commands) = &registrations[0];
@@ -1096,8 +1098,8 @@ async fn register_commands_overwrites_the_guild_commands_with_the_registry() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    for spec in registry.specs() {
-        assert!(names.contains(&spec.name.as_str()), "{names:?}");
+    for spec in registry.commands() {
+        assert!(names.contains(&spec.name), "{names:?}");
     }
     // A wrong token is refused, and said so.
     let mut wrong = discord.clone();
@@ -1429,7 +1431,9 @@ async fn opsbot_discord_register_commands_registers_from_the_command_line() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let count = Registry::builtin().specs().len();
+    let count = Registry::new(opsbot_commands::builtin::COMMANDS)
+        .commands()
+        .len();
     assert_eq!(
         stdout.trim(),
         format!("registered {count} application commands in guild {GUILD}")

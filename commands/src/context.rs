@@ -2,10 +2,14 @@
 //!
 //! Commands never reach the network, the store or a chat platform directly; they get a
 //! [`Ctx`] of trait objects. Tests pass their own implementations.
+//!
+//! Each seam fails with its own small error type ([`RuntimeError`], [`AuditQueryError`],
+//! [`DeskError`]); a failure of the store behind a seam is carried as a boxed source,
+//! since this crate names no store types.
 
 use async_trait::async_trait;
 
-use crate::{Actor, Catalog, CommandName, Invocation, Registry, Service};
+use crate::{Actor, Catalog, Invocation, Registry, Service};
 
 /// One role an actor holds, how they got it, and what it allows, for `whoami`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,7 +27,8 @@ pub trait AccessView: Send + Sync {
     fn describe(&self, actor: &Actor) -> Vec<RoleDescription>;
     /// Whether the actor could run the command on the service (or on some service when
     /// `service` is `None`), ignoring channel limits. Used to tailor `help`.
-    fn may_run(&self, actor: &Actor, command: CommandName, service: Option<&Service>) -> bool;
+    /// `command` is a command's name (`restart`).
+    fn may_run(&self, actor: &Actor, command: &str, service: Option<&Service>) -> bool;
 }
 
 /// Filters for `audit`.
@@ -58,10 +63,18 @@ pub struct AuditView {
     pub duration_ms: i64,
 }
 
+/// An error from the store behind a seam, as its implementation reports it.
+pub type StoreFailure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the audit log could not be read: the store behind it failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AuditQueryError(#[source] pub StoreFailure);
+
 /// Reads the audit log.
 #[async_trait]
 pub trait AuditQuery: Send + Sync {
-    async fn recent(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, String>;
+    async fn recent(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, AuditQueryError>;
 }
 
 /// What a runtime action achieved.
@@ -85,15 +98,68 @@ pub enum RuntimeError {
     Failed(String),
 }
 
+impl RuntimeError {
+    /// `service`'s target is not one this adapter operates: `the docker adapter operates
+    /// compose services, not systemd unit ollama.service`.
+    pub fn foreign_target(adapter: &str, operates: &str, service: &Service) -> Self {
+        RuntimeError::NotSupported(format!(
+            "the {adapter} adapter operates {operates}, not {}",
+            service.target.describe()
+        ))
+    }
+
+    /// The target cannot do this, so it is done by hand: `why`, then where the service's
+    /// runbook is (`…; see the runbook (runbooks/wrkhrs-ai-stack.md)`).
+    pub fn by_hand(service: &Service, why: impl std::fmt::Display) -> Self {
+        RuntimeError::NotSupported(format!("{why}; {}", runbook_pointer(service)))
+    }
+}
+
+/// `see the runbook (runbooks/agent-aiops.txt)`, or `see the runbook` when the catalog
+/// names none: what [`RuntimeError::by_hand`] appends.
+pub fn runbook_pointer(service: &Service) -> String {
+    match &service.runbook {
+        Some(runbook) => format!("see the runbook ({runbook})"),
+        None => "see the runbook".to_string(),
+    }
+}
+
 /// One revision of a rollout history (`rollback SERVICE --list`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revision {
     pub number: i64,
+    /// What identifies the revision's pod template for good (the Kubernetes ReplicaSet's
+    /// name): numbers change when a rollback re-uses an old revision, this does not.
+    pub id: Option<String>,
     pub images: Vec<String>,
     pub created: Option<jiff::Timestamp>,
     pub change_cause: Option<String>,
     /// Whether this revision is the one running now.
     pub current: bool,
+}
+
+/// A revision of a service that passed the health gate (all checks at least warning, none
+/// critical, right after a `restart` or `rollback` brought it up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoodRevision {
+    /// [`Revision::id`] of the revision.
+    pub id: String,
+    /// Its number when it passed (it may have another one now).
+    pub number: i64,
+    pub images: Vec<String>,
+    pub passed_at: jiff::Timestamp,
+    /// Who ran the command after which it passed.
+    pub passed_by: String,
+}
+
+/// Which revisions passed the health gate (`rollback SERVICE --to last-good`). Errors are
+/// sentences (`the store is unavailable: …`).
+#[async_trait]
+pub trait KnownGood: Send + Sync {
+    /// Records that a revision of `service` passed the gate (again).
+    async fn passed(&self, service: &Service, revision: &GoodRevision) -> Result<(), String>;
+    /// The revisions of `service` that passed, the most recent pass first.
+    async fn good_revisions(&self, service: &Service) -> Result<Vec<GoodRevision>, String>;
 }
 
 /// What `logs` asks for.
@@ -290,22 +356,37 @@ pub struct SilenceView {
     pub created_by: String,
 }
 
-/// Incidents and silences, as the `incident` and `silence` commands use them. Errors are
-/// sentences for the person who typed the command (`incident 7 is already resolved`).
+/// Why the incident desk did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// Refused, with a sentence for the person who typed the command (`incident 7 is
+    /// already resolved`, `there is no silence 3`).
+    #[error("{0}")]
+    Refused(String),
+    /// The store cannot be reached or cannot write right now: nothing was done, and
+    /// trying again shortly is fine.
+    #[error("{0}")]
+    Unavailable(#[source] StoreFailure),
+    /// The store failed otherwise.
+    #[error("{0}")]
+    Store(#[source] StoreFailure),
+}
+
+/// Incidents and silences, as the `incident` and `silence` commands use them.
 #[async_trait]
 pub trait IncidentDesk: Send + Sync {
     /// Newest first; open and acknowledged ones only unless `all`.
-    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, String>;
-    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String>;
+    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, DeskError>;
+    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, DeskError>;
     /// Applies `action` as the invocation's actor. Typed (or pressed) in the incident's
-    /// own thread, the command's reply is the one answer there: the desk posts no
-    /// separate thread update in that thread.
+    /// own thread ([`Invocation::incident`]), the command's reply is the one answer
+    /// there: the desk posts no separate thread update in that thread.
     async fn act(
         &self,
         id: i64,
         action: IncidentAction,
         invocation: &Invocation,
-    ) -> Result<IncidentView, String>;
+    ) -> Result<IncidentView, DeskError>;
     /// Acknowledges every open incident of `service` (the storm board's "Ack all"
     /// button); the ones acknowledged, oldest first. Unlike [`IncidentDesk::act`], it
     /// gives no incident a thread of its own: a storm board shows them.
@@ -313,7 +394,7 @@ pub trait IncidentDesk: Send + Sync {
         &self,
         service: &str,
         invocation: &Invocation,
-    ) -> Result<Vec<IncidentView>, String> {
+    ) -> Result<Vec<IncidentView>, DeskError> {
         let mut open: Vec<IncidentView> = self
             .list(false, 1000)
             .await?
@@ -330,13 +411,15 @@ pub trait IncidentDesk: Send + Sync {
         }
         Ok(done)
     }
-    /// The incident whose thread this invocation was typed in.
-    async fn in_thread(&self, invocation: &Invocation) -> Option<i64>;
-    async fn silence(&self, request: SilenceRequest, actor: &Actor) -> Result<SilenceView, String>;
+    async fn silence(
+        &self,
+        request: SilenceRequest,
+        actor: &Actor,
+    ) -> Result<SilenceView, DeskError>;
     /// Active silences.
-    async fn silences(&self) -> Result<Vec<SilenceView>, String>;
+    async fn silences(&self) -> Result<Vec<SilenceView>, DeskError>;
     /// Ends a silence now; `false` when it was not active.
-    async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, String>;
+    async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, DeskError>;
 }
 
 /// How `cost` breaks spend down (`--by`).
@@ -425,4 +508,10 @@ pub struct Ctx<'a> {
     pub incidents: &'a dyn IncidentDesk,
     /// Spend of services' cost sources (`cost`).
     pub costs: &'a dyn CostReader,
+    /// Revisions that passed the health gate (`rollback --to last-good`).
+    pub known_good: &'a dyn KnownGood,
+    /// Runbooks and their runs (`runbook`).
+    pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
+    /// The automations' kill switch and list (`automation`).
+    pub automations: &'a dyn crate::automations::AutomationDesk,
 }

@@ -21,3 +21,21 @@ pub enum CommandError {
     #[error("{}", .0.summary())]
     ActionFailed(Box<crate::Reply>),
 }
+
+/// The incident desk's refusal is the command's failure; its store being unavailable is
+/// [`CommandError::Unavailable`].
+impl From<crate::context::DeskError> for CommandError {
+    fn from(error: crate::context::DeskError) -> Self {
+        use crate::context::DeskError;
+        match error {
+            DeskError::Refused(why) => CommandError::Failed(why),
+            DeskError::Unavailable(source) => CommandError::Unavailable {
+                what: "the incident store".into(),
+                reason: format!("{source}; try again shortly"),
+            },
+            DeskError::Store(source) => {
+                CommandError::Failed(format!("the incident store failed: {source}"))
+            }
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! `HumanDuration`: a duration written the way operators write it (`90s`, `15m`, `365d`).
+//! Durations the way operators write and read them: [`HumanDuration`] parses `90s`,
+//! `15m`, `365d`; [`age`] says how long ago something was (`3h ago`).
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -46,6 +47,17 @@ impl<'de> Deserialize<'de> for HumanDuration {
 impl Serialize for HumanDuration {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// How long before `now` `then` was: `just now`, `5m ago`, `3h ago`, `2d ago`.
+pub fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
+    let seconds = now.as_second().saturating_sub(then.as_second());
+    match seconds {
+        s if s < 60 => "just now".into(),
+        s if s < 3_600 => format!("{}m ago", s / 60),
+        s if s < 86_400 => format!("{}h ago", s / 3_600),
+        s => format!("{}d ago", s / 86_400),
     }
 }
 

@@ -1,4 +1,6 @@
-//! Who typed what, where: the platform-neutral input of the command pipeline.
+//! Who typed what, where: the platform-neutral input of the command pipeline, including
+//! the incident whose thread it was typed in ([`IncidentRef`]), which the adapter that
+//! received it resolves once.
 
 use std::fmt;
 
@@ -10,6 +12,9 @@ pub enum Platform {
     Console,
     Slack,
     Discord,
+    /// An `[[automations]]` entry acting by itself (`automation:NAME`); it has no chat of
+    /// its own, so nothing is ever sent to this platform.
+    Automation,
 }
 
 impl Platform {
@@ -18,6 +23,7 @@ impl Platform {
             Platform::Console => "console",
             Platform::Slack => "slack",
             Platform::Discord => "discord",
+            Platform::Automation => "automation",
         }
     }
 
@@ -26,6 +32,7 @@ impl Platform {
             "console" => Some(Platform::Console),
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
+            "automation" => Some(Platform::Automation),
             _ => None,
         }
     }
@@ -87,6 +94,16 @@ pub fn actor_label(platform: &str, id: &str, name: &str) -> String {
     }
 }
 
+/// The incident whose thread an invocation was typed (or pressed) in, as the adapter that
+/// received it resolved it. The engine reads its service, the incident desk its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentRef {
+    pub id: i64,
+    /// The incident's service, when the catalog has it: commands typed in the thread may
+    /// omit it.
+    pub service: Option<ServiceName>,
+}
+
 /// One message addressed to the bot.
 #[derive(Clone, Debug)]
 pub struct Invocation {
@@ -97,8 +114,8 @@ pub struct Invocation {
     pub thread: Option<String>,
     /// The raw text, without the bot mention or slash.
     pub text: String,
-    /// The service an incident thread is about; commands typed there may omit it.
-    pub thread_service: Option<ServiceName>,
+    /// The incident whose thread this was typed in (set by the adapter).
+    pub incident: Option<IncidentRef>,
 }
 
 impl Invocation {
@@ -108,12 +125,17 @@ impl Invocation {
             channel: channel.into(),
             thread: None,
             text: text.into(),
-            thread_service: None,
+            incident: None,
         }
     }
 
     pub fn platform(&self) -> Platform {
         self.actor.platform
+    }
+
+    /// The service of the incident whose thread this was typed in.
+    pub fn thread_service(&self) -> Option<&ServiceName> {
+        self.incident.as_ref()?.service.as_ref()
     }
 }
 

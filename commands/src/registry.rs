@@ -1,92 +1,12 @@
-//! The command registry: every command's name, grammar, safety class and timeout.
+//! The command registry — the set of [`Command`]s one opsbot serves, given by its caller
+//! (the bot passes [`crate::builtin::COMMANDS`]) — and the pieces of a command's grammar:
+//! its service argument, positional arguments, flags, value kinds and safety class.
 //!
-//! Specs are static data. The parser reads them to parse arguments, `help` reads them to
-//! explain usage, RBAC and policies refer to commands by [`CommandName`], and the Slack
-//! and Discord adapters generate their slash commands from them.
+//! Commands are static data. The parser reads them to parse arguments, `help` reads them
+//! to explain usage, RBAC and the audit log refer to commands by name, and the Slack and
+//! Discord adapters generate their slash commands from them.
 
-use std::{fmt, time::Duration};
-
-/// Every command opsbot understands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CommandName {
-    Help,
-    Whoami,
-    Services,
-    Audit,
-    Health,
-    Logs,
-    Confirm,
-    Cancel,
-    Approve,
-    Deny,
-    Restart,
-    Rollback,
-    Scale,
-    Incident,
-    Silence,
-    Cost,
-}
-
-impl CommandName {
-    pub const ALL: &'static [CommandName] = &[
-        CommandName::Help,
-        CommandName::Whoami,
-        CommandName::Services,
-        CommandName::Audit,
-        CommandName::Health,
-        CommandName::Logs,
-        CommandName::Confirm,
-        CommandName::Cancel,
-        CommandName::Approve,
-        CommandName::Deny,
-        CommandName::Restart,
-        CommandName::Rollback,
-        CommandName::Scale,
-        CommandName::Incident,
-        CommandName::Silence,
-        CommandName::Cost,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CommandName::Help => "help",
-            CommandName::Whoami => "whoami",
-            CommandName::Services => "services",
-            CommandName::Audit => "audit",
-            CommandName::Health => "health",
-            CommandName::Logs => "logs",
-            CommandName::Confirm => "confirm",
-            CommandName::Cancel => "cancel",
-            CommandName::Approve => "approve",
-            CommandName::Deny => "deny",
-            CommandName::Restart => "restart",
-            CommandName::Rollback => "rollback",
-            CommandName::Scale => "scale",
-            CommandName::Incident => "incident",
-            CommandName::Silence => "silence",
-            CommandName::Cost => "cost",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|c| c.as_str() == text)
-    }
-
-    /// Commands that act on a pending request (confirmation or approval) rather than on a
-    /// service; the engine runs them itself.
-    pub fn is_request_control(self) -> bool {
-        matches!(
-            self,
-            CommandName::Confirm | CommandName::Cancel | CommandName::Approve | CommandName::Deny
-        )
-    }
-}
-
-impl fmt::Display for CommandName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::command::Command;
 
 /// Whether a command changes anything. Destructive commands ask for confirmation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +16,14 @@ pub enum Safety {
     /// Destructive, except when one of these switches is given: `rollback --list` only
     /// reads the history, so it needs no confirmation (RBAC still applies).
     DestructiveUnless(&'static [&'static str]),
+    /// Destructive only when the positional `arg` is one of `actions` and none of the
+    /// `unless` switches is given: `runbook run` starts a run, `runbook run --dry-run`
+    /// and `runbook list` change nothing.
+    DestructiveActions {
+        arg: &'static str,
+        actions: &'static [&'static str],
+        unless: &'static [&'static str],
+    },
 }
 
 /// Whether a command takes a service as its first argument.
@@ -115,6 +43,12 @@ pub enum ValueKind {
     Rest,
     /// A whole number within bounds.
     Integer { min: i64, max: i64 },
+    /// A whole number within bounds, or one of a fixed set of words (`--to last-good`).
+    IntegerOr {
+        min: i64,
+        max: i64,
+        words: &'static [&'static str],
+    },
     /// `30s`, `15m`, `2h`, `7d`.
     Duration,
     /// One of a fixed set of words.
@@ -140,124 +74,37 @@ pub struct FlagSpec {
     pub help: &'static str,
 }
 
-/// Everything static about a command.
-#[derive(Debug)]
-pub struct CommandSpec {
-    pub name: CommandName,
-    pub summary: &'static str,
-    pub service: ServiceArg,
-    pub args: &'static [ArgSpec],
-    pub flags: &'static [FlagSpec],
-    pub safety: Safety,
-    /// How long execution may take before the pipeline gives up on it.
-    pub timeout: Duration,
-    pub examples: &'static [&'static str],
-}
-
-impl CommandSpec {
-    /// `restart SERVICE`, `audit [--limit N] …`: the usage line.
-    pub fn usage(&self) -> String {
-        let mut usage = self.name.as_str().to_string();
-        match self.service {
-            ServiceArg::None => {}
-            ServiceArg::Optional => usage.push_str(" [SERVICE]"),
-            ServiceArg::Required => usage.push_str(" SERVICE"),
-        }
-        for arg in self.args {
-            let name = arg.name.to_ascii_uppercase();
-            if arg.required {
-                usage.push_str(&format!(" {name}"));
-            } else {
-                usage.push_str(&format!(" [{name}]"));
-            }
-        }
-        for flag in self.flags {
-            match flag.kind {
-                ValueKind::Switch => usage.push_str(&format!(" [--{}]", flag.name)),
-                kind => usage.push_str(&format!(
-                    " [--{} {}]",
-                    flag.name,
-                    value_hint(kind, flag.name)
-                )),
-            }
-        }
-        usage
-    }
-
-    /// Whether some call of this command changes something (for `help`, slash commands).
-    pub fn is_destructive(&self) -> bool {
-        matches!(
-            self.safety,
-            Safety::Destructive | Safety::DestructiveUnless(_)
-        )
-    }
-
-    /// Whether this particular call changes something and so must be confirmed.
-    pub fn is_destructive_call(&self, call: &crate::language::Call<'_>) -> bool {
-        match self.safety {
-            Safety::ReadOnly => false,
-            Safety::Destructive => true,
-            Safety::DestructiveUnless(switches) => !switches.iter().any(|s| call.switch(s)),
-        }
-    }
-
-    pub fn flag(&self, name: &str) -> Option<&'static FlagSpec> {
-        self.flags.iter().find(|f| f.name == name)
-    }
-}
-
-fn value_hint(kind: ValueKind, name: &str) -> String {
-    match kind {
-        ValueKind::Word | ValueKind::Rest => name.to_ascii_uppercase(),
-        ValueKind::Integer { .. } => "N".into(),
-        ValueKind::Duration => "DURATION".into(),
-        ValueKind::Choice(choices) => choices.join("|"),
-        ValueKind::Switch => String::new(),
-    }
-}
-
-/// The set of commands this opsbot serves.
+/// The set of commands this opsbot serves, in the order `help` lists them.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    specs: Vec<&'static CommandSpec>,
+    commands: Vec<&'static Command>,
 }
 
 impl Registry {
-    /// Every command built into this crate.
-    pub fn builtin() -> Self {
+    /// Serves `commands` (usually [`crate::builtin::COMMANDS`]).
+    pub fn new(commands: &[&'static Command]) -> Self {
         Self {
-            specs: crate::builtin::SPECS.to_vec(),
+            commands: commands.to_vec(),
         }
     }
 
-    pub fn specs(&self) -> &[&'static CommandSpec] {
-        &self.specs
+    pub fn commands(&self) -> &[&'static Command] {
+        &self.commands
     }
 
-    pub fn get(&self, name: CommandName) -> Option<&'static CommandSpec> {
-        self.specs.iter().copied().find(|s| s.name == name)
-    }
-
-    pub fn find(&self, text: &str) -> Option<&'static CommandSpec> {
+    /// The command named `text` (any case).
+    pub fn find(&self, text: &str) -> Option<&'static Command> {
         let lowered = text.to_ascii_lowercase();
-        self.specs
-            .iter()
-            .copied()
-            .find(|s| s.name.as_str() == lowered)
+        self.commands.iter().copied().find(|c| c.name == lowered)
     }
 
     /// Known command names closest to `text`, for "did you mean".
     pub fn close_matches(&self, text: &str) -> Vec<&'static str> {
         let lowered = text.to_ascii_lowercase();
         let mut scored: Vec<(f64, &'static str)> = self
-            .specs
+            .commands
             .iter()
-            .map(|s| {
-                (
-                    strsim::jaro_winkler(&lowered, s.name.as_str()),
-                    s.name.as_str(),
-                )
-            })
+            .map(|c| (strsim::jaro_winkler(&lowered, c.name), c.name))
             .filter(|(score, _)| *score >= 0.75)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));

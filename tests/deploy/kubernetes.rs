@@ -13,6 +13,7 @@ type Grant = (String, String, String);
 const OPERATOR_GRANTS: &[(&str, &str, &str)] = &[
     ("apps", "deployments", "get"),
     ("apps", "deployments", "patch"),
+    ("apps", "deployments", "watch"),
     ("apps", "deployments/scale", "patch"),
     ("apps", "replicasets", "list"),
     ("", "pods", "list"),

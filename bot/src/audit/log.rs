@@ -2,7 +2,7 @@
 //! recent" view ([`AuditQuery`]) and seq-ordered paging over whole entries.
 
 use async_trait::async_trait;
-use opsbot_commands::context::{AuditFilter, AuditQuery, AuditView};
+use opsbot_commands::context::{AuditFilter, AuditQuery, AuditQueryError, AuditView};
 use sqlx::{Arguments, any::AnyArguments};
 
 use super::{
@@ -126,10 +126,10 @@ pub fn view(entry: AuditEntry) -> AuditView {
 
 #[async_trait]
 impl AuditQuery for AuditLog {
-    async fn recent(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, String> {
+    async fn recent(&self, filter: &AuditFilter) -> Result<Vec<AuditView>, AuditQueryError> {
         match self.search(filter).await {
             Ok(entries) => Ok(entries.into_iter().map(view).collect()),
-            Err(error) => Err(error.to_string()),
+            Err(error) => Err(AuditQueryError(Box::new(error))),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! [`maintenance`] (`[[maintenance]]`), [`cost`], [`slack`], [`discord`], …; [`delay`] is
 //! the may-be-zero duration several of them share.
 pub mod alerts;
+pub mod automations;
 pub mod cost;
 pub mod delay;
 pub mod discord;
@@ -26,6 +27,7 @@ pub mod maintenance;
 pub mod model;
 pub mod outbox;
 mod problems;
+pub mod runbooks;
 pub mod secret;
 pub mod slack;
 pub mod storm;
@@ -34,6 +36,7 @@ pub mod systemd;
 pub mod validate;
 
 pub use alerts::AlertsConfig;
+pub use automations::AutomationConfig;
 pub use cost::CostConfig;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;
@@ -47,6 +50,7 @@ pub use load::{
 pub use maintenance::MaintenanceWindow;
 pub use model::*;
 pub use outbox::OutboxConfig;
+pub use runbooks::RunbookConfig;
 pub use secret::{Secret, SecretSource, redact_url};
 pub use slack::{SlackConfig, SlackMode};
 pub use summary::summarize;

@@ -71,6 +71,12 @@ pub struct Config {
     /// Two-person rules.
     #[serde(default)]
     pub approvals: Vec<ApprovalPolicy>,
+    /// `[[runbooks]]`: procedures run from chat (`runbook run NAME`).
+    #[serde(default)]
+    pub runbooks: Vec<super::runbooks::RunbookConfig>,
+    /// `[[automations]]`: runbooks that start by themselves on incidents and budgets.
+    #[serde(default)]
+    pub automations: Vec<super::automations::AutomationConfig>,
 }
 
 /// `[server]`
@@ -370,6 +376,10 @@ pub struct ApprovalPolicy {
     pub services: Vec<String>,
     #[serde(default = "everything")]
     pub environments: Vec<String>,
+    /// With `commands` naming `runbook`: only runs of runbooks whose name matches one of
+    /// these globs (absent: every runbook).
+    #[serde(default)]
+    pub runbooks: Vec<String>,
     /// Roles whose holders may approve (never the requester).
     pub approver_roles: Vec<String>,
     /// How long a request waits for approval.

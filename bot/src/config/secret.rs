@@ -154,7 +154,7 @@ thread_local! {
 
 /// Where a string value came from, when a resolver is active: `Some(None)` for text
 /// written in the file, `Some(Some(origin))` for text substituted from the environment.
-fn origin_of(text: &str) -> Option<Option<Origin>> {
+pub(crate) fn origin_of(text: &str) -> Option<Option<Origin>> {
     RESOLVER.with(|slot| {
         slot.borrow()
             .as_ref()

@@ -10,7 +10,7 @@ use std::{
 };
 
 use globset::{Glob, GlobMatcher};
-use opsbot_commands::{CommandName, HumanDuration, Service};
+use opsbot_commands::{HumanDuration, Service, builtin::COMMANDS};
 
 use super::{ApprovalPolicy, GrantConfig, LoadedConfig, RoleConfig, redact_url};
 
@@ -31,6 +31,9 @@ fn write_summary(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(out, "Server:       listening on {}", config.server.listen)?;
     for warning in super::alerts::warnings(&config.alerts) {
+        writeln!(out, "Warning:      {warning}")?;
+    }
+    for warning in super::automations::warnings(config, &loaded.catalog) {
         writeln!(out, "Warning:      {warning}")?;
     }
     writeln!(out, "Store:        {}", redact_url(&config.store.url))?;
@@ -267,7 +270,7 @@ fn write_prod_access(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Resul
             .map(CompiledGrant::new)
             .collect();
         let mut parts = Vec::new();
-        for command in CommandName::ALL.iter().copied() {
+        for command in COMMANDS.iter().map(|c| c.name) {
             let allowed: Vec<&Service> = prod
                 .iter()
                 .copied()
@@ -276,7 +279,7 @@ fn write_prod_access(out: &mut String, loaded: &LoadedConfig) -> std::fmt::Resul
             if allowed.is_empty() {
                 continue;
             }
-            let mut part = command.as_str().to_string();
+            let mut part = command.to_string();
             if allowed.len() < prod.len() {
                 let names: Vec<&str> = allowed.iter().map(|s| s.name.as_str()).collect();
                 part.push_str(&format!(" (only {})", names.join(", ")));
@@ -342,8 +345,8 @@ impl CompiledGrant {
         }
     }
 
-    fn allows(&self, command: CommandName, service: &Service) -> bool {
-        (self.all_commands || self.commands.contains(command.as_str()))
+    fn allows(&self, command: &str, service: &Service) -> bool {
+        (self.all_commands || self.commands.contains(command))
             && self
                 .services
                 .iter()

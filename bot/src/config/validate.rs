@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use opsbot_commands::{
-    Catalog, CommandName, Registry, Service,
+    Catalog, Registry, Service,
     catalog::{CostSource, HealthCheck, Target},
 };
 
@@ -67,11 +67,14 @@ pub(crate) fn validate(
     super::cost::check(config, &mut problems);
     super::slack::check(config, &mut problems);
     super::discord::check(config, &mut problems);
+    super::systemd::check(config, &mut problems);
     super::storm::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }
     let catalog = build_catalog(&config.services, &mut problems);
+    super::runbooks::check(config, catalog.as_ref(), &mut problems);
+    super::automations::check(config, &mut problems);
     if problems.is_empty()
         && let Some(catalog) = catalog
     {
@@ -247,16 +250,16 @@ fn check_commands(commands: &[String], path: &KeyPath, problems: &mut Problems) 
             "is empty; list command names, or \"*\" for every command",
         );
     }
-    let registry = Registry::builtin();
+    let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
     for (index, command) in commands.iter().enumerate() {
-        if command == "*" || CommandName::parse(command).is_some() {
+        if command == "*" || registry.find(command).is_some() {
             continue;
         }
         let mut message = format!("unknown command `{command}`");
         if let Some(close) = registry.close_matches(command).first() {
             message.push_str(&format!("; did you mean `{close}`?"));
         }
-        let known: Vec<&str> = CommandName::ALL.iter().map(|c| c.as_str()).collect();
+        let known: Vec<&str> = registry.commands().iter().map(|c| c.name).collect();
         message.push_str(&format!(
             "; known commands: {} (or \"*\" for all)",
             known.join(", ")
@@ -291,6 +294,15 @@ fn check_approval(
     check_commands(&policy.commands, &path.key("commands"), problems);
     check_globs(&policy.services, &path.key("services"), problems);
     check_globs(&policy.environments, &path.key("environments"), problems);
+    if !policy.runbooks.is_empty() {
+        check_globs(&policy.runbooks, &path.key("runbooks"), problems);
+        if !policy.commands.iter().any(|c| c == "runbook" || c == "*") {
+            problems.push(
+                path.key("runbooks"),
+                "applies only to `runbook run`; add \"runbook\" to `commands`",
+            );
+        }
+    }
     if policy.approver_roles.is_empty() {
         problems.push(
             path.key("approver_roles"),

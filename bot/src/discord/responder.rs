@@ -3,7 +3,8 @@
 //! follows it.
 //!
 //! * PING → PONG.
-//! * A slash command or a button press → "deferred" at once; then the engine runs the
+//! * A slash command or a button press → "deferred" at once; then (in a thread, after
+//!   finding the thread's incident once, for the invocation) the engine runs the
 //!   command (parse, RBAC with the user id and guild role ids, confirmation, approval,
 //!   execution, audit) and its reply is queued in the outbox (interactive lane) for the
 //!   interaction's `interaction:TOKEN` target, which edits the deferred response. Before
@@ -74,8 +75,10 @@ pub struct Work {
 
 impl Work {
     /// Runs the invocation through the engine and queues the reply durably, marking it
-    /// done in the command inbox in the same transaction.
-    pub async fn run(self) {
+    /// done in the command inbox in the same transaction. Typed or pressed in a thread,
+    /// the thread's incident is found first, once (the engine and the incident desk read
+    /// it from the invocation).
+    pub async fn run(mut self) {
         if let Some(reason) = &self.unparsed {
             self.engine.record_unparsed(&self.invocation, reason).await;
             if let Err(error) = self
@@ -88,6 +91,14 @@ impl Work {
             }
             return;
         }
+        self.invocation.incident = crate::incidents::incident_of_thread(
+            self.engine.store(),
+            self.engine.catalog(),
+            Platform::Discord,
+            &self.invocation.channel,
+            self.invocation.thread.as_deref(),
+        )
+        .await;
         let reply = self
             .engine
             .handle_as(&self.invocation, &NoProgress, self.request_id.clone())

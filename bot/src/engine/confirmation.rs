@@ -26,8 +26,11 @@ impl Engine {
     pub(super) async fn ask_confirmation(&self, trail: &Trail<'_>, call: &Call<'_>) -> Reply {
         let parts = &self.parts;
         let invocation = trail.invocation;
-        let command = call.command();
-        let rule = parts.policy.approval_rule(command, call.service);
+        let command = call.name();
+        let rule = match (command, call.text("action"), call.text("target")) {
+            ("runbook", Some("run"), Some(runbook)) => parts.policy.runbook_approval_rule(runbook),
+            _ => parts.policy.approval_rule(command, call.service),
+        };
         let now = jiff::Timestamp::now();
         let mut pending = PendingRequest {
             id: new_request_id(),
@@ -40,7 +43,7 @@ impl Engine {
             channel: invocation.channel.clone(),
             thread: invocation.thread.clone(),
             text: call.canonical_text(),
-            command: command.as_str().to_string(),
+            command: command.to_string(),
             service: call.service.map(|s| s.name.to_string()),
             environment: call.service.map(|s| s.environment.to_string()),
             policy: rule.map(|r| r.name.clone()),
@@ -56,7 +59,7 @@ impl Engine {
         }
         if let Err(error) = stored {
             let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .reason(format!("could not store the pending request: {error}"));
             let reply = super::cannot_record(&error);
@@ -89,7 +92,7 @@ impl Engine {
             reason.push_str(&format!("; then approval under policy `{}`", rule.name));
         }
         let verdict = Verdict::new(Decision::Pending, Outcome::NotRun)
-            .command(command.as_str())
+            .command(command)
             .service(call.service)
             .reason(reason)
             .summary(format!("request {}", pending.id));

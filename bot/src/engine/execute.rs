@@ -5,9 +5,7 @@
 //! red listing of open incidents, a critical health report), `Err` failed, the timeout
 //! timed out.
 
-use opsbot_commands::{
-    CommandError, Ctx, Invocation, Reply, builtin, context::Progress, language::Call,
-};
+use opsbot_commands::{CommandError, Ctx, Invocation, Reply, context::Progress, language::Call};
 
 use super::Engine;
 use crate::audit::Outcome;
@@ -31,9 +29,12 @@ impl Engine {
             progress,
             incidents: parts.incidents.as_ref(),
             costs: parts.costs.as_ref(),
+            known_good: parts.known_good.as_ref(),
+            runbooks: parts.runbooks.as_ref(),
+            automations: parts.automations.as_ref(),
         };
-        let command = call.command();
-        match tokio::time::timeout(call.spec.timeout, builtin::run(call, ctx)).await {
+        let command = call.name();
+        match tokio::time::timeout(call.command.timeout, call.command.run(call, ctx)).await {
             Ok(Ok(reply)) => (reply, Outcome::Ok),
             Ok(Err(CommandError::ActionFailed(reply))) => (*reply, Outcome::Failed),
             Ok(Err(error)) => (
@@ -43,7 +44,7 @@ impl Engine {
             Err(_) => (
                 Reply::danger(format!("`{command}` timed out")).line(format!(
                     "No answer within {}; it may still be in progress, check before retrying.",
-                    humantime::format_duration(call.spec.timeout)
+                    humantime::format_duration(call.command.timeout)
                 )),
                 Outcome::Timeout,
             ),

@@ -44,8 +44,7 @@ impl Engine {
                     .service
                     .as_deref()
                     .and_then(|s| self.parts.catalog.get(s));
-                let command =
-                    opsbot_commands::CommandName::parse(&pending.command).map(|c| c.as_str());
+                let command = self.parts.registry.find(&pending.command).map(|c| c.name);
                 let mut verdict = Verdict::new(Decision::Expired, Outcome::NotRun)
                     .service(service)
                     .reason(format!(

@@ -3,19 +3,22 @@
 //! [`Engine::handle`] is the single entry point for every chat surface (console, Slack,
 //! Discord, buttons). Every pass leaves exactly one audit record, whatever happened:
 //! unparsable text, denial, a pending confirmation, an approval, a failure or a timeout.
+//! The adapter resolves the incident of the thread a command was typed in and sets it on
+//! the [`Invocation`]; the engine only reads it (its service fills a missing one).
 
 mod confirmation;
 mod execute;
 mod expiry;
 mod metrics;
 mod request_control;
+mod runbook_steps;
 mod trail;
 
 use std::{sync::Arc, time::Duration};
 
 use opsbot_commands::{
     Catalog, Invocation, Registry, Reply,
-    context::{CostReader, IncidentDesk, Prober, Progress, Runtime},
+    context::{CostReader, IncidentDesk, KnownGood, Prober, Progress, Runtime},
     language,
 };
 
@@ -47,6 +50,12 @@ pub struct EngineParts {
     pub incidents: Arc<dyn IncidentDesk>,
     /// Spend of services' cost sources for `cost` (cached).
     pub costs: Arc<dyn CostReader>,
+    /// Revisions that passed the health gate (`rollback --to last-good`).
+    pub known_good: Arc<dyn KnownGood>,
+    /// Runbooks and their runs for `runbook`.
+    pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
+    /// The automations' kill switch (`automation`).
+    pub automations: Arc<dyn opsbot_commands::automations::AutomationDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.
@@ -99,31 +108,20 @@ impl Engine {
         progress: &dyn Progress,
         request_id: String,
     ) -> Reply {
-        let in_thread;
-        let invocation = match self.thread_service(invocation).await {
-            Some(service) => {
-                in_thread = Invocation {
-                    thread_service: Some(service),
-                    ..invocation.clone()
-                };
-                &in_thread
-            }
-            None => invocation,
-        };
         let trail = Trail::continuing(invocation, request_id);
         let parts = &self.parts;
         let call = match language::parse(
             &invocation.text,
             &parts.registry,
             &parts.catalog,
-            invocation.thread_service.as_ref(),
+            invocation.thread_service(),
         ) {
             Ok(call) => call,
             Err(error) => {
                 let mut verdict =
                     Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(error.to_string());
-                if let Some(spec) = error.spec() {
-                    verdict = verdict.command(spec.name.as_str());
+                if let Some(command) = error.command() {
+                    verdict = verdict.command(command.name);
                 }
                 let reply = Reply::warning("I did not understand that")
                     .line(error.to_string())
@@ -131,8 +129,8 @@ impl Engine {
                 return self.finish(&trail, verdict, reply).await;
             }
         };
-        let command = call.command();
-        if command.is_request_control() {
+        let command = call.name();
+        if call.command.is_request_control() {
             return self.request_control(&trail, &call, progress).await;
         }
         if let Authorization::Denied { reason } = parts.policy.authorize(
@@ -141,31 +139,30 @@ impl Engine {
             call.service,
             &invocation.channel,
         ) {
-            parts.metrics.denial(command.as_str());
+            parts.metrics.denial(command);
             let verdict = Verdict::new(Decision::Denied, Outcome::NotRun)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .reason(reason.clone());
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
-        if let Err(error) = opsbot_commands::builtin::precheck(&call, parts.runtime.as_ref()).await
-        {
+        if let Err(error) = call.command.precheck(&call, parts.runtime.as_ref()).await {
             // It can never succeed here: say so now, not after two people signed off.
             let reply =
                 Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());
             let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                .command(command.as_str())
+                .command(command)
                 .service(call.service)
                 .summary(reply.summary());
             return self.finish(&trail, verdict, reply).await;
         }
-        if call.spec.is_destructive_call(&call) {
+        if call.command.is_destructive_call(&call) {
             return self.ask_confirmation(&trail, &call).await;
         }
         let (reply, outcome) = self.execute(&call, invocation, progress).await;
         let verdict = Verdict::new(Decision::Allowed, outcome)
-            .command(command.as_str())
+            .command(command)
             .service(call.service)
             .summary(reply.summary());
         self.finish(&trail, verdict, reply).await
@@ -177,35 +174,6 @@ impl Engine {
         let trail = Trail::new(invocation);
         let verdict = Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(reason);
         self.finish(&trail, verdict, Reply::default()).await;
-    }
-
-    /// The service of the incident whose thread the invocation was typed in, when the
-    /// adapter did not set one (a lookup of the thread's root in `incident_messages`).
-    async fn thread_service(
-        &self,
-        invocation: &Invocation,
-    ) -> Option<opsbot_commands::ServiceName> {
-        if invocation.thread_service.is_some() {
-            return None;
-        }
-        let thread = invocation.thread.as_deref()?;
-        let found = crate::incidents::thread_incident(
-            &self.parts.store,
-            invocation.platform(),
-            &invocation.channel,
-            thread,
-        )
-        .await;
-        match found {
-            Ok(Some((_, Some(service)))) => {
-                self.parts.catalog.get(&service).map(|s| s.name.clone())
-            }
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a thread failed");
-                None
-            }
-        }
     }
 
     /// Writes the audit record (waiting for it to be durable), counts metrics, and

@@ -9,7 +9,8 @@
 //! the request (compare-and-set to done) are steps of their own below.
 
 use opsbot_commands::{
-    Actor, Button, Invocation, Platform, Reply, context::Progress, language, language::Call,
+    Actor, Button, Invocation, Platform, Registry, Reply, command::RequestAction,
+    context::Progress, language, language::Call,
 };
 
 use super::{Engine, Trail, Verdict, confirmation::plus};
@@ -28,7 +29,7 @@ impl Engine {
         call: &Call<'_>,
         progress: &dyn Progress,
     ) -> Reply {
-        let command = call.command();
+        let command = call.name();
         let pending = match self.find_pending(trail, call).await {
             Ok(pending) => pending,
             Err(reply) => return reply,
@@ -44,36 +45,34 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let base = Verdict::new(Decision::Denied, Outcome::NotRun)
-            .command(command.as_str())
+            .command(command)
             .service(service)
             .summary(format!("request {}: {}", pending.id, pending.text));
         let base = match self.still_open(trail, &pending, base).await {
             Ok(base) => base,
             Err(reply) => return reply,
         };
-        match command {
-            opsbot_commands::CommandName::Confirm => {
+        match call.command.request_action() {
+            Some(RequestAction::Confirm) => {
                 self.confirm_as_requester(trail, &pending, base, is_requester, progress)
                     .await
             }
-            opsbot_commands::CommandName::Cancel => {
-                self.cancel(trail, &pending, base, is_requester).await
-            }
-            opsbot_commands::CommandName::Approve | opsbot_commands::CommandName::Deny => {
+            Some(RequestAction::Cancel) => self.cancel(trail, &pending, base, is_requester).await,
+            Some(action @ (RequestAction::Approve | RequestAction::Deny)) => {
                 let base = match self
-                    .check_approver(trail, &pending, base, is_requester, command)
+                    .check_approver(trail, &pending, base, is_requester, action)
                     .await
                 {
                     Ok(base) => base,
                     Err(reply) => return reply,
                 };
-                if command == opsbot_commands::CommandName::Approve {
+                if action == RequestAction::Approve {
                     self.approve(trail, &pending, base, progress).await
                 } else {
                     self.deny(trail, &pending, base).await
                 }
             }
-            _ => Reply::danger("internal: not a request-control command"),
+            None => Reply::danger("internal: not a request-control command"),
         }
     }
 
@@ -84,7 +83,7 @@ impl Engine {
         trail: &Trail<'_>,
         call: &Call<'_>,
     ) -> Result<PendingRequest, Reply> {
-        let command = call.command();
+        let command = call.name();
         let id = call
             .text("request")
             .unwrap_or_default()
@@ -94,14 +93,14 @@ impl Engine {
             Ok(Some(pending)) => Ok(pending),
             Ok(None) => {
                 let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
+                    .command(command)
                     .reason(format!("no request `{id}`"));
                 let reply = Reply::warning(format!("There is no request `{id}`")).only_actor();
                 Err(self.finish(trail, verdict, reply).await)
             }
             Err(error) => {
                 let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)
-                    .command(command.as_str())
+                    .command(command)
                     .reason(format!("store unavailable: {error}"));
                 let reply = super::cannot_record(&error);
                 Err(self.finish(trail, verdict, reply).await)
@@ -242,10 +241,10 @@ impl Engine {
         pending: &PendingRequest,
         base: Verdict<'a>,
         is_requester: bool,
-        command: opsbot_commands::CommandName,
+        action: RequestAction,
     ) -> Result<Verdict<'a>, Reply> {
         let actor = &trail.invocation.actor;
-        let approving = command == opsbot_commands::CommandName::Approve;
+        let approving = action == RequestAction::Approve;
         if is_requester {
             let reason = if approving {
                 "you cannot approve your own request; another approver must".to_string()
@@ -283,7 +282,9 @@ impl Engine {
                 .map(|r| r.approver_roles.join(" or "))
                 .unwrap_or_else(|| "an approver role".into());
             let reason = format!("approving request {} needs role {roles}", pending.id);
-            self.parts.metrics.denial(command.as_str());
+            self.parts
+                .metrics
+                .denial(if approving { "approve" } else { "deny" });
             return Err(self
                 .refuse(trail, base, Reply::danger("Not allowed"), reason)
                 .await);
@@ -371,7 +372,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -430,7 +431,7 @@ impl Engine {
             outcome,
             ..base
         }
-        .command(base_command(pending))
+        .command(base_command(pending, &self.parts.registry))
         .reason(format!("confirmed request {}", pending.id))
         .summary(reply.summary());
         self.finish(trail, verdict, reply).await
@@ -477,7 +478,7 @@ impl Engine {
             .as_deref()
             .and_then(|s| self.parts.catalog.get(s));
         let run_base = Verdict::new(Decision::Allowed, Outcome::NotRun)
-            .command(base_command(pending))
+            .command(base_command(pending, &self.parts.registry))
             .service(service)
             .approver(Some(approver.key()));
         let call = match self.reparse(pending) {
@@ -494,7 +495,7 @@ impl Engine {
         };
         if let Authorization::Denied { reason } = self.parts.policy.authorize(
             &invocation.actor,
-            call.command(),
+            call.name(),
             call.service,
             &pending.channel,
         ) {
@@ -566,9 +567,10 @@ impl Engine {
     }
 }
 
-fn base_command(pending: &PendingRequest) -> &'static str {
-    opsbot_commands::CommandName::parse(&pending.command)
-        .map(|c| c.as_str())
+fn base_command(pending: &PendingRequest, registry: &Registry) -> &'static str {
+    registry
+        .find(&pending.command)
+        .map(|c| c.name)
         .unwrap_or("unknown")
 }
 

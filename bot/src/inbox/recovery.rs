@@ -158,7 +158,7 @@ fn interrupted(judge: &Judge<'_>, row: &repo::Row) -> (Reply, AuditRecord) {
     let call = language::parse(&row.text, judge.registry, judge.catalog, None).ok();
     let nothing_done = match &call {
         None => true,
-        Some(call) => call.spec.is_destructive_call(call) && !call.command().is_request_control(),
+        Some(call) => call.command.is_destructive_call(call) && !call.command.is_request_control(),
     };
     let (reply, outcome, reason) = if nothing_done {
         (
@@ -190,9 +190,7 @@ fn interrupted(judge: &Judge<'_>, row: &repo::Row) -> (Reply, AuditRecord) {
         channel: row.channel.clone(),
         thread: row.thread.clone(),
         text: row.text.clone(),
-        command: call
-            .as_ref()
-            .map(|call| call.command().as_str().to_string()),
+        command: call.as_ref().map(|call| call.name().to_string()),
         service: service.map(|s| s.name.to_string()),
         environment: service.map(|s| s.environment.to_string()),
         decision: Decision::Cancelled,

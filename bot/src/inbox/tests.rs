@@ -65,7 +65,10 @@ async fn audit(store: &Store) -> Vec<(String, String, String)> {
 }
 
 fn judge_parts() -> (Registry, Catalog) {
-    (Registry::builtin(), Catalog::new(Vec::new()).unwrap())
+    (
+        Registry::new(opsbot_commands::builtin::COMMANDS),
+        Catalog::new(Vec::new()).unwrap(),
+    )
 }
 
 backend_tests! {

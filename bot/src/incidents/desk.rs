@@ -1,15 +1,16 @@
 //! What people do to incidents and silences, behind the commands crate's
 //! [`IncidentDesk`]: each action is one write transaction that updates the incident,
-//! appends to its timeline and enqueues the root edit and thread reply. Acting on (or
-//! showing) an incident folded into a storm board gives it its own root and thread;
-//! acknowledging a whole service from the board does not.
+//! appends to its timeline and enqueues the root edit and thread reply. Failures are
+//! [`DeskError`]s: a refusal for the person, or the store's error (unavailable or not).
+//! Acting on (or showing) an incident folded into a storm board gives it its own root
+//! and thread; acknowledging a whole service from the board does not.
 
 use async_trait::async_trait;
 use opsbot_commands::{
     Actor, Invocation, Platform,
     context::{
-        IncidentAction, IncidentDesk, IncidentDetail, IncidentView, SilenceRequest, SilenceView,
-        TimelineEntry,
+        DeskError, IncidentAction, IncidentDesk, IncidentDetail, IncidentView, SilenceRequest,
+        SilenceView, TimelineEntry,
     },
 };
 
@@ -24,16 +25,20 @@ use super::{
 };
 use crate::{outbox::Lane, store::StoreError};
 
-/// How a store error is shown to the person who typed the command.
-fn shown(error: StoreError) -> String {
-    if error.is_unavailable() {
-        format!(
-            "{} ({error}); try again shortly",
-            crate::engine::CANNOT_RECORD
-        )
-    } else {
-        format!("the store failed: {error}")
+/// A store error at the desk: unavailable (try again shortly) or another failure.
+impl From<StoreError> for DeskError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            DeskError::Unavailable(Box::new(error))
+        } else {
+            DeskError::Store(Box::new(error))
+        }
     }
+}
+
+/// A refusal for the person who typed the command.
+fn refused(why: impl Into<String>) -> DeskError {
+    DeskError::Refused(why.into())
 }
 
 /// The actor as incident timelines print them: `Alice (slack:U1)`.
@@ -67,15 +72,14 @@ impl Incidents {
         })
     }
 
-    /// Applies `action` to incident `id` as `actor` at `now`. `Err(Ok(text))` is a
-    /// refusal for the user, `Err(Err(_))` a store failure.
+    /// Applies `action` to incident `id` as `actor` at `now`.
     pub async fn act_at(
         &self,
         id: i64,
         action: &IncidentAction,
         actor: &str,
         now: jiff::Timestamp,
-    ) -> Result<IncidentView, Result<String, StoreError>> {
+    ) -> Result<IncidentView, DeskError> {
         self.act_answered(id, action, actor, now, None).await
     }
 
@@ -89,7 +93,7 @@ impl Incidents {
         actor: &str,
         now: jiff::Timestamp,
         answered: Option<(Platform, &str)>,
-    ) -> Result<IncidentView, Result<String, StoreError>> {
+    ) -> Result<IncidentView, DeskError> {
         self.act_unfolding(id, action, actor, now, answered, true)
             .await
     }
@@ -105,14 +109,14 @@ impl Incidents {
         now: jiff::Timestamp,
         answered: Option<(Platform, &str)>,
         unfold: bool,
-    ) -> Result<IncidentView, Result<String, StoreError>> {
-        let mut tx = begin_write(&self.store).await.map_err(Err)?;
+    ) -> Result<IncidentView, DeskError> {
+        let mut tx = begin_write(&self.store).await?;
         match self
             .apply(&mut tx, id, action, actor, now, answered, unfold)
             .await
         {
             Ok(view) => {
-                tx.commit().await.map_err(|e| Err(e.into()))?;
+                tx.commit().await.map_err(StoreError::from)?;
                 crate::outbox::wake();
                 Ok(view)
             }
@@ -120,7 +124,7 @@ impl Incidents {
                 // Roll back now: a dropped transaction is rolled back only when its
                 // connection is next used, and until then it holds the incident's row
                 // lock (PostgreSQL) or the write lock (SQLite `BEGIN IMMEDIATE`).
-                tx.rollback().await.map_err(|e| Err(e.into()))?;
+                tx.rollback().await.map_err(StoreError::from)?;
                 Err(refused)
             }
         }
@@ -137,11 +141,10 @@ impl Incidents {
         now: jiff::Timestamp,
         answered: Option<(Platform, &str)>,
         unfold: bool,
-    ) -> Result<IncidentView, Result<String, StoreError>> {
+    ) -> Result<IncidentView, DeskError> {
         let mut incident = repo::get(tx, self.store.backend(), id, true)
-            .await
-            .map_err(Err)?
-            .ok_or_else(|| Ok(format!("there is no incident {id}")))?;
+            .await?
+            .ok_or_else(|| refused(format!("there is no incident {id}")))?;
         let mut change = Change::default();
         let status = incident.status;
         let (kind, detail) = match action {
@@ -157,20 +160,20 @@ impl Incidents {
                     )
                 }
                 IncidentStatus::Acknowledged => {
-                    return Err(Ok(format!(
+                    return Err(refused(format!(
                         "incident {id} is already acknowledged by {}",
                         incident.acknowledged_by.as_deref().unwrap_or("someone")
                     )));
                 }
                 IncidentStatus::Resolved => {
-                    return Err(Ok(format!(
+                    return Err(refused(format!(
                         "incident {id} is resolved; `incident reopen {id}` first"
                     )));
                 }
             },
             IncidentAction::Resolve => {
                 if status == IncidentStatus::Resolved {
-                    return Err(Ok(format!("incident {id} is already resolved")));
+                    return Err(refused(format!("incident {id} is already resolved")));
                 }
                 incident.status = IncidentStatus::Resolved;
                 incident.resolved_at = Some(now);
@@ -183,7 +186,7 @@ impl Incidents {
             }
             IncidentAction::Reopen => {
                 if status != IncidentStatus::Resolved {
-                    return Err(Ok(format!("incident {id} is not resolved")));
+                    return Err(refused(format!("incident {id} is not resolved")));
                 }
                 incident.status = IncidentStatus::Open;
                 incident.acknowledged_at = None;
@@ -195,12 +198,12 @@ impl Incidents {
             IncidentAction::Note(text) => (EventKind::Note, text.clone()),
             IncidentAction::Escalate => {
                 if status == IncidentStatus::Resolved {
-                    return Err(Ok(format!("incident {id} is resolved")));
+                    return Err(refused(format!("incident {id} is resolved")));
                 }
                 let keep = incident.next_escalation_at;
                 let page =
                     escalation::step(&mut incident, &self.settings, now).ok_or_else(|| {
-                        Ok(format!("incident {id} has no escalation policy to follow"))
+                        refused(format!("incident {id} has no escalation policy to follow"))
                     })?;
                 if status == IncidentStatus::Acknowledged {
                     incident.next_escalation_at = keep;
@@ -210,18 +213,16 @@ impl Incidents {
         };
         change
             .record(tx, id, now, kind, Some(actor), detail)
-            .await
-            .map_err(Err)?;
+            .await?;
         if kind == EventKind::Reopened
             && let Some(page) = escalation::start(&mut incident, &self.settings, now)
         {
             change
                 .record(tx, id, now, EventKind::Escalated, None, page)
-                .await
-                .map_err(Err)?;
+                .await?;
         }
         incident.changed_at = now;
-        repo::update(tx, &incident).await.map_err(Err)?;
+        repo::update(tx, &incident).await?;
         if unfold {
             // Posted with the content this change gives it, before the change's update.
             storm::unfold::unfold_everywhere(
@@ -231,8 +232,7 @@ impl Incidents {
                 &incident,
                 Lane::Interactive,
             )
-            .await
-            .map_err(Err)?;
+            .await?;
         }
         notify::publish_answered(
             tx,
@@ -243,9 +243,8 @@ impl Incidents {
             &change.events,
             answered,
         )
-        .await
-        .map_err(Err)?;
-        self.view(tx, &incident).await.map_err(Err)
+        .await?;
+        Ok(self.view(tx, &incident).await?)
     }
 
     /// Gives incident `id` its own root and thread wherever it is folded into a storm
@@ -292,18 +291,18 @@ impl Incidents {
         request: &SilenceRequest,
         actor: &str,
         now: jiff::Timestamp,
-    ) -> Result<SilenceView, Result<String, StoreError>> {
+    ) -> Result<SilenceView, DeskError> {
         let matchers = match &request.matchers {
-            Some(text) => silence::parse_matchers(text).map_err(Ok)?,
+            Some(text) => silence::parse_matchers(text).map_err(refused)?,
             None => Vec::new(),
         };
         if matchers.is_empty() && request.service.is_none() {
-            return Err(Ok("a silence needs a service or matchers".into()));
+            return Err(refused("a silence needs a service or matchers"));
         }
         let until = jiff::SignedDuration::try_from(request.duration)
             .ok()
             .and_then(|d| now.checked_add(d).ok())
-            .ok_or_else(|| Ok("that duration is too long".to_string()))?;
+            .ok_or_else(|| refused("that duration is too long"))?;
         let mut silence = Silence {
             id: 0,
             matchers,
@@ -319,8 +318,8 @@ impl Incidents {
             .pool()
             .acquire()
             .await
-            .map_err(|e| Err(e.into()))?;
-        silence.id = silence::insert(&mut conn, &silence).await.map_err(Err)?;
+            .map_err(StoreError::from)?;
+        silence.id = silence::insert(&mut conn, &silence).await?;
         Ok(silence_view(&silence))
     }
 }
@@ -337,13 +336,13 @@ fn silence_view(silence: &Silence) -> SilenceView {
 
 #[async_trait]
 impl IncidentDesk for Incidents {
-    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, String> {
+    async fn list(&self, all: bool, limit: u32) -> Result<Vec<IncidentView>, DeskError> {
         let mut conn = self
             .store
             .read_pool()
             .acquire()
             .await
-            .map_err(|e| shown(e.into()))?;
+            .map_err(StoreError::from)?;
         let filter = repo::ListFilter {
             statuses: if all {
                 Vec::new()
@@ -353,34 +352,29 @@ impl IncidentDesk for Incidents {
             service: None,
             limit: i64::from(limit),
         };
-        let incidents = repo::list(&mut conn, &filter).await.map_err(shown)?;
+        let incidents = repo::list(&mut conn, &filter).await?;
         let mut views = Vec::with_capacity(incidents.len());
         for incident in &incidents {
-            views.push(self.view(&mut conn, incident).await.map_err(shown)?);
+            views.push(self.view(&mut conn, incident).await?);
         }
         Ok(views)
     }
 
-    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, String> {
-        self.unfold_on_demand(id, jiff::Timestamp::now())
-            .await
-            .map_err(shown)?;
+    async fn show(&self, id: i64) -> Result<Option<IncidentDetail>, DeskError> {
+        self.unfold_on_demand(id, jiff::Timestamp::now()).await?;
         let mut conn = self
             .store
             .read_pool()
             .acquire()
             .await
-            .map_err(|e| shown(e.into()))?;
+            .map_err(StoreError::from)?;
         let backend = self.store.backend();
-        let Some(incident) = repo::get(&mut conn, backend, id, false)
-            .await
-            .map_err(shown)?
-        else {
+        let Some(incident) = repo::get(&mut conn, backend, id, false).await? else {
             return Ok(None);
         };
-        let view = self.view(&mut conn, &incident).await.map_err(shown)?;
-        let alerts = repo::alerts(&mut conn, id).await.map_err(shown)?;
-        let events = repo::events(&mut conn, id, 50).await.map_err(shown)?;
+        let view = self.view(&mut conn, &incident).await?;
+        let alerts = repo::alerts(&mut conn, id).await?;
+        let events = repo::events(&mut conn, id, 50).await?;
         Ok(Some(IncidentDetail {
             incident: view,
             alerts: alerts
@@ -411,34 +405,36 @@ impl IncidentDesk for Incidents {
         id: i64,
         action: IncidentAction,
         invocation: &Invocation,
-    ) -> Result<IncidentView, String> {
+    ) -> Result<IncidentView, DeskError> {
         // In this incident's own thread the command's reply is the one answer there.
-        let answered = (self.in_thread(invocation).await == Some(id))
+        let answered = invocation
+            .incident
+            .as_ref()
+            .is_some_and(|incident| incident.id == id)
             .then(|| (invocation.platform(), invocation.channel.as_str()));
         let actor = who(&invocation.actor);
         self.act_answered(id, &action, &actor, jiff::Timestamp::now(), answered)
             .await
-            .map_err(|e| e.unwrap_or_else(shown))
     }
 
     async fn acknowledge_service(
         &self,
         service: &str,
         invocation: &Invocation,
-    ) -> Result<Vec<IncidentView>, String> {
+    ) -> Result<Vec<IncidentView>, DeskError> {
         let open = {
             let mut conn = self
                 .store
                 .read_pool()
                 .acquire()
                 .await
-                .map_err(|e| shown(e.into()))?;
+                .map_err(StoreError::from)?;
             let filter = repo::ListFilter {
                 statuses: vec![IncidentStatus::Open],
                 service: Some(service.to_string()),
                 limit: 10_000,
             };
-            repo::list(&mut conn, &filter).await.map_err(shown)?
+            repo::list(&mut conn, &filter).await?
         };
         let actor = who(&invocation.actor);
         let now = jiff::Timestamp::now();
@@ -457,59 +453,45 @@ impl IncidentDesk for Incidents {
                 .await
             {
                 Ok(view) => done.push(view),
-                Err(Ok(_refused)) => {}
-                Err(Err(error)) => return Err(shown(error)),
+                Err(DeskError::Refused(_)) => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(done)
     }
 
-    async fn in_thread(&self, invocation: &Invocation) -> Option<i64> {
-        let thread = invocation.thread.as_deref()?;
-        let platform: Platform = invocation.platform();
-        match self
-            .thread_incident(platform, &invocation.channel, thread)
-            .await
-        {
-            Ok(found) => found.map(|(id, _)| id),
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a thread failed");
-                None
-            }
-        }
-    }
-
-    async fn silence(&self, request: SilenceRequest, actor: &Actor) -> Result<SilenceView, String> {
+    async fn silence(
+        &self,
+        request: SilenceRequest,
+        actor: &Actor,
+    ) -> Result<SilenceView, DeskError> {
         self.silence_at(&request, &who(actor), jiff::Timestamp::now())
             .await
-            .map_err(|e| e.unwrap_or_else(shown))
     }
 
-    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
+    async fn silences(&self) -> Result<Vec<SilenceView>, DeskError> {
         let mut conn = self
             .store
             .read_pool()
             .acquire()
             .await
-            .map_err(|e| shown(e.into()))?;
-        let active = silence::active(&mut conn, jiff::Timestamp::now())
-            .await
-            .map_err(shown)?;
+            .map_err(StoreError::from)?;
+        let active = silence::active(&mut conn, jiff::Timestamp::now()).await?;
         Ok(active.iter().map(silence_view).collect())
     }
 
-    async fn expire_silence(&self, id: i64, _actor: &Actor) -> Result<bool, String> {
+    async fn expire_silence(&self, id: i64, _actor: &Actor) -> Result<bool, DeskError> {
         let mut conn = self
             .store
             .pool()
             .acquire()
             .await
-            .map_err(|e| shown(e.into()))?;
-        if silence::get(&mut conn, id).await.map_err(shown)?.is_none() {
-            return Err(format!("there is no silence {id}"));
+            .map_err(StoreError::from)?;
+        if silence::get(&mut conn, id).await?.is_none() {
+            return Err(refused(format!("there is no silence {id}")));
         }
         silence::expire(&mut conn, id, jiff::Timestamp::now())
             .await
-            .map_err(shown)
+            .map_err(DeskError::from)
     }
 }

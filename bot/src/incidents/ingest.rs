@@ -26,6 +26,9 @@ pub struct IngestOutcome {
     pub accepted: usize,
     /// Incidents the batch touched (opened, updated or only deduplicated into), by id.
     pub incidents: Vec<i64>,
+    /// Incidents that opened or fired again (an alert fired anew) in this batch and are
+    /// not resolved: what `[[automations]]` are evaluated on, after the commit.
+    pub fired: Vec<i64>,
 }
 
 /// The alerts of one incident group within a batch.
@@ -75,6 +78,7 @@ pub async fn ingest_all(
         .map(|(batch, _)| IngestOutcome {
             accepted: batch.alerts.len(),
             incidents: Vec::new(),
+            fired: Vec::new(),
         })
         .collect();
     let Some(earliest) = planned
@@ -97,8 +101,11 @@ pub async fn ingest_all(
             now: *now,
         };
         for group in groups {
-            if let Some(id) = ingest_group(&mut tx, &ctx, group).await? {
+            if let Some((id, fired)) = ingest_group(&mut tx, &ctx, group).await? {
                 outcome.incidents.push(id);
+                if fired {
+                    outcome.fired.push(id);
+                }
             }
         }
     }
@@ -123,6 +130,7 @@ pub async fn ingest_once(
     let mut outcome = IngestOutcome {
         accepted: batch.alerts.len(),
         incidents: Vec::new(),
+        fired: Vec::new(),
     };
     let mut tx = begin_write(store).await?;
     if !crate::store::seen_requests::record(&mut tx, seen, now).await? {
@@ -140,8 +148,11 @@ pub async fn ingest_once(
             now,
         };
         for group in &groups {
-            if let Some(id) = ingest_group(&mut tx, &ctx, group).await? {
+            if let Some((id, fired)) = ingest_group(&mut tx, &ctx, group).await? {
                 outcome.incidents.push(id);
+                if fired {
+                    outcome.fired.push(id);
+                }
             }
         }
     }
@@ -279,7 +290,7 @@ async fn ingest_group(
     conn: &mut AnyConnection,
     ctx: &GroupCtx<'_>,
     group: &Group<'_>,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<(i64, bool)>, StoreError> {
     let now = ctx.now;
     let mut change = Change::default();
     let mut current = repo::find_by_key(conn, ctx.backend, &group.key).await?;
@@ -492,7 +503,8 @@ async fn ingest_group(
         if severity_changed {
             repo::update(conn, &incident).await?;
         }
-        return Ok(Some(incident.id));
+        let fired = fires_anew && incident.status != IncidentStatus::Resolved;
+        return Ok(Some((incident.id, fired)));
     }
     incident.changed_at = now;
     repo::update(conn, &incident).await?;
@@ -505,5 +517,6 @@ async fn ingest_group(
         &change.events,
     )
     .await?;
-    Ok(Some(incident.id))
+    let fired = fires_anew && incident.status != IncidentStatus::Resolved;
+    Ok(Some((incident.id, fired)))
 }

@@ -4,8 +4,9 @@
 //! (see [`ingest`]); people act on incidents through the `incident` and `silence`
 //! commands ([`desk`]); [`Incidents::escalate_due`] runs the durable escalation clock.
 //! Every chat message goes through the outbox, enqueued in the transaction that made the
-//! change ([`notify`]). While a channel falls behind, new incidents there are folded
-//! into a storm board instead of getting a root each ([`storm`]).
+//! change ([`notify`]). Chat adapters find the incident of a thread a command was typed
+//! in once, with [`incident_of_thread`], and carry it on the invocation. While a channel falls behind, new incidents there are
+//! folded into a storm board instead of getting a root each ([`storm`]).
 
 mod alert_tally;
 mod desk;
@@ -28,7 +29,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use opsbot_commands::{Catalog, Platform};
+use opsbot_commands::{Catalog, IncidentRef, Platform};
 
 pub use ingest::IngestOutcome;
 pub use model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus};
@@ -46,6 +47,19 @@ pub struct Incidents {
     catalog: Catalog,
     /// The group-commit writer of alert batches, started on first use.
     queue: Arc<std::sync::OnceLock<group_commit::IngestQueue>>,
+    /// Where incidents that opened or fired again are told, after their batch is
+    /// committed (the automations; see [`Incidents::on_fired`]).
+    fired: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Fired>>>,
+}
+
+/// An incident opened or fired again, in a committed batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Fired {
+    pub incident: i64,
+    /// When its batch arrived.
+    pub at: jiff::Timestamp,
+    /// When the batch was committed (for the alert-to-automation latency).
+    pub committed: std::time::Instant,
 }
 
 impl std::fmt::Debug for Incidents {
@@ -61,6 +75,26 @@ impl Incidents {
             settings: Arc::new(settings),
             catalog,
             queue: Arc::default(),
+            fired: Arc::default(),
+        }
+    }
+
+    /// Tells `sender` of every incident that opens or fires again, once its batch is
+    /// committed (never on the request path: the send does not wait). Set once.
+    pub fn on_fired(&self, sender: tokio::sync::mpsc::UnboundedSender<Fired>) {
+        let _ = self.fired.set(sender);
+    }
+
+    fn tell_fired(&self, outcome: &IngestOutcome, at: jiff::Timestamp) {
+        if let Some(sender) = self.fired.get() {
+            let committed = std::time::Instant::now();
+            for &incident in &outcome.fired {
+                let _ = sender.send(Fired {
+                    incident,
+                    at,
+                    committed,
+                });
+            }
         }
     }
 
@@ -107,6 +141,7 @@ impl Incidents {
             }
         };
         crate::outbox::wake();
+        self.tell_fired(&outcome, now);
         Ok(outcome)
     }
 
@@ -121,8 +156,9 @@ impl Incidents {
         let outcome =
             ingest::ingest_once(&self.store, &self.settings, &self.catalog, batch, now, seen)
                 .await?;
-        if outcome.is_some() {
+        if let Some(outcome) = &outcome {
             crate::outbox::wake();
+            self.tell_fired(outcome, now);
         }
         Ok(outcome)
     }
@@ -133,8 +169,8 @@ impl Incidents {
         platform: Platform,
         channel: &str,
         thread: &str,
-    ) -> Result<Option<(i64, Option<String>)>, StoreError> {
-        thread_incident(&self.store, platform, channel, thread).await
+    ) -> Result<Option<IncidentRef>, StoreError> {
+        thread_incident(&self.store, &self.catalog, platform, channel, thread).await
     }
 
     /// Pages the next level of every incident whose escalation time has come by `now`;
@@ -193,13 +229,75 @@ impl Incidents {
 }
 
 /// The incident whose root message is `thread` in `channel` on `platform`, with its
-/// service (for [`opsbot_commands::Invocation::thread_service`]).
+/// service when `catalog` has it.
 pub async fn thread_incident(
     store: &Store,
+    catalog: &Catalog,
     platform: Platform,
     channel: &str,
     thread: &str,
-) -> Result<Option<(i64, Option<String>)>, StoreError> {
+) -> Result<Option<IncidentRef>, StoreError> {
     let mut conn = store.read_pool().acquire().await?;
-    repo::by_thread(&mut conn, platform.as_str(), channel, thread).await
+    let found = repo::by_thread(&mut conn, platform.as_str(), channel, thread).await?;
+    Ok(found.map(|(id, service)| IncidentRef {
+        id,
+        service: service
+            .and_then(|s| catalog.get(&s))
+            .map(|s| s.name.clone()),
+    }))
+}
+
+/// For a chat adapter receiving a command typed (or a button pressed) in `thread`: the
+/// incident of that thread, if any ([`opsbot_commands::Invocation::incident`]). A failed
+/// lookup is logged and taken as none: the command still runs, only without the thread's
+/// incident.
+pub async fn incident_of_thread(
+    store: &Store,
+    catalog: &Catalog,
+    platform: Platform,
+    channel: &str,
+    thread: Option<&str>,
+) -> Option<IncidentRef> {
+    let thread = thread?;
+    match thread_incident(store, catalog, platform, channel, thread).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, %platform, "looking up the incident of a thread failed");
+            None
+        }
+    }
+}
+
+/// What an automation needs to know of an incident that fired: the incident, its alerts
+/// firing now, and where its thread is (platform, channel).
+#[derive(Clone, Debug)]
+pub struct FiredFacts {
+    pub incident: Incident,
+    pub firing: Vec<IncidentAlert>,
+    pub threads: Vec<(String, String)>,
+}
+
+impl Incidents {
+    /// The facts of incident `id` for the automations; `None` when it is gone.
+    pub async fn fired_facts(&self, id: i64) -> Result<Option<FiredFacts>, StoreError> {
+        let mut conn = self.store.read_pool().acquire().await?;
+        let Some(incident) = repo::get(&mut conn, self.store.backend(), id, false).await? else {
+            return Ok(None);
+        };
+        let firing = repo::alerts(&mut conn, id)
+            .await?
+            .into_iter()
+            .filter(IncidentAlert::is_firing)
+            .collect();
+        let threads = repo::message_targets(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|t| (t.platform, t.channel))
+            .collect();
+        Ok(Some(FiredFacts {
+            incident,
+            firing,
+            threads,
+        }))
+    }
 }

@@ -2,7 +2,10 @@
 //! backends, with an injected "now" instead of sleeping.
 
 use opsbot_alerts::{AlertBatch, parse_alertmanager, parse_generic};
-use opsbot_commands::{Actor, Catalog, Platform, context::IncidentAction};
+use opsbot_commands::{
+    Actor, Catalog, IncidentRef, Platform,
+    context::{DeskError, IncidentAction},
+};
 use sqlx::Row;
 
 use super::*;
@@ -273,7 +276,7 @@ backend_tests! {
         let view = i.act_at(id, &IncidentAction::Acknowledge, "alice", mins(20)).await.unwrap();
         assert_eq!(view.status, "acknowledged");
         assert_eq!(incident(&i, id).await.next_escalation_at, Some(mins(30)));
-        assert!(matches!(i.act_at(id, &IncidentAction::Acknowledge, "bob", mins(21)).await, Err(Ok(_))));
+        assert!(matches!(i.act_at(id, &IncidentAction::Acknowledge, "bob", mins(21)).await, Err(DeskError::Refused(_))));
         assert_eq!(i.escalate_due(mins(29)).await.unwrap(), 0);
         assert_eq!(i.escalate_due(mins(30)).await.unwrap(), 1);
         assert_eq!(incident(&i, id).await.next_escalation_at, None);
@@ -283,7 +286,7 @@ backend_tests! {
         i.act_at(id, &IncidentAction::Note("restarted the gateway".into()), "alice", mins(31)).await.unwrap();
         let view = i.act_at(id, &IncidentAction::Resolve, "alice", mins(40)).await.unwrap();
         assert_eq!(view.status, "resolved");
-        assert!(matches!(i.act_at(id, &IncidentAction::Resolve, "alice", mins(41)).await, Err(Ok(_))));
+        assert!(matches!(i.act_at(id, &IncidentAction::Resolve, "alice", mins(41)).await, Err(DeskError::Refused(_))));
         i.act_at(id, &IncidentAction::Reopen, "alice", mins(42)).await.unwrap();
         assert_eq!(incident(&i, id).await.status, IncidentStatus::Open);
         let kinds = event_kinds(&i, id).await;
@@ -304,7 +307,7 @@ backend_tests! {
             .bind("slack").bind(format!("incident:{id}")).bind("#ai-operations").bind("1763708400.000100").bind(0i64)
             .execute(db.store.pool()).await.unwrap();
         let found = i.thread_incident(Platform::Slack, "#ai-operations", "1763708400.000100").await.unwrap();
-        assert_eq!(found, Some((id, Some("wrkhrs-gateway".to_string()))));
+        assert_eq!(found, Some(IncidentRef { id, service: Some("wrkhrs-gateway".parse().unwrap()) }));
         assert_eq!(i.thread_incident(Platform::Slack, "#elsewhere", "1763708400.000100").await.unwrap(), None);
         assert_eq!(i.thread_incident(Platform::Discord, "#ai-operations", "1763708400.000100").await.unwrap(), None);
     }

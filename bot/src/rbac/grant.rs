@@ -1,31 +1,39 @@
-//! A compiled grant: a set of commands on services and environments matching globs.
+//! A compiled grant: a set of commands (by name) on services and environments matching
+//! globs.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use opsbot_commands::{CommandName, Service};
+use opsbot_commands::{Service, builtin::COMMANDS};
 
 use crate::config::GrantConfig;
 
-/// Which commands a grant or rule covers.
+/// Which commands a grant or rule covers, by name (`restart`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandSet {
     All,
-    Only(Vec<CommandName>),
+    Only(Vec<&'static str>),
 }
 
 impl CommandSet {
-    /// Parses `["*"]` or command names; unknown names are an error naming them.
+    /// Parses `["*"]` or names of the commands opsbot serves ([`COMMANDS`]); unknown
+    /// names are an error naming them.
     pub fn parse(names: &[String]) -> Result<Self, String> {
         if names.iter().any(|n| n == "*") {
             return Ok(CommandSet::All);
         }
         names
             .iter()
-            .map(|n| CommandName::parse(n).ok_or_else(|| format!("unknown command `{n}`")))
+            .map(|n| {
+                COMMANDS
+                    .iter()
+                    .find(|c| c.name == n)
+                    .map(|c| c.name)
+                    .ok_or_else(|| format!("unknown command `{n}`"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(CommandSet::Only)
     }
 
-    pub fn contains(&self, command: CommandName) -> bool {
+    pub fn contains(&self, command: &str) -> bool {
         match self {
             CommandSet::All => true,
             CommandSet::Only(list) => list.contains(&command),
@@ -35,11 +43,7 @@ impl CommandSet {
     pub fn describe(&self) -> String {
         match self {
             CommandSet::All => "every command".to_string(),
-            CommandSet::Only(list) => list
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            CommandSet::Only(list) => list.join(", "),
         }
     }
 }
@@ -96,7 +100,7 @@ impl Grant {
 
     /// Whether the grant allows `command` on `service`; with no service, whether it allows
     /// the command anywhere.
-    pub fn allows(&self, command: CommandName, service: Option<&Service>) -> bool {
+    pub fn allows(&self, command: &str, service: Option<&Service>) -> bool {
         self.commands.contains(command)
             && service.is_none_or(|s| {
                 self.services.matches(s.name.as_str())

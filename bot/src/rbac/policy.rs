@@ -7,13 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opsbot_commands::{Actor, CommandName, Platform, Service, context::RoleDescription};
+use opsbot_commands::{Actor, Platform, Service, context::RoleDescription};
 
 use super::{
     Subject,
     grant::{CommandSet, Grant, NamePatterns},
 };
 use crate::config::Config;
+
+/// Commands everyone may run: asking for help and about oneself, and request control
+/// (`confirm`, `cancel`, `approve`, `deny`), which the engine checks itself.
+const SELF_SERVICE: &[&str] = &["help", "whoami", "confirm", "cancel", "approve", "deny"];
 
 /// A role with its own and inherited grants.
 #[derive(Clone, Debug)]
@@ -41,10 +45,12 @@ pub struct ApprovalRule {
     environments: NamePatterns,
     pub approver_roles: Vec<String>,
     pub expires: std::time::Duration,
+    /// For `runbook run`: the runbooks it covers (`None`: all).
+    runbooks: Option<NamePatterns>,
 }
 
 impl ApprovalRule {
-    fn applies(&self, command: CommandName, service: Option<&Service>) -> bool {
+    fn applies(&self, command: &str, service: Option<&Service>) -> bool {
         self.commands.contains(command)
             && service.is_some_and(|s| {
                 self.services.matches(s.name.as_str())
@@ -150,6 +156,11 @@ impl Policy {
                     environments: NamePatterns::parse(&p.environments).map_err(wrap)?,
                     approver_roles: p.approver_roles.clone(),
                     expires: p.expires.as_duration(),
+                    runbooks: if p.runbooks.is_empty() {
+                        None
+                    } else {
+                        Some(NamePatterns::parse(&p.runbooks).map_err(wrap)?)
+                    },
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;
@@ -183,15 +194,15 @@ impl Policy {
         held
     }
 
-    fn is_self_service(command: CommandName) -> bool {
-        matches!(command, CommandName::Help | CommandName::Whoami) || command.is_request_control()
+    fn is_self_service(command: &str) -> bool {
+        SELF_SERVICE.contains(&command)
     }
 
     /// May `actor` run `command` on `service` from `channel`?
     pub fn authorize(
         &self,
         actor: &Actor,
-        command: CommandName,
+        command: &str,
         service: Option<&Service>,
         channel: &str,
     ) -> Authorization {
@@ -210,7 +221,7 @@ impl Policy {
                 .and_then(|s| match actor.platform {
                     Platform::Slack => s.channels.slack.clone(),
                     Platform::Discord => s.channels.discord.clone(),
-                    Platform::Console => None,
+                    Platform::Console | Platform::Automation => None,
                 })
                 .filter(|c| c != channel)
                 .map(|c| format!("; run it in {c}"))
@@ -263,14 +274,20 @@ impl Policy {
     }
 
     /// The two-person rule that applies to `command` on `service`, if any.
-    pub fn approval_rule(
-        &self,
-        command: CommandName,
-        service: Option<&Service>,
-    ) -> Option<&ApprovalRule> {
+    pub fn approval_rule(&self, command: &str, service: Option<&Service>) -> Option<&ApprovalRule> {
         self.approvals
             .iter()
             .find(|rule| rule.applies(command, service))
+    }
+
+    /// The two-person rule that applies to running the runbook `name`: one whose
+    /// commands name `runbook` and whose `runbooks` (if any) match it. (A run's steps are
+    /// authorized one by one as its starter; this rule is about starting it at all.)
+    pub fn runbook_approval_rule(&self, name: &str) -> Option<&ApprovalRule> {
+        self.approvals.iter().find(|rule| {
+            rule.commands.contains("runbook")
+                && rule.runbooks.as_ref().is_none_or(|p| p.matches(name))
+        })
     }
 
     pub fn approval_rule_named(&self, name: &str) -> Option<&ApprovalRule> {
@@ -318,7 +335,7 @@ impl opsbot_commands::context::AccessView for Policy {
         out
     }
 
-    fn may_run(&self, actor: &Actor, command: CommandName, service: Option<&Service>) -> bool {
+    fn may_run(&self, actor: &Actor, command: &str, service: Option<&Service>) -> bool {
         Self::is_self_service(command)
             || self.bound_roles(actor).any(|(_, role)| {
                 self.roles

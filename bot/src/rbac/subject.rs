@@ -20,12 +20,14 @@ pub enum Subject {
     DiscordRole(String),
     /// `console:alice`
     ConsoleUser(String),
+    /// `automation:ai-service-down` (an `[[automations]]` entry)
+    Automation(String),
 }
 
 /// A subject string that is not `kind:id`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{0}` is not a subject; write slack:USER_ID, slack-group:GROUP_ID, discord:USER_ID, discord-role:ROLE_ID or console:NAME"
+    "`{0}` is not a subject; write slack:USER_ID, slack-group:GROUP_ID, discord:USER_ID, discord-role:ROLE_ID, console:NAME or automation:NAME"
 )]
 pub struct SubjectError(pub String);
 
@@ -35,7 +37,8 @@ impl Subject {
         match (self, actor.platform) {
             (Subject::SlackUser(id), Platform::Slack)
             | (Subject::DiscordUser(id), Platform::Discord)
-            | (Subject::ConsoleUser(id), Platform::Console) => *id == actor.id,
+            | (Subject::ConsoleUser(id), Platform::Console)
+            | (Subject::Automation(id), Platform::Automation) => *id == actor.id,
             (Subject::SlackGroup(group), Platform::Slack)
             | (Subject::DiscordRole(group), Platform::Discord) => {
                 actor.groups.iter().any(|g| g == group)
@@ -62,6 +65,7 @@ impl FromStr for Subject {
             "discord" => Subject::DiscordUser(id),
             "discord-role" => Subject::DiscordRole(id),
             "console" => Subject::ConsoleUser(id),
+            "automation" => Subject::Automation(id),
             _ => return Err(SubjectError(text.into())),
         })
     }
@@ -88,6 +92,7 @@ impl fmt::Display for Subject {
             Subject::DiscordUser(id) => ("discord", id),
             Subject::DiscordRole(id) => ("discord-role", id),
             Subject::ConsoleUser(id) => ("console", id),
+            Subject::Automation(id) => ("automation", id),
         };
         write!(f, "{kind}:{id}")
     }

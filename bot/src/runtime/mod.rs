@@ -54,6 +54,8 @@ impl RuntimeRouter {
                 opsbot_systemd::SystemdSettings {
                     bus: config.systemd.bus.clone(),
                     job_timeout: config.systemd.job_timeout.as_duration(),
+                    journal_timeout: config.systemd.journal_timeout.as_duration(),
+                    journal_tls: config.systemd.journal_tls(),
                     ..Default::default()
                 },
             )));

@@ -1,5 +1,6 @@
 //! From an acknowledged Slack invocation to its reply in the outbox: resolve the actor's
-//! user groups, run the engine (the same pipeline as every surface: RBAC, confirmation,
+//! user groups and, in a thread, the thread's incident (once, carried on the invocation
+//! for the engine and the incident desk), run the engine (the same pipeline as every surface: RBAC, confirmation,
 //! approval, audit), and queue what it says on the interactive lane.
 //!
 //! Where replies go:
@@ -219,7 +220,23 @@ impl Responder {
         let mut invocation =
             Invocation::new(actor, inbound.channel_id.clone(), inbound.text.clone());
         invocation.thread = inbound.thread_ts.clone();
-        let thread = self.thread_of(&inbound).await;
+        // The incident of the thread, found once here: the engine and the incident desk
+        // read it from the invocation, and its thread is where the reply goes.
+        invocation.incident = crate::incidents::incident_of_thread(
+            self.engine.store(),
+            self.engine.catalog(),
+            Platform::Slack,
+            &inbound.channel_id,
+            inbound.thread_ts.as_deref(),
+        )
+        .await;
+        let thread = match (&inbound.thread_ts, &invocation.incident) {
+            (None, _) => Thread::None,
+            (Some(_), Some(incident)) => {
+                Thread::Incident(crate::incidents::model::thread_key(incident.id))
+            }
+            (Some(ts), None) => Thread::Slack(ts.clone()),
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let delivery_id = inbound.delivery_id.clone();
         let courier = tokio::spawn(deliver(
@@ -253,27 +270,6 @@ impl Responder {
         };
         if let Err(error) = queued {
             tracing::error!(%error, %dedupe_key, "could not queue a Slack reply");
-        }
-    }
-
-    async fn thread_of(&self, inbound: &Inbound) -> Thread {
-        let Some(ts) = &inbound.thread_ts else {
-            return Thread::None;
-        };
-        match crate::incidents::thread_incident(
-            self.engine.store(),
-            Platform::Slack,
-            &inbound.channel_id,
-            ts,
-        )
-        .await
-        {
-            Ok(Some((id, _))) => Thread::Incident(crate::incidents::model::thread_key(id)),
-            Ok(None) => Thread::Slack(ts.clone()),
-            Err(error) => {
-                tracing::warn!(%error, "looking up the incident of a Slack thread failed");
-                Thread::Slack(ts.clone())
-            }
         }
     }
 }

@@ -71,6 +71,24 @@ const MIGRATIONS: &[Embedded] = &[
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
     Embedded {
+        version: 9,
+        description: "runbook runs",
+        sqlite: include_str!("../../../migrations/sqlite/0009_runbook_runs.sql"),
+        postgres: include_str!("../../../migrations/postgres/0009_runbook_runs.sql"),
+    },
+    Embedded {
+        version: 10,
+        description: "known good revisions",
+        sqlite: include_str!("../../../migrations/sqlite/0010_known_good_revisions.sql"),
+        postgres: include_str!("../../../migrations/postgres/0010_known_good_revisions.sql"),
+    },
+    Embedded {
+        version: 13,
+        description: "automations",
+        sqlite: include_str!("../../../migrations/sqlite/0013_automations.sql"),
+        postgres: include_str!("../../../migrations/postgres/0013_automations.sql"),
+    },
+    Embedded {
         version: 11,
         description: "storm boards",
         sqlite: include_str!("../../../migrations/sqlite/0011_storm_boards.sql"),

@@ -7,6 +7,7 @@
 mod connect;
 mod error;
 mod health;
+pub mod known_good;
 mod migrations;
 mod pending_repo;
 /// Scratch stores for tests and benches: compiled only for the lib's own unit tests and

@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Reply,
+    command::{Command, Handler},
     context::AuditFilter,
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Audit,
+pub static COMMAND: Command = Command {
+    name: "audit",
     summary: "Show recent audit log entries",
     service: ServiceArg::None,
     args: &[],
@@ -63,6 +64,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "audit --decision denied --since 24h",
         "audit --service ollama --limit 50",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -90,9 +95,9 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         .audit
         .recent(&filter)
         .await
-        .map_err(|reason| CommandError::Unavailable {
+        .map_err(|error| CommandError::Unavailable {
             what: "the audit log".into(),
-            reason,
+            reason: error.to_string(),
         })?;
     if entries.is_empty() {
         return Ok(Reply::info("No audit entries match").only_actor());

@@ -22,14 +22,15 @@ use super::cost_period::{
 use crate::{
     CommandError, Ctx, Reply, Service, Status,
     catalog::Money,
+    command::{Command, Handler},
     context::{CostGrouping, SpendQuery, SpendReport},
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
     reply::Image,
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Cost,
+pub static COMMAND: Command = Command {
+    name: "cost",
     summary: "Spend against budgets, with a forecast and a chart; every budgeted service without one",
     service: ServiceArg::Optional,
     args: &[],
@@ -52,6 +53,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "cost ollama --period 7d",
         "cost ai-orchestration --period month --by model",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 /// At most this many items are listed.

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 use crate::{
     Button, CommandError, Ctx, Reply, Service,
     catalog::Target,
+    command::{Command, Handler},
     context::{HealthLevel, RuntimeError, RuntimeView},
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
 use super::checks::{self, ServiceHealth};
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Health,
+pub static COMMAND: Command = Command {
+    name: "health",
     summary: "Check the health of every service, or of one in detail",
     service: ServiceArg::Optional,
     args: &[],
@@ -30,6 +31,10 @@ pub static SPEC: CommandSpec = CommandSpec {
     safety: Safety::ReadOnly,
     timeout: Duration::from_secs(60),
     examples: &["health", "health --env prod", "health ollama"],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 /// How long `health SERVICE` waits for the runtime's own view.
@@ -39,7 +44,7 @@ const INSPECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BUTTON_SERVICES: usize = 3;
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let env = super::wanted_environment(call, ctx)?;
+    let env = super::environment_flag::wanted_environment(call, ctx)?;
     match call.service {
         Some(service) => {
             if let Some(env) = env.filter(|env| *env != service.environment) {

@@ -1,12 +1,14 @@
 //! The health gate: after a successful `restart` or `rollback`, run the service's health
-//! checks. When one is critical the reply says so, lists the failing checks and offers
-//! the way back (`rollback`, where the target keeps a history) and a look at the logs.
+//! checks. When none is critical the running revision is recorded as known good
+//! ([`last_good`](super::last_good)). When one is critical the reply says so, lists the
+//! failing checks and offers the way back (to the last revision known good, else the
+//! previous one, where the target keeps a history) and a look at the logs.
 
 use std::time::Duration;
 
 use crate::{Button, Ctx, Reply, Service, Status, context::HealthLevel};
 
-use super::checks;
+use super::{checks, last_good};
 
 /// What just happened to the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +27,7 @@ impl After {
 }
 
 /// How long the gate waits for the target's revision history.
-const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Adds the health verdict to a successful action's reply; other replies pass unchanged.
 pub(super) async fn check(ctx: Ctx<'_>, service: &Service, after: After, reply: Reply) -> Reply {
@@ -40,6 +42,9 @@ pub(super) async fn check(ctx: Ctx<'_>, service: &Service, after: After, reply: 
     let health = checks::check_service(ctx.prober, service).await;
     let name = service.name.as_str();
     let failing = health.failing();
+    if health.level() != Some(HealthLevel::Critical) {
+        last_good::record_pass(ctx, service).await;
+    }
     match health.level() {
         None | Some(HealthLevel::Ok) => reply.line(format!(
             "{} health after the {}: all {} checks pass",
@@ -70,10 +75,8 @@ pub(super) async fn check(ctx: Ctx<'_>, service: &Service, after: After, reply: 
                 ));
             reply.title = format!("{} — {name} is unhealthy", reply.title);
             reply.status = Status::Warning;
-            if after == After::Restart && keeps_history(ctx, service).await {
-                // The press runs `rollback NAME` through the pipeline: RBAC, confirmation.
-                reply = reply.button(Button::new("Rollback", format!("rollback {name}")).danger());
-            }
+            // A press runs `rollback NAME …` through the pipeline: RBAC, confirmation.
+            reply = last_good::way_back(ctx, service, after == After::Restart, reply).await;
             if after == After::Rollback {
                 reply = reply.button(Button::new("Revisions", format!("rollback {name} --list")));
             }
@@ -82,12 +85,4 @@ pub(super) async fn check(ctx: Ctx<'_>, service: &Service, after: After, reply: 
                 .button(Button::new("Check again", format!("health {name}")))
         }
     }
-}
-
-/// Whether the target keeps revisions to roll back to (Kubernetes does).
-async fn keeps_history(ctx: Ctx<'_>, service: &Service) -> bool {
-    matches!(
-        tokio::time::timeout(HISTORY_TIMEOUT, ctx.runtime.history(service)).await,
-        Ok(Ok(revisions)) if revisions.len() >= 2
-    )
 }

@@ -223,6 +223,7 @@ fn revisions() -> Vec<Revision> {
     vec![
         Revision {
             number: 4,
+            id: None,
             images: vec!["app:1.3".into()],
             created: None,
             change_cause: None,
@@ -230,6 +231,7 @@ fn revisions() -> Vec<Revision> {
         },
         Revision {
             number: 5,
+            id: None,
             images: vec!["app:1.4".into()],
             created: None,
             change_cause: None,

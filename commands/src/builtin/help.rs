@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Reply,
+    command::{Command, Handler},
     language::Call,
-    registry::{ArgSpec, CommandSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Help,
+pub static COMMAND: Command = Command {
+    name: "help",
     summary: "List the commands you can run, or explain one",
     service: ServiceArg::None,
     args: &[ArgSpec {
@@ -22,12 +23,16 @@ pub static SPEC: CommandSpec = CommandSpec {
     safety: Safety::ReadOnly,
     timeout: Duration::from_secs(5),
     examples: &["help", "help restart"],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let actor = &ctx.invocation.actor;
     if let Some(name) = call.text("command") {
-        let spec = ctx.registry.find(name).ok_or_else(|| {
+        let command = ctx.registry.find(name).ok_or_else(|| {
             let close = ctx.registry.close_matches(name);
             CommandError::Failed(if close.is_empty() {
                 format!("there is no command `{name}`")
@@ -38,52 +43,71 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                 )
             })
         })?;
-        let mut reply = Reply::info(format!("`{}`", spec.usage())).line(spec.summary);
-        for arg in spec.args {
+        let mut reply = Reply::info(format!("`{}`", command.usage())).line(command.summary);
+        for arg in command.args {
             reply = reply.line(format!("  {}: {}", arg.name.to_ascii_uppercase(), arg.help));
         }
-        for flag in spec.flags {
+        for flag in command.flags {
             reply = reply.line(format!("  --{}: {}", flag.name, flag.help));
         }
-        if spec.is_destructive() {
+        if command.is_destructive() {
             reply = reply.line(
                 "Asks for confirmation; some environments also need a second person's approval.",
             );
         }
-        if let Safety::DestructiveUnless(switches) = spec.safety {
+        if let Safety::DestructiveActions {
+            actions, unless, ..
+        } = command.safety
+        {
+            reply = reply.line(format!(
+                "Only {} (without {}) changes anything and asks for confirmation.",
+                actions.join(", "),
+                unless
+                    .iter()
+                    .map(|s| format!("`--{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        if let Safety::DestructiveUnless(switches) = command.safety {
             let switches: Vec<String> = switches.iter().map(|s| format!("`--{s}`")).collect();
             reply = reply.line(format!(
                 "With {} it only reads, and runs without confirmation.",
                 switches.join(" or ")
             ));
         }
-        if !spec.examples.is_empty() {
+        if !command.examples.is_empty() {
             reply = reply.line(format!(
                 "Examples: {}",
-                spec.examples
+                command
+                    .examples
                     .iter()
                     .map(|e| format!("`{e}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
         }
-        if !ctx.access.may_run(actor, spec.name, None) {
+        if !ctx.access.may_run(actor, command.name, None) {
             reply = reply.line(
                 "You hold no role that allows this command; `whoami` shows what you can run.",
             );
         }
         return Ok(reply.only_actor());
     }
-    let (mine, others): (Vec<&CommandSpec>, Vec<&CommandSpec>) =
-        ctx.registry.specs().iter().copied().partition(|spec| {
-            spec.name.is_request_control() || ctx.access.may_run(actor, spec.name, None)
+    let (mine, others): (Vec<&Command>, Vec<&Command>) = ctx
+        .registry
+        .commands()
+        .iter()
+        .copied()
+        .partition(|command| {
+            command.is_request_control() || ctx.access.may_run(actor, command.name, None)
         });
     let mut reply = Reply::info("Commands you can run").lines(
         mine.iter()
-            .map(|spec| format!("`{}` — {}", spec.usage(), spec.summary)),
+            .map(|command| format!("`{}` — {}", command.usage(), command.summary)),
     );
     if !others.is_empty() {
-        let names: Vec<&str> = others.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = others.iter().map(|c| c.name).collect();
         reply = reply.line(format!("Not allowed for you: {}", names.join(", ")));
     }
     Ok(reply

@@ -7,17 +7,18 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply, Status,
+    command::{Command, Handler},
     context::{IncidentAction, IncidentView},
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
 const ACTIONS: &[&str] = &[
     "list", "show", "ack", "resolve", "reopen", "note", "escalate",
 ];
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Incident,
+pub static COMMAND: Command = Command {
+    name: "incident",
     summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
     service: ServiceArg::None,
     args: &[
@@ -67,6 +68,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -78,11 +83,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             )));
         }
         let limit = call.integer("limit").unwrap_or(20) as u32;
-        let incidents = ctx
-            .incidents
-            .list(call.switch("all"), limit)
-            .await
-            .map_err(CommandError::Failed)?;
+        let incidents = ctx.incidents.list(call.switch("all"), limit).await?;
         return Ok(list_reply(&incidents, call.switch("all")));
     }
     if let Some(service) = call.text("service") {
@@ -103,9 +104,10 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                 }
                 note_words.push(word.to_string());
             }
-            ctx.incidents
-                .in_thread(ctx.invocation)
-                .await
+            ctx.invocation
+                .incident
+                .as_ref()
+                .map(|incident| incident.id)
                 .ok_or_else(|| {
                     CommandError::Failed(format!(
                         "which incident? say `incident {action} ID` (`incident list` shows them), \
@@ -144,11 +146,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         IncidentAction::Note(_) => "noted",
         IncidentAction::Escalate => "escalated",
     };
-    let view = ctx
-        .incidents
-        .act(id, action, ctx.invocation)
-        .await
-        .map_err(CommandError::Failed)?;
+    let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
 }
 
@@ -172,8 +170,7 @@ async fn ack_service(
     let done = ctx
         .incidents
         .acknowledge_service(service, ctx.invocation)
-        .await
-        .map_err(CommandError::Failed)?;
+        .await?;
     if done.is_empty() {
         return Ok(Reply::info(format!(
             "No open incident of {service} to acknowledge"
@@ -221,7 +218,7 @@ fn headline(view: &IncidentView) -> String {
         ", {}/{} firing, opened {}",
         view.firing,
         view.alerts,
-        super::rollback::age(now, view.opened_at)
+        crate::human_duration::age(now, view.opened_at)
     ));
     line
 }
@@ -261,8 +258,7 @@ async fn show(id: i64, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let detail = ctx
         .incidents
         .show(id)
-        .await
-        .map_err(CommandError::Failed)?
+        .await?
         .ok_or_else(|| CommandError::Failed(format!("there is no incident {id}")))?;
     let view = &detail.incident;
     let status = match view.status.as_str() {

@@ -1,11 +1,12 @@
-//! Specs of `confirm`, `cancel`, `approve` and `deny`. They act on a pending request by id
-//! and are executed by the engine, which owns pending requests.
+//! `confirm`, `cancel`, `approve` and `deny`: they act on a pending request by id, so
+//! their handler is [`Handler::RequestControl`] and the engine, which owns pending
+//! requests, runs them.
 
 use std::time::Duration;
 
 use crate::{
-    CommandName,
-    registry::{ArgSpec, CommandSpec, Safety, ServiceArg, ValueKind},
+    command::{Command, Handler, RequestAction},
+    registry::{ArgSpec, Safety, ServiceArg, ValueKind},
 };
 
 const REQUEST_ID: &[ArgSpec] = &[ArgSpec {
@@ -16,11 +17,12 @@ const REQUEST_ID: &[ArgSpec] = &[ArgSpec {
 }];
 
 const fn control(
-    name: CommandName,
+    name: &'static str,
+    action: RequestAction,
     summary: &'static str,
     examples: &'static [&'static str],
-) -> CommandSpec {
-    CommandSpec {
+) -> Command {
+    Command {
         name,
         summary,
         service: ServiceArg::None,
@@ -29,26 +31,31 @@ const fn control(
         safety: Safety::ReadOnly,
         timeout: Duration::from_secs(600),
         examples,
+        handler: Handler::RequestControl(action),
     }
 }
 
-pub static CONFIRM: CommandSpec = control(
-    CommandName::Confirm,
+pub static CONFIRM: Command = control(
+    "confirm",
+    RequestAction::Confirm,
     "Confirm a destructive command you asked for",
     &["confirm 7f3a9c"],
 );
-pub static CANCEL: CommandSpec = control(
-    CommandName::Cancel,
+pub static CANCEL: Command = control(
+    "cancel",
+    RequestAction::Cancel,
     "Cancel a command waiting for confirmation or approval",
     &["cancel 7f3a9c"],
 );
-pub static APPROVE: CommandSpec = control(
-    CommandName::Approve,
+pub static APPROVE: Command = control(
+    "approve",
+    RequestAction::Approve,
     "Approve someone else's request (two-person rule)",
     &["approve 7f3a9c"],
 );
-pub static DENY: CommandSpec = control(
-    CommandName::Deny,
+pub static DENY: Command = control(
+    "deny",
+    RequestAction::Deny,
     "Refuse someone else's request (two-person rule)",
     &["deny 7f3a9c"],
 );

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Reply,
+    command::{Command, Handler},
     language::Call,
-    registry::{CommandSpec, Safety, ServiceArg},
+    registry::{Safety, ServiceArg},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Restart,
+pub static COMMAND: Command = Command {
+    name: "restart",
     summary: "Restart a service (rollout restart, compose restart, systemctl restart)",
     service: ServiceArg::Required,
     args: &[],
@@ -18,16 +19,21 @@ pub static SPEC: CommandSpec = CommandSpec {
     safety: Safety::Destructive,
     timeout: Duration::from_secs(600),
     examples: &["restart wrkhrs-gateway", "restart ollama"],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let service = super::required_service(call)?;
+    let service = super::service_arg::required_service(call)?;
     ctx.progress.report(&format!(
         "Restarting {} ({})…",
         service.name,
         service.target.describe()
     ));
     let result = ctx.runtime.restart(service, ctx.progress).await;
-    let reply = super::action_reply("Restart", service, result)?;
+    let reply = super::action_reply::action_reply("Restart", service, result);
+    let reply = super::last_good::after_rollout(ctx, service, true, reply).await?;
     Ok(super::health_gate::check(ctx, service, super::health_gate::After::Restart, reply).await)
 }

@@ -1,31 +1,37 @@
-//! `rollback SERVICE [--to REVISION]`: undo the last rollout, like `kubectl rollout undo`,
-//! then check its health (the health gate). `rollback SERVICE --list` shows the rollout
-//! history instead; it only reads, so it runs without confirmation.
+//! `rollback SERVICE [--to REVISION|last-good]`: undo the last rollout, like `kubectl
+//! rollout undo`, then check its health (the health gate). `--to last-good` goes to the
+//! last revision that passed the health gate ([`last_good`]). `rollback SERVICE --list`
+//! shows the rollout history instead; it only reads, so it runs without confirmation.
 
 use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply,
+    command::{Command, Handler},
     context::{Revision, Runtime},
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-use super::health_gate::{self, After};
+use super::{
+    health_gate::{self, After},
+    last_good::{self, LAST_GOOD},
+};
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Rollback,
+pub static COMMAND: Command = Command {
+    name: "rollback",
     summary: "Roll a service back to its previous (or a given) revision, or list revisions",
     service: ServiceArg::Required,
     args: &[],
     flags: &[
         FlagSpec {
             name: "to",
-            kind: ValueKind::Integer {
+            kind: ValueKind::IntegerOr {
                 min: 1,
                 max: i64::MAX,
+                words: &[LAST_GOOD],
             },
-            help: "the revision to roll back to (default: the previous one)",
+            help: "the revision to roll back to, or last-good (the last one that passed the health gate); default: the previous one",
         },
         FlagSpec {
             name: "list",
@@ -38,8 +44,13 @@ pub static SPEC: CommandSpec = CommandSpec {
     examples: &[
         "rollback ai-orchestration",
         "rollback ai-orchestration --to 3",
+        "rollback ai-orchestration --to last-good",
         "rollback ai-orchestration --list",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: Some(|call, runtime| Box::pin(precheck(call, runtime))),
+    },
 };
 
 /// How long the precheck waits for the revision history.
@@ -49,8 +60,12 @@ const PRECHECK_HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 /// deployments keep revisions (docker compose and systemd have none to go back to), and
 /// `--to N` must name one of them (read from the runtime's history, which only reads).
 /// When the history cannot be read now, the run decides (and reports) instead.
+/// `--list` only reads, so it is never refused here.
 pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), CommandError> {
-    let service = super::required_service(call)?;
+    if call.switch("list") {
+        return Ok(());
+    }
+    let service = super::service_arg::required_service(call)?;
     match &service.target {
         crate::catalog::Target::Kubernetes { .. } => match call.integer("to") {
             Some(to) => known_revision(service, to, runtime).await,
@@ -67,10 +82,9 @@ pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), Comm
                 ),
                 _ => format!("{} has no runtime target to roll back", service.name),
             };
-            Err(CommandError::NotSupported(match &service.runbook {
-                Some(runbook) => format!("{why}; see the runbook: {runbook}"),
-                None => why,
-            }))
+            Err(CommandError::NotSupported(
+                super::action_reply::points_to_runbook(service, why),
+            ))
         }
     }
 }
@@ -101,20 +115,41 @@ async fn known_revision(
 }
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let service = super::required_service(call)?;
-    let to = call.integer("to");
+    let service = super::service_arg::required_service(call)?;
+    let mut to = call.integer("to");
+    let to_last_good = call.text("to") == Some(LAST_GOOD);
     if call.switch("list") {
-        if to.is_some() {
+        if to.is_some() || to_last_good {
             return Err(CommandError::Failed(
                 "`--list` only lists; leave out `--to`, or leave out `--list` to roll back".into(),
             ));
         }
         return list(service, ctx).await;
     }
-    ctx.progress
-        .report(&format!("Rolling back {}…", service.name));
+    let mut known_good = None;
+    if to_last_good {
+        let (revision, good) = last_good::resolve(ctx, service).await?;
+        ctx.progress.report(&format!(
+            "Rolling back {} to #{}, the last revision known good…",
+            service.name, revision.number
+        ));
+        to = Some(revision.number);
+        known_good = Some(format!(
+            "#{} is the last revision known good: it passed the health gate {} (after a command of {})",
+            revision.number,
+            crate::human_duration::age(jiff::Timestamp::now(), good.passed_at),
+            good.passed_by,
+        ));
+    } else {
+        ctx.progress
+            .report(&format!("Rolling back {}…", service.name));
+    }
     let result = ctx.runtime.rollback(service, to, ctx.progress).await;
-    let reply = super::action_reply("Rollback", service, result)?;
+    let reply = super::action_reply::action_reply("Rollback", service, result);
+    let mut reply = last_good::after_rollout(ctx, service, false, reply).await?;
+    if let Some(line) = known_good {
+        reply = reply.line(line);
+    }
     Ok(health_gate::check(ctx, service, After::Rollback, reply).await)
 }
 
@@ -124,7 +159,7 @@ async fn list(service: &crate::Service, ctx: Ctx<'_>) -> Result<Reply, CommandEr
         .runtime
         .history(service)
         .await
-        .map_err(|e| super::runtime_error(service, e))?;
+        .map_err(|e| super::action_reply::runtime_error(service, e))?;
     let name = service.name.as_str();
     if revisions.is_empty() {
         return Ok(Reply::info(format!("{name} has no recorded revisions")));
@@ -167,21 +202,10 @@ fn revision_line(revision: &Revision, now: jiff::Timestamp) -> String {
         line.push_str(&format!(" — {}", images.join(", ")));
     }
     if let Some(created) = revision.created {
-        line.push_str(&format!(" — {}", age(now, created)));
+        line.push_str(&format!(" — {}", crate::human_duration::age(now, created)));
     }
     if let Some(cause) = revision.change_cause.as_deref().filter(|c| !c.is_empty()) {
         line.push_str(&format!(" — {cause}"));
     }
     line
-}
-
-/// `just now`, `5m ago`, `3h ago`, `2d ago`.
-pub(super) fn age(now: jiff::Timestamp, then: jiff::Timestamp) -> String {
-    let seconds = now.as_second().saturating_sub(then.as_second());
-    match seconds {
-        s if s < 60 => "just now".into(),
-        s if s < 3_600 => format!("{}m ago", s / 60),
-        s if s < 86_400 => format!("{}h ago", s / 3_600),
-        s => format!("{}d ago", s / 86_400),
-    }
 }

@@ -14,18 +14,18 @@ fn catalog() -> Catalog {
 
 #[test]
 fn only_list_is_read_only() {
-    let registry = Registry::builtin();
+    let registry = Registry::new(super::COMMANDS);
     let catalog = catalog();
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
     let list = parse("rollback orchestration --list");
-    assert!(list.spec.is_destructive());
-    assert!(!list.spec.is_destructive_call(&list));
+    assert!(list.command.is_destructive());
+    assert!(!list.command.is_destructive_call(&list));
     let undo = parse("rollback orchestration");
-    assert!(undo.spec.is_destructive_call(&undo));
+    assert!(undo.command.is_destructive_call(&undo));
     let restart = parse("restart orchestration");
-    assert!(restart.spec.is_destructive_call(&restart));
+    assert!(restart.command.is_destructive_call(&restart));
     let health = parse("health orchestration");
-    assert!(!health.spec.is_destructive_call(&health));
+    assert!(!health.command.is_destructive_call(&health));
 }
 
 #[tokio::test]
@@ -35,6 +35,7 @@ async fn list_shows_revisions_newest_first() {
         history: Ok(vec![
             Revision {
                 number: 3,
+                id: None,
                 images: vec!["registry/app:1.2".into()],
                 created: Some(hour_ago),
                 change_cause: None,
@@ -42,6 +43,7 @@ async fn list_shows_revisions_newest_first() {
             },
             Revision {
                 number: 4,
+                id: None,
                 images: vec!["registry/app:1.3".into()],
                 created: Some(hour_ago),
                 change_cause: Some("deploy 1.3".into()),
@@ -49,6 +51,7 @@ async fn list_shows_revisions_newest_first() {
             },
             Revision {
                 number: 5,
+                id: None,
                 images: vec!["registry/app:1.4".into(), "sidecar:2".into()],
                 created: None,
                 change_cause: Some("deploy 1.4".into()),
@@ -120,9 +123,10 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         container: None,
     };
     let catalog = Catalog::new(vec![deployment]).unwrap();
-    let registry = Registry::builtin();
+    let registry = Registry::new(super::COMMANDS);
     let revision = |number, current| Revision {
         number,
+        id: None,
         images: vec![],
         created: None,
         change_cause: None,
@@ -137,17 +141,20 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         ..FakeRuntime::default()
     };
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
-    let error = super::precheck(&parse("rollback orchestration --to 99"), &runtime)
+    let error = super::rollback::COMMAND
+        .precheck(&parse("rollback orchestration --to 99"), &runtime)
         .await
         .unwrap_err();
     assert_eq!(
         error.to_string(),
         "unable to find revision 99 of orchestration; known revisions: 3, 4, 5"
     );
-    super::precheck(&parse("rollback orchestration --to 4"), &runtime)
+    super::rollback::COMMAND
+        .precheck(&parse("rollback orchestration --to 4"), &runtime)
         .await
         .unwrap();
-    super::precheck(&parse("rollback orchestration"), &runtime)
+    super::rollback::COMMAND
+        .precheck(&parse("rollback orchestration"), &runtime)
         .await
         .unwrap();
     // When the history cannot be read now, the run decides (and says why).
@@ -158,7 +165,8 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         }),
         ..FakeRuntime::default()
     };
-    super::precheck(&parse("rollback orchestration --to 99"), &unreachable)
+    super::rollback::COMMAND
+        .precheck(&parse("rollback orchestration --to 99"), &unreachable)
         .await
         .unwrap();
 }

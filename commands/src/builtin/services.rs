@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Environment, Reply,
+    command::{Command, Handler},
     language::Call,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Services,
+pub static COMMAND: Command = Command {
+    name: "services",
     summary: "List the services in the catalog",
     service: ServiceArg::None,
     args: &[],
@@ -21,10 +22,14 @@ pub static SPEC: CommandSpec = CommandSpec {
     safety: Safety::ReadOnly,
     timeout: Duration::from_secs(5),
     examples: &["services", "services --env prod"],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let wanted: Option<Environment> = super::wanted_environment(call, ctx)?;
+    let wanted: Option<Environment> = super::environment_flag::wanted_environment(call, ctx)?;
     let services: Vec<_> = ctx
         .catalog
         .services()

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, HumanDuration, Reply,
+    command::{Command, Handler},
     context::SilenceRequest,
     language::Call,
-    registry::{ArgSpec, CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Silence,
+pub static COMMAND: Command = Command {
+    name: "silence",
     summary: "Silence a service's (or matching) alerts for a while, list or expire silences",
     service: ServiceArg::None,
     args: &[
@@ -43,6 +44,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "silence alertname=HighErrorRate,job=wrkhrs-gateway 30m --reason \"load test\"",
         "silence expire 3",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
@@ -55,11 +60,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
                     "`silence list` takes nothing more".into(),
                 ));
             }
-            let silences = ctx
-                .incidents
-                .silences()
-                .await
-                .map_err(CommandError::Failed)?;
+            let silences = ctx.incidents.silences().await?;
             if silences.is_empty() {
                 return Ok(Reply::info("No active silences"));
             }
@@ -83,8 +84,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             let ended = ctx
                 .incidents
                 .expire_silence(id, &ctx.invocation.actor)
-                .await
-                .map_err(CommandError::Failed)?;
+                .await?;
             return Ok(if ended {
                 Reply::success(format!("Silence {id} expired"))
             } else {
@@ -94,7 +94,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         _ => {}
     }
     // `silence 2h` in an incident thread: the thread's service.
-    let (target, duration) = match (second, &ctx.invocation.thread_service) {
+    let (target, duration) = match (second, ctx.invocation.thread_service()) {
         (Some(duration), _) => (what.to_string(), duration),
         (None, Some(service)) if what.parse::<HumanDuration>().is_ok() => {
             (service.to_string(), what)
@@ -141,8 +141,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let view = ctx
         .incidents
         .silence(request, &ctx.invocation.actor)
-        .await
-        .map_err(CommandError::Failed)?;
+        .await?;
     Ok(Reply::success(format!(
         "Silenced `{}` for {}",
         view.target,

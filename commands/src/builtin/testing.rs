@@ -13,9 +13,9 @@ use crate::{
     Actor, Catalog, CommandError, Ctx, Invocation, Platform, Registry, Reply, Service,
     catalog::{HealthCheck, HttpCheck},
     context::{
-        AccessView, ActionReport, AuditFilter, AuditQuery, AuditView, CheckOutcome, HealthLevel,
-        LogChunk, LogQuery, NoProgress, Prober, Progress, Revision, RoleDescription, Runtime,
-        RuntimeError, RuntimeView,
+        AccessView, ActionReport, AuditFilter, AuditQuery, AuditQueryError, AuditView,
+        CheckOutcome, GoodRevision, HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober,
+        Progress, Revision, RoleDescription, Runtime, RuntimeError, RuntimeView,
     },
     language,
 };
@@ -73,6 +73,9 @@ pub struct FakeRuntime {
     pub logs: Result<Vec<LogChunk>, RuntimeError>,
     pub actions: Mutex<Vec<String>>,
     pub log_queries: Mutex<Vec<LogQuery>>,
+    /// When set, every action is reported failed with this summary (a rollout that did
+    /// not finish).
+    pub failure: Option<String>,
 }
 
 impl Default for FakeRuntime {
@@ -85,6 +88,7 @@ impl Default for FakeRuntime {
             logs: Ok(vec![]),
             actions: Mutex::new(vec![]),
             log_queries: Mutex::new(vec![]),
+            failure: None,
         }
     }
 }
@@ -93,8 +97,8 @@ impl FakeRuntime {
     fn done(&self, action: String) -> Result<ActionReport, RuntimeError> {
         self.actions.lock().unwrap().push(action);
         Ok(ActionReport {
-            succeeded: true,
-            summary: "done".into(),
+            succeeded: self.failure.is_none(),
+            summary: self.failure.clone().unwrap_or_else(|| "done".into()),
             details: vec![],
         })
     }
@@ -139,7 +143,7 @@ impl AccessView for AllowAll {
     fn describe(&self, _: &Actor) -> Vec<RoleDescription> {
         vec![]
     }
-    fn may_run(&self, _: &Actor, _: crate::CommandName, _: Option<&Service>) -> bool {
+    fn may_run(&self, _: &Actor, _: &str, _: Option<&Service>) -> bool {
         true
     }
 }
@@ -148,8 +152,36 @@ struct NoAudit;
 
 #[async_trait]
 impl AuditQuery for NoAudit {
-    async fn recent(&self, _: &AuditFilter) -> Result<Vec<AuditView>, String> {
+    async fn recent(&self, _: &AuditFilter) -> Result<Vec<AuditView>, AuditQueryError> {
         Ok(vec![])
+    }
+}
+
+/// Revisions known good, in memory (newest pass first), as the store keeps them.
+#[derive(Default)]
+pub struct MemoryKnownGood {
+    pub passes: Mutex<Vec<(String, GoodRevision)>>,
+}
+
+#[async_trait]
+impl KnownGood for MemoryKnownGood {
+    async fn passed(&self, service: &Service, revision: &GoodRevision) -> Result<(), String> {
+        let mut passes = self.passes.lock().unwrap();
+        let key = service.name.to_string();
+        passes.retain(|(s, r)| !(*s == key && r.id == revision.id));
+        passes.insert(0, (key, revision.clone()));
+        Ok(())
+    }
+    async fn good_revisions(&self, service: &Service) -> Result<Vec<GoodRevision>, String> {
+        let key = service.name.to_string();
+        Ok(self
+            .passes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(s, _)| *s == key)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 }
 
@@ -189,6 +221,17 @@ pub async fn run(
     run_with_costs(text, catalog, prober, runtime, &NoCosts).await
 }
 
+/// Like [`run`], with the revisions known good kept in `known_good`.
+pub async fn run_with_known_good(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+    known_good: &dyn KnownGood,
+) -> Result<Reply, CommandError> {
+    run_in(text, catalog, prober, runtime, &NoCosts, known_good).await
+}
+
 /// Like [`run`], with spend read from `costs`.
 pub async fn run_with_costs(
     text: &str,
@@ -197,7 +240,26 @@ pub async fn run_with_costs(
     runtime: &dyn Runtime,
     costs: &dyn crate::context::CostReader,
 ) -> Result<Reply, CommandError> {
-    let registry = Registry::builtin();
+    run_in(
+        text,
+        catalog,
+        prober,
+        runtime,
+        costs,
+        &MemoryKnownGood::default(),
+    )
+    .await
+}
+
+async fn run_in(
+    text: &str,
+    catalog: &Catalog,
+    prober: &dyn Prober,
+    runtime: &dyn Runtime,
+    costs: &dyn crate::context::CostReader,
+    known_good: &dyn KnownGood,
+) -> Result<Reply, CommandError> {
+    let registry = Registry::new(super::COMMANDS);
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
     let invocation = Invocation::new(
         Actor::new(Platform::Console, "tester", "Tester"),
@@ -215,11 +277,16 @@ pub async fn run_with_costs(
         progress: &NoProgress,
         incidents: &NoIncidents,
         costs,
+        known_good,
+        runbooks: &crate::runbooks::NoRunbooks,
+        automations: &crate::automations::NoAutomations,
     };
-    super::run(&call, ctx).await
+    call.command.run(&call, ctx).await
 }
 
-use crate::context::{IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView};
+use crate::context::{
+    DeskError, IncidentAction, IncidentDetail, IncidentView, SilenceRequest, SilenceView,
+};
 
 /// No incident store (for command tests that do not touch incidents): every call says so.
 pub struct NoIncidents;
@@ -228,26 +295,28 @@ const NO_INCIDENTS: &str = "incidents are not available here";
 
 #[async_trait::async_trait]
 impl crate::context::IncidentDesk for NoIncidents {
-    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, String> {
-        Err(NO_INCIDENTS.into())
+    async fn list(&self, _: bool, _: u32) -> Result<Vec<IncidentView>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, String> {
-        Err(NO_INCIDENTS.into())
+    async fn show(&self, _: i64) -> Result<Option<IncidentDetail>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn act(&self, _: i64, _: IncidentAction, _: &Invocation) -> Result<IncidentView, String> {
-        Err(NO_INCIDENTS.into())
+    async fn act(
+        &self,
+        _: i64,
+        _: IncidentAction,
+        _: &Invocation,
+    ) -> Result<IncidentView, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn in_thread(&self, _: &Invocation) -> Option<i64> {
-        None
+    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn silence(&self, _: SilenceRequest, _: &Actor) -> Result<SilenceView, String> {
-        Err(NO_INCIDENTS.into())
+    async fn silences(&self) -> Result<Vec<SilenceView>, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
-    async fn silences(&self) -> Result<Vec<SilenceView>, String> {
-        Err(NO_INCIDENTS.into())
-    }
-    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, String> {
-        Err(NO_INCIDENTS.into())
+    async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
 }
 

@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Reply,
+    command::{Command, Handler},
     language::Call,
-    registry::{CommandSpec, Safety, ServiceArg},
+    registry::{Safety, ServiceArg},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Whoami,
+pub static COMMAND: Command = Command {
+    name: "whoami",
     summary: "Show your identity, roles and what they allow",
     service: ServiceArg::None,
     args: &[],
@@ -17,6 +18,10 @@ pub static SPEC: CommandSpec = CommandSpec {
     safety: Safety::ReadOnly,
     timeout: Duration::from_secs(5),
     examples: &["whoami"],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 pub async fn run(_call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {

@@ -36,6 +36,11 @@ pub enum Target {
         /// D-Bus address of the system bus; the standard system bus when absent.
         #[serde(default)]
         bus: Option<String>,
+        /// Base URL of systemd-journal-gatewayd on the unit's host
+        /// (`http://aiops-host:19531`): `logs` reads the unit's journal there. Without
+        /// it, `logs` points to `journalctl -u UNIT`.
+        #[serde(default)]
+        journal: Option<String>,
     },
     /// Nothing to operate (an external API): health checks and cost only.
     #[default]

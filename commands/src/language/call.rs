@@ -1,8 +1,8 @@
-//! A parsed command: the spec it matched, the service it targets, and typed values.
+//! A parsed command: the command it matched, the service it targets, and typed values.
 
 use std::time::Duration;
 
-use crate::{CommandName, Service, registry::CommandSpec};
+use crate::{Command, Service};
 
 /// A typed argument or flag value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub enum Value {
 /// A command ready to authorize and run.
 #[derive(Clone, Debug)]
 pub struct Call<'c> {
-    pub spec: &'static CommandSpec,
+    pub command: &'static Command,
     pub service: Option<&'c Service>,
     /// Positional arguments after the service, by spec name.
     pub args: Vec<(&'static str, Value)>,
@@ -25,8 +25,9 @@ pub struct Call<'c> {
 }
 
 impl<'c> Call<'c> {
-    pub fn command(&self) -> CommandName {
-        self.spec.name
+    /// The command's name (`restart`), as RBAC and the audit log know it.
+    pub fn name(&self) -> &'static str {
+        self.command.name
     }
 
     fn lookup<'a>(list: &'a [(&'static str, Value)], name: &str) -> Option<&'a Value> {
@@ -68,7 +69,7 @@ impl<'c> Call<'c> {
 
     /// The canonical text of this call (`restart wrkhrs-gateway`), used in confirmations.
     pub fn canonical_text(&self) -> String {
-        let mut words: Vec<String> = vec![self.spec.name.as_str().to_string()];
+        let mut words: Vec<String> = vec![self.command.name.to_string()];
         if let Some(service) = self.service {
             words.push(service.name.to_string());
         }

@@ -1,6 +1,6 @@
 //! Why a line could not become a [`Call`](super::Call), worded for the person who typed it.
 
-use crate::{catalog::UnknownService, registry::CommandSpec};
+use crate::{Command, catalog::UnknownService};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ParseError {
@@ -13,23 +13,25 @@ pub enum ParseError {
         name: String,
         suggestions: Vec<&'static str>,
     },
-    #[error("{problem}\nusage: `{}`", .spec.usage())]
+    #[error("{problem}\nusage: `{}`", .command.usage())]
     Usage {
-        spec: &'static CommandSpec,
+        command: &'static Command,
         problem: String,
     },
     #[error("{source}")]
     UnknownService {
-        spec: &'static CommandSpec,
+        command: &'static Command,
         source: UnknownService,
     },
 }
 
 impl ParseError {
     /// The command the text named, when it named a known one.
-    pub fn spec(&self) -> Option<&'static CommandSpec> {
+    pub fn command(&self) -> Option<&'static Command> {
         match self {
-            ParseError::Usage { spec, .. } | ParseError::UnknownService { spec, .. } => Some(spec),
+            ParseError::Usage { command, .. } | ParseError::UnknownService { command, .. } => {
+                Some(command)
+            }
             _ => None,
         }
     }

@@ -1,8 +1,8 @@
 //! Turns words into a [`Call`]: picks the command, types every value, resolves the service.
 
 use crate::{
-    Catalog, HumanDuration, ServiceName,
-    registry::{ArgSpec, CommandSpec, Registry, ServiceArg, ValueKind},
+    Catalog, Command, HumanDuration, ServiceName,
+    registry::{ArgSpec, Registry, ServiceArg, ValueKind},
 };
 
 use super::{Call, ParseError, Value, tokenize};
@@ -20,8 +20,8 @@ pub fn parse<'c>(
     let words = tokenize(text).map_err(|e| {
         let first = text.split_whitespace().next().unwrap_or("");
         match registry.find(first.trim_start_matches('/')) {
-            Some(spec) => ParseError::Usage {
-                spec,
+            Some(command) => ParseError::Usage {
+                command,
                 problem: e.to_string(),
             },
             None => ParseError::Malformed {
@@ -34,13 +34,13 @@ pub fn parse<'c>(
         return Err(ParseError::Empty);
     };
     let name = first.trim_start_matches('/');
-    let spec = registry
+    let command = registry
         .find(name)
         .ok_or_else(|| ParseError::UnknownCommand {
             name: name.to_string(),
             suggestions: registry.close_matches(name),
         })?;
-    let usage = |problem: String| ParseError::Usage { spec, problem };
+    let usage = |problem: String| ParseError::Usage { command, problem };
 
     let mut positionals: Vec<String> = Vec::new();
     let mut flags: Vec<(&'static str, Value)> = Vec::new();
@@ -53,10 +53,14 @@ pub fn parse<'c>(
             Some((n, v)) => (n, Some(v.to_string())),
             None => (flag_text, None),
         };
-        let flag = spec.flag(flag_name).ok_or_else(|| {
-            let known: Vec<String> = spec.flags.iter().map(|f| format!("--{}", f.name)).collect();
+        let flag = command.flag(flag_name).ok_or_else(|| {
+            let known: Vec<String> = command
+                .flags
+                .iter()
+                .map(|f| format!("--{}", f.name))
+                .collect();
             if known.is_empty() {
-                usage(format!("`{}` takes no options", spec.name))
+                usage(format!("`{}` takes no options", command.name))
             } else {
                 usage(format!(
                     "unknown option `--{flag_name}`; options: {}",
@@ -81,15 +85,15 @@ pub fn parse<'c>(
         flags.push((flag.name, value));
     }
 
-    let required_args = spec.args.iter().filter(|a| a.required).count();
-    let service_text: Option<String> = match spec.service {
+    let required_args = command.args.iter().filter(|a| a.required).count();
+    let service_text: Option<String> = match command.service {
         ServiceArg::None => None,
         ServiceArg::Optional | ServiceArg::Required => {
             if positionals.len() > required_args {
                 Some(positionals.remove(0))
             } else if let Some(thread) = thread_service {
                 Some(thread.to_string())
-            } else if spec.service == ServiceArg::Required {
+            } else if command.service == ServiceArg::Required {
                 if positionals.is_empty() {
                     return Err(usage(
                         "which service? name one (say `services` to list them)".into(),
@@ -106,13 +110,13 @@ pub fn parse<'c>(
         Some(text) => Some(
             catalog
                 .resolve(&text)
-                .map_err(|source| ParseError::UnknownService { spec, source })?,
+                .map_err(|source| ParseError::UnknownService { command, source })?,
         ),
     };
 
-    let args = typed_args(spec, positionals).map_err(usage)?;
+    let args = typed_args(command, positionals).map_err(usage)?;
     Ok(Call {
-        spec,
+        command,
         service,
         args,
         flags,
@@ -120,7 +124,7 @@ pub fn parse<'c>(
 }
 
 fn typed_args(
-    spec: &'static CommandSpec,
+    command: &'static Command,
     positionals: Vec<String>,
 ) -> Result<Vec<(&'static str, Value)>, String> {
     let mut args = Vec::new();
@@ -130,7 +134,7 @@ fn typed_args(
         kind,
         required,
         ..
-    } in spec.args
+    } in command.args
     {
         let raw = if *kind == ValueKind::Rest {
             let all: Vec<String> = rest.by_ref().collect();
@@ -161,6 +165,17 @@ fn typed(kind: ValueKind, raw: &str, name: &str) -> Result<Value, String> {
                 "{name} must be a whole number from {min} to {max}, not `{raw}`"
             )),
         },
+        ValueKind::IntegerOr { min, max, words } => {
+            let lowered = raw.to_ascii_lowercase();
+            match raw.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Value::Integer(n)),
+                _ if words.contains(&lowered.as_str()) => Ok(Value::Text(lowered)),
+                _ => Err(format!(
+                    "{name} must be a whole number from {min} to {max} or {}, not `{raw}`",
+                    words.join(", ")
+                )),
+            }
+        }
         ValueKind::Duration => raw
             .parse::<HumanDuration>()
             .map(|d| Value::Duration(d.0))

@@ -20,9 +20,9 @@ fn catalog() -> Catalog {
 
 #[test]
 fn commands_with_services_args_and_flags() {
-    let (registry, catalog) = (Registry::builtin(), catalog());
+    let (registry, catalog) = (Registry::new(crate::builtin::COMMANDS), catalog());
     let call = parse("restart gateway", &registry, &catalog, None).unwrap();
-    assert_eq!(call.command().as_str(), "restart");
+    assert_eq!(call.name(), "restart");
     assert_eq!(call.service.unwrap().name.as_str(), "wrkhrs-gateway");
     assert_eq!(call.canonical_text(), "restart wrkhrs-gateway");
 
@@ -50,7 +50,7 @@ fn commands_with_services_args_and_flags() {
 
 #[test]
 fn thread_service_fills_a_missing_service() {
-    let (registry, catalog) = (Registry::builtin(), catalog());
+    let (registry, catalog) = (Registry::new(crate::builtin::COMMANDS), catalog());
     let thread: ServiceName = "ollama".parse().unwrap();
     let call = parse("restart", &registry, &catalog, Some(&thread)).unwrap();
     assert_eq!(call.service.unwrap().name.as_str(), "ollama");
@@ -63,15 +63,25 @@ fn thread_service_fills_a_missing_service() {
 }
 
 fn error(text: &str) -> String {
-    parse(text, &Registry::builtin(), &catalog(), None)
-        .unwrap_err()
-        .to_string()
+    parse(
+        text,
+        &Registry::new(crate::builtin::COMMANDS),
+        &catalog(),
+        None,
+    )
+    .unwrap_err()
+    .to_string()
 }
 
 #[test]
 fn mistakes_get_usage_and_suggestions() {
     assert!(matches!(
-        parse("   ", &Registry::builtin(), &catalog(), None),
+        parse(
+            "   ",
+            &Registry::new(crate::builtin::COMMANDS),
+            &catalog(),
+            None
+        ),
         Err(ParseError::Empty)
     ));
     assert_eq!(
@@ -127,18 +137,18 @@ fn mistakes_get_usage_and_suggestions() {
 
 #[test]
 fn every_spec_has_a_usage_that_parses_its_examples() {
-    let registry = Registry::builtin();
+    let registry = Registry::new(crate::builtin::COMMANDS);
     let catalog = Catalog::new(vec![
         Service::new("ai-orchestration".parse().unwrap(), "prod".parse().unwrap()),
         Service::new("wrkhrs-gateway".parse().unwrap(), "prod".parse().unwrap()),
         Service::new("ollama".parse().unwrap(), "prod".parse().unwrap()),
     ])
     .unwrap();
-    for spec in registry.specs() {
-        assert!(spec.usage().starts_with(spec.name.as_str()));
-        for example in spec.examples {
+    for command in registry.commands() {
+        assert!(command.usage().starts_with(command.name));
+        for example in command.examples {
             parse(example, &registry, &catalog, None)
-                .unwrap_or_else(|e| panic!("example `{example}` of {} fails: {e}", spec.name));
+                .unwrap_or_else(|e| panic!("example `{example}` of {} fails: {e}", command.name));
         }
     }
 }

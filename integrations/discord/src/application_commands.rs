@@ -8,7 +8,7 @@
 //! ([`crate::command_text`]), so the two orders are independent.
 
 use opsbot_commands::{
-    CommandSpec, Registry,
+    Command, Registry,
     registry::{ServiceArg, ValueKind},
 };
 use serenity::{builder::CreateCommandOption, model::application::CommandOptionType};
@@ -23,11 +23,15 @@ const MAX_CHOICES: usize = 25;
 
 /// One application command per registry command.
 pub fn application_commands(registry: &Registry) -> Vec<CreateCommand> {
-    registry.specs().iter().map(|spec| command(spec)).collect()
+    registry
+        .commands()
+        .iter()
+        .map(|spec| command(spec))
+        .collect()
 }
 
 /// The application command of one spec.
-pub fn command(spec: &CommandSpec) -> CreateCommand {
+pub fn command(spec: &Command) -> CreateCommand {
     let mut options: Vec<(bool, CreateCommandOption)> = Vec::new();
     for (name, role) in option_order(spec) {
         let option = if name == SERVICE_OPTION && spec.service != ServiceArg::None {
@@ -57,8 +61,8 @@ pub fn command(spec: &CommandSpec) -> CreateCommand {
     }
     // Required options first (a stable sort keeps the registry's order otherwise).
     options.sort_by_key(|(required, _)| !*required);
-    CreateCommand::new(spec.name.as_str())
-        .description(describe(spec.summary, spec.name.as_str()))
+    CreateCommand::new(spec.name)
+        .description(describe(spec.summary, spec.name))
         .set_options(options.into_iter().map(|(_, o)| o).collect())
 }
 
@@ -83,7 +87,11 @@ fn typed(kind: ValueKind, name: &str, help: &str) -> CreateCommandOption {
             CreateCommandOption::new(CommandOptionType::String, name, description),
             |option, choice| option.add_string_choice(*choice, *choice),
         ),
-        ValueKind::Word | ValueKind::Rest | ValueKind::Duration | ValueKind::Choice(_) => {
+        ValueKind::Word
+        | ValueKind::Rest
+        | ValueKind::Duration
+        | ValueKind::Choice(_)
+        | ValueKind::IntegerOr { .. } => {
             CreateCommandOption::new(CommandOptionType::String, name, description)
         }
     }
@@ -111,7 +119,7 @@ mod tests {
     use super::*;
 
     fn by_name(name: &str) -> Value {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let commands = serde_json::to_value(application_commands(&registry)).unwrap();
         commands
             .as_array()
@@ -124,10 +132,10 @@ mod tests {
 
     #[test]
     fn every_registry_command_is_generated_within_discord_limits() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let commands = serde_json::to_value(application_commands(&registry)).unwrap();
         let commands = commands.as_array().unwrap();
-        assert_eq!(commands.len(), registry.specs().len());
+        assert_eq!(commands.len(), registry.commands().len());
         for command in commands {
             let name = command["name"].as_str().unwrap();
             assert!(registry.find(name).is_some(), "{name}");

@@ -10,7 +10,7 @@
 //! [`RawOption`], the option as Discord sends it, lives here with its one reader.
 
 use opsbot_commands::{
-    CommandSpec, Registry,
+    Command, Registry,
     registry::{ServiceArg, ValueKind},
 };
 use serde::Deserialize;
@@ -51,7 +51,7 @@ pub fn command_text(registry: &Registry, name: &str, options: &[RawOption]) -> S
         }
         return text;
     };
-    let mut text = spec.name.as_str().to_string();
+    let mut text = spec.name.to_string();
     for (option_name, kind) in option_order(spec) {
         let Some(value) = options
             .iter()
@@ -88,7 +88,7 @@ pub enum OptionRole {
 
 /// The options of `spec` in text order: the service, the positionals, then the flags.
 /// A name used twice keeps its first meaning.
-pub fn option_order(spec: &CommandSpec) -> Vec<(&'static str, OptionRole)> {
+pub fn option_order(spec: &Command) -> Vec<(&'static str, OptionRole)> {
     let mut order: Vec<(&'static str, OptionRole)> = Vec::new();
     if spec.service != ServiceArg::None {
         order.push((SERVICE_OPTION, OptionRole::Positional));
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn options_follow_the_registry_order() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let opts = options(json!([
             {"name": "limit", "type": 4, "value": 5},
             {"name": "decision", "type": 3, "value": "denied"}
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn free_text_stays_one_argument() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let note = r#"restarted "gw" --all, watching \ now"#;
         let opts = options(json!([
             {"name": "action", "type": 3, "value": "note"},
@@ -217,7 +217,11 @@ mod tests {
     fn unknown_commands_keep_their_name() {
         let opts = options(json!([{"name": "x", "type": 3, "value": "a b"}]));
         assert_eq!(
-            command_text(&Registry::builtin(), "teleport", &opts),
+            command_text(
+                &Registry::new(opsbot_commands::builtin::COMMANDS),
+                "teleport",
+                &opts
+            ),
             "teleport \"a b\""
         );
     }

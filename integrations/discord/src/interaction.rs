@@ -317,8 +317,11 @@ mod tests {
 
     #[test]
     fn slash_commands_become_requests() {
-        let Incoming::Request(request) = parse(SLASH.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            SLASH.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Run("restart wrkhrs-gateway".into()));
@@ -353,9 +356,11 @@ mod tests {
 
     #[test]
     fn a_press_on_an_unknown_button_is_a_request_to_answer() {
-        let Incoming::Request(request) =
-            parse(FOREIGN_BUTTON.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            FOREIGN_BUTTON.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Unknown("click_one".into()));
@@ -370,8 +375,11 @@ mod tests {
             "user": {"id": "7", "username": "dm-user"},
             "message": {"id": "901"},
             "data": {"custom_id": "run:incident ack 4", "component_type": 2}}"#;
-        let Incoming::Request(request) = parse(body.as_bytes(), &Registry::builtin()).unwrap()
-        else {
+        let Incoming::Request(request) = parse(
+            body.as_bytes(),
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+        )
+        .unwrap() else {
             panic!("not a request");
         };
         assert_eq!(request.action, Action::Run("incident ack 4".into()));
@@ -387,13 +395,21 @@ mod tests {
     #[test]
     fn pings_autocomplete_and_errors() {
         assert_eq!(
-            parse(br#"{"type":1,"id":"1","token":"t"}"#, &Registry::builtin()).unwrap(),
+            parse(
+                br#"{"type":1,"id":"1","token":"t"}"#,
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Ping
         );
         let body = r#"{"type": 4, "data": {"name": "health", "options": [
             {"name": "service", "type": 3, "value": "wrk", "focused": true}]}}"#;
         assert_eq!(
-            parse(body.as_bytes(), &Registry::builtin()).unwrap(),
+            parse(
+                body.as_bytes(),
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Autocomplete(AutocompleteRequest {
                 command: "health".into(),
                 option: "service".into(),
@@ -401,22 +417,26 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(br#"{"type":5}"#, &Registry::builtin()).unwrap(),
+            parse(
+                br#"{"type":5}"#,
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
+            )
+            .unwrap(),
             Incoming::Unsupported(5)
         );
         assert!(matches!(
-            parse(b"nope", &Registry::builtin()),
+            parse(b"nope", &Registry::new(opsbot_commands::builtin::COMMANDS)),
             Err(InteractionError::Json(_))
         ));
         assert_eq!(
             parse(
                 br#"{"type":3,"data":{"custom_id":"other"}}"#,
-                &Registry::builtin()
+                &Registry::new(opsbot_commands::builtin::COMMANDS)
             ),
             Err(InteractionError::UnknownButton("other".into()))
         );
         assert_eq!(
-            parse(br#"{"type":2,"data":{"name":"help"},"channel_id":"1","id":"1","token":"t","application_id":"1"}"#, &Registry::builtin()),
+            parse(br#"{"type":2,"data":{"name":"help"},"channel_id":"1","id":"1","token":"t","application_id":"1"}"#, &Registry::new(opsbot_commands::builtin::COMMANDS)),
             Err(InteractionError::Missing("member.user or user"))
         );
     }

@@ -68,18 +68,12 @@ impl DockerRuntime {
                 },
                 *scalable,
             )),
-            other => Err(RuntimeError::NotSupported(format!(
-                "the docker adapter operates compose services, not {}",
-                other.describe()
-            ))),
+            _ => Err(RuntimeError::foreign_target(
+                "docker",
+                "compose services",
+                service,
+            )),
         }
-    }
-}
-
-fn runbook_pointer(service: &Service) -> String {
-    match &service.runbook {
-        Some(runbook) => format!("see the runbook ({runbook})"),
-        None => "see the runbook".to_string(),
     }
 }
 
@@ -101,11 +95,13 @@ impl Runtime for DockerRuntime {
         _progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError> {
         self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "docker compose keeps no previous revision of {}; {}",
-            service.name,
-            runbook_pointer(service)
-        )))
+        Err(RuntimeError::by_hand(
+            service,
+            format!(
+                "docker compose keeps no previous revision of {}",
+                service.name
+            ),
+        ))
     }
 
     async fn scale(
@@ -116,11 +112,13 @@ impl Runtime for DockerRuntime {
     ) -> Result<ActionReport, RuntimeError> {
         let (engine, compose, scalable) = self.target(service)?;
         if !scalable {
-            return Err(RuntimeError::NotSupported(format!(
-                "compose service {} is not marked `scalable = true` in the catalog, so opsbot does not scale it; {}",
-                compose.label(),
-                runbook_pointer(service)
-            )));
+            return Err(RuntimeError::by_hand(
+                service,
+                format!(
+                    "compose service {} is not marked `scalable = true` in the catalog, so opsbot does not scale it",
+                    compose.label()
+                ),
+            ));
         }
         crate::scale::scale(&engine, &compose, replicas, &self.settings, progress).await
     }

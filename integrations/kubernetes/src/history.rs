@@ -36,6 +36,8 @@ pub(crate) async fn history(session: &Session<'_>) -> Result<Vec<Revision>, Kube
             };
             Revision {
                 number: rs.revision,
+                // A rollback re-uses the ReplicaSet under a new number; its name stays.
+                id: rs.replica_set.metadata.name.clone(),
                 images: template.map(images).unwrap_or_default(),
                 created: rs
                     .replica_set

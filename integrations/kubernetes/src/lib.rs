@@ -14,7 +14,10 @@
 //! | inspect | `kubectl get deploy,pods` + `kubectl get events --field-selector type=Warning` |
 //!
 //! Every API call is bounded by [`KubernetesSettings::request_timeout`], every rollout by
-//! [`KubernetesSettings::rollout_timeout`]. The RBAC verbs the adapter uses are listed in
+//! [`KubernetesSettings::rollout_timeout`]. Rollouts are followed with a watch of the
+//! deployment, so an action ends as soon as its rollout does (see `rollout.rs`).
+//! [`Revision::id`](opsbot_commands::context::Revision::id) is the ReplicaSet's name,
+//! which a rollback keeps while it renumbers the revision. The RBAC verbs the adapter uses are listed in
 //! [`REQUIRED_PERMISSIONS`] and granted by `deploy/kubernetes/opsbot-rbac.yaml`. Like
 //! kubectl, a context never sends credentials to a plain `http://` server (it is refused,
 //! see [`prepare_client_config`]); every request carries `User-Agent: opsbot/VERSION`.

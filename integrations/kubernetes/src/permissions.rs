@@ -14,11 +14,12 @@ pub struct Permission {
 
 /// What opsbot does with each resource, and why.
 pub const REQUIRED_PERMISSIONS: &[Permission] = &[
-    // Read the deployment (status, revision, selector); restart and rollback patch it.
+    // Read the deployment (status, revision, selector); restart and rollback patch it;
+    // restart, rollback and scale watch it to follow the rollout.
     Permission {
         api_group: "apps",
         resource: "deployments",
-        verbs: &["get", "patch"],
+        verbs: &["get", "patch", "watch"],
     },
     // `scale` patches the scale subresource.
     Permission {

@@ -47,10 +47,11 @@ impl KubernetesRuntime {
             container,
         } = &service.target
         else {
-            return Err(RuntimeError::NotSupported(format!(
-                "the Kubernetes adapter cannot operate {}",
-                service.target.describe()
-            )));
+            return Err(RuntimeError::foreign_target(
+                "Kubernetes",
+                "deployments",
+                service,
+            ));
         };
         let cluster = self.clients.get(context.as_deref()).await?;
         Ok(Session {

@@ -51,7 +51,7 @@ impl Session<'_> {
         let after = self.settings.request_timeout;
         match tokio::time::timeout(after, request).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.classify(verb, resource, name, error)),
+            Ok(Err(error)) => Err(self.error(verb, resource, name, error)),
             Err(_elapsed) => Err(KubeError::TimedOut {
                 server: self.cluster.server.clone(),
                 verb,
@@ -73,7 +73,8 @@ impl Session<'_> {
         .await
     }
 
-    fn classify(
+    /// A failed call (or a failed watch stream) as the operator's error.
+    pub fn error(
         &self,
         verb: &'static str,
         resource: &'static str,

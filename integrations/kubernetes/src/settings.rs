@@ -13,8 +13,10 @@ pub struct KubernetesSettings {
     /// How long `restart`, `rollback` and `scale` follow the rollout before they report a
     /// timeout.
     pub rollout_timeout: Duration,
-    /// How often the rollout is polled while it is followed.
-    pub poll_interval: Duration,
+    /// How long to wait before reading the deployment again after a failed watch (and how
+    /// often it is read when the Role grants no `watch`). Rollouts are followed by a watch,
+    /// so this is not how quickly a finished rollout is noticed.
+    pub retry_interval: Duration,
 }
 
 impl Default for KubernetesSettings {
@@ -23,7 +25,7 @@ impl Default for KubernetesSettings {
             kubeconfig: None,
             request_timeout: Duration::from_secs(30),
             rollout_timeout: Duration::from_secs(600),
-            poll_interval: Duration::from_secs(2),
+            retry_interval: Duration::from_secs(2),
         }
     }
 }

@@ -88,7 +88,7 @@ fn runtime(server: &FakeApiServer) -> KubernetesRuntime {
         kubeconfig: Some(server.kubeconfig().to_path_buf()),
         request_timeout: Duration::from_secs(5),
         rollout_timeout: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(20),
+        retry_interval: Duration::from_millis(20),
     })
 }
 

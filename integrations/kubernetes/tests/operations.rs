@@ -46,7 +46,7 @@ fn runtime_for(kubeconfig: &std::path::Path) -> KubernetesRuntime {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         request_timeout: Duration::from_secs(5),
         rollout_timeout: Duration::from_secs(10),
-        poll_interval: Duration::from_millis(10),
+        retry_interval: Duration::from_millis(10),
     })
 }
 
@@ -631,7 +631,7 @@ async fn a_rollout_that_never_finishes_ends_with_a_timeout_report() {
         kubeconfig: Some(server.kubeconfig().to_path_buf()),
         request_timeout: Duration::from_secs(5),
         rollout_timeout: Duration::from_millis(300),
-        poll_interval: Duration::from_millis(20),
+        retry_interval: Duration::from_millis(20),
     });
     let progress = Recorder::default();
     let started = std::time::Instant::now();
@@ -825,6 +825,7 @@ async fn other_targets_are_not_supported() {
         Target::Systemd {
             unit: "web.service".to_string(),
             bus: None,
+            journal: None,
         },
     );
     let error = runtime.inspect(&svc).await.unwrap_err();
@@ -893,4 +894,28 @@ async fn credentials_are_never_sent_over_plain_http_and_requests_name_opsbot() {
     );
     assert!(!message.contains("s3cr3t-token"), "{message}");
     assert_eq!(server.user_agents().len(), before, "no request was sent");
+}
+
+#[tokio::test]
+async fn a_revision_keeps_its_id_when_a_rollback_renumbers_it() {
+    let server = server_with_history().await;
+    let runtime = runtime_for(server.kubeconfig());
+    let svc = service(None, None);
+    let before = runtime.history(&svc).await.unwrap();
+    let ids: Vec<String> = before.iter().map(|r| r.id.clone().unwrap()).collect();
+    let names: Vec<String> = server
+        .replica_sets(NS)
+        .iter()
+        .map(|rs| rs["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.iter().all(|id| names.contains(id)), "{ids:?} {names:?}");
+    let first = before.iter().find(|r| r.number == 1).unwrap().id.clone();
+
+    runtime
+        .rollback(&svc, Some(1), &Recorder::default())
+        .await
+        .unwrap();
+    let after = runtime.history(&svc).await.unwrap();
+    let current = after.iter().find(|r| r.current).unwrap();
+    assert_eq!((current.number, current.id.clone()), (4, first));
 }

@@ -14,6 +14,7 @@ mod format;
 mod http;
 mod json_path;
 mod prometheus;
+mod request;
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,7 @@ use opsbot_commands::{
 
 pub use json_path::{check_expectation, select};
 pub use prometheus::{Sample, evaluate};
+pub use request::{Expectation, HttpCaller, Request};
 
 /// Extra time the safety net allows beyond a check's own timeout.
 const SAFETY_MARGIN: Duration = Duration::from_millis(500);
@@ -33,7 +35,7 @@ const SAFETY_MARGIN: Duration = Duration::from_millis(500);
 /// The HTTP client could not be built (for example, no TLS roots).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the probe HTTP client: {0}")]
-pub struct ProberError(String);
+pub struct ProberError(pub(crate) String);
 
 /// Runs HTTP and Prometheus health checks with one shared connection pool.
 #[derive(Clone, Debug)]

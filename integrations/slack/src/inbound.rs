@@ -238,7 +238,11 @@ mod tests {
     use super::*;
 
     fn slash() -> SlashCommands {
-        SlashCommands::new(&Registry::builtin(), "ops", true)
+        SlashCommands::new(
+            &Registry::new(opsbot_commands::builtin::COMMANDS),
+            "ops",
+            true,
+        )
     }
 
     #[test]

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn http_mode_manifest_names_every_command_and_url() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let slash = SlashCommands::new(&registry, "ops", true);
         let value = manifest(
             &registry,
@@ -98,7 +98,7 @@ mod tests {
             },
         );
         let commands = value["features"]["slash_commands"].as_array().unwrap();
-        assert_eq!(commands.len(), registry.specs().len() + 1);
+        assert_eq!(commands.len(), registry.commands().len() + 1);
         assert_eq!(commands[0]["command"], "/ops");
         assert_eq!(
             commands[0]["url"],
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn socket_mode_manifest_has_no_urls() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let slash = SlashCommands::new(&registry, "ops", false);
         let value = manifest(
             &registry,

@@ -33,7 +33,7 @@ impl SlashCommands {
     pub fn new(registry: &Registry, umbrella: &str, with_top_level: bool) -> Self {
         Self {
             umbrella: umbrella.trim().trim_start_matches('/').to_string(),
-            top_level: registry.specs().iter().map(|s| s.name.as_str()).collect(),
+            top_level: registry.commands().iter().map(|s| s.name).collect(),
             with_top_level,
         }
     }
@@ -69,15 +69,15 @@ impl SlashCommands {
             usage_hint: "COMMAND [ARGS] (try: help)".into(),
         }];
         if self.with_top_level {
-            for spec in registry.specs() {
-                debug_assert!(self.top_level.contains(&spec.name.as_str()));
+            for spec in registry.commands() {
+                debug_assert!(self.top_level.contains(&spec.name));
                 let usage = spec.usage();
                 let hint = usage
                     .split_once(' ')
                     .map(|(_, rest)| rest.to_string())
                     .unwrap_or_default();
                 specs.push(SlashCommandSpec {
-                    command: format!("/{}", spec.name.as_str()),
+                    command: format!("/{}", spec.name),
                     description: spec.summary.to_string(),
                     usage_hint: hint,
                 });
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn both_forms_give_the_same_text() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let slash = SlashCommands::new(&registry, "/ops", true);
         assert_eq!(slash.to_text("/ops", "restart x"), "restart x");
         assert_eq!(slash.to_text("/restart", "x"), "restart x");
@@ -105,17 +105,15 @@ mod tests {
 
     #[test]
     fn specs_come_from_the_registry() {
-        let registry = Registry::builtin();
+        let registry = Registry::new(opsbot_commands::builtin::COMMANDS);
         let specs = SlashCommands::new(&registry, "opsbot", true).specs(&registry);
         assert_eq!(specs[0].command, "/opsbot");
-        assert_eq!(specs.len(), registry.specs().len() + 1);
+        assert_eq!(specs.len(), registry.commands().len() + 1);
         let restart = specs.iter().find(|s| s.command == "/restart").unwrap();
         assert_eq!(restart.usage_hint, "SERVICE");
-        for spec in registry.specs() {
+        for spec in registry.commands() {
             assert!(
-                specs
-                    .iter()
-                    .any(|s| s.command == format!("/{}", spec.name.as_str())),
+                specs.iter().any(|s| s.command == format!("/{}", spec.name)),
                 "{} has no slash command",
                 spec.name
             );

@@ -16,14 +16,31 @@ use crate::{
     unit::{read_state, unit_name},
 };
 
-/// Operates systemd units over D-Bus.
+/// Operates systemd units over D-Bus, and reads their journal over HTTP.
 pub struct SystemdRuntime {
     settings: SystemdSettings,
+    /// The journal client, built on first use (so bad TLS files fail `logs`, not start).
+    journal: std::sync::Mutex<Option<reqwest::Client>>,
 }
 
 impl SystemdRuntime {
     pub fn new(settings: SystemdSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            journal: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn journal_client(&self) -> Result<reqwest::Client, RuntimeError> {
+        let mut cached = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = cached.as_ref() {
+            return Ok(client.clone());
+        }
+        let client =
+            crate::journal::client(&self.settings.journal_tls, self.settings.journal_timeout)
+                .map_err(|e| RuntimeError::Failed(format!("[systemd] {e}")))?;
+        *cached = Some(client.clone());
+        Ok(client)
     }
 
     pub fn settings(&self) -> &SystemdSettings {
@@ -33,25 +50,19 @@ impl SystemdRuntime {
     /// The unit name and bus of a `Target::Systemd`.
     fn target(&self, service: &Service) -> Result<(String, Bus), RuntimeError> {
         match &service.target {
-            Target::Systemd { unit, bus } => Ok((
+            Target::Systemd { unit, bus, .. } => Ok((
                 unit_name(unit),
                 Bus {
                     address: bus.clone().or_else(|| self.settings.bus.clone()),
                     timeout: self.settings.call_timeout,
                 },
             )),
-            other => Err(RuntimeError::NotSupported(format!(
-                "the systemd adapter operates systemd units, not {}",
-                other.describe()
-            ))),
+            _ => Err(RuntimeError::foreign_target(
+                "systemd",
+                "systemd units",
+                service,
+            )),
         }
-    }
-}
-
-fn runbook_pointer(service: &Service) -> String {
-    match &service.runbook {
-        Some(runbook) => format!("see the runbook ({runbook})"),
-        None => "see the runbook".to_string(),
     }
 }
 
@@ -73,10 +84,10 @@ impl Runtime for SystemdRuntime {
         _progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "systemd keeps no previous revision of {unit}; {}",
-            runbook_pointer(service)
-        )))
+        Err(RuntimeError::by_hand(
+            service,
+            format!("systemd keeps no previous revision of {unit}"),
+        ))
     }
 
     async fn scale(
@@ -86,21 +97,29 @@ impl Runtime for SystemdRuntime {
         _progress: &dyn Progress,
     ) -> Result<ActionReport, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "systemd unit {unit} runs as one instance and cannot be scaled; {}",
-            runbook_pointer(service)
-        )))
+        Err(RuntimeError::by_hand(
+            service,
+            format!("systemd unit {unit} runs as one instance and cannot be scaled"),
+        ))
     }
 
     async fn logs(
         &self,
         service: &Service,
-        _query: &LogQuery,
+        query: &LogQuery,
     ) -> Result<Vec<LogChunk>, RuntimeError> {
         let (unit, _) = self.target(service)?;
-        Err(RuntimeError::NotSupported(format!(
-            "opsbot does not read the journal; read `journalctl -u {unit}` on its host"
-        )))
+        let Target::Systemd {
+            journal: Some(journal),
+            ..
+        } = &service.target
+        else {
+            return Err(RuntimeError::NotSupported(format!(
+                "opsbot does not read the journal; read `journalctl -u {unit}` on its host"
+            )));
+        };
+        let client = self.journal_client()?;
+        crate::journal::read_unit(&client, journal, &unit, query).await
     }
 
     async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {

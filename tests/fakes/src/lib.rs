@@ -12,6 +12,8 @@
 //! * [`docker::FakeEngine`]: a Docker Engine API (v1.43) on a unix socket in a temp dir;
 //! * [`systemd::DbusDaemon`] and [`systemd::FakeSystemd`]: a private `dbus-daemon` and a
 //!   systemd manager (`org.freedesktop.systemd1`) served on it;
+//! * [`journal_gateway::FakeJournalGateway`]: systemd-journal-gatewayd's `/entries` (JSON
+//!   and text, `Range`, field matches) and `/machine`;
 //! * [`slack::FakeSlack`]: the Slack Web API methods opsbot calls, with 429/5xx injection,
 //!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket.
 //!
@@ -34,6 +36,7 @@ pub mod cost;
 pub mod discord;
 pub mod discord_gateway;
 pub mod docker;
+pub mod journal_gateway;
 pub mod kubernetes;
 mod port;
 pub mod prober;

@@ -105,6 +105,7 @@ impl Runtime for RecordingRuntime {
         }
         let revision = |number: i64, current| Revision {
             number,
+            id: None,
             images: vec![format!("registry.example/{}:1.{number}", service.name)],
             created: Some(jiff::Timestamp::now()),
             change_cause: Some(format!("deploy 1.{number}")),

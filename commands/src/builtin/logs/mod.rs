@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use crate::{
     CommandError, Ctx, Reply,
+    command::{Command, Handler},
     context::{LogChunk, LogQuery},
     language::Call,
     redact,
-    registry::{CommandSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    registry::{FlagSpec, Safety, ServiceArg, ValueKind},
 };
 
-pub static SPEC: CommandSpec = CommandSpec {
-    name: crate::CommandName::Logs,
+pub static COMMAND: Command = Command {
+    name: "logs",
     summary: "Show recent log lines of a service (secrets redacted)",
     service: ServiceArg::Required,
     args: &[],
@@ -46,6 +47,10 @@ pub static SPEC: CommandSpec = CommandSpec {
         "logs wrkhrs-gateway --since 1h --grep ERROR",
         "logs ollama --tail 20",
     ],
+    handler: Handler::Runs {
+        run: |call, ctx| Box::pin(run(call, ctx)),
+        precheck: None,
+    },
 };
 
 const DEFAULT_TAIL: u32 = 100;
@@ -60,7 +65,7 @@ struct Counts {
 }
 
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
-    let service = super::required_service(call)?;
+    let service = super::service_arg::required_service(call)?;
     let query = LogQuery {
         since: call.duration("since"),
         tail: call.integer("tail").map_or(DEFAULT_TAIL, |n| n as u32),
@@ -72,7 +77,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         .runtime
         .logs(service, &query)
         .await
-        .map_err(|e| super::runtime_error(service, e))?;
+        .map_err(|e| super::action_reply::runtime_error(service, e))?;
     let (chunks, counts) = prepare(chunks, &query);
     Ok(reply(service, &query, chunks, &counts))
 }

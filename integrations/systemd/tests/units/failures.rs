@@ -80,6 +80,7 @@ async fn the_target_bus_wins_over_the_default() {
     svc.target = Target::Systemd {
         unit: "ollama.service".into(),
         bus: Some(daemon.address.clone()),
+        journal: None,
     };
     let view = runtime("unix:path=/nonexistent/bus")
         .inspect(&svc)

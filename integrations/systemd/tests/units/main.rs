@@ -3,6 +3,7 @@
 
 mod failures;
 mod inspect;
+mod journal;
 mod restart;
 
 use std::{sync::Mutex, time::Duration};
@@ -18,6 +19,7 @@ pub fn service(unit: &str) -> Service {
         Target::Systemd {
             unit: unit.into(),
             bus: None,
+            journal: None,
         },
     );
     service.runbook = Some("runbooks/agent-aiops.txt".into());
@@ -30,6 +32,7 @@ pub fn runtime(address: &str) -> SystemdRuntime {
         bus: Some(address.to_string()),
         job_timeout: Duration::from_secs(2),
         call_timeout: Duration::from_secs(5),
+        ..SystemdSettings::default()
     })
 }
 

@@ -1,5 +1,6 @@
 //! A fake Kubernetes API server for tests, written from the API's documented behaviour:
-//! deployments (GET, watch, PATCH with strategic-merge, merge and JSON patches; spec
+//! deployments (GET, watch with the documented resourceVersion, timeout, bookmark and
+//! `410 Expired` semantics, PATCH with strategic-merge, merge and JSON patches; spec
 //! changes bump `metadata.generation`, the controller reports `observedGeneration`), the
 //! scale subresource, ReplicaSets with revisions and ownerReferences, pods and their logs,
 //! events, the discovery documents kubectl needs, 403 for verbs a test forbids, and a
@@ -106,6 +107,17 @@ impl FakeApiServer {
             .unwrap()
             .forbidden
             .insert((verb.to_string(), resource.to_string()));
+    }
+
+    /// Answers the next `count` watches with an `ERROR` event of status `410 Expired`
+    /// (whatever resourceVersion they start at), as after an etcd compaction.
+    pub fn expire_next_watches(&self, count: u32) {
+        self.world.lock().unwrap().expire_watches = count;
+    }
+
+    /// Forgets the deployment change history up to now ([`World::compact`]).
+    pub fn compact(&self) {
+        self.world.lock().unwrap().compact();
     }
 
     /// Answers every request with 401 Unauthorized from now on (a revoked token).

@@ -271,8 +271,20 @@ fn selected(object: &Value, request: &Request) -> bool {
     labels_match(labels, &object["metadata"]["labels"]) && fields_match(fields, object)
 }
 
-/// A watch: initial events when asked (`sendInitialEvents`, then the bookmark that ends
-/// them), changes after `resourceVersion`, then live changes until the client leaves.
+/// A watch, with the documented semantics of `resourceVersion` on a watch
+/// (<https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch>):
+///
+/// * `sendInitialEvents=true`: synthetic `ADDED` events of the current state, then the
+///   `BOOKMARK` annotated `k8s.io/initial-events-end` that ends them;
+/// * unset or `0` ("get state and start at most recent"): synthetic `ADDED` events of the
+///   current state, then changes;
+/// * any other value ("start at exact"): the changes after it; one older than the kept
+///   history (see [`World::compact`]) gets an `ERROR` event with a `410 Expired` status
+///   and the end of the stream, as from the watch cache;
+///
+/// then live changes as newline-delimited JSON events until `timeoutSeconds` passes (with
+/// `allowWatchBookmarks=true` a `BOOKMARK` of the current resourceVersion comes right before
+/// that end, as the API server sends one) or the client leaves.
 fn watch(shared: &Shared, request: &Request) -> Response {
     if request.resource != "deployments" {
         return status(
@@ -281,33 +293,78 @@ fn watch(shared: &Shared, request: &Request) -> Response {
             "this fake watches deployments only",
         );
     }
-    let (backlog, receiver) = {
-        let world = shared.world.lock().unwrap();
+    let bookmarks = request.query.get("allowWatchBookmarks").map(String::as_str) == Some("true");
+    let timeout = request
+        .query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let (backlog, receiver, subscribed_at) = {
+        let mut world = shared.world.lock().unwrap();
         let mut backlog = Vec::new();
-        if request.query.get("sendInitialEvents").map(String::as_str) == Some("true") {
+        let since = request.query.get("resourceVersion").map(String::as_str);
+        let exact = since.filter(|rv| !rv.is_empty() && *rv != "0");
+        let expired = match exact {
+            _ if world.expire_watches > 0 => {
+                world.expire_watches -= 1;
+                Some(exact.unwrap_or("0").to_string())
+            }
+            Some(rv) => match rv.parse::<u64>() {
+                Ok(rv) if rv < world.compacted_through => Some(rv.to_string()),
+                Ok(_) => None,
+                Err(_) => {
+                    return status(
+                        400,
+                        "BadRequest",
+                        &format!("invalid resource version: {rv:?}"),
+                    );
+                }
+            },
+            None => None,
+        };
+        if let Some(rv) = expired {
+            let gone = json!({"type": "ERROR", "object": {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("too old resource version: {rv} ({})", world.compacted_through),
+                "reason": "Expired", "code": 410
+            }});
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(format!("{gone}\n")))
+                .unwrap();
+        }
+        let initial_events =
+            request.query.get("sendInitialEvents").map(String::as_str) == Some("true");
+        if initial_events || exact.is_none() {
             for object in world.list("deployments", &request.namespace) {
                 if selected(&object, request) {
                     backlog.push(json!({"type": "ADDED", "object": object}));
                 }
             }
+        }
+        if initial_events {
             backlog.push(json!({"type": "BOOKMARK", "object": {
                 "kind": "Deployment", "apiVersion": "apps/v1",
                 "metadata": {"resourceVersion": world.resource_version().to_string(),
                              "annotations": {"k8s.io/initial-events-end": "true"}}
             }}));
-        } else if let Some(since) = request
-            .query
-            .get("resourceVersion")
-            .and_then(|rv| rv.parse::<u64>().ok())
-        {
+        } else if let Some(since) = exact.and_then(|rv| rv.parse::<u64>().ok()) {
             for change in world.changes.iter().filter(|c| c.resource_version > since) {
                 if selected(&change.object, request) {
                     backlog.push(json!({"type": change.kind, "object": change.object}));
                 }
             }
         }
-        (backlog, world.watchers.subscribe())
+        (
+            backlog,
+            world.watchers.subscribe(),
+            world.resource_version(),
+        )
     };
+    // The resourceVersion up to which this watch has told everything: a bookmark carries it.
+    let told = Arc::new(std::sync::atomic::AtomicU64::new(subscribed_at));
+    let told_live = told.clone();
     let filter_namespace = request.namespace.clone();
     let labels = request
         .query
@@ -322,6 +379,7 @@ fn watch(shared: &Shared, request: &Request) -> Response {
     let live = futures_util::stream::unfold(receiver, move |mut receiver| {
         let (namespace, labels, fields) =
             (filter_namespace.clone(), labels.clone(), fields.clone());
+        let told = told_live.clone();
         async move {
             loop {
                 let change: Change = match receiver.recv().await {
@@ -329,6 +387,7 @@ fn watch(shared: &Shared, request: &Request) -> Response {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return None,
                 };
+                told.fetch_max(change.resource_version, std::sync::atomic::Ordering::SeqCst);
                 let object = &change.object;
                 if object["metadata"]["namespace"] == json!(namespace)
                     && labels_match(&labels, &object["metadata"]["labels"])
@@ -346,10 +405,27 @@ fn watch(shared: &Shared, request: &Request) -> Response {
             .map(|event| Ok::<_, Infallible>(Bytes::from(format!("{event}\n")))),
     );
     use futures_util::StreamExt as _;
+    let events = first.chain(live);
+    let body = match timeout {
+        Some(timeout) => {
+            let until = tokio::time::sleep(timeout);
+            let ending = futures_util::stream::once(async move {
+                let rv = told.load(std::sync::atomic::Ordering::SeqCst);
+                let bookmark = json!({"type": "BOOKMARK", "object": {
+                    "kind": "Deployment", "apiVersion": "apps/v1",
+                    "metadata": {"resourceVersion": rv.to_string()}
+                }});
+                Ok::<_, Infallible>(Bytes::from(format!("{bookmark}\n")))
+            })
+            .filter(move |_| std::future::ready(bookmarks));
+            Body::from_stream(events.take_until(until).chain(ending))
+        }
+        None => Body::from_stream(events),
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(first.chain(live)))
+        .body(body)
         .unwrap()
 }
 

@@ -52,6 +52,11 @@ pub struct World {
     pub user_agents: Vec<String>,
     /// Answer every request with 401, as an API server does for a revoked or expired token.
     pub unauthorized: bool,
+    /// Changes at or before this resourceVersion are compacted away: a watch from an
+    /// older resourceVersion gets `410 Expired`, as from an etcd compaction.
+    pub compacted_through: u64,
+    /// How many of the next watches are answered with `410 Expired` whatever they ask.
+    pub expire_watches: u32,
 }
 
 impl Default for World {
@@ -68,6 +73,8 @@ impl Default for World {
             requests: Vec::new(),
             user_agents: Vec::new(),
             unauthorized: false,
+            compacted_through: 0,
+            expire_watches: 0,
         }
     }
 }
@@ -135,6 +142,13 @@ impl World {
             let _ = self.watchers.send(change);
         }
         object
+    }
+
+    /// Forgets the change history up to now, as an etcd compaction does: watches from an
+    /// older resourceVersion are answered `410 Gone` (reason `Expired`) from now on.
+    pub fn compact(&mut self) {
+        self.compacted_through = self.resource_version;
+        self.changes.clear();
     }
 
     pub fn remove(&mut self, resource: &str, namespace: &str, name: &str) {

@@ -1,0 +1,99 @@
+//! Which `[[automations]]` an incident that fired starts, and with which runbook
+//! parameters: pure functions of the configuration and the incident's facts.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    config::automations::{AutomationConfig, Trigger},
+    incidents::{FiredFacts, IncidentAlert},
+};
+
+/// One automation that matched one firing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Match {
+    pub automation: String,
+    pub service: String,
+    /// One trigger starts at most one run: `incident:ID:AT` (a firing) or a budget
+    /// alert's fingerprint (one threshold of one period).
+    pub trigger_key: String,
+    pub params: Vec<(String, String)>,
+}
+
+fn matches_any(globs: &[String], value: &str) -> bool {
+    globs.is_empty()
+        || globs.iter().any(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher().is_match(value))
+                .unwrap_or(false)
+        })
+}
+
+/// The budget level of a budget alert (`cost-budget:SERVICE:PERIOD:ID:LEVEL`).
+fn budget_level(alert: &IncidentAlert) -> Option<&str> {
+    alert
+        .fingerprint
+        .strip_prefix("cost-budget:")
+        .and_then(|rest| rest.rsplit(':').next())
+}
+
+fn fill(template: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// The automations `facts` (fired at `at_us`) starts, in configuration order.
+pub fn matching(automations: &[AutomationConfig], facts: &FiredFacts, at_us: i64) -> Vec<Match> {
+    let incident = &facts.incident;
+    let Some(service) = incident.service.as_deref() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for automation in automations {
+        if !matches_any(&automation.services, service) {
+            continue;
+        }
+        let found = facts.firing.iter().find_map(|alert| {
+            let level = budget_level(alert);
+            let fits = match automation.on {
+                Trigger::Incident => {
+                    level.is_none()
+                        && matches_any(&automation.alerts, &alert.name)
+                        && matches_any(&automation.severities, &alert.severity)
+                }
+                Trigger::Budget => level.is_some_and(|l| {
+                    (automation.levels.is_empty() || automation.levels.iter().any(|x| x == l))
+                        && alert.last_seen.as_microsecond() == at_us
+                }),
+            };
+            fits.then_some((alert, level))
+        });
+        let Some((alert, level)) = found else {
+            continue;
+        };
+        let trigger_key = match automation.on {
+            Trigger::Incident => format!("incident:{}:{at_us}", incident.id),
+            Trigger::Budget => alert.fingerprint.clone(),
+        };
+        let values = BTreeMap::from([
+            ("service", service.to_string()),
+            ("alert", alert.name.clone()),
+            ("severity", alert.severity.clone()),
+            ("incident", incident.id.to_string()),
+            ("level", level.unwrap_or_default().to_string()),
+        ]);
+        out.push(Match {
+            automation: automation.name.clone(),
+            service: service.to_string(),
+            trigger_key,
+            params: automation
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v, &values)))
+                .collect(),
+        });
+    }
+    out
+}
