@@ -252,7 +252,8 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
                 let wait = retry_after.unwrap_or_default();
                 shared
                     .pacer
-                    .block(&repo::channel_key(context.platform, channel), wait);
+                    .block(&repo::channel_key(context.platform, channel), wait)
+                    .await;
                 shared.metrics.retried(shared.lane);
                 return later(shared, &part, wait, &reason, false).await;
             }

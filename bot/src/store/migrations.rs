@@ -70,6 +70,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0008_audit_checkpoints.sql"),
         postgres: include_str!("../../../migrations/postgres/0008_audit_checkpoints.sql"),
     },
+    Embedded {
+        version: 12,
+        description: "outbox pace",
+        sqlite: include_str!("../../../migrations/sqlite/0012_outbox_pace.sql"),
+        postgres: include_str!("../../../migrations/postgres/0012_outbox_pace.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
