@@ -517,7 +517,7 @@ fn paced_post(n: usize) -> opsbot::outbox::OutboxMessage {
         channel: SLACK_CHANNEL.to_string(),
         thread_key: None,
         operation: Operation::Post,
-        lane: if n % 2 == 0 {
+        lane: if n.is_multiple_of(2) {
             Lane::Alerts
         } else {
             Lane::Interactive
