@@ -96,27 +96,22 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
 }
 
 /// A head whose earlier attempt may have gone through is delivered again with what that
-/// attempt covered: the followers claimed with it then (a prefix: they are still marked
-/// `claim_lost`), not the ones queued since; those are released for the next round. So
-/// the part is planned as before and carries the same tag, which is what a platform
-/// that recognises a repeated post by its tag alone (a Discord nonce) needs.
-async fn retry_as_before(
-    shared: &Shared,
-    head: &Stored,
-    mut followers: Vec<Stored>,
-) -> Vec<Stored> {
+/// attempt covered: the followers claimed with it then (still marked `claim_lost`), not
+/// the ones queued or released since; those are released for the next round (they all
+/// come after the head, whose part goes first either way). So the part is planned as
+/// before and carries the same tag, which is what a platform that recognises a repeated
+/// post by its tag alone (a Discord nonce) needs.
+async fn retry_as_before(shared: &Shared, head: &Stored, followers: Vec<Stored>) -> Vec<Stored> {
     if !head.claim_lost {
         return followers;
     }
-    let cut = followers
-        .iter()
-        .position(|m| !m.claim_lost)
-        .unwrap_or(followers.len());
-    let later: Vec<i64> = followers.split_off(cut).iter().map(|m| m.id).collect();
+    let (before, since): (Vec<Stored>, Vec<Stored>) =
+        followers.into_iter().partition(|m| m.claim_lost);
+    let later: Vec<i64> = since.iter().map(|m| m.id).collect();
     if let Err(error) = repo::release(&shared.store, &later, &shared.id).await {
         tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
     }
-    followers
+    before
 }
 
 /// The thread root to remember when a part of `kind` was posted: a root post, or an
