@@ -372,3 +372,77 @@ on_both_backends!(secrets_typed_into_commands_are_redacted, EXAMPLE, |bot| {
     let report = opsbot::audit::verify(&bot.app.store).await.unwrap();
     assert!(report.is_ok(), "{report}");
 });
+
+/// Runs `script` through the console loop as `operator` and returns what it printed.
+async fn console_output(bot: &support::TestBot, script: &str) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let identity = opsbot::console::ConsoleIdentity {
+        user: "operator".into(),
+        display_name: "Console operator".into(),
+        channel: "console".into(),
+        image_dir: std::env::temp_dir(),
+    };
+    let (writer, mut reader) = tokio::io::duplex(1 << 16);
+    let responder = opsbot::console::Responder::new(bot.app.engine.clone(), identity);
+    let input = script.as_bytes().to_vec();
+    let run = tokio::spawn(async move {
+        responder
+            .run(std::io::Cursor::new(input), writer, false)
+            .await
+    });
+    let mut printed = String::new();
+    reader.read_to_string(&mut printed).await.unwrap();
+    run.await.unwrap().unwrap();
+    printed
+}
+
+// A script piped into the console: its commands are pipelined (the next one does not wait
+// for the previous one's audit fsync), yet every reply is printed, in order, and every
+// command is recorded; `restart` (it asks for a confirmation) and `audit` wait for the
+// records before them, so the audit shows every command of the script.
+on_both_backends!(a_console_stream_is_pipelined_in_order, EXAMPLE, |bot| {
+    const LINES: usize = 120;
+    let mut script = String::new();
+    for n in 0..LINES {
+        // Unparsable text is audited and answered too; its reply names the line.
+        if n % 3 == 2 {
+            script.push_str(&format!("frobnicate{n}\n"));
+        } else {
+            script.push_str("whoami\n");
+        }
+    }
+    script.push_str("restart wrkhrs-rag\naudit --limit 3\n");
+    let printed = console_output(bot, &script).await;
+    // Every reply, in the order of the script.
+    let mut rest = printed.as_str();
+    for n in 0..LINES {
+        let expected = if n % 3 == 2 {
+            format!("frobnicate{n}")
+        } else {
+            "You are Console operator (console:operator)".to_string()
+        };
+        let at = rest
+            .find(&expected)
+            .unwrap_or_else(|| panic!("reply {n} ({expected}) missing or out of order: {printed}"));
+        rest = &rest[at + expected.len()..];
+    }
+    let confirm = rest
+        .find("confirm ")
+        .expect("restart asks for a confirmation");
+    let audit = rest[confirm..]
+        .find("`restart wrkhrs-rag`")
+        .expect("the audit shows the restart before it");
+    assert!(
+        rest[confirm + audit..].contains("frobnicate119"),
+        "the audit shows the last pipelined command: {printed}"
+    );
+    // One record per line of the script, in order.
+    let entries = opsbot::audit::AuditLog::new(bot.app.store.clone())
+        .entries(0, 1000)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = entries.iter().map(|e| e.record.text.as_str()).collect();
+    assert_eq!(texts.len(), LINES + 2, "{texts:?}");
+    assert_eq!(texts[2], "frobnicate2");
+    assert_eq!(texts[LINES], "restart wrkhrs-rag");
+});

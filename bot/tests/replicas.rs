@@ -503,3 +503,88 @@ async fn slack_socket_mode_moves_to_another_replica_when_its_owner_is_killed() {
     drop(replicas);
     database.drop_database().await.unwrap();
 }
+
+/// Posts queued by [`replicas_share_each_channels_pace`]: as many as there are claims
+/// the three replicas can make on one channel at once (two lanes each), and more.
+const PACED_POSTS: usize = 8;
+
+/// A post for [`SLACK_CHANNEL`] queued straight into the shared outbox, alternating
+/// between the lanes so every replica's both lanes compete for the channel.
+fn paced_post(n: usize) -> opsbot::outbox::OutboxMessage {
+    use opsbot::outbox::{Lane, Operation, OutboxMessage};
+    OutboxMessage {
+        platform: opsbot_commands::Platform::Slack,
+        channel: SLACK_CHANNEL.to_string(),
+        thread_key: None,
+        operation: Operation::Post,
+        lane: if n.is_multiple_of(2) {
+            Lane::Alerts
+        } else {
+            Lane::Interactive
+        },
+        reply: opsbot_commands::Reply::info(format!("paced post {n}")),
+        dedupe_key: format!("paced:{n}"),
+    }
+}
+
+/// Three replicas on one PostgreSQL pace a channel once between them: the fake Slack
+/// refuses (429) every call on a channel within a second of the last one, and a `Retry-
+/// After` one replica draws keeps all of them away (the fake refuses calls while it
+/// runs). The rate is set a little under Slack's one a second, as a margin for the time
+/// between a replica's slot and its call reaching the fake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_each_channels_pace() {
+    let Some(base) = scratch::postgres_url_or_skip("replicas_share_each_channels_pace") else {
+        return;
+    };
+    let (store, database) = scratch::scratch_postgres(&base).await.unwrap();
+    let slack = FakeSlack::start(SLACK_BOT_TOKEN, SLACK_APP_TOKEN).await;
+    let socket = FakeSocketMode::start().await;
+    slack.set_socket_url(&socket.url());
+    slack.limit_channel_rate();
+    // The first call on the channel draws a 429 with `Retry-After: 3`.
+    slack.hold_channel(SLACK_CHANNEL, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsbot.toml");
+    let paced = slack_config(&slack.api_url())
+        .replace("channel_rate = 0", "channel_rate = 0.8")
+        .replace("lease = \"2s\"", "lease = \"20s\"");
+    std::fs::write(&config, paced).unwrap();
+    let replicas = Replicas::start(&config, database.url(), SLACK_CONNECTED).await;
+
+    for n in 0..PACED_POSTS {
+        let mut conn = store.pool().acquire().await.unwrap();
+        opsbot::outbox::Outbox::enqueue(&mut conn, &paced_post(n))
+            .await
+            .unwrap();
+    }
+    let posted = || {
+        slack
+            .messages_in(SLACK_CHANNEL)
+            .iter()
+            .filter(|m| m.content().contains("paced post"))
+            .count()
+    };
+    eventually(|| posted() >= PACED_POSTS)
+        .await
+        .unwrap_or_else(|()| panic!("{} of {PACED_POSTS} posted", posted()));
+    let calls = slack.channel_calls()[SLACK_CHANNEL];
+    assert_eq!(
+        (calls.taken, calls.refused),
+        (PACED_POSTS, 1),
+        "every post taken at the first try after the one 429 the fake was told to answer"
+    );
+    for n in 0..PACED_POSTS {
+        let title = format!("paced post {n}");
+        let copies = slack
+            .messages_in(SLACK_CHANNEL)
+            .iter()
+            .filter(|m| m.content().contains(&title))
+            .count();
+        assert_eq!(copies, 1, "post {n} posted once");
+    }
+
+    drop(replicas);
+    store.close().await;
+    database.drop_database().await.unwrap();
+}

@@ -38,4 +38,4 @@ pub use export::export_jsonl;
 pub use log::{AuditLog, view};
 pub use retention::{prune, prune_checked};
 pub use verify::{ChainProblem, ProblemKind, VerifyReport, verify, verify_with};
-pub use writer::{AuditWriter, MAX_BATCH};
+pub use writer::{AuditWriter, MAX_BATCH, Queued};

@@ -55,14 +55,23 @@ impl AuditWriter {
     /// not in the single writer task) and resolves with its seq once the batch holding it
     /// is durably committed. If this future is dropped after the record was queued, the
     /// record is still written.
-    pub async fn append(&self, mut record: AuditRecord) -> Result<i64, AuditError> {
+    pub async fn append(&self, record: AuditRecord) -> Result<i64, AuditError> {
+        self.submit(record).await?.durable().await
+    }
+
+    /// Queues a record (redacted as by [`AuditWriter::append`]) and returns once it is
+    /// queued, without waiting for its commit: the [`Queued`] says when it is durable.
+    /// Records are committed in the order they were queued, so a caller that submits
+    /// several and waits for them in order sees them durable in that order, while their
+    /// fsyncs are shared (one stream of console commands: `console/responder.rs`).
+    pub async fn submit(&self, mut record: AuditRecord) -> Result<Queued, AuditError> {
         super::redaction::redact_record(&mut record);
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Message::Append(record, reply))
             .await
             .map_err(|_| AuditError::Closed)?;
-        answer.await.map_err(|_| AuditError::Closed)?
+        Ok(Queued(answer))
     }
 
     /// Stops the writer: records already queued are committed and answered, later
@@ -73,6 +82,17 @@ impl AuditWriter {
         if self.queue.send(Message::Close(ack)).await.is_ok() {
             let _ = done.await;
         }
+    }
+}
+
+/// A record queued by [`AuditWriter::submit`], not yet known to be durable.
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<i64, AuditError>>);
+
+impl Queued {
+    /// Resolves with the record's seq once the batch holding it is durably committed.
+    pub async fn durable(self) -> Result<i64, AuditError> {
+        self.0.await.map_err(|_| AuditError::Closed)?
     }
 }
 

@@ -10,6 +10,19 @@
 //!   edited, or — for a reply only its requester may see — an ephemeral follow-up is
 //!   posted and the public "thinking…" original deleted.
 //!
+//! Posts are idempotent (crash recovery, see `outbox/recovery.rs`): every channel or
+//! thread message is created with a `nonce` derived from its outbox tag and
+//! `enforce_nonce`, so when a dispatcher died after Discord took a post, the replica
+//! that delivers it again (the same outbox messages, hence the same tag and nonce) gets
+//! the message created first back instead of a second one. Discord keeps nonces for a
+//! few minutes: a post retried later than that (every replica down longer) may appear
+//! twice. Discord cannot look a nonce up afterwards, so [`ChatSink::find_tagged`] stays
+//! the default (finds nothing) and the repeat itself is the lookup. An interaction's
+//! answer edits the deferred original (editing twice posts nothing new); an answer only
+//! its requester may see is an ephemeral follow-up, which takes no nonce: a crash
+//! between Discord taking it and the store recording it shows that requester the
+//! answer twice (the window is that one call).
+//!
 //! 429 (with Discord's `retry_after`) and 5xx come back as `Retry`; 404 (unknown channel
 //! or message) and other refusals as `Permanent` — except for an interaction's answer,
 //! where a 404 means Discord has not yet recorded the deferred response, so it is
@@ -121,22 +134,35 @@ fn target(channel: &str) -> Result<Target, DeliveryError> {
         .map_err(|e: opsbot_discord::target::TargetError| DeliveryError::Permanent(e.to_string()))
 }
 
-#[async_trait]
-impl ChatSink for DiscordSink {
-    fn platform(&self) -> Platform {
-        Platform::Discord
-    }
+/// The nonce of the post tagged `tag`: its 64-bit FNV-1a hash in decimal (at most 20
+/// characters, within Discord's 25; stable across builds, unlike `std`'s hasher).
+fn nonce(tag: &str) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = tag.bytes().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    });
+    hash.to_string()
+}
 
-    async fn post(
+impl DiscordSink {
+    /// Posts `reply` (with the nonce of `tag` when given) to its target.
+    async fn deliver(
         &self,
         channel: &str,
         thread: Option<&MessageRef>,
         reply: &Reply,
+        tag: Option<&str>,
     ) -> Result<MessageRef, DeliveryError> {
         let body = render(reply);
         match target(channel)? {
             Target::Interaction { token } => self.answer(&token, body).await,
             Target::Channel(channel) => {
+                // Channel messages only: the interaction webhooks take no nonce.
+                let body = match tag {
+                    Some(tag) => body.with_nonce(&nonce(tag)),
+                    None => body,
+                };
                 let into = match thread {
                     Some(root) => {
                         self.ensure_thread(&channel, &root.0, &reply.title).await?;
@@ -151,6 +177,32 @@ impl ChatSink for DiscordSink {
                     .map_err(delivery_error)
             }
         }
+    }
+}
+
+#[async_trait]
+impl ChatSink for DiscordSink {
+    fn platform(&self) -> Platform {
+        Platform::Discord
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        thread: Option<&MessageRef>,
+        reply: &Reply,
+    ) -> Result<MessageRef, DeliveryError> {
+        self.deliver(channel, thread, reply, None).await
+    }
+
+    async fn post_tagged(
+        &self,
+        channel: &str,
+        thread: Option<&MessageRef>,
+        reply: &Reply,
+        tag: &str,
+    ) -> Result<MessageRef, DeliveryError> {
+        self.deliver(channel, thread, reply, Some(tag)).await
     }
 
     async fn edit(
@@ -168,5 +220,19 @@ impl ChatSink for DiscordSink {
                 .await
                 .map_err(delivery_error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_short_stable_and_differ_by_tag() {
+        let a = nonce("opsbot-outbox:12-14");
+        assert_eq!(a, nonce("opsbot-outbox:12-14"));
+        assert_ne!(a, nonce("opsbot-outbox:12-15"));
+        assert!(a.len() <= opsbot_discord::render::MAX_NONCE);
+        assert_eq!(nonce(""), "14695981039346656037");
     }
 }

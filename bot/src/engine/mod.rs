@@ -10,6 +10,7 @@ mod confirmation;
 mod execute;
 mod expiry;
 mod metrics;
+mod pipelined;
 mod request_control;
 mod runbook_steps;
 mod trail;
@@ -29,6 +30,7 @@ use crate::{
 };
 
 pub use metrics::CommandMetrics;
+pub use pipelined::PendingReply;
 pub use trail::{Trail, Verdict};
 
 /// Everything the engine is built from.
@@ -108,7 +110,20 @@ impl Engine {
         progress: &dyn Progress,
         request_id: String,
     ) -> Reply {
-        let trail = Trail::continuing(invocation, request_id);
+        self.pass(invocation, progress, request_id, None).await
+    }
+
+    /// One pass through the pipeline; with `deferred`, its audit record is queued and
+    /// left there instead of waited for ([`Engine::handle_pipelined`]).
+    async fn pass(
+        &self,
+        invocation: &Invocation,
+        progress: &dyn Progress,
+        request_id: String,
+        deferred: Option<pipelined::Deferred>,
+    ) -> Reply {
+        let mut trail = Trail::continuing(invocation, request_id);
+        trail.deferred = deferred;
         let parts = &self.parts;
         let call = match language::parse(
             &invocation.text,
@@ -196,22 +211,31 @@ impl Engine {
         let outcome = verdict.outcome.as_str();
         let nothing_ran = verdict.outcome == Outcome::NotRun || reply.title == CANNOT_RECORD;
         let record = trail.record(verdict);
-        let recorded = match self.parts.audit.append(record).await {
-            Ok(_) => {
+        let written = match &trail.deferred {
+            // Pipelined: queued now, waited for by the caller (`PendingReply`).
+            Some(deferred) => match self.parts.audit.submit(record).await {
+                Ok(queued) => {
+                    deferred.push(queued, nothing_ran);
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            },
+            None => self.parts.audit.append(record).await.map(drop),
+        };
+        let recorded = match written {
+            Ok(()) if trail.deferred.is_some() => true,
+            Ok(()) => {
                 self.parts.metrics.audit_written();
                 true
             }
             Err(error) => {
-                self.parts.metrics.audit_failed();
-                tracing::error!(request_id = %trail.request_id, %error, "audit write failed");
-                reply = if nothing_ran {
-                    cannot_record(&error).only_actor()
-                } else {
-                    reply.line(format!(
-                        "⚠️ opsbot cannot record this right now: it ran, but the audit log \
-                         did not take it ({error})"
-                    ))
-                };
+                reply = unrecorded(
+                    &self.parts.metrics,
+                    &trail.request_id,
+                    &error,
+                    nothing_ran,
+                    reply,
+                );
                 false
             }
         };
@@ -223,6 +247,27 @@ impl Engine {
             trail.elapsed_seconds(),
         );
         (reply, recorded)
+    }
+}
+
+/// Counts and logs an audit write that failed, and says so in `reply`: when nothing ran
+/// it becomes the plain [`CANNOT_RECORD`], else it says it ran unrecorded.
+fn unrecorded(
+    metrics: &CommandMetrics,
+    request_id: &str,
+    error: &dyn std::fmt::Display,
+    nothing_ran: bool,
+    reply: Reply,
+) -> Reply {
+    metrics.audit_failed();
+    tracing::error!(%request_id, %error, "audit write failed");
+    if nothing_ran {
+        cannot_record(error).only_actor()
+    } else {
+        reply.line(format!(
+            "⚠️ opsbot cannot record this right now: it ran, but the audit log \
+             did not take it ({error})"
+        ))
     }
 }
 

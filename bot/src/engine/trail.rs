@@ -63,6 +63,9 @@ pub struct Trail<'i> {
     pub at: jiff::Timestamp,
     pub started: Instant,
     pub invocation: &'i Invocation,
+    /// Set for a pipelined pass ([`super::pipelined`]): its audit record is queued and
+    /// left here instead of waited for.
+    pub deferred: Option<super::pipelined::Deferred>,
 }
 
 impl<'i> Trail<'i> {
@@ -72,6 +75,7 @@ impl<'i> Trail<'i> {
             at: jiff::Timestamp::now(),
             started: Instant::now(),
             invocation,
+            deferred: None,
         }
     }
 

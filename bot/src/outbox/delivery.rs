@@ -12,7 +12,7 @@ use super::{
     DeliveryError, MessageRef,
     dispatcher::{Shared, micros, now_us, park_unreadable},
     plan::{MAX_DIGEST, Part, PartKind, plan},
-    recovery::{TAG_PREFIX, find_earlier_post, recovered},
+    recovery::{TAG_PREFIX, find_earlier_post, recovered, unanswered},
     repo::{self, NewRoot, Stored},
 };
 
@@ -55,7 +55,7 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
         {
             Ok((followers, unreadable)) => {
                 park_unreadable(&shared, unreadable).await;
-                followers
+                retry_as_before(&shared, &head, followers).await
             }
             Err(error) => {
                 tracing::warn!(%error, "reading the thread behind an outbox message failed");
@@ -93,6 +93,25 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
     if let Err(error) = repo::release(&shared.store, &remaining, &shared.id).await {
         tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
     }
+}
+
+/// A head whose earlier attempt may have gone through is delivered again with what that
+/// attempt covered: the followers claimed with it then (still marked `claim_lost`), not
+/// the ones queued or released since; those are released for the next round (they all
+/// come after the head, whose part goes first either way). So the part is planned as
+/// before and carries the same tag, which is what a platform that recognises a repeated
+/// post by its tag alone (a Discord nonce) needs.
+async fn retry_as_before(shared: &Shared, head: &Stored, followers: Vec<Stored>) -> Vec<Stored> {
+    if !head.claim_lost {
+        return followers;
+    }
+    let (before, since): (Vec<Stored>, Vec<Stored>) =
+        followers.into_iter().partition(|m| m.claim_lost);
+    let later: Vec<i64> = since.iter().map(|m| m.id).collect();
+    if let Err(error) = repo::release(&shared.store, &later, &shared.id).await {
+        tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
+    }
+    before
 }
 
 /// The thread root to remember when a part of `kind` was posted: a root post, or an
@@ -208,6 +227,17 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
     };
     let result = match tokio::time::timeout(timeout, call).await {
         Ok(result) => result,
+        // The platform may have taken the call: the next attempt looks first.
+        Err(_) if posts => {
+            let reason = format!("no answer within {}", humantime::format_duration(timeout));
+            return unanswered(
+                shared,
+                &part,
+                backoff(shared.config.retry_base, part.attempts),
+                &reason,
+            )
+            .await;
+        }
         Err(_) => Err(DeliveryError::Retry {
             reason: format!("no answer within {}", humantime::format_duration(timeout)),
             retry_after: None,
@@ -252,7 +282,8 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
                 let wait = retry_after.unwrap_or_default();
                 shared
                     .pacer
-                    .block(&repo::channel_key(context.platform, channel), wait);
+                    .block(&repo::channel_key(context.platform, channel), wait)
+                    .await;
                 shared.metrics.retried(shared.lane);
                 return later(shared, &part, wait, &reason, false).await;
             }

@@ -8,7 +8,8 @@
 //!   `FOR UPDATE SKIP LOCKED` on PostgreSQL so replicas never take the same row. A channel
 //!   with a delivery in flight (or blocked by `Retry-After`) is not claimed for, so each
 //!   channel has one delivery at a time and thread order holds.
-//! - **Pacing and coalescing.** A delivery first waits for its channel's pacing slot,
+//! - **Pacing and coalescing.** A delivery first waits for its channel's pacing slot
+//!   (one budget per channel between all replicas on PostgreSQL: [`super::shared_pace`]),
 //!   then takes the edits and replies queued behind the head in its thread
 //!   ([`super::plan`]): replies become one digest, edits collapse to the newest.
 //! - **Lanes.** Interactive and Alerts each have their own task, claims and pacing budget,
@@ -115,7 +116,12 @@ impl Dispatcher {
             sinks.into_iter().map(|s| (s.platform(), s)).collect();
         let mut platforms: Vec<&'static str> = sinks.keys().map(|p| p.as_str()).collect();
         platforms.sort_unstable();
-        let pacer = Arc::new(Pacer::new(config.channel_rate));
+        // Replicas share a PostgreSQL store, and with it each channel's budget; a SQLite
+        // store has one process, which paces in memory.
+        let pacer = Arc::new(match store.backend() {
+            crate::store::Backend::Sqlite => Pacer::new(config.channel_rate),
+            crate::store::Backend::Postgres => Pacer::shared(config.channel_rate, store.clone()),
+        });
         let lanes = [Lane::Interactive, Lane::Alerts]
             .into_iter()
             .map(|lane| {

@@ -31,6 +31,7 @@ mod recovery;
 mod reply_json;
 mod reply_queue;
 mod repo;
+mod shared_pace;
 mod sink;
 #[cfg(test)]
 mod testing;

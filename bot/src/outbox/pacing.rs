@@ -5,22 +5,34 @@
 //! The lanes of a dispatcher share one [`Pacer`], because the platform counts every
 //! call on a channel whichever lane made it; an interactive call waiting for a channel
 //! goes before alert traffic, which holds back until no command reply waits there. So a
-//! command reply waits at most for the one call already made on its channel. The
-//! limiter lives in memory: several replicas each pace on their own.
+//! command reply waits at most for the one call already made on its channel.
+//!
+//! With a single process (SQLite) the limiter lives in memory and pacing costs no store
+//! round trip. Replicas sharing a PostgreSQL store pace each channel once between them:
+//! [`Pacer::shared`] reserves each call's slot in the store ([`super::shared_pace`],
+//! which also says why that and not channel ownership), and a `Retry-After` one replica
+//! draws holds the channel for all. Command replies going first holds within a process.
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Mutex, time::Duration};
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock as _};
 use tokio::time::Instant;
 
-use super::Lane;
+use super::{
+    Lane,
+    shared_pace::{SharedPace, Slot},
+};
+use crate::store::{Store, StoreError};
 
 /// How many keys the limiter may hold before idle ones are dropped.
 const RETAIN_AFTER_KEYS: usize = 4096;
 
 pub(crate) struct Pacer {
-    /// `None`: unpaced (rate 0).
+    /// `None`: unpaced (rate 0). With a shared budget, the fallback while the store
+    /// cannot be reached.
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// The budget every replica shares (PostgreSQL); `None`: this process alone.
+    shared: Option<SharedPace>,
     /// Channels blocked by a platform's `Retry-After`, until when.
     blocked: Mutex<HashMap<String, Instant>>,
     /// Interactive calls waiting for each channel: alert traffic yields to them.
@@ -54,21 +66,40 @@ impl Drop for Waiting<'_> {
 /// one of them arrive early and draw a 429 (measured in the storm benchmark).
 const PERIOD_MARGIN: f64 = 1.05;
 
+/// The time between two calls on one channel at `rate` calls per second (`None`:
+/// unpaced).
+fn period(rate: f64) -> Option<Duration> {
+    (rate > 0.0 && rate.is_finite())
+        .then(|| Duration::try_from_secs_f64(PERIOD_MARGIN / rate).ok())
+        .flatten()
+        .filter(|period| !period.is_zero())
+}
+
 /// How often alert traffic looks again while a command reply waits for its channel.
 const YIELD_POLL: Duration = Duration::from_millis(20);
 
 impl Pacer {
-    /// `rate` calls per second per channel; 0 (or less) means unpaced.
+    /// `rate` calls per second per channel, paced in this process; 0 (or less) means
+    /// unpaced.
     pub(crate) fn new(rate: f64) -> Self {
-        let limiter = (rate > 0.0 && rate.is_finite())
-            .then(|| Quota::with_period(Duration::from_secs_f64(PERIOD_MARGIN / rate)))
-            .flatten()
+        let period = period(rate);
+        let limiter = period
+            .and_then(Quota::with_period)
             .map(|quota| DefaultKeyedRateLimiter::keyed(quota.allow_burst(NonZeroU32::MIN)));
         Self {
             limiter,
+            shared: None,
             blocked: Mutex::new(HashMap::new()),
             interactive_waiting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `rate` calls per second per channel between every process sharing `store`'s
+    /// database (`outbox_pace`); 0 (or less) means unpaced.
+    pub(crate) fn shared(rate: f64, store: Store) -> Self {
+        let mut pacer = Self::new(rate);
+        pacer.shared = period(rate).map(|period| SharedPace::new(store, period));
+        pacer
     }
 
     pub(crate) fn is_paced(&self) -> bool {
@@ -96,6 +127,16 @@ impl Pacer {
                 tokio::time::sleep(YIELD_POLL).await;
                 continue;
             }
+            if let Some(shared) = &self.shared {
+                match self.take_shared_slot(shared, key).await {
+                    Ok(true) => return,
+                    Ok(false) => continue,
+                    Err(error) => {
+                        // Pace in this process until the store answers again.
+                        tracing::warn!(%error, "shared pacing unavailable; pacing locally");
+                    }
+                }
+            }
             let Some(limiter) = &self.limiter else {
                 return;
             };
@@ -112,6 +153,29 @@ impl Pacer {
         }
     }
 
+    /// Reserves `key`'s next slot in the store and waits for it: true when the call may
+    /// go; false when a `Retry-After` holds the channel (now blocked here too).
+    async fn take_shared_slot(&self, shared: &SharedPace, key: &str) -> Result<bool, StoreError> {
+        match shared.reserve(key).await? {
+            Slot::Blocked(wait) => {
+                self.block_here(key, wait);
+                Ok(false)
+            }
+            Slot::In(wait) if wait.is_zero() => Ok(true),
+            Slot::In(wait) => {
+                tokio::time::sleep(wait).await;
+                // Another replica may have drawn a 429 while we waited.
+                match shared.blocked_for(key).await? {
+                    Some(wait) => {
+                        self.block_here(key, wait);
+                        Ok(false)
+                    }
+                    None => Ok(true),
+                }
+            }
+        }
+    }
+
     fn interactive_waits_for(&self, key: &str) -> bool {
         self.interactive_waiting
             .lock()
@@ -119,8 +183,19 @@ impl Pacer {
             .contains_key(key)
     }
 
-    /// The platform asked us to leave `key` alone for `wait`.
-    pub(crate) fn block(&self, key: &str, wait: Duration) {
+    /// The platform asked us to leave `key` alone for `wait` (every replica, when the
+    /// budget is shared).
+    pub(crate) async fn block(&self, key: &str, wait: Duration) {
+        self.block_here(key, wait);
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.block(key, wait).await
+        {
+            tracing::warn!(%error, "could not share a Retry-After with the other replicas");
+        }
+    }
+
+    /// Blocks `key` for `wait` in this process.
+    fn block_here(&self, key: &str, wait: Duration) {
         let until = Instant::now() + wait;
         let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         let entry = blocked.entry(key.to_string()).or_insert(until);
@@ -164,7 +239,7 @@ mod tests {
     #[tokio::test]
     async fn retry_after_blocks_the_channel() {
         let pacer = Pacer::new(0.0);
-        pacer.block("slack/a", Duration::from_millis(100));
+        pacer.block("slack/a", Duration::from_millis(100)).await;
         assert_eq!(pacer.blocked_keys(), ["slack/a"]);
         let start = std::time::Instant::now();
         pacer.acquire("slack/a", Lane::Alerts).await;

@@ -1,7 +1,12 @@
 //! Crash recovery for one part: a dispatcher that died between its chat call and marking
-//! the part delivered leaves the claim lapsed and the part `uncertain`. Before posting it
-//! again, the delivery asks the sink for a post carrying the part's tag
-//! (`opsbot-outbox:FIRST-LAST`) and, when found, records it delivered instead.
+//! the part delivered leaves the claim lapsed and the part `uncertain`; so does a call
+//! that got no answer in time ([`unanswered`]: the platform may have taken it). Before
+//! posting it again, the delivery asks the sink for a post carrying the part's tag
+//! (`opsbot-outbox:FIRST-LAST`) and, when found, records it delivered instead; it posts
+//! again with the same tag and the same messages (see `delivery.rs`), so a platform that
+//! recognises a repeat by its tag (a Discord nonce) answers the first post.
+//!
+//! What each platform keeps, and what it cannot: `slack/sink.rs` and `discord/sink.rs`.
 
 use super::{
     ChatSink, DeliveryError, MessageRef,
@@ -68,4 +73,34 @@ pub(super) async fn recovered(
     } else {
         Outcome::Later
     }
+}
+
+/// A post got no answer within the call timeout: it may have gone through. The part is
+/// retried after `wait` as if its dispatcher had died in the call: its messages are left
+/// marked as claimed by nobody alive (`claim_lost` on the next claim), so the next
+/// attempt looks for the post first and repeats it with the same tag.
+pub(super) async fn unanswered(
+    shared: &Shared,
+    part: &Part,
+    wait: std::time::Duration,
+    reason: &str,
+) -> Outcome {
+    shared.metrics.retried(shared.lane);
+    if part.attempts + 1 >= shared.config.max_attempts {
+        tracing::warn!(ids = ?part.ids, %reason, "outbox message failed permanently");
+        let error = format!("gave up after {} attempts: {reason}", part.attempts + 1);
+        match repo::mark_failed(&shared.store, &part.ids, &error).await {
+            Ok(_) => shared.metrics.failed(shared.lane, part.ids.len()),
+            Err(error) => tracing::error!(%error, "could not park outbox messages as failed"),
+        }
+        return Outcome::Failed;
+    }
+    let at = super::dispatcher::now_us().saturating_add(super::dispatcher::micros(wait));
+    if let Err(error) = repo::schedule_retry(&shared.store, part.ids[0], at, reason, true).await {
+        tracing::warn!(%error, "could not reschedule an outbox message; its lease will expire");
+    }
+    if let Err(error) = repo::mark_unanswered(&shared.store, &part.ids, &shared.id).await {
+        tracing::warn!(%error, "could not mark an unanswered post; its lease will expire");
+    }
+    Outcome::Later
 }

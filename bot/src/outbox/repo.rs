@@ -387,6 +387,34 @@ pub(crate) async fn schedule_retry(
     Ok(())
 }
 
+/// The holder a post that got no answer is left to: nobody, so it can be claimed at
+/// once, but not released either, so the next claim marks it `claim_lost`.
+const UNANSWERED: &str = "(unanswered)";
+
+/// Leaves `ids` (those this dispatcher still holds) to [`UNANSWERED`]: claimable now,
+/// and looked up before they are posted again.
+pub(crate) async fn mark_unanswered(
+    store: &Store,
+    ids: &[i64],
+    dispatcher: &str,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE outbox SET claimed_by = $1, claimed_until_us = NULL \
+         WHERE (claimed_by = $2 OR claimed_by IS NULL) AND state = 'pending' AND id IN {ids}",
+        ids = in_ids(store.backend(), 3)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(UNANSWERED)
+        .bind(dispatcher)
+        .bind(json_list(ids))
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
 /// Gives back the lease on `ids` (those this dispatcher still holds).
 pub(crate) async fn release(
     store: &Store,

@@ -56,6 +56,9 @@ pub(crate) struct RecordingSink {
     lose_answers_after: AtomicUsize,
     /// Keeps outbox tags and finds them (as Slack metadata would).
     keeps_tags: bool,
+    /// Answers a post whose tag it took before with that first post, posting nothing,
+    /// and finds no tags (as a Discord nonce with `enforce_nonce`).
+    recognises_repeats: bool,
     delay: Duration,
 }
 
@@ -75,6 +78,7 @@ impl RecordingSink {
             hanging: AtomicUsize::new(0),
             lose_answers_after: AtomicUsize::new(usize::MAX),
             keeps_tags: false,
+            recognises_repeats: false,
             delay,
         })
     }
@@ -90,6 +94,24 @@ impl RecordingSink {
             hanging: AtomicUsize::new(0),
             lose_answers_after: AtomicUsize::new(usize::MAX),
             keeps_tags: true,
+            recognises_repeats: false,
+            delay: Duration::ZERO,
+        })
+    }
+
+    /// A sink that recognises a repeated tag by itself (a Discord nonce): the repeat is
+    /// answered with the first post, and nothing can be looked up.
+    pub(crate) fn recognising_repeats(platform: Platform) -> Arc<Self> {
+        Arc::new(Self {
+            platform,
+            calls: Mutex::new(Vec::new()),
+            rules: Mutex::new(Vec::new()),
+            next: AtomicU64::new(1),
+            hang_after: AtomicUsize::new(usize::MAX),
+            hanging: AtomicUsize::new(0),
+            lose_answers_after: AtomicUsize::new(usize::MAX),
+            keeps_tags: false,
+            recognises_repeats: true,
             delay: Duration::ZERO,
         })
     }
@@ -139,6 +161,18 @@ impl RecordingSink {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        if self.recognises_repeats
+            && kind == CallKind::Post
+            && let Some(tag) = tag
+            && let Some(first) = self
+                .calls()
+                .into_iter()
+                .find(|c| c.tag.as_deref() == Some(tag) && c.result.is_some())
+        {
+            return first
+                .result
+                .ok_or_else(|| DeliveryError::Permanent("no result".into()));
+        }
         if self.calls.lock().unwrap().len() >= self.hang_after.load(Ordering::SeqCst) {
             self.hanging.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
@@ -168,7 +202,9 @@ impl RecordingSink {
             reply: reply.clone(),
             at: Instant::now(),
             result: result.clone(),
-            tag: tag.filter(|_| self.keeps_tags).map(str::to_string),
+            tag: tag
+                .filter(|_| self.keeps_tags || self.recognises_repeats)
+                .map(str::to_string),
         });
         if self.calls.lock().unwrap().len() > self.lose_answers_after.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
@@ -214,6 +250,9 @@ impl ChatSink for RecordingSink {
         thread: Option<&MessageRef>,
         tag_prefix: &str,
     ) -> Result<Option<(MessageRef, String)>, DeliveryError> {
+        if self.recognises_repeats {
+            return Ok(None);
+        }
         Ok(self.calls().into_iter().find_map(|call| {
             let tag = call.tag?;
             (call.kind == CallKind::Post

@@ -398,6 +398,40 @@ backend_tests! {
         }
     }
 
+    async fn an_unanswered_post_is_repeated_with_the_same_tag_and_messages(db) {
+        // Every call reaches the platform, but no answer comes back in time: each is
+        // repeated, and the platform (a Discord nonce) recognises the repeat by its tag
+        // alone. Replies queued while the digest was in flight must not join its repeat
+        // (a different tag would post the digest again).
+        let th = Some("incident:9");
+        let mut burst = vec![message("ops", th, Operation::PostRoot, Lane::Alerts, "root")];
+        for i in 0..6 {
+            burst.push(message("ops", th, Operation::Reply, Lane::Alerts, &format!("update {i}")));
+        }
+        send_all(&db.store, &burst).await;
+        let sink = RecordingSink::recognising_repeats(Platform::Slack);
+        sink.lose_answers_after(0);
+        let config = DispatcherConfig { channel_rate: 50.0, lease: Duration::from_secs(1), ..fast() };
+        let dispatcher = spawn(&db.store, &sink, config);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while sink.calls().len() < 2 {
+            assert!(Instant::now() < deadline, "the digest was never posted: {:#?}", sink.calls());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let later: Vec<OutboxMessage> = (6..9)
+            .map(|i| message("ops", th, Operation::Reply, Lane::Alerts, &format!("update {i}")))
+            .collect();
+        send_all(&db.store, &later).await;
+        drained(&db.store, Duration::from_secs(15)).await;
+        dispatcher.shutdown().await;
+        let seen = posted_titles(&sink);
+        assert_eq!(seen.len(), 10, "{seen:?}");
+        assert!(seen.values().all(|n| *n == 1), "posted twice: {seen:?}");
+        let calls = sink.delivered();
+        assert_eq!(calls[1].reply.title, "6 updates", "{calls:#?}");
+        assert_eq!(count(&db.store, "delivered").await, 10);
+    }
+
     async fn shutdown_releases_claims_and_unknown_platforms_wait(db) {
         let mut discord = message("ops", None, Operation::Post, Lane::Alerts, "for discord");
         discord.platform = Platform::Discord;

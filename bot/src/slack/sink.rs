@@ -10,14 +10,26 @@
 //! dispatcher does not pace them ([`ChatSink::paces`]). A failed post is retried by the
 //! outbox; once the URL can no longer work (Slack's 404 / `expired_url` / `used_url`,
 //! or 29 minutes after the request) the answer is posted in the channel (thread, user)
-//! instead, so nothing is lost. Such answers carry no outbox tag (a `response_url` takes
-//! no metadata): after a crash in mid-call one may be posted twice. The URL is a
-//! credential and is never logged.
+//! instead, so nothing is lost. The URL is a credential and is never logged.
 //!
 //! A reply with an image (the `/cost` chart) is shared as an uploaded file whose message
 //! is the reply ([`WebApi::upload_image`]), in the destination's channel and thread
 //! (a `response_url` cannot carry files). Ephemeral replies cannot carry files: the
 //! chart is named instead.
+//!
+//! Crash recovery (`outbox/recovery.rs`): every post carries its outbox tag where the
+//! history keeps it, and [`ChatSink::find_tagged`] looks it up in the destination's
+//! channel or thread (`conversations.history`/`.replies`) before a part that may have
+//! gone through is posted again: `chat.postMessage` and `in_channel` answers through a
+//! `response_url` carry it as message `metadata` (a response_url takes the same message
+//! fields, `metadata` included), a chart's file share as the `block_id` of its first
+//! block (`files.completeUploadExternal` takes no metadata). What remains: an
+//! *ephemeral* message (`chat.postEphemeral`, an `ephemeral` answer through a
+//! response_url) is in no history, so one cut off by a crash after Slack took it and
+//! before the store recorded it is shown again to its one reader; and a lookup that
+//! fails (say the bot may not read the channel's history, `not_in_channel`) posts again
+//! rather than lose the answer. The window is one chat call (at most the outbox's call
+//! timeout, a quarter of its lease).
 //!
 //! `chat.update` needs a channel id where `chat.postMessage` also takes `#name`: the ids
 //! Slack answered posts to names with are remembered (in memory) for later edits.
@@ -110,12 +122,22 @@ impl SlackSink {
                     &file_name(&image.title),
                     &image.title,
                     &image.png,
-                    blocks::file_share_blocks(reply),
+                    match tag {
+                        Some(tag) => opsbot_slack::client::with_outbox_block_tag(
+                            blocks::file_share_blocks(reply),
+                            tag,
+                        ),
+                        None => blocks::file_share_blocks(reply),
+                    },
                 )
                 .await
                 .map_err(delivery_error)?;
             return Ok(MessageRef(file));
         }
+        let content = match tag {
+            Some(tag) => opsbot_slack::client::with_outbox_tag(blocks::render(reply), tag),
+            None => blocks::render(reply),
+        };
         if let Some(response) = &destination.response
             && response.usable_at(unix_now())
         {
@@ -125,7 +147,7 @@ impl SlackSink {
                     response,
                     destination.only_user.is_some(),
                     destination.thread_ts.as_deref(),
-                    blocks::render(reply),
+                    content.clone(),
                 )
                 .await;
             match answer {
@@ -139,10 +161,6 @@ impl SlackSink {
                 Err(error) => return Err(delivery_error(error)),
             }
         }
-        let content = match tag {
-            Some(tag) => opsbot_slack::client::with_outbox_tag(blocks::render(reply), tag),
-            None => blocks::render(reply),
-        };
         self.post_content(destination.without_response(), content)
             .await
     }
@@ -210,11 +228,12 @@ impl ChatSink for SlackSink {
         tag_prefix: &str,
     ) -> Result<Option<(MessageRef, String)>, DeliveryError> {
         let destination = destination(channel)?;
-        if destination.only_user.is_some() || destination.response.is_some() {
-            // Ephemeral messages are not in the history (and cannot be edited anyway);
-            // answers through a response_url carry no tag.
+        if destination.only_user.is_some() {
+            // Ephemeral messages are not in the history: there is nothing to look up.
             return Ok(None);
         }
+        // An answer through a response_url is a message in the destination's channel
+        // (thread), with its tag, as is the channel post it falls back to.
         let thread_ts = thread
             .map(|root| root.0.clone())
             .or(destination.thread_ts.clone());

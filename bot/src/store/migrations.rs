@@ -83,6 +83,12 @@ const MIGRATIONS: &[Embedded] = &[
         postgres: include_str!("../../../migrations/postgres/0010_known_good_revisions.sql"),
     },
     Embedded {
+        version: 12,
+        description: "outbox pace",
+        sqlite: include_str!("../../../migrations/sqlite/0012_outbox_pace.sql"),
+        postgres: include_str!("../../../migrations/postgres/0012_outbox_pace.sql"),
+    },
+    Embedded {
         version: 13,
         description: "automations",
         sqlite: include_str!("../../../migrations/sqlite/0013_automations.sql"),

@@ -45,10 +45,26 @@ pub struct MessageBody {
     pub only_actor: bool,
 }
 
+/// The longest nonce Discord takes.
+pub const MAX_NONCE: usize = 25;
+
 impl MessageBody {
     /// Marks the message ephemeral (interaction responses and follow-ups only).
     pub fn ephemeral(mut self) -> Self {
         self.json["flags"] = json!(EPHEMERAL);
+        self
+    }
+
+    /// Makes a channel message idempotent: sent with `nonce` and `enforce_nonce`, Discord
+    /// creates it once, and a second create with the same nonce by the same bot within a
+    /// few minutes returns the message created first instead of posting again
+    /// (https://discord.com/developers/docs/resources/message#create-message). At most
+    /// [`MAX_NONCE`] characters; a longer one is not set (the message is still posted).
+    pub fn with_nonce(mut self, nonce: &str) -> Self {
+        if !nonce.is_empty() && nonce.len() <= MAX_NONCE {
+            self.json["nonce"] = json!(nonce);
+            self.json["enforce_nonce"] = json!(true);
+        }
         self
     }
 }

@@ -32,7 +32,7 @@ use slack_morphism::{
         SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest,
         SlackApiMethodRateControlConfig, SlackApiRateControlConfig, SlackApiRateControlLimit,
         SlackApiRateControlSpecialLimit, SlackApiToken, SlackApiTokenValue,
-        SlackApiUserGroupsUsersListRequest, SlackBlock, SlackChannelId, SlackClient,
+        SlackApiUserGroupsUsersListRequest, SlackBlock, SlackBlockId, SlackChannelId, SlackClient,
         SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata, SlackResponseUrl,
         SlackTs, SlackUserGroupId, SlackUserId,
     },
@@ -304,11 +304,13 @@ impl WebApi {
             }
         };
         Ok(messages.into_iter().find_map(|message| {
-            let metadata = message.content.metadata?;
-            if metadata.event_type != OUTBOX_TAG_EVENT {
-                return None;
-            }
-            let tag = metadata.event_payload?.remove(OUTBOX_TAG_KEY)?;
+            let tag = match message.content.metadata {
+                Some(metadata) if metadata.event_type == OUTBOX_TAG_EVENT => {
+                    metadata.event_payload?.remove(OUTBOX_TAG_KEY)?
+                }
+                // A file share carries its tag as its first block's id.
+                _ => first_block_id(message.content.blocks.as_deref()?)?,
+            };
             tag.starts_with(prefix)
                 .then_some((message.origin.ts.0, tag))
         }))
@@ -444,7 +446,8 @@ pub const OUTBOX_TAG_EVENT: &str = "opsbot_outbox";
 const OUTBOX_TAG_KEY: &str = "tag";
 
 /// Keeps the outbox's `tag` on a message as Slack message metadata, so that
-/// [`WebApi::find_tagged`] can find the post again after a crash.
+/// [`WebApi::find_tagged`] can find the post again after a crash. For `chat.postMessage`
+/// and for answers through a `response_url` (which take `metadata` too).
 pub fn with_outbox_tag(mut content: SlackMessageContent, tag: &str) -> SlackMessageContent {
     content.metadata = Some(SlackMessageMetadata {
         event_type: OUTBOX_TAG_EVENT.to_string(),
@@ -454,6 +457,24 @@ pub fn with_outbox_tag(mut content: SlackMessageContent, tag: &str) -> SlackMess
         )])),
     });
     content
+}
+
+/// Keeps the outbox's `tag` on the message of a file share as the `block_id` of its
+/// first block (`files.completeUploadExternal` takes no metadata; a `block_id` is not
+/// shown, is kept in the history, and Slack wants it unique per message, which a tag
+/// is), so that [`WebApi::find_tagged`] can find the share again after a crash.
+pub fn with_outbox_block_tag(mut blocks: Vec<SlackBlock>, tag: &str) -> Vec<SlackBlock> {
+    if let Some(SlackBlock::Section(section)) = blocks.first_mut() {
+        section.block_id = Some(SlackBlockId(tag.to_string()));
+    }
+    blocks
+}
+
+fn first_block_id(blocks: &[SlackBlock]) -> Option<String> {
+    match blocks.first()? {
+        SlackBlock::Section(section) => section.block_id.as_ref().map(|id| id.0.clone()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

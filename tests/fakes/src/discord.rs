@@ -13,7 +13,9 @@
 //! Webhook"), validates command registrations (names, descriptions, option order), and
 //! can be told to answer the next N calls with 429 (`retry_after` in the JSON body and a
 //! `Retry-After` header) or 500. A thread started from a message has that message's id.
-//! Multipart bodies (attachments) are read through their `payload_json` part.
+//! Multipart bodies (attachments) are read through their `payload_json` part. A message
+//! created with `nonce` and `enforce_nonce` is created once: the same nonce again in the
+//! channel answers the first message.
 //!
 //! In HTTP interaction mode Discord receives the interaction's answer as the HTTP
 //! response of the bot's endpoint, which the fake cannot see: a test hands that answer
@@ -126,6 +128,9 @@ struct Inner {
     calls: Vec<String>,
     /// What `GET /gateway` hands out.
     gateway_url: Option<String>,
+    /// How long `POST /channels/{id}/messages` waits after taking a message before it
+    /// answers.
+    answer_delay: std::time::Duration,
 }
 
 impl Inner {
@@ -217,6 +222,12 @@ impl FakeDiscord {
     /// `GET /gateway` hands out `url` (a fake gateway's) from now on.
     pub fn set_gateway_url(&self, url: &str) {
         self.shared.lock().gateway_url = Some(url.to_string());
+    }
+
+    /// Every channel message is recorded at once but answered `delay` later (posts are
+    /// in flight for that long).
+    pub fn set_answer_delay(&self, delay: std::time::Duration) {
+        self.shared.lock().answer_delay = delay;
     }
 
     /// The next calls fail like this, in order.
@@ -434,22 +445,62 @@ async fn create_message(
     if let Err(response) = check_message(&body, files) {
         return *response;
     }
-    let mut inner = shared.lock();
-    if !inner.channels.contains(&channel) {
-        return discord_error(StatusCode::NOT_FOUND, 10003, "Unknown Channel");
-    }
-    let message = FakeMessage {
-        id: inner.next_id(),
-        channel_id: channel,
-        origin: Origin::Channel,
-        body,
-        edits: Vec::new(),
-        files,
-        deleted: false,
+    let (answer, delay) = {
+        let mut inner = shared.lock();
+        if !inner.channels.contains(&channel) {
+            return discord_error(StatusCode::NOT_FOUND, 10003, "Unknown Channel");
+        }
+        match taken_with_nonce(&inner, &channel, &body) {
+            Ok(Some(existing)) => return Json(existing).into_response(),
+            Ok(None) => {}
+            Err(response) => return *response,
+        }
+        let message = FakeMessage {
+            id: inner.next_id(),
+            channel_id: channel,
+            origin: Origin::Channel,
+            body,
+            edits: Vec::new(),
+            files,
+            deleted: false,
+        };
+        let answer = message_json(&message);
+        inner.messages.push(message);
+        (answer, inner.answer_delay)
     };
-    let answer = message_json(&message);
-    inner.messages.push(message);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     Json(answer).into_response()
+}
+
+/// `enforce_nonce`: the message this bot already created in `channel` with the body's
+/// `nonce`, which Discord answers instead of creating another (Discord remembers nonces
+/// for a few minutes; the fake for its lifetime). A nonce longer than 25 characters is
+/// refused (50035), as Discord does.
+fn taken_with_nonce(
+    inner: &Inner,
+    channel: &str,
+    body: &Value,
+) -> Result<Option<Value>, Box<Response>> {
+    let nonce = &body["nonce"];
+    if nonce.as_str().is_some_and(|n| n.len() > 25) {
+        return Err(Box::new(discord_error(
+            StatusCode::BAD_REQUEST,
+            50035,
+            "Invalid Form Body (nonce)",
+        )));
+    }
+    if nonce.is_null() || body["enforce_nonce"] != json!(true) {
+        return Ok(None);
+    }
+    Ok(inner
+        .messages
+        .iter()
+        .find(|m| {
+            m.origin == Origin::Channel && m.channel_id == channel && m.body["nonce"] == *nonce
+        })
+        .map(message_json))
 }
 
 async fn edit_message(

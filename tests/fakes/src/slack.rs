@@ -18,7 +18,9 @@
 //!
 //! Rate mode ([`FakeSlack::limit_channel_rate`]): `chat.postMessage` and `chat.update`
 //! are taken at most once per second per channel, the rest answered HTTP 429 with
-//! `Retry-After: 1`, as Slack limits posting.
+//! `Retry-After: 1`, as Slack limits posting; [`FakeSlack::hold_channel`] answers a
+//! channel's next call 429 with a longer `Retry-After` and refuses every call on it
+//! until that has passed.
 //!
 //! Like Slack it checks the bearer token (`invalid_auth`, or `not_allowed_token_type`
 //! for a bot token on `apps.connections.open`), answers HTTP 200 with `{"ok": false,
@@ -144,6 +146,10 @@ pub struct ChannelCalls {
     pub taken: usize,
     pub refused: usize,
     last: Option<Instant>,
+    /// A 429 asked the caller to stay away until then ([`FakeSlack::hold_channel`]).
+    held_until: Option<Instant>,
+    /// The next call is answered 429 with `Retry-After` of this many seconds.
+    hold_next_secs: Option<u64>,
 }
 
 #[derive(Default)]
@@ -282,8 +288,8 @@ impl FakeSlack {
         );
     }
 
-    /// Every chat call is recorded at once but answered `delay` later (posts are in
-    /// flight for that long).
+    /// Every chat call (and post to a response URL) is recorded at once but answered
+    /// `delay` later (posts are in flight for that long).
     pub fn set_answer_delay(&self, delay: std::time::Duration) {
         self.inner().answer_delay = delay;
     }
@@ -337,6 +343,17 @@ impl FakeSlack {
     /// Chat calls taken and refused per channel (rate mode).
     pub fn channel_calls(&self) -> HashMap<String, ChannelCalls> {
         self.inner().channel_calls.clone()
+    }
+
+    /// Rate mode: the next chat call on `channel` is answered 429 with `Retry-After:
+    /// SECS`, and, as Slack does, every call on the channel in those seconds is refused
+    /// too (counted in [`ChannelCalls::refused`]).
+    pub fn hold_channel(&self, channel: &str, secs: u64) {
+        self.inner()
+            .channel_calls
+            .entry(channel.to_string())
+            .or_default()
+            .hold_next_secs = Some(secs);
     }
 
     pub fn shutdown(self) {
@@ -436,7 +453,8 @@ async fn usergroups_users_list(
 }
 
 /// A message as `conversations.history` and `conversations.replies` return it, with
-/// its `metadata` (Slack returns the metadata an app posted to that app).
+/// its `metadata` (Slack returns the metadata an app posted to that app) and top-level
+/// `blocks`.
 fn history_entry(message: &PostedMessage) -> Value {
     let mut entry = json!({
         "type": "message",
@@ -449,6 +467,9 @@ fn history_entry(message: &PostedMessage) -> Value {
     }
     if !message.body["metadata"].is_null() {
         entry["metadata"] = message.body["metadata"].clone();
+    }
+    if !message.body["blocks"].is_null() {
+        entry["blocks"] = message.body["blocks"].clone();
     }
     entry
 }
@@ -600,9 +621,20 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
     if inner.channel_rate && method != "chat.postEphemeral" {
         let now = Instant::now();
         let calls = inner.channel_calls.entry(channel.clone()).or_default();
-        if calls
-            .last
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        if let Some(secs) = calls.hold_next_secs.take() {
+            calls.refused += 1;
+            calls.held_until = Some(now + Duration::from_secs(secs));
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, secs.to_string())],
+                Json(json!({ "ok": false, "error": "ratelimited" })),
+            )
+                .into_response();
+        }
+        if calls.held_until.is_some_and(|until| now < until)
+            || calls
+                .last
+                .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
         {
             calls.refused += 1;
             return (
@@ -802,7 +834,16 @@ async fn response_url(
     body: axum::body::Bytes,
 ) -> Response {
     shared.count("response_url");
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+    let delay = shared.lock().answer_delay;
+    let response = take_response(&shared, &id, &body);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+fn take_response(shared: &Shared, id: &str, body: &[u8]) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
     let mut inner = shared.lock();
@@ -819,7 +860,7 @@ async fn response_url(
             }
         };
     }
-    let Some(target) = inner.responses.get_mut(&id) else {
+    let Some(target) = inner.responses.get_mut(id) else {
         return response_error("invalid_url");
     };
     if target.expired {
