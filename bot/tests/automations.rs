@@ -23,7 +23,6 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::BodyExt as _;
 use opsbot::{
     app::App,
@@ -34,10 +33,10 @@ use opsbot::{
 use opsbot_commands::Catalog;
 use opsbot_fakes::slack::{FakeSlack, PostedMessage};
 use serde_json::json;
-use sha2::Sha256;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
+use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
 use opsbot_fakes::{HealthyProber as Healthy, RecordingRuntime as Recorder};
 
 const BOT_TOKEN: &str = "xoxb-automation-test-token";
@@ -411,6 +410,11 @@ impl Harness {
     }
 }
 
+/// `body` to `path`, signed now with this app's signing secret.
+fn signed(path: &str, body: &str) -> Request<Body> {
+    slack_request::signed(SIGNING_SECRET, path, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_restarts_its_service_as_the_automation_and_the_cooldown_refuses_the_next() {
     let bot = Harness::start().await;
@@ -512,7 +516,7 @@ async fn a_paused_automation_does_nothing_until_it_is_resumed() {
     // Resuming lets automatic actions happen again: it is confirmed first.
     bot.slash(ALICE, "/automation", "resume restarter").await;
     let ask = bot.wait_for_confirmation().await;
-    let confirm = value_of("confirm ", &ask);
+    let confirm = &ask.button_value("confirm ");
     bot.press(ALICE, &ask, &confirm).await;
     bot.wait_for_text("Automation `restarter` acts again", 1)
         .await;
@@ -549,45 +553,3 @@ async fn a_failing_runbook_escalates_at_once() {
 }
 
 // --- helpers ----------------------------------------------------------------------------
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Signed as Slack signs (its documentation, not opsbot's code).
-fn signed(path: &str, body: &str) -> Request<Body> {
-    let timestamp = now();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
-    Request::post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature)
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(k, v);
-    }
-    serializer.finish()
-}
-
-fn next_id() -> u64 {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed) as u64
-}
-
-fn value_of(prefix: &str, message: &PostedMessage) -> String {
-    message
-        .button_values()
-        .into_iter()
-        .find(|v| v.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}…` button on {}", message.content()))
-}

@@ -30,15 +30,14 @@ use std::{
 };
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use hmac::{Hmac, KeyInit, Mac as _};
 use opsbot::store::scratch;
+use opsbot_fakes::slack_request::slack_signature;
 use opsbot_fakes::{
     discord::{FakeDiscord, Origin},
     free_port,
     slack::FakeSlack,
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 const SLACK_BOT_TOKEN: &str = "xoxb-inbox-test-token";
 const SLACK_SIGNING_SECRET: &str = "inbox-test-signing-secret";
@@ -190,10 +189,7 @@ impl Signed {
         }
         let body = form.finish();
         let timestamp = jiff::Timestamp::now().as_second();
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(SLACK_SIGNING_SECRET.as_bytes()).unwrap();
-        mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-        let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+        let signature = slack_signature(SLACK_SIGNING_SECRET, timestamp, &body);
         Self {
             path: "/slack/commands",
             content_type: "application/x-www-form-urlencoded",

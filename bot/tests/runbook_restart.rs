@@ -18,10 +18,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hmac::{Hmac, KeyInit, Mac as _};
-use opsbot_fakes::{free_port, slack::FakeSlack};
+use opsbot_fakes::{
+    free_port,
+    slack::FakeSlack,
+    slack_request::{form, slack_signature},
+};
 use serde_json::json;
-use sha2::Sha256;
 use sqlx::Row as _;
 
 const BOT_TOKEN: &str = "xoxb-runbook-restart-token";
@@ -171,9 +173,7 @@ fn post(
 /// POSTs a form body signed the way Slack signs.
 fn post_signed(port: u16, path: &str, body: &str) {
     let timestamp = jiff::Timestamp::now().as_second();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
+    let signature = slack_signature(SIGNING_SECRET, timestamp, body);
     let status = post(
         port,
         path,
@@ -185,14 +185,6 @@ fn post_signed(port: u16, path: &str, body: &str) {
         body,
     );
     assert_eq!(status, Some(200), "{path}");
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(k, v);
-    }
-    serializer.finish()
 }
 
 fn slash(port: u16, text: &str, response_url: &str, trigger: usize) {

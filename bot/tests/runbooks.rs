@@ -23,7 +23,6 @@ use axum::{
     http::{HeaderMap, Request, StatusCode},
     routing::post,
 };
-use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::BodyExt as _;
 use opsbot::{
     app::App,
@@ -34,10 +33,10 @@ use opsbot::{
 use opsbot_commands::Catalog;
 use opsbot_fakes::slack::{FakeSlack, PostedMessage};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
+use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
 use opsbot_fakes::{HealthyProber as Healthy, RecordingRuntime as Recorder};
 
 const BOT_TOKEN: &str = "xoxb-runbook-test-token";
@@ -335,46 +334,9 @@ impl Harness {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Signed as Slack signs (its documentation, not opsbot's code).
+/// `body` to `path`, signed now with this app's signing secret.
 fn signed(path: &str, body: &str) -> Request<Body> {
-    let timestamp = now();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
-    Request::post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature)
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(k, v);
-    }
-    serializer.finish()
-}
-
-fn next_id() -> u64 {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed) as u64
-}
-
-fn value_of(prefix: &str, message: &PostedMessage) -> String {
-    message
-        .button_values()
-        .into_iter()
-        .find(|v| v.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}…` button on {}", message.content()))
+    slack_request::signed(SIGNING_SECRET, path, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,7 +376,7 @@ async fn a_run_is_confirmed_then_ticks_through_its_steps_in_one_living_message()
         .wait_for("asking to confirm", |m| m.content().contains("Confirm"))
         .await;
     assert_eq!(bot.admin.count(), 0, "nothing runs before the confirmation");
-    bot.press(ALICE, &ask, &value_of("confirm ", &ask)).await;
+    bot.press(ALICE, &ask, &ask.button_value("confirm ")).await;
     let root = bot
         .wait_for("with the run's living message", |m| {
             m.thread_ts.is_none() && m.content().contains("run #1")
@@ -432,7 +394,7 @@ async fn a_run_is_confirmed_then_ticks_through_its_steps_in_one_living_message()
         bot.runtime.actions().is_empty(),
         "the restart waits for Done"
     );
-    let done = value_of("runbook done ", &manual);
+    let done = &manual.button_value("runbook done ");
     bot.press(BOB, &manual, &done).await;
     bot.wait_for("saying the run finished", |m| {
         m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.content().contains("finished")
@@ -534,7 +496,7 @@ async fn a_starter_without_restart_rights_cannot_restart_through_a_runbook() {
             m.content().contains("Confirm")
         })
         .await;
-    bot.press(CAROL, &ask, &value_of("confirm ", &ask)).await;
+    bot.press(CAROL, &ask, &ask.button_value("confirm ")).await;
     let refused = bot
         .wait_for("refusing the run", |m| {
             m.content().contains("may not run every step")

@@ -16,7 +16,6 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::BodyExt as _;
 use opsbot::{
     app::App,
@@ -30,10 +29,12 @@ use opsbot_fakes::{
     slack_socket::FakeSocketMode,
 };
 use serde_json::{Value, json};
-use sha2::Sha256;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
+use opsbot_fakes::slack_request::{
+    self as slack_request, button_body, form, now, request, slack_signature, slash_body,
+};
 use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -299,111 +300,6 @@ impl Harness {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Slack's signature, computed here from its documentation (not with opsbot's code).
-fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-fn request(path: &str, body: &str, headers: &[(&str, String)]) -> Request<Body> {
-    let content_type = if path == "/slack/events" || path.starts_with("/alerts") {
-        "application/json"
-    } else {
-        "application/x-www-form-urlencoded"
-    };
-    let mut builder = Request::post(path).header("content-type", content_type);
-    for (name, value) in headers {
-        builder = builder.header(*name, value);
-    }
-    builder.body(Body::from(body.to_string())).unwrap()
-}
-
-/// A request signed with the app's signing secret at `timestamp`, as Slack sends it.
-fn signed(path: &str, body: &str, timestamp: i64) -> Request<Body> {
-    request(
-        path,
-        body,
-        &[
-            ("x-slack-request-timestamp", timestamp.to_string()),
-            (
-                "x-slack-signature",
-                slack_signature(SIGNING_SECRET, timestamp, body),
-            ),
-        ],
-    )
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(k, v);
-    }
-    serializer.finish()
-}
-
-static TRIGGER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-fn next_id() -> u64 {
-    TRIGGER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-/// The form Slack posts for a slash command
-/// (https://api.slack.com/interactivity/slash-commands#app_command_handling).
-fn slash_body(user: &str, channel: &str, command: &str, text: &str, response_url: &str) -> String {
-    let trigger = format!("{}.47445629121.803a0bc887a14d10d2c447fce8b6703c", next_id());
-    form(&[
-        ("token", "gIkuvaNzQIHg97ATvDxqgjtO"),
-        ("team_id", "T0001"),
-        ("team_domain", "example"),
-        ("channel_id", channel),
-        ("channel_name", "ops"),
-        ("user_id", user),
-        ("user_name", &user.to_lowercase()),
-        ("command", command),
-        ("text", text),
-        ("api_app_id", "A0OPSBOT"),
-        ("response_url", response_url),
-        ("trigger_id", &trigger),
-    ])
-}
-
-/// The `payload` Slack posts for a block action
-/// (https://api.slack.com/reference/interaction-payloads/block-actions).
-fn button_body(user: &str, message: &PostedMessage, command: &str, response_url: &str) -> String {
-    let mut posted =
-        json!({"type": "message", "ts": message.ts, "text": message.text(), "bot_id": "B0FAKE"});
-    if let Some(thread) = &message.thread_ts {
-        posted["thread_ts"] = json!(thread);
-    }
-    let id = next_id();
-    let payload = json!({
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "example"},
-        "user": {"id": user, "username": user.to_lowercase(), "team_id": "T0001"},
-        "api_app_id": "A0OPSBOT",
-        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-        "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
-        "trigger_id": format!("{id}.47445629121.e1b9"),
-        "channel": {"id": message.channel, "name": "ops"},
-        "message": posted,
-        "response_url": response_url,
-        "actions": [{
-            "type": "button", "action_id": "opsbot:0", "block_id": "b0",
-            "text": {"type": "plain_text", "text": "press"},
-            "value": command, "action_ts": format!("1700000100.{id:06}")
-        }]
-    });
-    form(&[("payload", &payload.to_string())])
-}
-
 fn alertmanager(status: &str) -> String {
     let ends = if status == "firing" {
         "0001-01-01T00:00:00Z"
@@ -428,15 +324,12 @@ fn alertmanager(status: &str) -> String {
     .to_string()
 }
 
-fn value_of(button_prefix: &str, message: &PostedMessage) -> String {
-    message
-        .button_values()
-        .into_iter()
-        .find(|v| v.starts_with(button_prefix))
-        .unwrap_or_else(|| panic!("no `{button_prefix}…` button on {}", message.content()))
-}
-
 // --- tests ------------------------------------------------------------------------------
+
+/// `body` to `path`, signed with this app's signing secret at `timestamp`.
+fn signed(path: &str, body: &str, timestamp: i64) -> Request<Body> {
+    slack_request::signed_at(SIGNING_SECRET, path, body, timestamp)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_slash_command_is_acknowledged_then_answered_in_the_channel() {
@@ -581,7 +474,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
         .await;
     assert_eq!(ask.channel, OPS);
     // The destructive button asks "are you sure?" in Slack before it is sent.
-    let confirm = value_of("confirm ", &ask);
+    let confirm = &ask.button_value("confirm ");
     let attachment = ask.body["attachments"][0].to_string();
     assert!(attachment.contains(r#""confirm":{"#), "{attachment}");
     assert_eq!(bot.press(ALICE, &ask, &confirm).await, StatusCode::OK);
@@ -595,7 +488,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
         Some(ask.ts.as_str()),
         "answers in the thread of the pressed message"
     );
-    let approve = value_of("approve ", &approval);
+    let approve = &approval.button_value("approve ");
     // The requester cannot approve their own request: told privately, nothing runs.
     assert_eq!(bot.press(ALICE, &approval, &approve).await, StatusCode::OK);
     let refusal = bot
@@ -656,7 +549,7 @@ async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is
         })
         .await;
     assert!(root.text().contains("Incident #"), "{}", root.text());
-    let ack = value_of("incident ack ", &root);
+    let ack = &root.button_value("incident ack ");
     assert!(
         root.button_values()
             .contains(&"restart wrkhrs-gateway".to_string())
@@ -922,7 +815,7 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
     })
     .await;
     // A button press envelope goes through the same pipeline.
-    let confirm = value_of("confirm ", &ask);
+    let confirm = &ask.button_value("confirm ");
     let payload: Value = {
         let body = button_body(ALICE, &ask, &confirm, &bot.slack.response_url(OPS, ALICE));
         let form: std::collections::HashMap<String, String> =

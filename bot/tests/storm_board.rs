@@ -15,7 +15,6 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::BodyExt as _;
 use opsbot::{
     app::App,
@@ -25,12 +24,12 @@ use opsbot::{
     server,
 };
 use opsbot_commands::{Catalog, Platform, Reply};
+use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
 use opsbot_fakes::{
     HealthyProber, RecordingRuntime,
     slack::{FakeSlack, PostedMessage},
 };
 use serde_json::json;
-use sha2::Sha256;
 use tower::ServiceExt as _;
 
 const BOT_TOKEN: &str = "xoxb-test-bot-token";
@@ -315,33 +314,9 @@ fn ids_in(content: &str) -> Vec<i64> {
     ids
 }
 
+/// `body` to `path`, signed now with this app's signing secret.
 fn signed(path: &str, body: &str) -> Request<Body> {
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SIGNING_SECRET.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    let signature = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
-    Request::post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature)
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        serializer.append_pair(k, v);
-    }
-    serializer.finish()
-}
-
-fn next_id() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    slack_request::signed(SIGNING_SECRET, path, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,8 @@
 //! * [`journal_gateway::FakeJournalGateway`]: systemd-journal-gatewayd's `/entries` (JSON
 //!   and text, `Range`, field matches) and `/machine`;
 //! * [`slack::FakeSlack`]: the Slack Web API methods opsbot calls, with 429/5xx injection,
-//!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket.
+//!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket; [`slack_request`]
+//!   builds the signed requests Slack sends to an app (slash commands, button presses).
 //!
 //! * [`discord::FakeDiscord`]: the Discord REST API calls opsbot makes (messages,
 //!   threads, interaction callbacks and webhooks, command registration, `GET /gateway`),
@@ -42,6 +43,7 @@ mod port;
 pub mod prober;
 pub mod runtime;
 pub mod slack;
+pub mod slack_request;
 pub mod slack_socket;
 pub mod systemd;
 

@@ -79,6 +79,15 @@ impl PostedMessage {
     }
 
     /// The `value`s of every button in the message (the command text each press runs).
+    /// The value of the first button whose value starts with `prefix`; panics naming
+    /// the message when there is none.
+    pub fn button_value(&self, prefix: &str) -> String {
+        self.button_values()
+            .into_iter()
+            .find(|v| v.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}…` button on {}", self.content()))
+    }
+
     pub fn button_values(&self) -> Vec<String> {
         let mut values = Vec::new();
         collect_values(&self.body, &mut values);
