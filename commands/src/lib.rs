@@ -9,6 +9,11 @@
 //! world only through the traits in [`context`], which the `opsbot` binary implements
 //! (and wires to adapters). Chat text is tokenized here and never reaches a shell.
 
+// Lets `tests/fakes/src/runtime.rs`, compiled into this crate's tests, name this crate
+// as every other crate does.
+#[cfg(test)]
+extern crate self as opsbot_commands;
+
 pub mod automations;
 pub mod builtin;
 pub mod catalog;

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use super::{
     cost_period::{self, BudgetLevel, CostPeriod, Window, budget_for, forecast, money},
-    testing::{FakeProber, FakeRuntime, run_with_costs, service},
+    testing::{FakeProber, RecordingRuntime, run_with_costs, service},
 };
 use crate::{
     Catalog, Reply, Service, Status,
@@ -146,7 +146,7 @@ async fn cost(text: &str, catalog: &Catalog, costs: &ScriptedCosts) -> Reply {
         text,
         catalog,
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
         costs,
     )
     .await
@@ -415,7 +415,7 @@ async fn a_service_without_cost_sources_is_refused_with_the_reason() {
         "cost mlflow",
         &catalog,
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
         &costs,
     )
     .await

@@ -7,7 +7,7 @@ use crate::{
     context::{HealthLevel, Revision, RuntimeError, RuntimeView},
 };
 
-use super::testing::{FakeProber, FakeRuntime, run, service};
+use super::testing::{FakeProber, RecordingRuntime, run, service};
 
 fn catalog() -> Catalog {
     Catalog::new(vec![
@@ -32,7 +32,7 @@ async fn overview_lists_every_service_worst_first() {
             HealthLevel::Warning,
             "0.2 req/s ≥ 0.1 req/s (warn)",
         );
-    let reply = run("health", &catalog(), &prober, &FakeRuntime::default())
+    let reply = run("health", &catalog(), &prober, &RecordingRuntime::default())
         .await
         .unwrap();
     let text = reply.to_plain_text();
@@ -69,7 +69,7 @@ async fn overview_filters_by_environment() {
         "health --env staging",
         &catalog(),
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
     )
     .await
     .unwrap();
@@ -80,7 +80,7 @@ async fn overview_filters_by_environment() {
         "health --env qa",
         &catalog(),
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
     )
     .await
     .unwrap_err();
@@ -101,7 +101,7 @@ async fn every_check_runs_at_once() {
     }
     let catalog = Catalog::new(services).unwrap();
     let started = Instant::now();
-    let reply = run("health", &catalog, &prober, &FakeRuntime::default())
+    let reply = run("health", &catalog, &prober, &RecordingRuntime::default())
         .await
         .unwrap();
     assert!(
@@ -119,9 +119,14 @@ async fn a_hanging_probe_is_cut_by_the_safety_net() {
     // Longer than the check's 5 s timeout plus the safety margin.
     let prober = FakeProber::default().slow("hangs", Duration::from_secs(3_600));
     tokio::time::pause();
-    let reply = run("health stuck", &catalog, &prober, &FakeRuntime::default())
-        .await
-        .unwrap();
+    let reply = run(
+        "health stuck",
+        &catalog,
+        &prober,
+        &RecordingRuntime::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply.status, Status::Danger);
     assert_eq!(reply.lines[0], "❌ hangs — timed out after 5s");
 }
@@ -129,14 +134,11 @@ async fn a_hanging_probe_is_cut_by_the_safety_net() {
 #[tokio::test]
 async fn detail_shows_checks_and_the_runtime_view() {
     let prober = FakeProber::default().answer("ollama version", HealthLevel::Ok, "200 in 4 ms");
-    let runtime = FakeRuntime {
-        inspect: Ok(RuntimeView {
-            level: HealthLevel::Warning,
-            summary: "active (running), restarted 3 times".into(),
-            details: vec!["last exit: code 137".into()],
-        }),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_inspect(Ok(RuntimeView {
+        level: HealthLevel::Warning,
+        summary: "active (running), restarted 3 times".into(),
+        details: vec!["last exit: code 137".into()],
+    }));
     let reply = run("health ollama", &catalog(), &prober, &runtime)
         .await
         .unwrap();
@@ -155,13 +157,10 @@ async fn detail_shows_checks_and_the_runtime_view() {
 
 #[tokio::test]
 async fn an_unreachable_runtime_is_critical_and_unsupported_is_a_note() {
-    let runtime = FakeRuntime {
-        inspect: Err(RuntimeError::Unreachable {
-            what: "the Docker Engine".into(),
-            reason: "connection refused".into(),
-        }),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_inspect(Err(RuntimeError::Unreachable {
+        what: "the Docker Engine".into(),
+        reason: "connection refused".into(),
+    }));
     let reply = run(
         "health gateway",
         &catalog(),
@@ -177,11 +176,13 @@ async fn an_unreachable_runtime_is_critical_and_unsupported_is_a_note() {
             .contains("❌ runtime — the Docker Engine is unreachable")
     );
 
+    let uninspectable = RecordingRuntime::default()
+        .with_inspect(Err(RuntimeError::NotSupported("cannot inspect".into())));
     let reply = run(
         "health gateway",
         &catalog(),
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &uninspectable,
     )
     .await
     .unwrap();
@@ -201,12 +202,9 @@ async fn a_runtime_that_cannot_be_inspected_fails_the_command() {
     let prober = FakeProber::default()
         .answer("ollama version", HealthLevel::Ok, "200 in 4 ms")
         .answer("models installed", HealthLevel::Ok, "3 models");
-    let runtime = FakeRuntime {
-        inspect: Err(RuntimeError::Failed(
+    let runtime = RecordingRuntime::default().with_inspect(Err(RuntimeError::Failed(
             "the Kubernetes API server at https://k8s rejected opsbot's credentials (401 Unauthorized: Unauthorized)".into(),
-        )),
-        ..FakeRuntime::default()
-    };
+        )));
     let reply = run("health ollama", &catalog(), &prober, &runtime)
         .await
         .unwrap();
@@ -247,18 +245,12 @@ async fn the_gate_offers_rollback_when_a_restarted_service_is_critical() {
         HealthLevel::Critical,
         "HTTP 503, expected 200 (3 ms)",
     );
-    let runtime = FakeRuntime {
-        history: Ok(revisions()),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_history(Ok(revisions()));
     let reply = run("restart ollama", &catalog(), &prober, &runtime)
         .await
         .unwrap();
     let text = reply.to_plain_text();
-    assert_eq!(
-        runtime.actions.lock().unwrap().as_slice(),
-        ["restart ollama"]
-    );
+    assert_eq!(runtime.actions().as_slice(), ["restart ollama"]);
     assert_eq!(reply.status, Status::Warning, "{text}");
     assert_eq!(reply.title, "Restart ollama: done — ollama is unhealthy");
     assert!(text.contains("❌ models installed — HTTP 503"), "{text}");
@@ -280,7 +272,7 @@ async fn the_gate_offers_no_rollback_without_history_and_stays_quiet_when_health
         "restart ollama",
         &catalog(),
         &prober,
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
     )
     .await
     .unwrap();
@@ -291,7 +283,7 @@ async fn the_gate_offers_no_rollback_without_history_and_stays_quiet_when_health
         "restart gateway",
         &catalog(),
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
     )
     .await
     .unwrap();

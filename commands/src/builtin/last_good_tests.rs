@@ -8,7 +8,7 @@ use crate::{
 };
 
 use super::super::testing::{
-    FakeProber, FakeRuntime, MemoryKnownGood, run_with_known_good, service,
+    FakeProber, MemoryKnownGood, RecordingRuntime, run_with_known_good, service,
 };
 
 fn catalog() -> Catalog {
@@ -31,15 +31,12 @@ fn revision(number: i64, id: &str, image: &str, current: bool) -> Revision {
 }
 
 /// #3 (rs-a) healthy, #4 (rs-b) a crash-looping release, #5 (rs-c) that release restarted.
-fn after_a_bad_release() -> FakeRuntime {
-    FakeRuntime {
-        history: Ok(vec![
-            revision(3, "rs-a", "app:1.2", false),
-            revision(4, "rs-b", "app:1.3", false),
-            revision(5, "rs-c", "app:1.3", true),
-        ]),
-        ..FakeRuntime::default()
-    }
+fn after_a_bad_release() -> RecordingRuntime {
+    RecordingRuntime::default().with_history(Ok(vec![
+        revision(3, "rs-a", "app:1.2", false),
+        revision(4, "rs-b", "app:1.3", false),
+        revision(5, "rs-c", "app:1.3", true),
+    ]))
 }
 
 fn commands(reply: &Reply) -> Vec<&str> {
@@ -48,13 +45,10 @@ fn commands(reply: &Reply) -> Vec<&str> {
 
 /// Restarts ollama while #3 (rs-a) runs and passes the gate.
 async fn pass_gate_on_rs_a(known_good: &MemoryKnownGood) {
-    let healthy = FakeRuntime {
-        history: Ok(vec![
-            revision(2, "rs-z", "app:1.1", false),
-            revision(3, "rs-a", "app:1.2", true),
-        ]),
-        ..FakeRuntime::default()
-    };
+    let healthy = RecordingRuntime::default().with_history(Ok(vec![
+        revision(2, "rs-z", "app:1.1", false),
+        revision(3, "rs-a", "app:1.2", true),
+    ]));
     run_with_known_good(
         "restart ollama",
         &catalog(),
@@ -121,10 +115,7 @@ async fn rollback_to_last_good_goes_to_its_current_number() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        runtime.actions.lock().unwrap().as_slice(),
-        ["rollback ollama Some(3)"]
-    );
+    assert_eq!(runtime.actions().as_slice(), ["rollback ollama --to 3"]);
     let text = reply.to_plain_text();
     assert!(
         text.contains("#3 is the last revision known good: it passed the health gate just now (after a command of Tester)"),
@@ -136,14 +127,11 @@ async fn rollback_to_last_good_goes_to_its_current_number() {
     // one running, so there is nowhere "last good" to go.
     let known_good = MemoryKnownGood::default();
     pass_gate_on_rs_a(&known_good).await;
-    let renumbered = FakeRuntime {
-        history: Ok(vec![
-            revision(4, "rs-b", "app:1.3", false),
-            revision(5, "rs-c", "app:1.3", false),
-            revision(6, "rs-a", "app:1.2", true),
-        ]),
-        ..FakeRuntime::default()
-    };
+    let renumbered = RecordingRuntime::default().with_history(Ok(vec![
+        revision(4, "rs-b", "app:1.3", false),
+        revision(5, "rs-c", "app:1.3", false),
+        revision(6, "rs-a", "app:1.2", true),
+    ]));
     let error = run_with_known_good(
         "rollback ollama --to last-good",
         &catalog(),
@@ -159,7 +147,7 @@ async fn rollback_to_last_good_goes_to_its_current_number() {
             .starts_with("the only revision of ollama known good (#3 when it passed just now, app:1.2) is the one running now"),
         "{error}"
     );
-    assert!(renumbered.actions.lock().unwrap().is_empty());
+    assert!(renumbered.actions().is_empty());
 }
 
 #[tokio::test]
@@ -194,15 +182,12 @@ async fn without_a_known_good_revision_the_error_says_why() {
             .contains("gateway has no health checks, so no revision ever passes the health gate"),
         "{error}"
     );
-    assert!(runtime.actions.lock().unwrap().is_empty());
+    assert!(runtime.actions().is_empty());
 }
 
 #[tokio::test]
 async fn a_failed_rollout_offers_rollback_even_without_health_checks() {
-    let runtime = FakeRuntime {
-        failure: Some("the rollout did not finish within 10m".into()),
-        ..after_a_bad_release()
-    };
+    let runtime = after_a_bad_release().failing("the rollout did not finish within 10m");
     let known_good = MemoryKnownGood::default();
     let error = run_with_known_good(
         "restart gateway",
@@ -242,10 +227,7 @@ async fn a_failed_rollout_offers_rollback_even_without_health_checks() {
     );
 
     // Without history (compose, systemd) there is nothing to offer.
-    let no_history = FakeRuntime {
-        failure: Some("timed out".into()),
-        ..FakeRuntime::default()
-    };
+    let no_history = RecordingRuntime::default().failing("timed out");
     let error = run_with_known_good(
         "restart gateway",
         &catalog(),

@@ -73,6 +73,12 @@ mod health_tests;
 mod rollback_tests;
 #[cfg(test)]
 mod testing;
+// The workspace's one recording runtime (`tests/fakes/src/runtime.rs`), compiled into this
+// crate's tests so that it implements this copy of `Runtime`.
+#[cfg(test)]
+#[allow(dead_code)] // what only other crates' tests use
+#[path = "../../../tests/fakes/src/runtime.rs"]
+mod recording_runtime;
 
 use crate::command::Command;
 #[cfg(doc)]

@@ -6,7 +6,7 @@ use crate::{
     language,
 };
 
-use super::testing::{FakeProber, FakeRuntime, run, service};
+use super::testing::{FakeProber, RecordingRuntime, run, service};
 
 fn catalog() -> Catalog {
     Catalog::new(vec![service("orchestration", "prod", &[])]).unwrap()
@@ -31,35 +31,32 @@ fn only_list_is_read_only() {
 #[tokio::test]
 async fn list_shows_revisions_newest_first() {
     let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(3);
-    let runtime = FakeRuntime {
-        history: Ok(vec![
-            Revision {
-                number: 3,
-                id: None,
-                images: vec!["registry/app:1.2".into()],
-                created: Some(hour_ago),
-                change_cause: None,
-                current: false,
-            },
-            Revision {
-                number: 4,
-                id: None,
-                images: vec!["registry/app:1.3".into()],
-                created: Some(hour_ago),
-                change_cause: Some("deploy 1.3".into()),
-                current: false,
-            },
-            Revision {
-                number: 5,
-                id: None,
-                images: vec!["registry/app:1.4".into(), "sidecar:2".into()],
-                created: None,
-                change_cause: Some("deploy 1.4".into()),
-                current: true,
-            },
-        ]),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_history(Ok(vec![
+        Revision {
+            number: 3,
+            id: None,
+            images: vec!["registry/app:1.2".into()],
+            created: Some(hour_ago),
+            change_cause: None,
+            current: false,
+        },
+        Revision {
+            number: 4,
+            id: None,
+            images: vec!["registry/app:1.3".into()],
+            created: Some(hour_ago),
+            change_cause: Some("deploy 1.3".into()),
+            current: false,
+        },
+        Revision {
+            number: 5,
+            id: None,
+            images: vec!["registry/app:1.4".into(), "sidecar:2".into()],
+            created: None,
+            change_cause: Some("deploy 1.4".into()),
+            current: true,
+        },
+    ]));
     let reply = run(
         "rollback orchestration --list",
         &catalog(),
@@ -79,20 +76,14 @@ async fn list_shows_revisions_newest_first() {
         "• #4 — `registry/app:1.3` — 3h ago — deploy 1.3"
     );
     assert_eq!(reply.buttons[0].command, "rollback orchestration --to 4");
-    assert!(
-        runtime.actions.lock().unwrap().is_empty(),
-        "listing changes nothing"
-    );
+    assert!(runtime.actions().is_empty(), "listing changes nothing");
 }
 
 #[tokio::test]
 async fn list_without_history_says_so() {
-    let runtime = FakeRuntime {
-        history: Err(RuntimeError::NotSupported(
-            "compose keeps no revision history".into(),
-        )),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_history(Err(RuntimeError::NotSupported(
+        "compose keeps no revision history".into(),
+    )));
     let err = run(
         "rollback orchestration --list",
         &catalog(),
@@ -132,14 +123,11 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         change_cause: None,
         current,
     };
-    let runtime = FakeRuntime {
-        history: Ok(vec![
-            revision(3, false),
-            revision(4, false),
-            revision(5, true),
-        ]),
-        ..FakeRuntime::default()
-    };
+    let runtime = RecordingRuntime::default().with_history(Ok(vec![
+        revision(3, false),
+        revision(4, false),
+        revision(5, true),
+    ]));
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
     let error = super::rollback::COMMAND
         .precheck(&parse("rollback orchestration --to 99"), &runtime)
@@ -158,13 +146,10 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         .await
         .unwrap();
     // When the history cannot be read now, the run decides (and says why).
-    let unreachable = FakeRuntime {
-        history: Err(RuntimeError::Unreachable {
-            what: "the API server".into(),
-            reason: "refused".into(),
-        }),
-        ..FakeRuntime::default()
-    };
+    let unreachable = RecordingRuntime::default().with_history(Err(RuntimeError::Unreachable {
+        what: "the API server".into(),
+        reason: "refused".into(),
+    }));
     super::rollback::COMMAND
         .precheck(&parse("rollback orchestration --to 99"), &unreachable)
         .await

@@ -1,21 +1,20 @@
-//! Test doubles for command tests: a scripted [`Prober`], a scripted [`Runtime`], an
-//! access view that allows everything, and a helper that parses and runs a line of text.
-//!
-//! The other crates' tests share one recording runtime, `opsbot_fakes::RecordingRuntime`.
-//! These unit tests cannot: `opsbot-fakes` depends on `opsbot-commands`, so in this
-//! crate's test build its `Runtime` impl is for a second copy of the trait.
+//! Test doubles for command tests: a scripted [`Prober`], an access view that allows
+//! everything, and a helper that parses and runs a line of text. The runtime is the
+//! workspace's one recording runtime, `opsbot_fakes::RecordingRuntime`, whose source
+//! `builtin/mod.rs` compiles into this crate's tests (see its top-of-file doc).
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use async_trait::async_trait;
 
+pub use super::recording_runtime::RecordingRuntime;
+
 use crate::{
     Actor, Catalog, CommandError, Ctx, Invocation, Platform, Registry, Reply, Service,
     catalog::{HealthCheck, HttpCheck},
     context::{
-        AccessView, ActionReport, AuditFilter, AuditQuery, AuditQueryError, AuditView,
-        CheckOutcome, GoodRevision, HealthLevel, KnownGood, LogChunk, LogQuery, NoProgress, Prober,
-        Progress, Revision, RoleDescription, Runtime, RuntimeError, RuntimeView,
+        AccessView, AuditFilter, AuditQuery, AuditQueryError, AuditView, CheckOutcome,
+        GoodRevision, HealthLevel, KnownGood, NoProgress, Prober, RoleDescription, Runtime,
     },
     language,
 };
@@ -63,77 +62,6 @@ impl Prober for FakeProber {
             detail,
             latency: delay,
         }
-    }
-}
-
-/// A runtime with scripted answers; actions are recorded and succeed.
-pub struct FakeRuntime {
-    pub inspect: Result<RuntimeView, RuntimeError>,
-    pub history: Result<Vec<Revision>, RuntimeError>,
-    pub logs: Result<Vec<LogChunk>, RuntimeError>,
-    pub actions: Mutex<Vec<String>>,
-    pub log_queries: Mutex<Vec<LogQuery>>,
-    /// When set, every action is reported failed with this summary (a rollout that did
-    /// not finish).
-    pub failure: Option<String>,
-}
-
-impl Default for FakeRuntime {
-    fn default() -> Self {
-        Self {
-            inspect: Err(RuntimeError::NotSupported("cannot inspect".into())),
-            history: Err(RuntimeError::NotSupported(
-                "keeps no revision history".into(),
-            )),
-            logs: Ok(vec![]),
-            actions: Mutex::new(vec![]),
-            log_queries: Mutex::new(vec![]),
-            failure: None,
-        }
-    }
-}
-
-impl FakeRuntime {
-    fn done(&self, action: String) -> Result<ActionReport, RuntimeError> {
-        self.actions.lock().unwrap().push(action);
-        Ok(ActionReport {
-            succeeded: self.failure.is_none(),
-            summary: self.failure.clone().unwrap_or_else(|| "done".into()),
-            details: vec![],
-        })
-    }
-}
-
-#[async_trait]
-impl Runtime for FakeRuntime {
-    async fn restart(&self, s: &Service, _: &dyn Progress) -> Result<ActionReport, RuntimeError> {
-        self.done(format!("restart {}", s.name))
-    }
-    async fn rollback(
-        &self,
-        s: &Service,
-        to: Option<i64>,
-        _: &dyn Progress,
-    ) -> Result<ActionReport, RuntimeError> {
-        self.done(format!("rollback {} {to:?}", s.name))
-    }
-    async fn scale(
-        &self,
-        s: &Service,
-        n: u32,
-        _: &dyn Progress,
-    ) -> Result<ActionReport, RuntimeError> {
-        self.done(format!("scale {} {n}", s.name))
-    }
-    async fn history(&self, _: &Service) -> Result<Vec<Revision>, RuntimeError> {
-        self.history.clone()
-    }
-    async fn logs(&self, _: &Service, query: &LogQuery) -> Result<Vec<LogChunk>, RuntimeError> {
-        self.log_queries.lock().unwrap().push(query.clone());
-        self.logs.clone()
-    }
-    async fn inspect(&self, _: &Service) -> Result<RuntimeView, RuntimeError> {
-        self.inspect.clone()
     }
 }
 

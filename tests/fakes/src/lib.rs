@@ -26,7 +26,8 @@
 //! And the doubles of opsbot's own seams, shared by every test crate:
 //!
 //! * [`RecordingRuntime`]: records `restart`/`rollback`/`scale` instead of performing
-//!   them (the one recording runtime of the bot's and the end-to-end tests);
+//!   them, or answers as a test scripts it (the one recording runtime of the workspace:
+//!   `opsbot-commands` compiles its source into its own unit tests);
 //! * [`HealthyProber`]: every health check passes.
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small

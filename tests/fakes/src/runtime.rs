@@ -1,13 +1,15 @@
 //! [`RecordingRuntime`]: the one recording stand-in for opsbot's runtimes (Kubernetes,
-//! docker compose, systemd) in the bot's and the end-to-end tests. It performs nothing:
-//! it records each action (`restart NAME`, `rollback NAME`, `rollback NAME --to N`,
-//! `scale NAME N`), answers `logs` with the chunks a test gave it (recording the
-//! queries), and keeps a two-revision history for Kubernetes targets only, as the real
-//! adapters do (compose and systemd keep none).
+//! docker compose, systemd) in every crate's tests. It performs nothing: it records each
+//! action (`restart NAME`, `rollback NAME`, `rollback NAME --to N`, `scale NAME N`),
+//! answers `logs` with the chunks a test gave it (recording the queries), and keeps a
+//! two-revision history for Kubernetes targets only, as the real adapters do (compose and
+//! systemd keep none). A test can script what it answers instead: a history, an inspection,
+//! a `logs` error, or actions that report a rollout that did not finish.
 //!
-//! (`opsbot-commands` keeps a scripted double of its own for its unit tests,
-//! `commands/src/builtin/testing.rs`: inside that crate's test build this crate's
-//! `Runtime` impl is for a second copy of `opsbot-commands`, so it cannot be used there.)
+//! `opsbot-commands` compiles this same file into its own unit tests (`#[path]` in
+//! `commands/src/builtin/mod.rs`, with `extern crate self as opsbot_commands`): this crate
+//! depends on `opsbot-commands`, so inside that crate's test build its `Runtime` impl
+//! would be for a second copy of the trait. Keep this file free of other `crate::` paths.
 
 use std::{sync::Mutex, time::Duration};
 
@@ -15,7 +17,9 @@ use async_trait::async_trait;
 use opsbot_commands::{
     Service,
     catalog::Target,
-    context::{ActionReport, LogChunk, LogQuery, Progress, Revision, Runtime, RuntimeError},
+    context::{
+        ActionReport, LogChunk, LogQuery, Progress, Revision, Runtime, RuntimeError, RuntimeView,
+    },
 };
 
 /// Records every runtime action instead of performing it.
@@ -28,6 +32,13 @@ pub struct RecordingRuntime {
     /// A restart reports progress twice this far apart, like a rollout that takes a
     /// while (zero: it finishes at once, silently).
     rollout: Duration,
+    /// Scripted answers; `None` keeps the default behaviour described above.
+    history: Option<Result<Vec<Revision>, RuntimeError>>,
+    inspect: Option<Result<RuntimeView, RuntimeError>>,
+    logs_error: Option<RuntimeError>,
+    /// When set, every action is recorded and reported failed with this summary (a
+    /// rollout that did not finish).
+    failure: Option<String>,
 }
 
 impl RecordingRuntime {
@@ -38,6 +49,36 @@ impl RecordingRuntime {
             rollout,
             ..Self::default()
         }
+    }
+
+    /// A runtime whose `history` answers `history`, whatever the target.
+    pub fn with_history(mut self, history: Result<Vec<Revision>, RuntimeError>) -> Self {
+        self.history = Some(history);
+        self
+    }
+
+    /// A runtime whose `inspect` answers `inspect`.
+    pub fn with_inspect(mut self, inspect: Result<RuntimeView, RuntimeError>) -> Self {
+        self.inspect = Some(inspect);
+        self
+    }
+
+    /// A runtime whose `logs` answers `chunks`.
+    pub fn with_logs(self, chunks: Vec<LogChunk>) -> Self {
+        self.set_logs(chunks);
+        self
+    }
+
+    /// A runtime whose `logs` fails with `error` (the query is still recorded).
+    pub fn with_logs_error(mut self, error: RuntimeError) -> Self {
+        self.logs_error = Some(error);
+        self
+    }
+
+    /// A runtime whose actions are recorded but report failure with `summary`.
+    pub fn failing(mut self, summary: &str) -> Self {
+        self.failure = Some(summary.into());
+        self
     }
 
     /// The actions recorded so far, in order.
@@ -53,8 +94,8 @@ impl RecordingRuntime {
     fn record(&self, action: String) -> Result<ActionReport, RuntimeError> {
         self.actions.lock().expect("lock").push(action);
         Ok(ActionReport {
-            succeeded: true,
-            summary: "done".into(),
+            succeeded: self.failure.is_none(),
+            summary: self.failure.clone().unwrap_or_else(|| "done".into()),
             details: vec![],
         })
     }
@@ -97,6 +138,9 @@ impl Runtime for RecordingRuntime {
     }
 
     async fn history(&self, service: &Service) -> Result<Vec<Revision>, RuntimeError> {
+        if let Some(history) = &self.history {
+            return history.clone();
+        }
         if !matches!(service.target, Target::Kubernetes { .. }) {
             return Err(RuntimeError::NotSupported(format!(
                 "{} keeps no revision history",
@@ -116,7 +160,20 @@ impl Runtime for RecordingRuntime {
 
     async fn logs(&self, _: &Service, query: &LogQuery) -> Result<Vec<LogChunk>, RuntimeError> {
         self.log_queries.lock().expect("lock").push(query.clone());
+        if let Some(error) = &self.logs_error {
+            return Err(error.clone());
+        }
         Ok(self.log_chunks.lock().expect("lock").clone())
+    }
+
+    async fn inspect(&self, service: &Service) -> Result<RuntimeView, RuntimeError> {
+        match &self.inspect {
+            Some(inspect) => inspect.clone(),
+            None => Err(RuntimeError::NotSupported(format!(
+                "opsbot cannot inspect {}",
+                service.target.describe()
+            ))),
+        }
     }
 }
 

@@ -5,17 +5,14 @@ use crate::{
     context::{LogChunk, RuntimeError},
 };
 
-use super::super::testing::{FakeProber, FakeRuntime, run, service};
+use super::super::testing::{FakeProber, RecordingRuntime, run, service};
 
 fn catalog() -> Catalog {
     Catalog::new(vec![service("assistant", "prod", &[])]).unwrap()
 }
 
-fn runtime(chunks: Vec<LogChunk>) -> FakeRuntime {
-    FakeRuntime {
-        logs: Ok(chunks),
-        ..FakeRuntime::default()
-    }
+fn runtime(chunks: Vec<LogChunk>) -> RecordingRuntime {
+    RecordingRuntime::default().with_logs(chunks)
 }
 
 #[tokio::test]
@@ -129,12 +126,9 @@ async fn empty_and_unsupported() {
     .await
     .unwrap();
     assert_eq!(reply.title, "No log lines of assistant in the last 5m");
-    let unsupported = FakeRuntime {
-        logs: Err(RuntimeError::NotSupported(
-            "opsbot cannot read logs of x".into(),
-        )),
-        ..FakeRuntime::default()
-    };
+    let unsupported = RecordingRuntime::default().with_logs_error(RuntimeError::NotSupported(
+        "opsbot cannot read logs of x".into(),
+    ));
     let err = run(
         "logs assistant",
         &catalog(),
