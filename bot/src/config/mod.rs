@@ -20,6 +20,7 @@ pub mod document;
 pub mod error;
 pub mod escalation;
 mod interpolate;
+pub mod investigator;
 pub mod kubernetes;
 pub mod leadership;
 pub mod load;
@@ -41,6 +42,7 @@ pub use cost::CostConfig;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
+pub use investigator::InvestigatorConfig;
 pub use escalation::EscalationPolicy;
 pub use leadership::{LeadershipBackend, LeadershipConfig};
 pub use load::{
