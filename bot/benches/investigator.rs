@@ -164,9 +164,14 @@ async fn main() {
         source: "bench.toml".into(),
     };
     let slack = Arc::new(TimedSlack::default());
-    let app = App::start_with_sinks(&loaded, router, Arc::new(HealthyProber), vec![slack.clone()])
-        .await
-        .expect("opsbot starts");
+    let app = App::start_with_sinks(
+        &loaded,
+        router,
+        Arc::new(HealthyProber),
+        vec![slack.clone()],
+    )
+    .await
+    .expect("opsbot starts");
     let http = server::router(app.server_state(&loaded.config));
     let mut first_words = Vec::new();
     let mut rounds = Vec::new();
@@ -218,14 +223,21 @@ async fn main() {
         };
         first_words.push(seen - opened);
         let arrivals = model.arrivals();
-        assert_eq!(arrivals.len(), requests_before + 3, "three requests per investigation");
+        assert_eq!(
+            arrivals.len(),
+            requests_before + 3,
+            "three requests per investigation"
+        );
         for pair in arrivals[requests_before..].windows(2) {
             rounds.push(pair[1] - pair[0]);
         }
         // Let the investigation finish (its audit record) before the next one.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    report("incident opened → first streamed words in chat", first_words);
+    report(
+        "incident opened → first streamed words in chat",
+        first_words,
+    );
     report("opsbot time per tool round (zero-latency model)", rounds);
     app.shutdown().await;
 }

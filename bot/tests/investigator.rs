@@ -158,7 +158,11 @@ impl Harness {
         let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
         let model = FakeOpenAi::start().await;
         let setup = Setup {
-            timeout_secs: if setup.timeout_secs == 0 { 20 } else { setup.timeout_secs },
+            timeout_secs: if setup.timeout_secs == 0 {
+                20
+            } else {
+                setup.timeout_secs
+            },
             ..setup
         };
         let text = config_text(&slack.api_url(), &model.base_url(), setup);
@@ -271,7 +275,10 @@ impl Harness {
             "event_id": format!("Ev0M{id}"), "event_time": now, "event": event
         })
         .to_string();
-        assert_eq!(self.send(signed("/slack/events", &body)).await, StatusCode::OK);
+        assert_eq!(
+            self.send(signed("/slack/events", &body)).await,
+            StatusCode::OK
+        );
     }
 
     async fn press(&self, user: &str, message: &PostedMessage, command: &str) {
@@ -364,7 +371,9 @@ impl Harness {
     }
 
     /// Waits until the investigation's own audit record (its reason names the model).
-    async fn wait_for_investigation_record(&self) -> (String, String, String, String, String, String) {
+    async fn wait_for_investigation_record(
+        &self,
+    ) -> (String, String, String, String, String, String) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(found) = self
@@ -437,8 +446,16 @@ async fn a_two_round_investigation_streams_one_message_with_restart_and_logs_but
     let root = bot.incident_root().await;
     bot.press(ALICE, &root, "incident investigate 1").await;
     let answer = bot.answer_in_thread(&root, "restart ollama").await;
-    assert!(answer.content().contains("GPU ran out of memory"), "{}", answer.content());
-    assert!(answer.content().contains("high"), "the confidence: {}", answer.content());
+    assert!(
+        answer.content().contains("GPU ran out of memory"),
+        "{}",
+        answer.content()
+    );
+    assert!(
+        answer.content().contains("high"),
+        "the confidence: {}",
+        answer.content()
+    );
     assert_eq!(
         answer.button_values(),
         ["restart ollama", "logs ollama"],
@@ -454,7 +471,11 @@ async fn a_two_round_investigation_streams_one_message_with_restart_and_logs_but
         .into_iter()
         .filter(|m| m.content().contains("🔎"))
         .collect();
-    assert_eq!(in_thread.len(), 1, "one investigation message: {in_thread:#?}");
+    assert_eq!(
+        in_thread.len(),
+        1,
+        "one investigation message: {in_thread:#?}"
+    );
     // Three rounds against the endpoint: the tools offered, their results sent back.
     let requests = bot.model.requests();
     assert_eq!(requests.len(), 3);
@@ -466,7 +487,10 @@ async fn a_two_round_investigation_streams_one_message_with_restart_and_logs_but
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert!(offered.contains(&"health") && offered.contains(&"logs"), "{offered:?}");
+    assert!(
+        offered.contains(&"health") && offered.contains(&"logs"),
+        "{offered:?}"
+    );
     assert!(!offered.contains(&"restart"), "{offered:?}");
     assert_eq!(
         bot.model.authorizations()[0].as_deref(),
@@ -476,19 +500,28 @@ async fn a_two_round_investigation_streams_one_message_with_restart_and_logs_but
     assert_eq!(round_one.len(), 2, "{round_one:?}");
     assert!(round_one[0].contains("[health ollama]"), "{round_one:?}");
     assert!(round_one[1].contains("CUDA error"), "{round_one:?}");
-    assert!(tool_messages(&requests[2]).iter().any(|m| m.contains("rollback ollama --list")));
+    assert!(
+        tool_messages(&requests[2])
+            .iter()
+            .any(|m| m.contains("rollback ollama --list"))
+    );
     // The evidence was read in the first request: the alert, health, logs, history.
     let brief = requests[0]["messages"][1]["content"].as_str().unwrap();
     assert!(brief.contains("[alert OllamaDown]"), "{brief}");
     assert!(brief.contains("[rollback ollama --list]"), "{brief}");
     // Each tool ran as Alice, audited; the investigation has its own record.
     let record = bot.wait_for_investigation_record().await;
-    assert_eq!((record.1.as_str(), record.2.as_str(), record.4.as_str()), (ALICE, "incident", "ok"));
+    assert_eq!(
+        (record.1.as_str(), record.2.as_str(), record.4.as_str()),
+        (ALICE, "incident", "ok")
+    );
     assert!(record.5.contains("tokens in 300 out 60"), "{}", record.5);
     assert!(record.5.contains("3 tool calls"), "{}", record.5);
     let audit = bot.audit().await;
     assert!(
-        audit.iter().any(|r| r.1 == ALICE && r.2 == "health" && r.3 == "allowed"
+        audit.iter().any(|r| r.1 == ALICE
+            && r.2 == "health"
+            && r.3 == "allowed"
             && r.5.contains("investigation #1")),
         "{audit:#?}"
     );
@@ -504,7 +537,10 @@ async fn a_two_round_investigation_streams_one_message_with_restart_and_logs_but
         m.button_values().iter().any(|v| v.starts_with("confirm "))
     })
     .await;
-    assert!(bot.runtime.actions().is_empty(), "nothing ran before the confirmation");
+    assert!(
+        bot.runtime.actions().is_empty(),
+        "nothing ran before the confirmation"
+    );
     bot.stop().await;
 }
 
@@ -522,14 +558,20 @@ async fn a_destructive_tool_call_is_refused_and_recorded() {
     let root = bot.incident_root().await;
     bot.press(ALICE, &root, "incident investigate 1").await;
     bot.answer_in_thread(&root, "restart ollama").await;
-    assert!(bot.runtime.actions().is_empty(), "the model restarted nothing");
+    assert!(
+        bot.runtime.actions().is_empty(),
+        "the model restarted nothing"
+    );
     let results = tool_messages(&bot.model.requests()[1]);
     assert!(results.iter().all(|r| r.contains("Refused")), "{results:?}");
     bot.wait_for_investigation_record().await;
     let audit = bot.audit().await;
     assert!(
-        audit.iter().any(|r| r.1 == ALICE && r.2 == "restart" && r.3 == "denied"
-            && r.4 == "not_run" && r.5.contains("refused tool call `restart`")),
+        audit.iter().any(|r| r.1 == ALICE
+            && r.2 == "restart"
+            && r.3 == "denied"
+            && r.4 == "not_run"
+            && r.5.contains("refused tool call `restart`")),
         "the refusal is recorded: {audit:#?}"
     );
     assert!(
@@ -555,8 +597,14 @@ async fn secrets_in_logs_alert_annotations_and_health_never_reach_the_model() {
     bot.answer_in_thread(&root, "restart ollama").await;
     let sent = bot.model.everything_sent();
     assert!(sent.contains("CUDA error"), "the logs were sent: {sent}");
-    assert!(sent.contains("cuda init failed"), "the health answer was sent: {sent}");
-    assert!(sent.contains("probe used token="), "the annotation was sent: {sent}");
+    assert!(
+        sent.contains("cuda init failed"),
+        "the health answer was sent: {sent}"
+    );
+    assert!(
+        sent.contains("probe used token="),
+        "the annotation was sent: {sent}"
+    );
     assert!(sent.contains("[redacted]"), "{sent}");
     for secret in [LOG_PASSWORD, LOG_BEARER, ANNOTATION_TOKEN, HEALTH_KEY] {
         assert!(!sent.contains(secret), "`{secret}` reached the model");
@@ -576,16 +624,34 @@ async fn a_silent_endpoint_and_malformed_chunks_end_with_a_plain_message_and_the
     let root = bot.incident_root().await;
     bot.press(ALICE, &root, "incident investigate 1").await;
     let stopped = bot.answer_in_thread(&root, "did not answer within").await;
-    assert!(stopped.content().contains("Evidence gathered so far"), "{}", stopped.content());
-    assert!(stopped.content().contains("logs ollama"), "{}", stopped.content());
-    assert!(stopped.button_values().iter().all(|v| !v.starts_with("restart")));
+    assert!(
+        stopped.content().contains("Evidence gathered so far"),
+        "{}",
+        stopped.content()
+    );
+    assert!(
+        stopped.content().contains("logs ollama"),
+        "{}",
+        stopped.content()
+    );
+    assert!(
+        stopped
+            .button_values()
+            .iter()
+            .all(|v| !v.starts_with("restart"))
+    );
     // Asked again (a follow-up), the endpoint sends a chunk that is not JSON.
     bot.model.script([Scripted::Raw(
         "data: {\"choices\":[{\"delta\":{\"content\":\"Ollama \"}}]}\n\ndata: {oops\n\n".into(),
     )]);
-    bot.slash(ALICE, "/incident", "investigate 1 still down?").await;
+    bot.slash(ALICE, "/incident", "investigate 1 still down?")
+        .await;
     let malformed = bot.answer_in_thread(&root, "malformed").await;
-    assert!(malformed.content().contains("still down?"), "{}", malformed.content());
+    assert!(
+        malformed.content().contains("still down?"),
+        "{}",
+        malformed.content()
+    );
     let audit = bot.audit().await;
     let failed = audit
         .iter()
@@ -608,18 +674,34 @@ async fn a_follow_up_question_continues_the_conversation() {
     )]);
     // Bob asks in the thread, after @opsbot: no command, a question.
     bot.mention(BOB, &root, "why did the GPU fill up?").await;
-    let second = bot.answer_in_thread(&root, "a second model was loaded").await;
+    let second = bot
+        .answer_in_thread(&root, "a second model was loaded")
+        .await;
     assert_eq!(second.button_values(), ["logs ollama"]);
     let requests = bot.model.requests();
     assert_eq!(requests.len(), 2);
     let messages = requests[1]["messages"].as_array().unwrap();
-    let roles: Vec<&str> = messages.iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["system", "user", "assistant", "user"], "the same conversation");
-    assert!(messages[2]["content"].as_str().unwrap().contains("GPU ran out of memory"));
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        ["system", "user", "assistant", "user"],
+        "the same conversation"
+    );
+    assert!(
+        messages[2]["content"]
+            .as_str()
+            .unwrap()
+            .contains("GPU ran out of memory")
+    );
     assert_eq!(messages[3]["content"], json!("why did the GPU fill up?"));
     let audit = bot.audit().await;
     assert!(
-        audit.iter().any(|r| r.1 == BOB && r.2 == "incident" && r.5.contains("follow-up question")),
+        audit
+            .iter()
+            .any(|r| r.1 == BOB && r.2 == "incident" && r.5.contains("follow-up question")),
         "{audit:#?}"
     );
     let turns: i64 = sqlx::query_scalar("SELECT turns FROM investigations WHERE id = 1")
@@ -644,20 +726,35 @@ async fn auto_investigates_a_critical_incident_with_the_automation_principals_ri
     bot.alert("critical").await;
     let root = bot.incident_root().await;
     let answer = bot.answer_in_thread(&root, "restart ollama").await;
-    assert!(answer.content().contains("automation:investigator"), "{}", answer.content());
+    assert!(
+        answer.content().contains("automation:investigator"),
+        "{}",
+        answer.content()
+    );
     let record = bot.wait_for_investigation_record().await;
-    assert_eq!((record.0.as_str(), record.1.as_str()), ("automation", "investigator"));
+    assert_eq!(
+        (record.0.as_str(), record.1.as_str()),
+        ("automation", "investigator")
+    );
     let audit = bot.audit().await;
     assert!(
-        audit.iter().any(|r| r.0 == "automation" && r.2 == "health" && r.3 == "allowed"),
+        audit
+            .iter()
+            .any(|r| r.0 == "automation" && r.2 == "health" && r.3 == "allowed"),
         "the reader role may read health: {audit:#?}"
     );
     assert!(
-        audit.iter().any(|r| r.0 == "automation" && r.2 == "cost" && r.3 == "denied"),
+        audit
+            .iter()
+            .any(|r| r.0 == "automation" && r.2 == "cost" && r.3 == "denied"),
         "the reader role may not read cost, even when the model asks: {audit:#?}"
     );
     let results = tool_messages(&bot.model.requests()[1]);
     assert!(results[0].contains("Not allowed"), "{results:?}");
-    assert_eq!(bot.model.requests().len(), 2, "one investigation, two rounds");
+    assert_eq!(
+        bot.model.requests().len(),
+        2,
+        "one investigation, two rounds"
+    );
     bot.stop().await;
 }

@@ -42,8 +42,8 @@ pub use cost::CostConfig;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
-pub use investigator::InvestigatorConfig;
 pub use escalation::EscalationPolicy;
+pub use investigator::InvestigatorConfig;
 pub use leadership::{LeadershipBackend, LeadershipConfig};
 pub use load::{
     DEFAULT_CONFIG_PATH, ENV_CONFIG, ENV_DATABASE_URL, ENV_LISTEN, LoadedConfig, Overrides,

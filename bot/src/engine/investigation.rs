@@ -36,8 +36,13 @@ impl Engine {
                 "`{}` is not read-only; an investigation only reads",
                 invocation.text
             );
-            self.refuse_tool(invocation, request_id, call.name(), &format!("{reason}: {why}"))
-                .await;
+            self.refuse_tool(
+                invocation,
+                request_id,
+                call.name(),
+                &format!("{reason}: {why}"),
+            )
+            .await;
             return (Reply::danger("Refused").line(why), false);
         }
         self.run_step_command(invocation, request_id, reason).await

@@ -132,7 +132,10 @@ pub fn root(
         reply = reply.button(Button::new("Acknowledge", format!("incident ack {id}")).primary());
     }
     if investigate && incident.status != IncidentStatus::Resolved {
-        reply = reply.button(Button::new("Investigate", format!("incident investigate {id}")));
+        reply = reply.button(Button::new(
+            "Investigate",
+            format!("incident investigate {id}"),
+        ));
     }
     if incident.status != IncidentStatus::Resolved {
         reply = reply.button(Button::new("Resolve", format!("incident resolve {id}")));

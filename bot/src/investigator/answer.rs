@@ -32,7 +32,10 @@ pub struct Reading {
 pub fn read(text: &str, registry: &Registry, catalog: &Catalog) -> Reading {
     let mut reading = Reading::default();
     for line in text.lines() {
-        let trimmed = line.trim().trim_start_matches(['*', '-', ' ']).trim_end_matches('*');
+        let trimmed = line
+            .trim()
+            .trim_start_matches(['*', '-', ' '])
+            .trim_end_matches('*');
         let upper = trimmed.to_ascii_uppercase();
         if upper.starts_with("ACTION:") {
             let proposed = trimmed["ACTION:".len()..].trim().trim_matches('`').trim();
@@ -135,7 +138,10 @@ target = { kind = "systemd", unit = "ollama.service" }
         let reading = read(text, &registry, &catalog());
         assert_eq!(reading.actions, ["restart ollama", "logs ollama"]);
         assert_eq!(reading.confidence.as_deref(), Some("high"));
-        assert_eq!(reading.summary, "Ollama is down: the GPU ran out of memory.");
+        assert_eq!(
+            reading.summary,
+            "Ollama is down: the GPU ran out of memory."
+        );
         assert_eq!(reading.dropped.len(), 2, "{:?}", reading.dropped);
         assert!(reading.body.iter().all(|l| !l.contains("ACTION")));
         let reply = final_reply("Investigation", &reading, "model".into());

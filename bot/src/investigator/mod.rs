@@ -30,9 +30,7 @@ mod tools;
 use std::sync::{Arc, OnceLock, Weak};
 
 use async_trait::async_trait;
-use opsbot_commands::{
-    Invocation, Platform, Reply, investigations::InvestigationDesk,
-};
+use opsbot_commands::{Invocation, Platform, Reply, investigations::InvestigationDesk};
 use opsbot_llm::{ChatClient, ChatSettings, LlmError};
 use tokio::sync::mpsc;
 

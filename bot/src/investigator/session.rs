@@ -108,7 +108,11 @@ pub(super) async fn run(inner: Arc<Inner>, turn: Turn) {
         }
         Err(stop) => {
             let summary = format!("stopped: {stop}");
-            (false, stopped(&title, stop, &tally, &draft.snapshot()), summary)
+            (
+                false,
+                stopped(&title, stop, &tally, &draft.snapshot()),
+                summary,
+            )
         }
     };
     if let Err(error) = turn.message.edit(reply).await {
@@ -138,7 +142,11 @@ pub(super) async fn run(inner: Arc<Inner>, turn: Turn) {
             inner.config.model,
             tally.tokens_in,
             tally.tokens_out,
-            if tally.usage_reported { "" } else { " (not reported)" },
+            if tally.usage_reported {
+                ""
+            } else {
+                " (not reported)"
+            },
             tally.tool_calls,
             cost,
             inner.config.currency,
@@ -277,10 +285,7 @@ async fn gather(inner: &Inner, engine: &Engine, turn: &Turn, draft: &SharedDraft
     for line in lines {
         let text = run_command(engine, turn, &line, "evidence").await;
         draft.note(format!("Read `{line}`"));
-        evidence.push(Evidence {
-            source: line,
-            text,
-        });
+        evidence.push(Evidence { source: line, text });
     }
     let text = similar(inner, turn).await;
     draft.note("Read similar past incidents");
@@ -292,7 +297,12 @@ async fn gather(inner: &Inner, engine: &Engine, turn: &Turn, draft: &SharedDraft
 }
 
 /// Runs one of the model's tool calls; its source label and redacted text.
-async fn run_tool(inner: &Inner, engine: &Engine, turn: &Turn, call: &ToolCall) -> (String, String) {
+async fn run_tool(
+    inner: &Inner,
+    engine: &Engine,
+    turn: &Turn,
+    call: &ToolCall,
+) -> (String, String) {
     match tools::interpret(call) {
         ToolRequest::Command(line) => {
             let text = run_command(engine, turn, &line, &format!("tool {}", call.name)).await;
@@ -307,7 +317,12 @@ async fn run_tool(inner: &Inner, engine: &Engine, turn: &Turn, call: &ToolCall) 
                 clean(&call.arguments)
             );
             engine
-                .refuse_tool(&turn.asker, &turn.request_id, &command, &format!("{reason}: {why}"))
+                .refuse_tool(
+                    &turn.asker,
+                    &turn.request_id,
+                    &command,
+                    &format!("{reason}: {why}"),
+                )
                 .await;
             (format!("refused {command}"), format!("Refused: {why}"))
         }
@@ -332,7 +347,15 @@ async fn run_command(engine: &Engine, turn: &Turn, line: &str, what: &str) -> St
 async fn similar(inner: &Inner, turn: &Turn) -> String {
     let incident = &turn.facts.incident;
     let names: Vec<String> = turn.facts.firing.iter().map(|a| a.name.clone()).collect();
-    match repo::similar(&inner.store, incident.id, incident.service.as_deref(), &names, 5).await {
+    match repo::similar(
+        &inner.store,
+        incident.id,
+        incident.service.as_deref(),
+        &names,
+        5,
+    )
+    .await
+    {
         Ok(found) if found.is_empty() => "No earlier incident of this service or alert.".into(),
         Ok(found) => {
             let mut text = String::new();
@@ -356,7 +379,10 @@ async fn similar(inner: &Inner, turn: &Turn) -> String {
 fn in_progress(title: &str, draft: &Draft) -> Reply {
     let mut reply = Reply::info(title.to_string());
     if let Some(last) = draft.notes.last() {
-        reply = reply.line(format!("_{} step(s) so far; last: {last}_", draft.notes.len()));
+        reply = reply.line(format!(
+            "_{} step(s) so far; last: {last}_",
+            draft.notes.len()
+        ));
     }
     if draft.text.is_empty() {
         reply.line("…")
@@ -383,8 +409,8 @@ fn footer(inner: &Inner, turn: &Turn, tally: &Tally, elapsed: std::time::Duratio
 
 /// The message of a turn that stopped: why, and the evidence gathered so far.
 fn stopped(title: &str, stop: &Stop, tally: &Tally, draft: &Draft) -> Reply {
-    let mut reply = Reply::danger(title.to_string())
-        .line(format!("The investigation stopped: {stop}"));
+    let mut reply =
+        Reply::danger(title.to_string()).line(format!("The investigation stopped: {stop}"));
     if !tally.evidence.is_empty() {
         reply = reply.line("Evidence gathered so far:".to_string());
         for piece in &tally.evidence {

@@ -91,7 +91,8 @@ pub fn interpret(call: &ToolCall) -> ToolRequest {
         "logs" => word("service").and_then(|s| {
             let mut line = format!("logs {s} --tail 50");
             if let Some(since) = arguments.get("since").and_then(Value::as_str) {
-                let since = plain_word(since).ok_or_else(|| format!("`since` is not a duration: `{since}`"))?;
+                let since = plain_word(since)
+                    .ok_or_else(|| format!("`since` is not a duration: `{since}`"))?;
                 line.push_str(&format!(" --since {since}"));
             }
             if let Some(grep) = arguments.get("grep").and_then(Value::as_str) {
@@ -104,7 +105,10 @@ pub fn interpret(call: &ToolCall) -> ToolRequest {
         }),
         "incident_show" => arguments
             .get("id")
-            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim_start_matches('#').parse().ok()))
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str()?.trim_start_matches('#').parse().ok())
+            })
             .map(|id| format!("incident show {id}"))
             .ok_or_else(|| "`id` is not an incident number".to_string()),
         "similar_incidents" => return ToolRequest::SimilarIncidents,
@@ -169,7 +173,10 @@ mod tests {
             ToolRequest::Command("rollback ollama --list".into())
         );
         assert_eq!(
-            interpret(&call("logs", r#"{"service":"ollama","since":"1h","grep":"CUDA error"}"#)),
+            interpret(&call(
+                "logs",
+                r#"{"service":"ollama","since":"1h","grep":"CUDA error"}"#
+            )),
             ToolRequest::Command("logs ollama --tail 50 --since 1h --grep \"CUDA error\"".into())
         );
         assert_eq!(
@@ -193,7 +200,10 @@ mod tests {
             ("health", "{not json"),
         ] {
             assert!(
-                matches!(interpret(&call(name, arguments)), ToolRequest::Refused { .. }),
+                matches!(
+                    interpret(&call(name, arguments)),
+                    ToolRequest::Refused { .. }
+                ),
                 "{name} {arguments}"
             );
         }

@@ -94,10 +94,9 @@ fn decode(row: &AnyRow) -> Result<Result<Stored, Unreadable>, StoreError> {
     let Some(platform) = Platform::parse(&platform) else {
         return Ok(Err((id, format!("unknown platform {platform:?}"))));
     };
-    let (Some(operation), Some(lane)) = (
-        operation_of(&operation, parent_thread_key),
-        lane_of(&lane),
-    ) else {
+    let (Some(operation), Some(lane)) =
+        (operation_of(&operation, parent_thread_key), lane_of(&lane))
+    else {
         return Ok(Err((
             id,
             format!("unknown operation {operation:?} or lane {lane:?}"),

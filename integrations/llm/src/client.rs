@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::{
-    Completion, LlmError, Message, ToolSpec, completion::Assembly, sse::SseDecoder,
-};
+use crate::{Completion, LlmError, Message, ToolSpec, completion::Assembly, sse::SseDecoder};
 
 /// How to ask the model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +195,13 @@ mod tests {
     }
 
     /// Serves `body` as an event stream (or with `status`); keeps each request.
-    async fn serve(status: u16, body: &'static str) -> (SocketAddr, Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>) {
+    async fn serve(
+        status: u16,
+        body: &'static str,
+    ) -> (
+        SocketAddr,
+        Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>,
+    ) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let kept = seen.clone();
         let app = Router::new().route(
@@ -270,28 +274,46 @@ mod tests {
     #[tokio::test]
     async fn status_down_and_malformed_are_typed() {
         let (address, _) = serve(500, "model crashed").await;
-        let client =
-            ChatClient::new(&format!("http://{address}/v1"), None, settings(Duration::from_secs(5)))
-                .unwrap();
-        let error = client.complete(&[], &[], &mut |_: &str| {}).await.unwrap_err();
+        let client = ChatClient::new(
+            &format!("http://{address}/v1"),
+            None,
+            settings(Duration::from_secs(5)),
+        )
+        .unwrap();
+        let error = client
+            .complete(&[], &[], &mut |_: &str| {})
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, LlmError::Status { status: 500, body } if body == "model crashed"),
             "{error:?}"
         );
         let (address, _) = serve(200, "data: {oops\n\n").await;
-        let client =
-            ChatClient::new(&format!("http://{address}/v1"), None, settings(Duration::from_secs(5)))
-                .unwrap();
-        let error = client.complete(&[], &[], &mut |_: &str| {}).await.unwrap_err();
+        let client = ChatClient::new(
+            &format!("http://{address}/v1"),
+            None,
+            settings(Duration::from_secs(5)),
+        )
+        .unwrap();
+        let error = client
+            .complete(&[], &[], &mut |_: &str| {})
+            .await
+            .unwrap_err();
         assert!(matches!(error, LlmError::Malformed(_)), "{error:?}");
         // Nothing listens on a port just freed.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         drop(listener);
-        let client =
-            ChatClient::new(&format!("http://{address}/v1"), None, settings(Duration::from_secs(5)))
-                .unwrap();
-        let error = client.complete(&[], &[], &mut |_: &str| {}).await.unwrap_err();
+        let client = ChatClient::new(
+            &format!("http://{address}/v1"),
+            None,
+            settings(Duration::from_secs(5)),
+        )
+        .unwrap();
+        let error = client
+            .complete(&[], &[], &mut |_: &str| {})
+            .await
+            .unwrap_err();
         assert!(matches!(error, LlmError::Unreachable { .. }), "{error:?}");
     }
 
@@ -312,7 +334,10 @@ mod tests {
             settings(Duration::from_millis(200)),
         )
         .unwrap();
-        let error = client.complete(&[], &[], &mut |_: &str| {}).await.unwrap_err();
+        let error = client
+            .complete(&[], &[], &mut |_: &str| {})
+            .await
+            .unwrap_err();
         assert!(matches!(error, LlmError::Timeout(_)), "{error:?}");
     }
 }

@@ -97,7 +97,9 @@ impl Assembly {
                 .get("message")
                 .and_then(|m| m.as_str())
                 .map_or_else(|| error.to_string(), str::to_string);
-            return Err(LlmError::Malformed(format!("the endpoint reported: {message}")));
+            return Err(LlmError::Malformed(format!(
+                "the endpoint reported: {message}"
+            )));
         }
         if let Some(usage) = chunk.usage {
             self.completion.usage = Some(usage);
@@ -233,8 +235,14 @@ mod tests {
             .unwrap();
         assert!(matches!(assembly.finish(), Err(LlmError::Malformed(_))));
         let mut assembly = Assembly::default();
-        let long = format!(r#"{{"choices":[{{"delta":{{"content":"{}"}}}}]}}"#, "x".repeat(40));
-        assert!(matches!(assembly.add(&long, 16), Err(LlmError::Endless(16))));
+        let long = format!(
+            r#"{{"choices":[{{"delta":{{"content":"{}"}}}}]}}"#,
+            "x".repeat(40)
+        );
+        assert!(matches!(
+            assembly.add(&long, 16),
+            Err(LlmError::Endless(16))
+        ));
         let mut assembly = Assembly::default();
         let error = assembly.add(r#"{"error":{"message":"model not found"}}"#, LIMIT);
         assert!(

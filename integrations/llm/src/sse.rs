@@ -60,7 +60,9 @@ mod tests {
         let mut decoder = SseDecoder::default();
         assert!(decoder.push(b"data: {\"a\"").unwrap().is_empty());
         assert_eq!(
-            decoder.push(b":1}\r\n\r\n: keep-alive\n\ndata: [DO").unwrap(),
+            decoder
+                .push(b":1}\r\n\r\n: keep-alive\n\ndata: [DO")
+                .unwrap(),
             vec!["{\"a\":1}".to_string()]
         );
         assert_eq!(decoder.push(b"NE]\n\n").unwrap(), vec!["[DONE]"]);

@@ -94,7 +94,11 @@ impl FakeOpenAi {
     /// Every request body so far, in order.
     pub fn requests(&self) -> Vec<Value> {
         let shared = self.shared.lock().unwrap();
-        shared.requests.iter().map(|(_, body)| body.clone()).collect()
+        shared
+            .requests
+            .iter()
+            .map(|(_, body)| body.clone())
+            .collect()
     }
 
     /// When each request so far arrived, in order.
@@ -105,7 +109,11 @@ impl FakeOpenAi {
     /// The `Authorization` header of every request so far.
     pub fn authorizations(&self) -> Vec<Option<String>> {
         let shared = self.shared.lock().unwrap();
-        shared.requests.iter().map(|(auth, _)| auth.clone()).collect()
+        shared
+            .requests
+            .iter()
+            .map(|(auth, _)| auth.clone())
+            .collect()
     }
 
     /// Everything the model was sent, as one text (for "this never reached it").
