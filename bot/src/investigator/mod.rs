@@ -24,6 +24,8 @@ mod answer;
 mod live;
 mod prompt;
 pub mod repo;
+#[cfg(test)]
+mod repo_tests;
 mod session;
 mod tools;
 
