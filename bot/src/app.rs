@@ -42,6 +42,8 @@ pub enum StartError {
     Discord(#[from] crate::discord::DiscordSetupError),
     #[error("leadership: {0}")]
     Leadership(#[from] crate::leadership::LeadershipError),
+    #[error("[investigator]: {0}")]
+    Investigator(#[from] opsbot_llm::LlmError),
     #[error("[audit] checkpoint_key ({0}): {1}")]
     CheckpointKey(crate::config::SecretSource, audit::KeyError),
 }
@@ -85,6 +87,10 @@ pub struct App {
     pub automations: crate::automations::Automations,
     /// Evaluates automations on the incidents committed batches opened or fired again.
     automation_task: Option<tokio::task::JoinHandle<()>>,
+    /// `[investigator]`: incidents investigated with the team's model, when configured.
+    pub investigator: Option<crate::investigator::Investigator>,
+    /// Starts investigations of incidents of the `auto` severities as they open.
+    investigator_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
@@ -131,11 +137,15 @@ impl App {
             IncidentSettings::from_config(config),
             loaded.catalog.clone(),
         );
-        let costs = Arc::new(crate::cost::SpendService::new(
+        let mut spend = crate::cost::SpendService::new(
             crate::cost::CostSources::from_config(&config.cost)?,
             config.cost.cache_ttl.0,
             cost_metrics,
-        ));
+        );
+        if config.investigator.is_some() {
+            spend = spend.with_investigations(store.clone());
+        }
+        let costs = Arc::new(spend);
         let runbooks = crate::runbooks::Runbooks::new(
             config.runbooks.clone(),
             loaded.catalog.clone(),
@@ -147,6 +157,19 @@ impl App {
             incidents.clone(),
             runbooks.clone(),
         );
+        let investigator = match &config.investigator {
+            Some(section) => Some(crate::investigator::Investigator::new(
+                section.clone(),
+                store.clone(),
+                incidents.clone(),
+            )?),
+            None => None,
+        };
+        let investigations: Arc<dyn opsbot_commands::investigations::InvestigationDesk> =
+            match &investigator {
+                Some(investigator) => Arc::new(investigator.clone()),
+                None => Arc::new(opsbot_commands::investigations::NoInvestigator),
+            };
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
@@ -165,9 +188,11 @@ impl App {
             )),
             runbooks: Arc::new(runbooks.clone()),
             automations: Arc::new(automations.clone()),
+            investigations,
         }));
         let runbook_leases = runbooks.attach(&engine);
         let automation_task = automations.attach();
+        let investigator_task = investigator.as_ref().and_then(|i| i.attach(&engine));
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
@@ -272,6 +297,8 @@ impl App {
             runbook_leases,
             automations,
             automation_task,
+            investigator,
+            investigator_task,
         })
     }
 
@@ -329,6 +356,9 @@ impl App {
         self.expiry.abort();
         self.runbook_leases.abort();
         if let Some(task) = &self.automation_task {
+            task.abort();
+        }
+        if let Some(task) = &self.investigator_task {
             task.abort();
         }
         self.inbox_recovery.abort();

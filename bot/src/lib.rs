@@ -18,6 +18,7 @@ pub mod engine;
 pub mod healthcheck;
 pub mod inbox;
 pub mod incidents;
+pub mod investigator;
 pub mod leadership;
 pub mod metrics;
 pub mod outbox;

@@ -514,4 +514,6 @@ pub struct Ctx<'a> {
     pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
     /// The automations' kill switch and list (`automation`).
     pub automations: &'a dyn crate::automations::AutomationDesk,
+    /// Investigations of incidents with the team's model (`incident investigate`).
+    pub investigations: &'a dyn crate::investigations::InvestigationDesk,
 }

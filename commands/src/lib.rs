@@ -21,6 +21,7 @@ pub mod command;
 pub mod context;
 pub mod error;
 pub mod human_duration;
+pub mod investigations;
 pub mod invocation;
 pub mod language;
 pub mod redact;

@@ -20,6 +20,7 @@ pub mod document;
 pub mod error;
 pub mod escalation;
 mod interpolate;
+pub mod investigator;
 pub mod kubernetes;
 pub mod leadership;
 pub mod load;
@@ -42,6 +43,7 @@ pub use discord::{DiscordConfig, DiscordMode};
 pub use docker::DockerConfig;
 pub use error::{ConfigError, Diagnostic};
 pub use escalation::EscalationPolicy;
+pub use investigator::InvestigatorConfig;
 pub use leadership::{LeadershipBackend, LeadershipConfig};
 pub use load::{
     DEFAULT_CONFIG_PATH, ENV_CONFIG, ENV_DATABASE_URL, ENV_LISTEN, LoadedConfig, Overrides,

@@ -77,6 +77,9 @@ pub struct Config {
     /// `[[automations]]`: runbooks that start by themselves on incidents and budgets.
     #[serde(default)]
     pub automations: Vec<super::automations::AutomationConfig>,
+    /// `[investigator]`: the team's model for `incident investigate`; absent: none.
+    #[serde(default)]
+    pub investigator: Option<super::investigator::InvestigatorConfig>,
 }
 
 /// `[server]`

@@ -69,6 +69,7 @@ pub(crate) fn validate(
     super::discord::check(config, &mut problems);
     super::systemd::check(config, &mut problems);
     super::storm::check(config, &mut problems);
+    super::investigator::check(config, &mut problems);
     for (index, service) in config.services.iter().enumerate() {
         check_service(service, &root.key("services").index(index), &mut problems);
     }

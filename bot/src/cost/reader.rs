@@ -19,6 +19,8 @@ pub struct SpendService {
     sources: CostSources,
     cache: SpendCache,
     metrics: CostMetrics,
+    /// With `[investigator]`: the investigations' own spend, a source of each service.
+    investigations: Option<crate::store::Store>,
 }
 
 impl SpendService {
@@ -27,7 +29,15 @@ impl SpendService {
             sources,
             cache: SpendCache::new(cache_ttl),
             metrics,
+            investigations: None,
         }
+    }
+
+    /// Counts what investigations of each service's incidents cost (their tokens at the
+    /// `[investigator]` prices) as a source of its own, `investigations`.
+    pub fn with_investigations(mut self, store: crate::store::Store) -> Self {
+        self.investigations = Some(store);
+        self
     }
 
     pub fn metrics(&self) -> &CostMetrics {
@@ -36,12 +46,15 @@ impl SpendService {
 
     async fn fetch(&self, service: &Service, query: &SpendQuery) -> SpendReport {
         let now = jiff::Timestamp::now();
-        let sources = join_all(service.cost.iter().map(|source| async move {
+        let mut sources = join_all(service.cost.iter().map(|source| async move {
             let (spend, outcome) = self.sources.fetch(source, query, now).await;
             self.metrics.source(kind_label(source), outcome);
             spend
         }))
         .await;
+        if let Some(store) = &self.investigations {
+            sources.push(super::investigations::spend(store, service, query).await);
+        }
         SpendReport {
             sources,
             fetched_at: now,

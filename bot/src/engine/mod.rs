@@ -9,6 +9,7 @@
 mod confirmation;
 mod execute;
 mod expiry;
+mod investigation;
 mod metrics;
 mod pipelined;
 mod request_control;
@@ -58,6 +59,8 @@ pub struct EngineParts {
     pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
     /// The automations' kill switch (`automation`).
     pub automations: Arc<dyn opsbot_commands::automations::AutomationDesk>,
+    /// Investigations with the team's model (`incident investigate`).
+    pub investigations: Arc<dyn opsbot_commands::investigations::InvestigationDesk>,
 }
 
 /// The command pipeline, shared by every chat surface.
@@ -133,6 +136,14 @@ impl Engine {
         ) {
             Ok(call) => call,
             Err(error) => {
+                if matches!(
+                    error,
+                    language::ParseError::UnknownCommand { .. }
+                        | language::ParseError::Malformed { .. }
+                ) && let Some(reply) = self.follow_up(&trail).await
+                {
+                    return reply;
+                }
                 let mut verdict =
                     Verdict::new(Decision::Unparsed, Outcome::NotRun).reason(error.to_string());
                 if let Some(command) = error.command() {

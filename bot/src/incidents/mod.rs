@@ -48,8 +48,8 @@ pub struct Incidents {
     /// The group-commit writer of alert batches, started on first use.
     queue: Arc<std::sync::OnceLock<group_commit::IngestQueue>>,
     /// Where incidents that opened or fired again are told, after their batch is
-    /// committed (the automations; see [`Incidents::on_fired`]).
-    fired: Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Fired>>>,
+    /// committed (the automations, automatic investigations; see [`Incidents::on_fired`]).
+    fired: Arc<std::sync::RwLock<Vec<tokio::sync::mpsc::UnboundedSender<Fired>>>>,
 }
 
 /// An incident opened or fired again, in a committed batch.
@@ -80,14 +80,20 @@ impl Incidents {
     }
 
     /// Tells `sender` of every incident that opens or fires again, once its batch is
-    /// committed (never on the request path: the send does not wait). Set once.
+    /// committed (never on the request path: the send does not wait). Each subscriber
+    /// (automations, the investigator) gets every firing.
     pub fn on_fired(&self, sender: tokio::sync::mpsc::UnboundedSender<Fired>) {
-        let _ = self.fired.set(sender);
+        if let Ok(mut senders) = self.fired.write() {
+            senders.push(sender);
+        }
     }
 
     fn tell_fired(&self, outcome: &IngestOutcome, at: jiff::Timestamp) {
-        if let Some(sender) = self.fired.get() {
-            let committed = std::time::Instant::now();
+        let Ok(senders) = self.fired.read() else {
+            return;
+        };
+        let committed = std::time::Instant::now();
+        for sender in senders.iter() {
             for &incident in &outcome.fired {
                 let _ = sender.send(Fired {
                     incident,

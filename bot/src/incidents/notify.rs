@@ -112,7 +112,7 @@ pub(crate) async fn publish_answered(
     }
     let tally = repo::alert_tally(conn, incident.id).await?;
     let listed = repo::listed_alerts(conn, incident.id, settings.max_listed_alerts).await?;
-    let root = render::root(incident, &tally, &listed, catalog);
+    let root = render::root(incident, &tally, &listed, catalog, settings.investigate);
     // On opening the root says it all; the thread gets only what the root does not show
     // (who was paged, why it is silenced).
     let thread_events: Vec<IncidentEvent> = if opened {

@@ -34,12 +34,14 @@ fn severity_mark(severity: &str) -> &'static str {
 }
 
 /// The root message of an incident.
-/// `listed`: the first alerts to show (firing first), `tally`: all of them counted.
+/// `listed`: the first alerts to show (firing first), `tally`: all of them counted;
+/// `investigate`: an Investigate button while it is not resolved (`[investigator]`).
 pub fn root(
     incident: &Incident,
     tally: &AlertTally,
     listed: &[IncidentAlert],
     catalog: &Catalog,
+    investigate: bool,
 ) -> Reply {
     let id = incident.id;
     let status = match incident.status {
@@ -128,6 +130,12 @@ pub fn root(
     }
     if incident.status == IncidentStatus::Open {
         reply = reply.button(Button::new("Acknowledge", format!("incident ack {id}")).primary());
+    }
+    if investigate && incident.status != IncidentStatus::Resolved {
+        reply = reply.button(Button::new(
+            "Investigate",
+            format!("incident investigate {id}"),
+        ));
     }
     if incident.status != IncidentStatus::Resolved {
         reply = reply.button(Button::new("Resolve", format!("incident resolve {id}")));

@@ -19,6 +19,8 @@ pub struct IncidentSettings {
     pub maintenance: Vec<Window>,
     /// `[outbox.storm]` with the channel rate: when new incidents fold into a board.
     pub storm: super::storm::StormSettings,
+    /// `[investigator]` is configured: roots offer an Investigate button.
+    pub investigate: bool,
 }
 
 impl IncidentSettings {
@@ -34,6 +36,7 @@ impl IncidentSettings {
             policies: config.escalation.clone(),
             maintenance: config.maintenance.iter().map(Window::new).collect(),
             storm: super::storm::StormSettings::from_config(&config.outbox),
+            investigate: config.investigator.is_some(),
         }
     }
 

@@ -69,6 +69,12 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
         platform: head.platform,
         channel: head.channel.clone(),
         thread_key: head.thread_key.clone(),
+        parent_thread_key: match &head.operation {
+            super::Operation::PostRootInThread { parent_thread_key } => {
+                Some(parent_thread_key.clone())
+            }
+            _ => None,
+        },
     };
     let (parts, left) = plan(head, followers);
     if let Err(error) = repo::release(&shared.store, &left, &shared.id).await {
@@ -156,6 +162,8 @@ pub(super) struct Context {
     pub(super) platform: Platform,
     pub(super) channel: String,
     pub(super) thread_key: Option<String>,
+    /// The thread a root post goes into (`Operation::PostRootInThread`).
+    pub(super) parent_thread_key: Option<String>,
 }
 
 async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome {
@@ -190,6 +198,31 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
         }
         _ => None,
     };
+    // A root posted inside another thread: that thread's root, once it is posted.
+    let parent = match (&context.parent_thread_key, part.kind) {
+        (Some(parent), PartKind::PostRoot) => {
+            match repo::thread_root(&shared.store, context.platform, parent).await {
+                Ok(Some(parent_root)) => Some(parent_root),
+                Ok(None) => match repo::root_pending(&shared.store, context.platform, parent).await
+                {
+                    Ok(true) => {
+                        return later(
+                            shared,
+                            &part,
+                            ROOT_WAIT,
+                            "waiting for the parent thread's root",
+                            false,
+                        )
+                        .await;
+                    }
+                    Ok(false) => None,
+                    Err(error) => return store_trouble(shared, &part, error).await,
+                },
+                Err(error) => return store_trouble(shared, &part, error).await,
+            }
+        }
+        _ => None,
+    };
     let timeout = shared.call_timeout();
     let first = part.ids.first().copied().unwrap_or_default();
     let last = part.ids.iter().copied().max().unwrap_or_default();
@@ -197,6 +230,7 @@ async fn deliver_part(shared: &Shared, context: &Context, part: Part) -> Outcome
     let posts = !matches!((part.kind, &root), (PartKind::EditRoot, Some(_)));
     let post_thread = match part.kind {
         PartKind::Replies => root.as_ref(),
+        PartKind::PostRoot => parent.as_ref(),
         _ => None,
     };
     if posts && part.uncertain {

@@ -8,6 +8,11 @@ use opsbot_commands::{Platform, Reply};
 pub enum Operation {
     /// Post a new root message; its platform id is remembered under `thread_key`.
     PostRoot,
+    /// Post a root message of `thread_key` inside the thread of another thread's root
+    /// (`parent_thread_key`, an incident's): a reply there that can be edited in place
+    /// like any root (an investigation's answer, edited as it streams). Without the
+    /// parent's root it is posted in the channel.
+    PostRootInThread { parent_thread_key: String },
     /// Edit the root message posted for `thread_key` in place.
     EditRoot,
     /// Post into the thread of the root message of `thread_key`.

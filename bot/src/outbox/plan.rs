@@ -56,7 +56,9 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
     let mut messages = std::iter::once(head).chain(followers);
     for message in messages.by_ref() {
         match message.operation {
-            Operation::PostRoot if root.is_none() && order.is_empty() => {
+            Operation::PostRoot | Operation::PostRootInThread { .. }
+                if root.is_none() && order.is_empty() =>
+            {
                 order.push(PartKind::PostRoot);
                 root = Some(single(PartKind::PostRoot, message));
             }

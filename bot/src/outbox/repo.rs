@@ -11,21 +11,26 @@ use sqlx::{AnyConnection, Row, any::AnyRow};
 use super::{Lane, MessageRef, Operation, OutboxMessage, reply_json};
 use crate::store::{Backend, Store, StoreError};
 
-pub(crate) const COLUMNS: &str =
-    "id, platform, channel, thread_key, operation, lane, reply, attempts, claim_lost";
+pub(crate) const COLUMNS: &str = "id, platform, channel, thread_key, operation, lane, reply, \
+     attempts, claim_lost, parent_thread_key";
 
+/// The stored name of `operation`: a root posted in another thread is a `post_root`
+/// (with its `parent_thread_key`), so every statement about roots covers it.
 pub(crate) fn operation_name(operation: &Operation) -> &'static str {
     match operation {
-        Operation::PostRoot => "post_root",
+        Operation::PostRoot | Operation::PostRootInThread { .. } => "post_root",
         Operation::EditRoot => "edit_root",
         Operation::Reply => "reply",
         Operation::Post => "post",
     }
 }
 
-fn operation_of(name: &str) -> Option<Operation> {
+fn operation_of(name: &str, parent_thread_key: Option<String>) -> Option<Operation> {
     Some(match name {
-        "post_root" => Operation::PostRoot,
+        "post_root" => match parent_thread_key {
+            Some(parent_thread_key) => Operation::PostRootInThread { parent_thread_key },
+            None => Operation::PostRoot,
+        },
         "edit_root" => Operation::EditRoot,
         "reply" => Operation::Reply,
         "post" => Operation::Post,
@@ -85,10 +90,13 @@ fn decode(row: &AnyRow) -> Result<Result<Stored, Unreadable>, StoreError> {
     let reply: String = row.try_get("reply")?;
     let attempts: i64 = row.try_get("attempts")?;
     let claim_lost: i64 = row.try_get("claim_lost")?;
+    let parent_thread_key: Option<String> = row.try_get("parent_thread_key")?;
     let Some(platform) = Platform::parse(&platform) else {
         return Ok(Err((id, format!("unknown platform {platform:?}"))));
     };
-    let (Some(operation), Some(lane)) = (operation_of(&operation), lane_of(&lane)) else {
+    let (Some(operation), Some(lane)) =
+        (operation_of(&operation, parent_thread_key), lane_of(&lane))
+    else {
         return Ok(Err((
             id,
             format!("unknown operation {operation:?} or lane {lane:?}"),
@@ -156,8 +164,8 @@ pub(crate) async fn enqueue(
     let now = now_us();
     let result = sqlx::query(
         "INSERT INTO outbox (platform, channel, thread_key, operation, lane, reply, \
-         dedupe_key, state, attempts, next_attempt_at_us, created_at_us) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9) \
+         dedupe_key, state, attempts, next_attempt_at_us, created_at_us, parent_thread_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $10) \
          ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(message.platform.as_str())
@@ -169,6 +177,10 @@ pub(crate) async fn enqueue(
     .bind(message.dedupe_key.as_str())
     .bind(now)
     .bind(now)
+    .bind(match &message.operation {
+        Operation::PostRootInThread { parent_thread_key } => Some(parent_thread_key.as_str()),
+        _ => None,
+    })
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)

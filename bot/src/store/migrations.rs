@@ -100,6 +100,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0011_storm_boards.sql"),
         postgres: include_str!("../../../migrations/postgres/0011_storm_boards.sql"),
     },
+    Embedded {
+        version: 16,
+        description: "investigations",
+        sqlite: include_str!("../../../migrations/sqlite/0016_investigations.sql"),
+        postgres: include_str!("../../../migrations/postgres/0016_investigations.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

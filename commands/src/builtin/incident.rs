@@ -1,6 +1,7 @@
-//! `incident [list|show|ack|resolve|reopen|note|escalate] [ID] [TEXT]`: look at and act
-//! on incidents opened from alerts. Typed in an incident's thread, the ID may be left
-//! out. `incident ack --service SERVICE` acknowledges every open incident of a service
+//! `incident [list|show|ack|resolve|reopen|note|escalate|investigate] [ID] [TEXT]`: look
+//! at and act on incidents opened from alerts. Typed in an incident's thread, the ID may
+//! be left out. `incident investigate [ID] [QUESTION]` has the team's model look into it
+//! (or answer a follow-up question), streaming its answer into the incident's thread. `incident ack --service SERVICE` acknowledges every open incident of a service
 //! (a storm board's "Ack all" button).
 
 use std::time::Duration;
@@ -14,19 +15,26 @@ use crate::{
 };
 
 const ACTIONS: &[&str] = &[
-    "list", "show", "ack", "resolve", "reopen", "note", "escalate",
+    "list",
+    "show",
+    "ack",
+    "resolve",
+    "reopen",
+    "note",
+    "escalate",
+    "investigate",
 ];
 
 pub static COMMAND: Command = Command {
     name: "incident",
-    summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
+    summary: "List incidents, show one, acknowledge, resolve, reopen, note, escalate or investigate it",
     service: ServiceArg::None,
     args: &[
         ArgSpec {
             name: "action",
             kind: ValueKind::Choice(ACTIONS),
             required: false,
-            help: "list (default), show, ack, resolve, reopen, note, escalate",
+            help: "list (default), show, ack, resolve, reopen, note, escalate, investigate",
         },
         ArgSpec {
             name: "id",
@@ -38,7 +46,7 @@ pub static COMMAND: Command = Command {
             name: "text",
             kind: ValueKind::Rest,
             required: false,
-            help: "the note (for `note`)",
+            help: "the note (for `note`), a follow-up question (for `investigate`)",
         },
     ],
     flags: &[
@@ -67,6 +75,8 @@ pub static COMMAND: Command = Command {
         "incident ack --service wrkhrs-gateway",
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
+        "incident investigate 42",
+        "incident investigate 42 why did the GPU memory fill up?",
     ],
     handler: Handler::Runs {
         run: |call, ctx| Box::pin(run(call, ctx)),
@@ -97,7 +107,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         Some(Ok(id)) => id,
         other => {
             if let (Some(Err(_)), Some(word)) = (&other, call.text("id")) {
-                if action != "note" {
+                if action != "note" && action != "investigate" {
                     return Err(CommandError::Failed(format!(
                         "`{word}` is not an incident number"
                     )));
@@ -122,6 +132,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let note = note_words.join(" ");
     let action = match action {
         "show" => return show(id, ctx).await,
+        "investigate" => return investigate(id, &note, ctx).await,
         "ack" => IncidentAction::Acknowledge,
         "resolve" => IncidentAction::Resolve,
         "reopen" => IncidentAction::Reopen,
@@ -148,6 +159,18 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     };
     let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
+}
+
+/// `incident investigate [ID] [QUESTION]`: starts (or, with a question, continues) the
+/// incident's investigation; the answer streams into its thread.
+async fn investigate(id: i64, question: &str, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
+    let question = Some(question.trim()).filter(|q| !q.is_empty());
+    let said = ctx
+        .investigations
+        .investigate(id, question, ctx.invocation)
+        .await
+        .map_err(CommandError::Failed)?;
+    Ok(Reply::info(said))
 }
 
 /// `incident ack --service SERVICE`.

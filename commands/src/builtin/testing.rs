@@ -208,6 +208,7 @@ async fn run_in(
         known_good,
         runbooks: &crate::runbooks::NoRunbooks,
         automations: &crate::automations::NoAutomations,
+        investigations: &crate::investigations::NoInvestigator,
     };
     call.command.run(&call, ctx).await
 }

@@ -18,6 +18,9 @@
 //!   and [`slack_socket::FakeSocketMode`]: a Socket Mode websocket; [`slack_request`]
 //!   builds the signed requests Slack sends to an app (slash commands, button presses).
 //!
+//! * [`openai::FakeOpenAi`]: an OpenAI-compatible chat completions endpoint (Ollama's
+//!   `/v1`) answering streamed requests from a per-test script: text, tool calls, usage,
+//!   malformed chunks, error statuses, silence;
 //! * [`discord::FakeDiscord`]: the Discord REST API calls opsbot makes (messages,
 //!   threads, interaction callbacks and webhooks, command registration, `GET /gateway`),
 //!   with 429/5xx, and [`discord_gateway::FakeGateway`]: the gateway websocket (Hello,
@@ -40,6 +43,7 @@ pub mod discord_gateway;
 pub mod docker;
 pub mod journal_gateway;
 pub mod kubernetes;
+pub mod openai;
 mod port;
 pub mod prober;
 pub mod runtime;

@@ -48,7 +48,7 @@ pub(crate) async fn unfold(
         reply,
         dedupe_key,
     };
-    let root = render::root(incident, &tally, &listed, catalog);
+    let root = render::root(incident, &tally, &listed, catalog, settings.investigate);
     Outbox::enqueue(
         conn,
         &message(
