@@ -10,13 +10,7 @@
 //! `automation resume` restores it; a runbook that fails escalates the incident at once
 //! (the next level is paged long before its timer).
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,

@@ -33,7 +33,7 @@ use sqlx::Row as _;
 use tower::ServiceExt as _;
 
 use opsbot_fakes::slack_request::{
-    self as slack_request, button_body, form, now, request, slack_signature, slash_body,
+    self as slack_request, button_body, next_id, now, request, slack_signature, slash_body,
 };
 use opsbot_fakes::{HealthyProber, RecordingRuntime};
 
