@@ -403,7 +403,7 @@ backend_tests! {
         // next (another replica, or a restart after a crash right then) looks for the
         // post first. It used to be released (claimed_by NULL) and marked unanswered in
         // two statements; a claim in between saw it as never tried and posted it again.
-        use super::repo::{self, ClaimRequest};
+        use crate::outbox::repo::{self, ClaimRequest};
         let th = Some("incident:5");
         send_all(&db.store, &[
             message("ops", th, Operation::PostRoot, Lane::Alerts, "root"),
