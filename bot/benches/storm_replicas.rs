@@ -291,7 +291,10 @@ async fn run(base_url: &str, kill_owner: bool) {
                     "application/x-www-form-urlencoded",
                 )
                 .await;
-            assert!((200..300).contains(&status), "slash command refused: {status}");
+            assert!(
+                (200..300).contains(&status),
+                "slash command refused: {status}"
+            );
             next_command += Duration::from_secs(2);
         }
         let (group, body) = size.notification(k);

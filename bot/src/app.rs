@@ -125,8 +125,7 @@ impl App {
         let slack_metrics = crate::slack::SlackMetrics::register(metrics.registry_mut());
         let discord_metrics = crate::discord::DiscordMetrics::register(metrics.registry_mut());
         let cost_metrics = crate::cost::CostMetrics::register(metrics.registry_mut());
-        let storm_metrics =
-            crate::incidents::storm::StormMetrics::register(metrics.registry_mut());
+        let storm_metrics = crate::incidents::storm::StormMetrics::register(metrics.registry_mut());
         let metrics = Arc::new(metrics);
         let incidents = Incidents::new(
             store.clone(),

@@ -4,7 +4,10 @@
 //! signed slash command, and the figures read from the fake Slack and the store
 //! (visibility of every incident, whether every root and board line is current, what is
 //! still queued).
-#![allow(dead_code, reason = "each storm benchmark uses its part of this module")]
+#![allow(
+    dead_code,
+    reason = "each storm benchmark uses its part of this module"
+)]
 
 use std::{
     collections::HashMap,
@@ -104,8 +107,8 @@ fn notification(group: usize, alerts_so_far: usize) -> String {
 /// The example configuration's text; with `BENCH_STORM_HORIZON` set (`10s`, `off`),
 /// its `[outbox.storm] horizon` replaced by that.
 pub fn example_config() -> String {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/examples/opsbot.toml");
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
     let text = std::fs::read_to_string(&path).expect("example config");
     match std::env::var("BENCH_STORM_HORIZON") {
         Ok(horizon) if !horizon.is_empty() => {
@@ -177,8 +180,7 @@ pub fn incident_list_command(
         ("trigger_id", &trigger),
     ]);
     let timestamp = opsbot_fakes::slack_request::now();
-    let signature =
-        opsbot_fakes::slack_request::slack_signature(SIGNING_SECRET, timestamp, &body);
+    let signature = opsbot_fakes::slack_request::slack_signature(SIGNING_SECRET, timestamp, &body);
     (
         body,
         [
@@ -347,11 +349,14 @@ impl StoreView<'_> {
                 == 0
     }
 
-    /// Incident id → alerts firing now.
+    /// Incident id → alerts firing now, for the incidents with a Slack channel (those
+    /// of Discord-only services never show there).
     pub async fn firing(&self) -> HashMap<i64, i64> {
         sqlx::query(
-            "SELECT incident_id, COUNT(*) FROM incident_alerts WHERE status = 'firing' \
-             GROUP BY incident_id",
+            "SELECT a.incident_id, COUNT(*) FROM incident_alerts a WHERE a.status = 'firing' \
+             AND EXISTS (SELECT 1 FROM incident_messages m WHERE m.incident_id = a.incident_id \
+               AND m.platform = 'slack') \
+             GROUP BY a.incident_id",
         )
         .fetch_all(self.pool)
         .await
@@ -361,14 +366,18 @@ impl StoreView<'_> {
         .collect()
     }
 
+    /// The incidents with a Slack channel: id and title.
     pub async fn titles(&self) -> Vec<(i64, String)> {
-        sqlx::query("SELECT id, title FROM incidents")
-            .fetch_all(self.pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
-            .collect()
+        sqlx::query(
+            "SELECT i.id, i.title FROM incidents i WHERE EXISTS (SELECT 1 FROM \
+             incident_messages m WHERE m.incident_id = i.id AND m.platform = 'slack')",
+        )
+        .fetch_all(self.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
+        .collect()
     }
 
     /// (distinct alerts stored, incidents, outbox messages, boards, incidents folded).
@@ -379,10 +388,8 @@ impl StoreView<'_> {
             self.count("SELECT COUNT(*) FROM incidents").await,
             self.count("SELECT COUNT(*) FROM outbox").await,
             self.count("SELECT COUNT(*) FROM storm_boards").await,
-            self.count(
-                "SELECT COUNT(*) FROM incident_messages WHERE storm_board IS NOT NULL",
-            )
-            .await,
+            self.count("SELECT COUNT(*) FROM incident_messages WHERE storm_board IS NOT NULL")
+                .await,
         )
     }
 
