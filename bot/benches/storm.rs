@@ -13,6 +13,7 @@
 //! count against the channel's budget).
 //!
 //! Reports: lost alerts (must be 0), batches refused, chat calls made and refused,
+//! duplicate posts (identical posts in one thread, counted by the fake Slack),
 //! every incident visible in its Slack channel (its own root or a line on the storm
 //! board, `[outbox.storm]` of the example) within N s of its first alert (p50/p99/max),
 //! all roots, boards and threads current within N s after the last alert (every
@@ -24,11 +25,13 @@
 //!
 //! Run: `cargo bench -p opsbot --bench storm` (env `BENCH_ALERTS`, `BENCH_GROUPS`,
 //! `BENCH_STORM_SECS`). Not a test: it asserts only that no alert was lost and every
-//! command was answered.
+//! command was answered. The same storm against three replicas on PostgreSQL:
+//! `storm_replicas.rs`; what both share: `storm_support/`.
+
+mod storm_support;
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -47,33 +50,10 @@ use opsbot::{
 };
 use opsbot_commands::{Platform, Reply};
 use opsbot_fakes::slack::FakeSlack;
-use opsbot_slack::SigningSecret;
+use storm_support::{
+    BOT_TOKEN, SIGNING_SECRET, StoreView, StormSize, Visibility, percentile, print_figures,
+};
 use tower::ServiceExt as _;
-
-const SERVICES: &[&str] = &[
-    "wrkhrs-gateway",
-    "wrkhrs-rag",
-    "wrkhrs-asr",
-    "ai-assistant",
-    "ollama",
-    "alice-backend",
-    "ai-orchestration",
-];
-/// Alertmanager notifies each group this many times during the storm.
-const NOTIFICATIONS_PER_GROUP: usize = 5;
-/// Where the responder types (the channel of the wrkhrs services).
-const BUSY_CHANNEL: &str = "#ai-operations";
-/// The responder: a platform admin of the example configuration.
-const RESPONDER: &str = "U0PLATFORMADMIN";
-const BOT_TOKEN: &str = "xoxb-bench";
-const SIGNING_SECRET: &str = "bench-signing-secret";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One channel as the fake platform sees it.
 #[derive(Default)]
@@ -176,183 +156,24 @@ impl ChatSink for OneMessagePerSecond {
     }
 }
 
-/// Notification `round` of group `group`: its first `alerts_so_far` alerts, all firing.
-fn notification(group: usize, alerts_so_far: usize) -> String {
-    let service = SERVICES[group % SERVICES.len()];
-    let alertname = format!("Storm{group}");
-    let alerts: Vec<String> = (0..alerts_so_far)
-        .map(|i| {
-            let id = group * 10_000 + i;
-            format!(
-                r#"{{"status":"firing","labels":{{"alertname":"{alertname}","service":"{service}","instance":"host-{i}","severity":"warning"}},"annotations":{{"summary":"storm alert {i}"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"{id:016x}"}}"#
-            )
-        })
-        .collect();
-    format!(
-        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{alertname}\"}}","truncatedAlerts":0,"status":"firing","receiver":"opsbot","groupLabels":{{"alertname":"{alertname}"}},"commonLabels":{{"alertname":"{alertname}","service":"{service}"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","alerts":[{}]}}"#,
-        alerts.join(",")
-    )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
-/// When each incident first became visible in its Slack channel: its own root
-/// (`Incident #N` in the fallback text) or a line on a storm board (`#N ` in its
-/// blocks), as sampled from the fake Slack.
-#[derive(Default)]
-struct Visibility {
-    first_seen: HashMap<i64, Instant>,
-}
-
-/// `#N ` incident ids in a board's content.
-fn board_ids(content: &str) -> Vec<i64> {
-    content
-        .split(" #")
-        .skip(1)
-        .filter_map(|rest| rest.split(' ').next()?.parse().ok())
-        .collect()
-}
-
-/// The incident id of a root's fallback text (`… Incident #N: …`).
-fn root_id(text: &str) -> Option<i64> {
-    let at = text.find("Incident #")?;
-    text[at + "Incident #".len()..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-impl Visibility {
-    fn sample(&mut self, messages: &[opsbot_fakes::slack::PostedMessage]) {
-        let now = Instant::now();
-        for message in messages
-            .iter()
-            .filter(|m| m.thread_ts.is_none() && m.response_url.is_none())
-        {
-            let text = message.text();
-            if text.contains("Storm board") {
-                for id in board_ids(&message.content()) {
-                    self.first_seen.entry(id).or_insert(now);
-                }
-            } else if let Some(id) = root_id(text) {
-                let at = self.first_seen.entry(id).or_insert(message.posted_at);
-                *at = (*at).min(message.posted_at);
-            }
-        }
-    }
-}
-
-/// Whether every incident of `firing` (id → final firing count) shows that count in its
-/// Slack channel: on its own root (`N firing of M`) or its board line (`· N firing`).
-fn all_current(
-    messages: &[opsbot_fakes::slack::PostedMessage],
-    firing: &HashMap<i64, i64>,
-) -> bool {
-    let mut current: HashMap<i64, bool> = HashMap::new();
-    for message in messages
-        .iter()
-        .filter(|m| m.thread_ts.is_none() && m.response_url.is_none())
-    {
-        let text = message.text();
-        let content = message.content();
-        if text.contains("Storm board") && !text.contains("continued: nothing") {
-            for (id, n) in firing {
-                if content.contains(&format!(" #{id} ")) {
-                    let line_current = content
-                        .split(&format!(" #{id} "))
-                        .nth(1)
-                        .and_then(|rest| rest.split("\\n").next())
-                        .is_some_and(|line| line.contains(&format!("· {n} firing")));
-                    *current.entry(*id).or_default() |= line_current;
-                }
-            }
-        } else if let Some(id) = root_id(text)
-            && let Some(n) = firing.get(&id)
-        {
-            *current.entry(id).or_default() |= content.contains(&format!("\\n{n} firing of "));
-        }
-    }
-    firing
-        .keys()
-        .all(|id| current.get(id).copied().unwrap_or(false))
-}
-
-/// Alerts-lane messages queued at or before `before_us` and not yet delivered.
-async fn pending_since(app: &App, before_us: i64) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND lane = 'alerts' \
-         AND created_at_us <= $1",
-    )
-    .bind(before_us)
-    .fetch_one(app.store.read_pool())
-    .await
-    .expect("count pending")
-}
-
-async fn pending(app: &App) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-        .fetch_one(app.store.read_pool())
-        .await
-        .expect("count pending")
-}
-
 #[tokio::main]
 async fn main() {
-    let total_alerts = env_usize("BENCH_ALERTS", 10_000);
-    let groups = env_usize("BENCH_GROUPS", 200);
-    let storm = Duration::from_secs(env_usize("BENCH_STORM_SECS", 60) as u64);
-    let per_group = total_alerts / groups;
-
+    let size = StormSize::from_env();
     let dir = tempfile::tempdir().unwrap();
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
-    let example_text = std::fs::read_to_string(&example).expect("example config");
+    let example_text = storm_support::example_config();
 
     // The fake Slack, limiting each channel to one post or edit a second; every `#name`
     // of the example is a channel id there.
     let slack = FakeSlack::start(BOT_TOKEN, "xapp-unused").await;
     slack.limit_channel_rate();
-    let mut names: Vec<&str> = example_text
-        .match_indices("slack = \"#")
-        .filter_map(|(at, _)| {
-            let name = &example_text[at + "slack = \"".len()..];
-            name.split('"').next()
-        })
-        .filter(|name| name.len() > 1 && !name.contains('.'))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    for (n, name) in names.iter().enumerate() {
-        slack.name_channel(name, &format!("C0BENCH{n:02}"));
-    }
-    let busy_channel_id = format!(
-        "C0BENCH{:02}",
-        names
-            .iter()
-            .position(|n| *n == BUSY_CHANNEL)
-            .expect("the busy channel is in the example")
-    );
-    for group in ["S0ENGINEERS", "S0AIOPSONCALL"] {
-        slack.set_usergroup(group, &[]);
-    }
+    let busy_channel_id = storm_support::name_slack_channels(&example_text, &slack);
     // The example with `[slack]` filled in (HTTP mode, the fake's API; slack-morphism's
     // rate control on, as in production: per-channel limit and method tiers, under the
     // outbox's own pacing).
     let config_path = dir.path().join("opsbot.toml");
     std::fs::write(
         &config_path,
-        format!(
-            "{example_text}\n[slack]\nmode = \"http\"\nbot_token = \"${{SLACK_BOT_TOKEN}}\"\n\
-             signing_secret = \"${{SLACK_SIGNING_SECRET}}\"\napi_url = \"{}\"\nresponse_url_prefix = \"{}\"\nrate_control = true\n",
-            slack.api_url(),
-            slack.response_url_prefix()
-        ),
+        format!("{example_text}{}", storm_support::slack_section(&slack)),
     )
     .expect("write the bench config");
     let overrides = Overrides {
@@ -386,13 +207,12 @@ async fn main() {
     .expect("app starts");
     let router = server::router(app.server_state(&loaded.config));
 
-    // The schedule: every group's notifications spread evenly over the storm.
-    let notifications = groups * NOTIFICATIONS_PER_GROUP;
-    let gap = storm / notifications as u32;
+    let notifications = size.notifications();
+    let gap = size.gap();
+    let storm = size.storm;
     let started = Instant::now();
     let responder = {
         let router = router.clone();
-        let secret = SigningSecret::new(SIGNING_SECRET);
         let slack = slack.clone_handle();
         let channel = busy_channel_id.clone();
         tokio::spawn(async move {
@@ -401,27 +221,11 @@ async fn main() {
             let mut n = 0u64;
             while started.elapsed() < storm {
                 n += 1;
-                let response_url = slack.response_url(&channel, RESPONDER);
-                let body = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("team_id", "T0001")
-                    .append_pair("channel_id", &channel)
-                    .append_pair("channel_name", "ai-operations")
-                    .append_pair("user_id", RESPONDER)
-                    .append_pair("user_name", "responder")
-                    .append_pair("command", "/incident")
-                    .append_pair("text", "list")
-                    .append_pair("api_app_id", "A0OPSBOT")
-                    .append_pair("response_url", &response_url)
-                    .append_pair("trigger_id", &format!("{n}.1000.storm"))
-                    .finish();
-                let timestamp = opsbot_slack::signature::unix_now().to_string();
-                let signature = secret.sign(&timestamp, body.as_bytes());
-                let request = Request::post("/slack/commands")
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-slack-request-timestamp", timestamp)
-                    .header("x-slack-signature", signature)
-                    .body(Body::from(body))
-                    .unwrap();
+                let response_url = slack.response_url(&channel, storm_support::RESPONDER);
+                let (body, headers) =
+                    storm_support::incident_list_command(&channel, &response_url, n);
+                let request =
+                    opsbot_fakes::slack_request::request("/slack/commands", &body, &headers);
                 typed.insert(response_url, Instant::now());
                 let response = router.clone().oneshot(request).await.unwrap();
                 assert!(response.status().is_success(), "slash command refused");
@@ -431,23 +235,11 @@ async fn main() {
         })
     };
     // Samples what the fake Slack shows, four times a second, until told to stop.
-    let (stop_sampling, mut sampling_stopped) = tokio::sync::watch::channel(false);
-    let sampler = {
-        let slack = slack.clone_handle();
-        tokio::spawn(async move {
-            let mut visibility = Visibility::default();
-            loop {
-                visibility.sample(&slack.messages());
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
-                    _ = sampling_stopped.changed() => {
-                        visibility.sample(&slack.messages());
-                        return visibility;
-                    }
-                }
-            }
-        })
-    };
+    let (stop_sampling, sampling_stopped) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(Visibility::sample_until(
+        slack.clone_handle(),
+        sampling_stopped,
+    ));
     // Group → when its first notification was sent.
     let mut first_alert: HashMap<usize, Instant> = HashMap::new();
     let mut refused = 0usize;
@@ -455,12 +247,10 @@ async fn main() {
     for k in 0..notifications {
         let due = started + gap * k as u32;
         tokio::time::sleep_until(due.into()).await;
-        let group = k % groups;
-        let round = k / groups;
-        let alerts_so_far = per_group * (round + 1) / NOTIFICATIONS_PER_GROUP;
+        let (group, body) = size.notification(k);
         let request = Request::post("/alerts/alertmanager")
             .header("content-type", "application/json")
-            .body(Body::from(notification(group, alerts_so_far)))
+            .body(Body::from(body))
             .unwrap();
         let t = Instant::now();
         first_alert.entry(group).or_insert(t);
@@ -478,106 +268,31 @@ async fn main() {
     let storm_end = Instant::now();
     let storm_end_us = jiff::Timestamp::now().as_microsecond();
     let drain_limit = Duration::from_secs(1800);
-    let final_firing: HashMap<i64, i64> = sqlx::query(
-        "SELECT incident_id, COUNT(*) FROM incident_alerts WHERE status = 'firing' \
-         GROUP BY incident_id",
-    )
-    .fetch_all(app.store.read_pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
-    .collect();
-    let mut current_after = None;
-    while storm_end.elapsed() < drain_limit {
-        if current_after.is_none()
-            && pending_since(&app, storm_end_us).await == 0
-            && all_current(&slack.messages(), &final_firing)
-        {
-            current_after = Some(storm_end.elapsed());
-        }
-        // Drained: nothing waits and no board is open (folded incidents all unfolded).
-        let open_boards: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM storm_boards WHERE closed_at_us IS NULL")
-                .fetch_one(app.store.read_pool())
-                .await
-                .unwrap();
-        if open_boards == 0 && pending(&app).await == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let caught_up = storm_end.elapsed();
+    let view = StoreView {
+        pool: app.store.read_pool(),
+    };
+    let (current_after, caught_up) = view
+        .wait_current_and_drained(&slack, storm_end, storm_end_us, drain_limit)
+        .await;
     let _ = stop_sampling.send(true);
     let visibility = sampler.await.unwrap();
-    // Incident → its group (`Storm{group}` is its alert): visible after its first alert.
-    let titles: Vec<(i64, String)> = sqlx::query("SELECT id, title FROM incidents")
-        .fetch_all(app.store.read_pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| (sqlx::Row::get(row, 0), sqlx::Row::get(row, 1)))
-        .collect();
-    let mut visible_after = Vec::new();
-    let mut never_visible = 0usize;
-    for (id, title) in &titles {
-        let group = title
-            .strip_prefix("Storm")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|g| g.parse::<usize>().ok());
-        let Some(sent) = group.and_then(|g| first_alert.get(&g)) else {
-            continue;
-        };
-        match visibility.first_seen.get(id) {
-            Some(seen) => visible_after.push(seen.saturating_duration_since(*sent)),
-            None => never_visible += 1,
-        }
-    }
-    visible_after.sort();
-    let boards: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM storm_boards")
-        .fetch_one(app.store.read_pool())
-        .await
-        .unwrap();
-    let folded: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM incident_messages WHERE storm_board IS NOT NULL")
-            .fetch_one(app.store.read_pool())
-            .await
-            .unwrap();
-
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT fingerprint) FROM incident_alerts")
-        .fetch_one(app.store.read_pool())
-        .await
-        .unwrap();
-    let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents")
-        .fetch_one(app.store.read_pool())
-        .await
-        .unwrap();
-    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-        .fetch_one(app.store.read_pool())
-        .await
-        .unwrap();
-    let mut reply_latencies = Vec::new();
-    let mut fallbacks = 0usize;
+    let (visible_after, never_visible) =
+        visibility.after_first_alert(&view.titles().await, &first_alert);
+    let (stored, incidents, queued, boards, folded) = view.totals().await;
     let messages = slack.messages();
-    for (url, at) in &typed {
-        match messages
-            .iter()
-            .find(|m| m.response_url.as_deref() == Some(url.as_str()))
-        {
-            Some(reply) => reply_latencies.push(reply.posted_at.duration_since(*at)),
-            None => fallbacks += 1,
-        }
-    }
-    reply_latencies.sort();
+    let (reply_latencies, fallbacks) = storm_support::reply_latencies(&messages, &typed);
     batch_latencies.sort();
+    let total_alerts = size.alerts;
     let lost = total_alerts as i64 - stored;
 
     println!(
-        "storm: {total_alerts} alerts over {groups} groups in {notifications} notifications, {:.1} s; \
-         batches refused {refused}; batch p50 {:.2} ms p99 {:.2} ms",
+        "storm: {total_alerts} alerts over {} groups in {notifications} notifications, {:.1} s; \
+         batches refused {refused}; batch p50 {:.2} ms p99 {:.2} ms (load {})",
+        size.groups,
         storm_took.as_secs_f64(),
         percentile(&batch_latencies, 0.5),
         percentile(&batch_latencies, 0.99),
+        storm_support::load(),
     );
     println!("stored: {stored} distinct alerts in {incidents} incidents; lost alerts: {lost}");
     let slack_channels = slack.channel_calls();
@@ -585,11 +300,12 @@ async fn main() {
     let slack_refused: usize = slack_channels.values().map(|c| c.refused).sum();
     let slack_posts = messages.iter().filter(|m| m.response_url.is_none()).count();
     println!(
-        "{:<8} {} channels: {slack_calls} chat calls ({slack_posts} posts, {} edits), {slack_refused} refused with Retry-After; {} command replies through response URLs",
+        "{:<8} {} channels: {slack_calls} chat calls ({slack_posts} posts, {} edits), {slack_refused} refused with Retry-After; {} command replies through response URLs; {} duplicate posts",
         "slack",
         slack_channels.len(),
         slack_calls.saturating_sub(slack_posts),
         slack.calls("response_url"),
+        slack.duplicate_posts(),
     );
     let mut calls_total = slack_calls as u64;
     let mut bound = slack_channels.values().map(|c| c.taken).max().unwrap_or(0) as f64;
@@ -618,35 +334,19 @@ async fn main() {
         "outbox: {queued} messages queued, delivered in {calls_total} chat calls (digests and coalesced edits)"
     );
     println!("storm boards: {boards} opened, {folded} incidents folded into them",);
-    println!(
-        "every incident visible in its channel (own root or board line) after its first alert: p50 {:.1} s  p99 {:.1} s  max {:.1} s ({} incidents; {never_visible} never seen)",
-        percentile(&visible_after, 0.5) / 1000.0,
-        percentile(&visible_after, 0.99) / 1000.0,
-        percentile(&visible_after, 1.0) / 1000.0,
-        visible_after.len(),
+    print_figures(
+        &visible_after,
+        never_visible,
+        current_after,
+        drain_limit,
+        &reply_latencies,
+        typed.len(),
+        fallbacks,
     );
-    match current_after {
-        Some(after) => println!(
-            "all roots, boards and threads current {:.1} s after the last alert",
-            after.as_secs_f64()
-        ),
-        None => println!(
-            "roots, boards and threads NOT found current before the outbox drained ({} s limit)",
-            drain_limit.as_secs()
-        ),
-    }
     println!(
         "outbox drained (folded incidents given their own threads) {:.1} s after the storm ({:.1} s after it began); the busiest channel needed {bound:.0} calls at 1/s",
         caught_up.as_secs_f64(),
         (storm_end - started + caught_up).as_secs_f64(),
-    );
-    println!(
-        "command replies during the storm: {} typed, {} answered through their response URL ({fallbacks} not); sent → answered p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
-        typed.len(),
-        reply_latencies.len(),
-        percentile(&reply_latencies, 0.5),
-        percentile(&reply_latencies, 0.99),
-        percentile(&reply_latencies, 1.0),
     );
     assert_eq!(lost, 0, "alerts were lost");
     assert_eq!(refused, 0, "batches were refused");

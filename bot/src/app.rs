@@ -131,6 +131,7 @@ impl App {
         let slack_metrics = crate::slack::SlackMetrics::register(metrics.registry_mut());
         let discord_metrics = crate::discord::DiscordMetrics::register(metrics.registry_mut());
         let cost_metrics = crate::cost::CostMetrics::register(metrics.registry_mut());
+        let storm_metrics = crate::incidents::storm::StormMetrics::register(metrics.registry_mut());
         let metrics = Arc::new(metrics);
         let incidents = Incidents::new(
             store.clone(),
@@ -213,7 +214,7 @@ impl App {
         });
         let expiry = tokio::spawn(expiry_loop(engine.clone()));
         let escalation = tokio::spawn(escalation_loop(incidents.clone()));
-        let storm_boards = tokio::spawn(storm_board_loop(incidents.clone()));
+        let storm_boards = tokio::spawn(storm_board_loop(incidents.clone(), storm_metrics));
         let budget_interval = config.cost.budget_check_interval.0;
         let budget_alerts = if budget_interval.is_zero() {
             None
@@ -399,13 +400,17 @@ async fn escalation_loop(incidents: Incidents) {
 }
 
 /// Tends the open storm boards every second (`crate::incidents::storm::keeper`): edits
-/// them, gives folded incidents their own thread as a storm subsides, closes them.
-async fn storm_board_loop(incidents: Incidents) {
+/// them, gives folded incidents their own thread as a storm subsides, closes them; and
+/// keeps the storm metrics.
+async fn storm_board_loop(incidents: Incidents, metrics: crate::incidents::storm::StormMetrics) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(error) = incidents.tend_storm_boards(jiff::Timestamp::now()).await {
+        if let Err(error) = incidents
+            .tend_storm_boards_measured(jiff::Timestamp::now(), &metrics)
+            .await
+        {
             incidents.store().health().write_failed(&error);
             tracing::warn!(%error, "tending storm boards failed; will retry");
         }

@@ -2,8 +2,8 @@
 //!
 //! It owns no series itself: each part registers its own when `app.rs` wires it, the
 //! way kube-rs controllers do (`fn register(registry: &mut Registry) -> Self`): the
-//! engine ([`crate::engine::CommandMetrics`]), the outbox, alert ingest, cost, Slack and
-//! Discord. This module imports none of them.
+//! engine ([`crate::engine::CommandMetrics`]), the outbox, alert ingest, the storm boards,
+//! cost, Slack and Discord. This module imports none of them.
 
 use prometheus_client::registry::Registry;
 

@@ -237,6 +237,12 @@ async fn killed_mid_call_then_taken_over(store: Store, database_url: &str) {
             .count();
         assert_eq!(copies, 1, "{title:?} posted once: {messages:#?}");
     }
+    assert_eq!(
+        slack.duplicate_posts(),
+        0,
+        "the fake saw a post repeated: {:#?}",
+        slack.messages()
+    );
     let shared = slack.files().iter().filter(|f| f.channel.is_some()).count();
     assert_eq!(shared, 1, "the chart shared once");
     let copies = discord

@@ -247,6 +247,11 @@ async fn a_working_bot_exports_every_metric_family() {
         "opsbot_chat_api_errors_total",
         "opsbot_alert_requests_total",
         "opsbot_alerts_received_total",
+        "opsbot_storm_boards_open",
+        "opsbot_storm_incidents_folded",
+        "opsbot_storm_board_edits_total",
+        "opsbot_storm_incidents_unfolded_total",
+        "opsbot_storm_drains_total",
     ] {
         assert!(exported.contains(name), "{name} in {exported:?}");
     }

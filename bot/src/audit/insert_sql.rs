@@ -74,20 +74,30 @@ pub(crate) fn insert_statement(backend: Backend, tail: Tail, rows: usize) -> Sql
     all[rows.trailing_zeros() as usize].clone()
 }
 
-fn statement(backend: Backend, tail: Tail, rows: usize) -> String {
+/// PostgreSQL: the whole batch of `rows` entries in one statement that writes only if the
+/// chain head is still where the writer left it: binds `rows × 20` entry values, then the
+/// new head (seq, hash), then the expected head (seq, hash). Without an explicit
+/// transaction it is one round trip; 0 rows written means the head had moved.
+pub(crate) fn postgres_append_after_head(rows: usize) -> String {
     let binds = rows * ENTRY_COLUMN_COUNT;
-    let mut sql = String::with_capacity(128 + ENTRY_COLUMNS.len() + binds * 7);
-    if backend == Backend::Postgres && tail == Tail::InsertAndFinish {
-        let _ = write!(
-            sql,
-            "WITH head AS (UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1) ",
-            binds + 1,
-            binds + 2
-        );
-    }
-    sql.push_str("INSERT INTO audit_log (");
-    sql.push_str(ENTRY_COLUMNS);
-    sql.push_str(") VALUES ");
+    let mut sql = String::with_capacity(256 + ENTRY_COLUMNS.len() + binds * 7);
+    let _ = write!(
+        sql,
+        "WITH head AS (UPDATE audit_head SET seq = ${}, hash = ${} \
+         WHERE id = 1 AND seq = ${} AND hash = ${} RETURNING 1) \
+         INSERT INTO audit_log ({ENTRY_COLUMNS}) SELECT * FROM (VALUES ",
+        binds + 1,
+        binds + 2,
+        binds + 3,
+        binds + 4
+    );
+    push_rows(&mut sql, Backend::Postgres, rows);
+    sql.push_str(") AS entries WHERE EXISTS (SELECT 1 FROM head)");
+    sql
+}
+
+/// `(…),(…)`: `rows` rows of placeholders (`?`, or `$1`, `$2`, … on PostgreSQL).
+fn push_rows(sql: &mut String, backend: Backend, rows: usize) {
     let mut n = 0;
     for row in 0..rows {
         if row > 0 {
@@ -108,6 +118,23 @@ fn statement(backend: Backend, tail: Tail, rows: usize) -> String {
         }
         sql.push(')');
     }
+}
+
+fn statement(backend: Backend, tail: Tail, rows: usize) -> String {
+    let binds = rows * ENTRY_COLUMN_COUNT;
+    let mut sql = String::with_capacity(128 + ENTRY_COLUMNS.len() + binds * 7);
+    if backend == Backend::Postgres && tail == Tail::InsertAndFinish {
+        let _ = write!(
+            sql,
+            "WITH head AS (UPDATE audit_head SET seq = ${}, hash = ${} WHERE id = 1) ",
+            binds + 1,
+            binds + 2
+        );
+    }
+    sql.push_str("INSERT INTO audit_log (");
+    sql.push_str(ENTRY_COLUMNS);
+    sql.push_str(") VALUES ");
+    push_rows(&mut sql, backend, rows);
     if backend == Backend::Sqlite && tail == Tail::InsertAndFinish {
         sql.push_str("; UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1; COMMIT");
     }

@@ -124,6 +124,8 @@ async fn run(store: Store, mut inbox: mpsc::Receiver<Message>) {
     let mut records = Vec::with_capacity(MAX_BATCH);
     let mut waiters: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     let mut closers = Vec::new();
+    // Where this writer left the chain (PostgreSQL appends after it in one statement).
+    let mut known_head = None;
     // Returns 0 only once the queue is closed (all handles gone, or `close`) and empty.
     while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
         gather(&mut inbox, &mut messages).await;
@@ -142,7 +144,7 @@ async fn run(store: Store, mut inbox: mpsc::Receiver<Message>) {
         if records.is_empty() {
             continue;
         }
-        let committed = commit_batch(&store, &mut records).await;
+        let committed = commit_batch(&store, &mut records, &mut known_head).await;
         store.observe(&committed);
         match committed {
             Ok(first_seq) => {
@@ -240,6 +242,29 @@ mod tests {
             let report = verify(&db.store).await.unwrap();
             assert!(report.is_ok(), "{report}");
             assert_eq!(report.checked, 800);
+            other.close().await;
+        }
+
+        async fn a_writer_whose_head_moved_appends_after_the_new_one(db) {
+            // Each writer remembers where it left the chain (PostgreSQL appends after
+            // that in one statement); after another replica appended, the first writes
+            // nothing there and chains after the real head instead.
+            let other = Store::connect(&db.url, 4).await.unwrap();
+            let a = AuditWriter::spawn(db.store.clone());
+            let b = AuditWriter::spawn(other.clone());
+            assert_eq!(a.append(sample(1)).await.unwrap(), 1);
+            assert_eq!(b.append(sample(2)).await.unwrap(), 2);
+            assert_eq!(a.append(sample(3)).await.unwrap(), 3);
+            assert_eq!(a.append(sample(4)).await.unwrap(), 4);
+            assert_eq!(b.append(sample(5)).await.unwrap(), 5);
+            a.close().await;
+            b.close().await;
+            let entries = all_entries(&db.store).await;
+            let seqs: Vec<(i64, AuditRecord)> = entries.iter().map(|e| (e.seq, e.record.clone())).collect();
+            assert_eq!(seqs, (1..=5).map(|n| (n, sample(n))).collect::<Vec<_>>());
+            let report = verify(&db.store).await.unwrap();
+            assert!(report.is_ok(), "{report}");
+            assert_eq!(head(&db.store).await, (5, entries[4].hash.clone()));
             other.close().await;
         }
 

@@ -232,6 +232,21 @@ impl Incidents {
     ) -> Result<Vec<storm::keeper::Tended>, StoreError> {
         storm::keeper::tend_all(&self.store, &self.settings, &self.catalog, now).await
     }
+
+    /// Tends every open storm board once and records the round and the boards still
+    /// open in `metrics`.
+    pub async fn tend_storm_boards_measured(
+        &self,
+        now: jiff::Timestamp,
+        metrics: &storm::StormMetrics,
+    ) -> Result<Vec<storm::keeper::Tended>, StoreError> {
+        let tended = self.tend_storm_boards(now).await?;
+        metrics.round(&tended);
+        let mut conn = self.store.read_pool().acquire().await?;
+        let (boards, folded) = storm::open_totals(&mut conn).await?;
+        metrics.open(boards, folded);
+        Ok(tended)
+    }
 }
 
 /// The incident whose root message is `thread` in `channel` on `platform`, with its

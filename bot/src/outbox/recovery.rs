@@ -96,10 +96,9 @@ pub(super) async fn unanswered(
         return Outcome::Failed;
     }
     let at = super::dispatcher::now_us().saturating_add(super::dispatcher::micros(wait));
-    if let Err(error) = repo::schedule_retry(&shared.store, part.ids[0], at, reason, true).await {
-        tracing::warn!(%error, "could not reschedule an outbox message; its lease will expire");
-    }
-    if let Err(error) = repo::mark_unanswered(&shared.store, &part.ids, &shared.id).await {
+    if let Err(error) =
+        repo::schedule_unanswered(&shared.store, &part.ids, at, reason, &shared.id).await
+    {
         tracing::warn!(%error, "could not mark an unanswered post; its lease will expire");
     }
     Outcome::Later

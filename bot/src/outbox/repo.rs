@@ -403,22 +403,39 @@ pub(crate) async fn schedule_retry(
 /// once, but not released either, so the next claim marks it `claim_lost`.
 const UNANSWERED: &str = "(unanswered)";
 
-/// Leaves `ids` (those this dispatcher still holds) to [`UNANSWERED`]: claimable now,
-/// and looked up before they are posted again.
-pub(crate) async fn mark_unanswered(
+/// Leaves `ids` (those this dispatcher still holds) to [`UNANSWERED`]: claimable at
+/// `next_attempt_at_us` and looked up before they are posted again; the head `ids[0]`
+/// (its thread's oldest pending message) gets the attempt counted and `error`.
+///
+/// One statement, not a retry schedule followed by a mark: between those two the rows
+/// were released (`claimed_by` NULL), so another replica, or this one restarted after a
+/// crash right there, claimed them with `claim_lost = 0` and posted them again without
+/// looking (the flake of `a_post_the_platform_took_before_a_crash_is_not_posted_again`).
+pub(crate) async fn schedule_unanswered(
     store: &Store,
     ids: &[i64],
+    next_attempt_at_us: i64,
+    error: &str,
     dispatcher: &str,
 ) -> Result<(), StoreError> {
-    if ids.is_empty() {
+    let Some(&head) = ids.first() else {
         return Ok(());
-    }
+    };
     let sql = format!(
-        "UPDATE outbox SET claimed_by = $1, claimed_until_us = NULL \
-         WHERE (claimed_by = $2 OR claimed_by IS NULL) AND state = 'pending' AND id IN {ids}",
-        ids = in_ids(store.backend(), 3)
+        "UPDATE outbox SET \
+           attempts = attempts + CASE WHEN id = $1 THEN 1 ELSE 0 END, \
+           next_attempt_at_us = CASE WHEN id = $2 THEN $3 ELSE next_attempt_at_us END, \
+           last_error = CASE WHEN id = $4 THEN $5 ELSE last_error END, \
+           claimed_by = $6, claimed_until_us = NULL \
+         WHERE claimed_by = $7 AND state = 'pending' AND id IN {ids}",
+        ids = in_ids(store.backend(), 8)
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(head)
+        .bind(head)
+        .bind(next_attempt_at_us)
+        .bind(head)
+        .bind(error)
         .bind(UNANSWERED)
         .bind(dispatcher)
         .bind(json_list(ids))

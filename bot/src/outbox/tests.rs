@@ -398,6 +398,51 @@ backend_tests! {
         }
     }
 
+    async fn an_unanswered_post_is_claimed_again_only_as_uncertain(db) {
+        // A post that got no answer is handed back in one statement: whoever claims it
+        // next (another replica, or a restart after a crash right then) looks for the
+        // post first. It used to be released (claimed_by NULL) and marked unanswered in
+        // two statements; a claim in between saw it as never tried and posted it again.
+        use crate::outbox::repo::{self, ClaimRequest};
+        let th = Some("incident:5");
+        send_all(&db.store, &[
+            message("ops", th, Operation::PostRoot, Lane::Alerts, "root"),
+            message("ops", th, Operation::Reply, Lane::Alerts, "update"),
+            message("other", None, Operation::Post, Lane::Alerts, "elsewhere"),
+        ]).await;
+        let claim = |dispatcher: &'static str| {
+            let store = db.store.clone();
+            async move {
+                let (heads, unreadable) = repo::claim_heads(&store, &ClaimRequest {
+                    lane: Lane::Alerts,
+                    dispatcher,
+                    lease_until_us: jiff::Timestamp::now().as_microsecond() + 60_000_000,
+                    platforms: &["slack"],
+                    exclude: &[],
+                    limit: 8,
+                }).await.unwrap();
+                assert!(unreadable.is_empty());
+                heads
+            }
+        };
+        let first = claim("first").await;
+        assert_eq!(first.len(), 2, "one head per channel");
+        let root = first.iter().find(|m| m.reply.title == "root").unwrap();
+        let elsewhere = first.iter().find(|m| m.reply.title == "elsewhere").unwrap();
+        assert!(!root.claim_lost);
+        // Another dispatcher's lease is left alone.
+        repo::schedule_unanswered(&db.store, &[elsewhere.id], 0, "no answer", "someone-else").await.unwrap();
+        repo::schedule_unanswered(&db.store, &[root.id], 0, "no answer within 250ms", "first").await.unwrap();
+        let again = claim("second").await;
+        assert_eq!(again.len(), 1, "the other channel is still leased by first: {again:?}");
+        assert_eq!(again[0].id, root.id);
+        assert!(again[0].claim_lost, "claimed again as possibly posted");
+        assert_eq!(again[0].attempts, 1, "the attempt counts");
+        let (state, attempts, error) = row(&db.store, "root").await;
+        assert_eq!((state.as_str(), attempts), ("pending", 1));
+        assert_eq!(error.as_deref(), Some("no answer within 250ms"));
+    }
+
     async fn an_unanswered_post_is_repeated_with_the_same_tag_and_messages(db) {
         // Every call reaches the platform, but no answer comes back in time: each is
         // repeated, and the platform (a Discord nonce) recognises the repeat by its tag

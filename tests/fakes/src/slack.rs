@@ -20,7 +20,8 @@
 //! are taken at most once per second per channel, the rest answered HTTP 429 with
 //! `Retry-After: 1`, as Slack limits posting; [`FakeSlack::hold_channel`] answers a
 //! channel's next call 429 with a longer `Retry-After` and refuses every call on it
-//! until that has passed.
+//! until that has passed. [`FakeSlack::duplicate_posts`] counts posts identical to an
+//! earlier one in the same thread (what a bot posting one message twice leaves).
 //!
 //! Like Slack it checks the bearer token (`invalid_auth`, or `not_allowed_token_type`
 //! for a bot token on `apps.connections.open`), answers HTTP 200 with `{"ok": false,
@@ -354,6 +355,12 @@ impl FakeSlack {
         self.inner().channel_calls.clone()
     }
 
+    /// Posts identical to an earlier one in the same thread (see
+    /// [`FakeSlackHandle::duplicate_posts`]).
+    pub fn duplicate_posts(&self) -> usize {
+        self.clone_handle().duplicate_posts()
+    }
+
     /// Rate mode: the next chat call on `channel` is answered 429 with `Retry-After:
     /// SECS`, and, as Slack does, every call on the channel in those seconds is refused
     /// too (counted in [`ChannelCalls::refused`]).
@@ -402,6 +409,29 @@ impl FakeSlackHandle {
     /// See [`FakeSlack::response_url`].
     pub fn response_url(&self, channel: &str, user: &str) -> String {
         self.shared.new_response_url(self.addr, channel, user)
+    }
+
+    /// Posts identical to an earlier one in the same thread: the same channel, thread,
+    /// audience and response URL, and the same body as first posted (text, blocks and
+    /// metadata; opsbot tags every post, so a repeat of one outbox delivery is identical
+    /// and two different messages are not). Edits are not posts.
+    pub fn duplicate_posts(&self) -> usize {
+        let inner = self.shared.lock();
+        let mut seen = std::collections::HashSet::new();
+        inner
+            .messages
+            .iter()
+            .filter(|m| {
+                let first_body = m.edits.first().unwrap_or(&m.body).to_string();
+                !seen.insert((
+                    m.channel.as_str(),
+                    m.thread_ts.as_deref(),
+                    m.only_user.as_deref(),
+                    m.response_url.as_deref(),
+                    first_body,
+                ))
+            })
+            .count()
     }
 }
 
@@ -902,4 +932,55 @@ fn take_response(shared: &Shared, id: &str, body: &[u8]) -> Response {
         posted_at: Instant::now(),
     });
     Json(json!({ "ok": true })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn posted(channel: &str, thread_ts: Option<&str>, body: Value) -> PostedMessage {
+        PostedMessage {
+            channel: channel.into(),
+            ts: String::new(),
+            thread_ts: thread_ts.map(str::to_string),
+            only_user: None,
+            body,
+            edits: Vec::new(),
+            response_url: None,
+            posted_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn duplicate_posts_are_identical_posts_in_one_thread() {
+        let tagged = |tag: &str| json!({"text": "Incident #1", "metadata": {"event_type": "opsbot_outbox", "event_payload": {"tag": tag}}});
+        let mut edited = posted("C1", None, json!({"text": "edited later"}));
+        edited.edits.push(tagged("opsbot-outbox:1-1"));
+        let mut answer = posted("C1", None, tagged("opsbot-outbox:1-1"));
+        answer.response_url = Some("http://fake/response/R1".into());
+        let shared = Shared {
+            bot_token: String::new(),
+            app_token: String::new(),
+            inner: Arc::new(Mutex::new(Inner {
+                messages: vec![
+                    posted("C1", None, tagged("opsbot-outbox:1-1")),
+                    // Another thread, another channel, another tag, a response URL:
+                    // not repeats.
+                    posted("C1", Some("1.1"), tagged("opsbot-outbox:1-1")),
+                    posted("C2", None, tagged("opsbot-outbox:1-1")),
+                    posted("C1", None, tagged("opsbot-outbox:2-2")),
+                    answer,
+                    // The same post again, and again edited since: repeats.
+                    posted("C1", None, tagged("opsbot-outbox:1-1")),
+                    edited,
+                ],
+                ..Inner::default()
+            })),
+        };
+        let handle = FakeSlackHandle {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            shared,
+        };
+        assert_eq!(handle.duplicate_posts(), 2);
+    }
 }

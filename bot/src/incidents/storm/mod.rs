@@ -11,6 +11,7 @@
 //!   incidents their own thread as the storm subsides, closes a board with a summary.
 //! - [`unfold`]: one folded incident gets its own root and thread (on demand: its
 //!   button, `incident show`, a responder acting on it; or as the storm subsides).
+//! - [`metrics`]: boards open, incidents folded, board edits, drains (Prometheus).
 //!
 //! Everything lives in the store (`storm_boards`, `incident_messages.storm_board` and
 //! `.folded`, migration 0011), so the board and `incident list` agree with it, and a
@@ -20,6 +21,7 @@ pub mod backlog;
 pub mod board;
 pub(crate) mod fold;
 pub mod keeper;
+pub mod metrics;
 mod repo;
 pub mod settings;
 pub(crate) mod unfold;
@@ -27,4 +29,6 @@ pub(crate) mod unfold;
 #[cfg(test)]
 mod tests;
 
+pub use metrics::StormMetrics;
+pub(crate) use repo::open_totals;
 pub use settings::StormSettings;

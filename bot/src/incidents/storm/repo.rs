@@ -131,6 +131,19 @@ pub(crate) async fn open_boards(conn: &mut AnyConnection) -> Result<Vec<i64>, St
     )
 }
 
+/// What the storm metrics show of the store: boards open, and incidents folded into them
+/// now (without their own root and thread).
+pub(crate) async fn open_totals(conn: &mut AnyConnection) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM storm_boards WHERE closed_at_us IS NULL), \
+           (SELECT COUNT(*) FROM incident_messages m JOIN storm_boards b \
+              ON b.id = m.storm_board AND b.closed_at_us IS NULL WHERE m.folded = 1)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// Board `id` if it is still open; `lock`: locked for the transaction on PostgreSQL (so
 /// one replica tends it at a time; SQLite's write transaction excludes the others).
 pub(crate) async fn board(

@@ -155,6 +155,29 @@ fn invocation() -> Invocation {
 }
 
 backend_tests! {
+    async fn the_storm_metrics_follow_a_board_from_fold_to_drain(db) {
+        let store = &db.store;
+        let i = incidents(store);
+        let metrics = crate::incidents::storm::StormMetrics::default();
+        hold_backlog(store, "#ops", 4).await;
+        for (name, service) in [("GatewayDown", "gateway"), ("RagDown", "rag")] {
+            i.ingest(&group(name, service, "critical"), now()).await.unwrap();
+        }
+        // [boards open, incidents folded, board edits, unfolded, drains]
+        i.tend_storm_boards_measured(now(), &metrics).await.unwrap();
+        assert_eq!(metrics.values(), [1, 2, 1, 0, 0]);
+        let mut rounds = 0;
+        while metrics.values()[4] == 0 {
+            rounds += 1;
+            assert!(rounds <= 10, "the board never closed: {:?}", metrics.values());
+            deliver_everything(store).await;
+            i.tend_storm_boards_measured(now(), &metrics).await.unwrap();
+        }
+        let [open, folded, edits, unfolded, drains] = metrics.values();
+        assert_eq!((open, folded, unfolded, drains), (0, 0, 2, 1));
+        assert!(edits >= 2, "the final board was rendered too: {edits}");
+    }
+
     async fn a_storming_channel_folds_new_incidents_until_it_drains(db) {
         let store = &db.store;
         let i = incidents(store);
