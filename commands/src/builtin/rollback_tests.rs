@@ -6,7 +6,17 @@ use crate::{
     language,
 };
 
-use super::testing::{FakeProber, FakeRuntime, run, service};
+use super::testing::{FakeProber, FakeRuntime, MemoryKnownGood, run, service};
+
+/// What a precheck reads: `runtime`, and no revision known good.
+fn reads(runtime: &FakeRuntime) -> crate::command::PrecheckCtx<'_> {
+    static NONE_KNOWN_GOOD: std::sync::LazyLock<MemoryKnownGood> =
+        std::sync::LazyLock::new(MemoryKnownGood::default);
+    crate::command::PrecheckCtx {
+        runtime,
+        known_good: &*NONE_KNOWN_GOOD,
+    }
+}
 
 fn catalog() -> Catalog {
     Catalog::new(vec![service("orchestration", "prod", &[])]).unwrap()
@@ -142,7 +152,7 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
     };
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
     let error = super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 99"), &runtime)
+        .precheck(&parse("rollback orchestration --to 99"), reads(&runtime))
         .await
         .unwrap_err();
     assert_eq!(
@@ -150,11 +160,11 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         "unable to find revision 99 of orchestration; known revisions: 3, 4, 5"
     );
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 4"), &runtime)
+        .precheck(&parse("rollback orchestration --to 4"), reads(&runtime))
         .await
         .unwrap();
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration"), &runtime)
+        .precheck(&parse("rollback orchestration"), reads(&runtime))
         .await
         .unwrap();
     // When the history cannot be read now, the run decides (and says why).
@@ -166,7 +176,10 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         ..FakeRuntime::default()
     };
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 99"), &unreachable)
+        .precheck(
+            &parse("rollback orchestration --to 99"),
+            reads(&unreachable),
+        )
         .await
         .unwrap();
 }
