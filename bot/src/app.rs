@@ -125,6 +125,8 @@ impl App {
         let slack_metrics = crate::slack::SlackMetrics::register(metrics.registry_mut());
         let discord_metrics = crate::discord::DiscordMetrics::register(metrics.registry_mut());
         let cost_metrics = crate::cost::CostMetrics::register(metrics.registry_mut());
+        let automation_metrics =
+            crate::automations::AutomationMetrics::register(metrics.registry_mut());
         let metrics = Arc::new(metrics);
         let incidents = Incidents::new(
             store.clone(),
@@ -146,6 +148,7 @@ impl App {
             config.automations.clone(),
             incidents.clone(),
             runbooks.clone(),
+            automation_metrics,
         );
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),

@@ -19,6 +19,7 @@
 mod desk;
 pub mod ledger;
 pub mod matching;
+pub mod metrics;
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +28,8 @@ use opsbot_commands::{
     context::{DeskError, IncidentAction},
 };
 use tokio::sync::mpsc;
+
+pub use metrics::AutomationMetrics;
 
 use crate::{
     config::automations::AutomationConfig,
@@ -49,8 +52,8 @@ struct Inner {
     automations: Vec<AutomationConfig>,
     incidents: Incidents,
     runbooks: Runbooks,
-    /// Observes the time from a batch's commit to its automation's first step.
-    started: Option<mpsc::UnboundedSender<Duration>>,
+    /// Start latency (from a batch's commit to its automation's run) and outcomes.
+    metrics: AutomationMetrics,
 }
 
 /// The principal of automation `name`.
@@ -59,28 +62,22 @@ pub fn actor(name: &str) -> Actor {
 }
 
 impl Automations {
+    /// The automations of `automations`, acting on `incidents` through `runbooks`,
+    /// observed by `metrics` (how long after its batch was committed each run started).
     pub fn new(
         automations: Vec<AutomationConfig>,
         incidents: Incidents,
         runbooks: Runbooks,
+        metrics: AutomationMetrics,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 automations,
                 incidents,
                 runbooks,
-                started: None,
+                metrics,
             }),
         }
-    }
-
-    /// Like [`Automations::new`], telling `started` how long after its batch was
-    /// committed each automation's run started (the ingest benchmark's measure).
-    pub fn with_start_times(mut self, started: mpsc::UnboundedSender<Duration>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.started = Some(started);
-        }
-        self
     }
 
     pub fn configs(&self) -> &[AutomationConfig] {
@@ -222,6 +219,7 @@ impl Automations {
             return Ok(()); // Another replica (or an earlier delivery) took this trigger.
         }
         if let Some(why) = refusal {
+            self.inner.metrics.outcome("refused");
             ledger::settle(
                 self.store(),
                 &config.name,
@@ -259,6 +257,7 @@ impl Automations {
             .await;
         match started {
             Err(why) => {
+                self.inner.metrics.outcome("failed");
                 ledger::settle(
                     self.store(),
                     &config.name,
@@ -279,9 +278,7 @@ impl Automations {
                 }
             }
             Ok(run) => {
-                if let Some(started) = &self.inner.started {
-                    let _ = started.send(fired.committed.elapsed());
-                }
+                self.inner.metrics.started(fired.committed.elapsed());
                 ledger::settle(
                     self.store(),
                     &config.name,
