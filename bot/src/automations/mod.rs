@@ -14,7 +14,12 @@
 //! `during_maintenance` / `during_silence`), at most `max_runs` runs per service per
 //! `window`, and `cooldown` after the last run. When a run fails (or ends any other way
 //! than succeeded: a `wait_healthy` step that times out means the service is still
-//! unhealthy), the incident escalates to its next level at once.
+//! unhealthy), or it succeeded but the service's health checks still fail, the incident
+//! escalates to its next level at once.
+//!
+//! A run reports in the incident's thread (its living message and every step as a reply
+//! there); an incident folded into a storm board has no thread, so its run reports in the
+//! channel, in a thread of its own.
 
 mod desk;
 pub mod ledger;
@@ -237,12 +242,17 @@ impl Automations {
             .await;
             return Ok(());
         }
-        let (platform, channel) = facts
-            .threads
-            .first()
-            .and_then(|(p, c)| Some((Platform::parse(p)?, c.clone())))
-            .unwrap_or((Platform::Console, String::new()));
-        let thread = crate::incidents::model::thread_key(incident);
+        // The incident's thread; without one (folded into a storm board) its channel.
+        let (platform, channel, thread) = facts
+            .report_place()
+            .and_then(|(place, thread)| {
+                Some((
+                    Platform::parse(&place.platform)?,
+                    place.channel.clone(),
+                    thread,
+                ))
+            })
+            .unwrap_or((Platform::Console, String::new(), None));
         let started = self
             .inner
             .runbooks
@@ -252,7 +262,7 @@ impl Automations {
                 &actor(&config.name),
                 platform,
                 &channel,
-                Some(&thread),
+                thread.as_deref(),
             )
             .await;
         match started {
