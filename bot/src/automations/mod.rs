@@ -309,15 +309,16 @@ impl Automations {
                 .await;
                 let this = self.clone();
                 let config = config.clone();
-                tokio::spawn(async move { this.follow(config, incident, run.id).await });
+                let service = found.service.clone();
+                tokio::spawn(async move { this.follow(config, incident, &service, run.id).await });
             }
         }
         Ok(())
     }
 
     /// Waits for run `id` to end, says how it ended in the incident thread, and
-    /// escalates at once when it did not succeed.
-    async fn follow(&self, config: AutomationConfig, incident: i64, id: i64) {
+    /// escalates at once when it did not succeed or `service` is still unhealthy.
+    async fn follow(&self, config: AutomationConfig, incident: i64, service: &str, id: i64) {
         let who = actor(&config.name).label();
         let view = loop {
             match self.inner.runbooks.run_view(id).await {
@@ -328,24 +329,34 @@ impl Automations {
             }
             tokio::time::sleep(RUN_POLL).await;
         };
-        if view.state == "succeeded" {
-            self.note(
-                incident,
-                &who,
-                format!("runbook `{}` (run {id}) succeeded", config.runbook),
-            )
-            .await;
-            return;
-        }
-        self.note(
-            incident,
-            &who,
+        let escalating = if config.escalate_on_failure {
+            ": escalating now"
+        } else {
+            ""
+        };
+        let said = if view.state != "succeeded" {
             format!(
-                "runbook `{}` (run {id}) {}: escalating now",
+                "runbook `{}` (run {id}) {}{escalating}",
                 config.runbook, view.state
-            ),
-        )
-        .await;
+            )
+        } else {
+            match self
+                .inner
+                .runbooks
+                .still_unhealthy(&actor(&config.name), service)
+                .await
+            {
+                None => {
+                    let said = format!("runbook `{}` (run {id}) succeeded", config.runbook);
+                    return self.note(incident, &who, said).await;
+                }
+                Some(why) => format!(
+                    "runbook `{}` (run {id}) succeeded, but {service} is still unhealthy ({why}){escalating}",
+                    config.runbook
+                ),
+            }
+        };
+        self.note(incident, &who, said).await;
         if config.escalate_on_failure {
             self.escalate(incident, &who).await;
         }
