@@ -5,19 +5,26 @@
 //! Every 2xx means the batch was committed to the store. Reports alerts/s and the p50/p99
 //! response time per batch.
 //!
-//! Two runs: N clients back to back (throughput), then four senders at a steady rate
+//! Three runs: N clients back to back (throughput), then four senders at a steady rate
 //! (latency at load; `BENCH_STEADY_BATCHES_PER_SEC`, default 100 batches = 10,000 alerts
-//! per second).
+//! per second), then alert to automation: the example configuration plus one automation
+//! whose runbook's first step is an `http` call to a listener of this bench, at a steady
+//! 1,000 alerts/s (`BENCH_AUTOMATION_SECONDS`, default 20) where every batch of 100 opens
+//! an incident the automation answers. It reports the time from each batch's POST to the
+//! arrival of its run's first step (p50/p99/max, target p99 < 1 s).
 //!
 //! Run: `cargo bench -p opsbot --bench ingest` (env `BENCH_BATCHES`, `BENCH_CLIENTS`).
-//! Reports; asserts only that every batch was accepted.
+//! Reports; asserts only that every batch was accepted (and every automation's first
+//! step arrived).
 
 use opsbot_fakes::free_port;
 use std::{
+    collections::HashMap,
     io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
-    path::PathBuf,
-    process::{Command, Stdio},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -115,15 +122,17 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-/// `pace`: each client sends its batches this far apart (a steady rate) instead of back
-/// to back.
-fn run(label: &str, database_url: &str, batches: usize, clients: usize, pace: Option<Duration>) {
-    let port = free_port();
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml")
+}
+
+/// Starts the `opsbot` binary on `config` and `database_url`, listening on `port`, and
+/// waits until it accepts connections.
+fn start_opsbot(config: &Path, database_url: &str, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_opsbot"))
         .arg("serve")
         .arg("-c")
-        .arg(&example)
+        .arg(config)
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -140,6 +149,21 @@ fn run(label: &str, database_url: &str, batches: usize, clients: usize, pace: Op
         assert!(Instant::now() < deadline, "opsbot did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    child
+}
+
+fn stop_opsbot(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// `pace`: each client sends its batches this far apart (a steady rate) instead of back
+/// to back.
+fn run(label: &str, database_url: &str, batches: usize, clients: usize, pace: Option<Duration>) {
+    let port = free_port();
+    let child = start_opsbot(&example(), database_url, port);
     // Bodies are built before the clock starts: the bench measures opsbot, not JSON text.
     let per_client = batches / clients;
     let bodies: Vec<Vec<String>> = (0..clients)
@@ -197,10 +221,175 @@ fn run(label: &str, database_url: &str, batches: usize, clients: usize, pace: Op
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    stop_opsbot(child);
+}
+
+/// The example configuration plus a runbook whose first step calls `step_url` with the
+/// alert's name, and an automation that starts it for every `AutoBench*` incident
+/// (guardrails wide open: the bench measures the path, not the limits). Its services have
+/// no health checks, so nothing is probed after a run.
+fn automation_config(step_url: &str) -> String {
+    let example = std::fs::read_to_string(example()).expect("the example configuration");
+    format!(
+        r#"{example}
+
+[[runbooks]]
+name = "bench-first-step"
+description = "Tell the bench the run started"
+
+[[runbooks.params]]
+name = "alert"
+type = "string"
+
+[[runbooks.steps]]
+kind = "http"
+method = "POST"
+url = "{step_url}"
+body = {{ alert = "{{alert}}" }}
+
+[[automations]]
+name = "bench-first-step"
+runbook = "bench-first-step"
+on = "incident"
+alerts = ["AutoBench*"]
+services = ["{AUTOMATED_SERVICE}"]
+params = {{ alert = "{{alert}}" }}
+max_runs = 1000000
+window = "1h"
+cooldown = "1ms"
+"#
+    )
+}
+
+/// The service the automation run's alerts are about (no health checks in the example).
+const AUTOMATED_SERVICE: &str = "alice-frontend";
+
+/// One Alertmanager batch of 100 alerts of its own group `AutoBench{n}` (a new incident).
+fn automation_batch(n: usize) -> String {
+    let alertname = format!("AutoBench{n}");
+    let alerts: Vec<String> = (0..ALERTS_PER_BATCH)
+        .map(|i| {
+            format!(
+                r#"{{"status":"firing","labels":{{"alertname":"{alertname}","service":"{AUTOMATED_SERVICE}","instance":"host-{i}","severity":"critical"}},"annotations":{{"summary":"bench alert"}},"startsAt":"2026-11-21T08:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph","fingerprint":"a{n:07x}{i:08x}"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"{alertname}\"}}","truncatedAlerts":0,"status":"firing","receiver":"opsbot","groupLabels":{{"alertname":"{alertname}"}},"commonLabels":{{"alertname":"{alertname}","service":"{AUTOMATED_SERVICE}"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","alerts":[{}]}}"#,
+        alerts.join(",")
+    )
+}
+
+/// When each automation's first step arrived, by the number of its `AutoBench` alert.
+type Arrivals = Arc<Mutex<HashMap<usize, Instant>>>;
+
+/// Serves the runbook's `http` step: records when each arrived, answers 200 `{}`.
+fn step_listener() -> (String, Arrivals) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/first-step", listener.local_addr().unwrap());
+    let arrivals: Arrivals = Arc::default();
+    let seen = arrivals.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || serve_steps(stream, &seen));
+        }
+    });
+    (url, arrivals)
+}
+
+/// One keep-alive connection of opsbot's HTTP client.
+fn serve_steps(stream: TcpStream, seen: &Arrivals) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut length = 0usize;
+        let mut first = true;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" && !first {
+                break;
+            }
+            first = false;
+            if let Some((_, value)) = line
+                .split_once(':')
+                .filter(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let arrived = Instant::now();
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body = String::from_utf8_lossy(&body);
+        if let Some(n) = body.split("AutoBench").nth(1).and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        }) {
+            seen.lock().unwrap().entry(n).or_insert(arrived);
+        }
+        let answer =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Alert POST → the automation's first step, at a steady 1,000 alerts/s.
+fn automation(database_url: &str, seconds: usize) {
+    let (step_url, arrivals) = step_listener();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsbot.toml");
+    std::fs::write(&config, automation_config(&step_url)).unwrap();
+    let port = free_port();
+    let child = start_opsbot(&config, database_url, port);
+    let batches = seconds * 10;
+    let bodies: Vec<String> = (0..batches).map(automation_batch).collect();
+    let pace = Duration::from_millis(100);
+    let mut client = Client::connect(port);
+    let mut posted = Vec::with_capacity(batches);
+    let start = Instant::now();
+    for (n, body) in bodies.iter().enumerate() {
+        let due = start + pace * n as u32;
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        posted.push(Instant::now());
+        assert_eq!(
+            client.post("/alerts/alertmanager", body),
+            200,
+            "a batch was refused"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while arrivals.lock().unwrap().len() < batches && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let arrived = arrivals.lock().unwrap().clone();
+    let mut latencies: Vec<Duration> = posted
+        .iter()
+        .enumerate()
+        .filter_map(|(n, at)| Some(arrived.get(&n)?.saturating_duration_since(*at)))
+        .collect();
+    latencies.sort();
+    assert_eq!(
+        latencies.len(),
+        batches,
+        "every automation's first step arrives (within 60 s of the last alert)"
+    );
+    println!(
+        "automation: {} alerts in {batches} batches at 1,000 alerts/s, one incident and run each: \
+         alert POST → first step p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        batches * ALERTS_PER_BATCH,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+    );
+    stop_opsbot(child);
 }
 
 fn main() {
@@ -216,6 +405,9 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
     run("sqlite", &url, steady * 10, steady_clients, Some(pace));
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ingest.db").display());
+    automation(&url, env_usize("BENCH_AUTOMATION_SECONDS", 20));
     if let Ok(url) = std::env::var("OPSBOT_BENCH_POSTGRES_URL") {
         println!("(PostgreSQL: the URL must name an empty database; it is migrated and filled)");
         run("postgres", &url, batches, clients, None);

@@ -132,6 +132,8 @@ impl App {
         let discord_metrics = crate::discord::DiscordMetrics::register(metrics.registry_mut());
         let cost_metrics = crate::cost::CostMetrics::register(metrics.registry_mut());
         let storm_metrics = crate::incidents::storm::StormMetrics::register(metrics.registry_mut());
+        let automation_metrics =
+            crate::automations::AutomationMetrics::register(metrics.registry_mut());
         let metrics = Arc::new(metrics);
         let incidents = Incidents::new(
             store.clone(),
@@ -157,6 +159,7 @@ impl App {
             config.automations.clone(),
             incidents.clone(),
             runbooks.clone(),
+            automation_metrics,
         );
         let investigator = match &config.investigator {
             Some(section) => Some(crate::investigator::Investigator::new(

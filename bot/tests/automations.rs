@@ -8,7 +8,13 @@
 //! refused before anything runs, and the incident escalates; the cooldown and the rate
 //! limit refuse a second firing; `automation pause` stops an automation and (confirmed)
 //! `automation resume` restores it; a runbook that fails escalates the incident at once
-//! (the next level is paged long before its timer).
+//! (the next level is paged long before its timer), and so does one that succeeds while
+//! the service stays unhealthy; nothing starts in a maintenance window or a silence
+//! unless the automation says so; the run reports in the incident's thread; a
+//! `wait_healthy` step on a service without health checks fails at once; the example
+//! configuration's budget automations (alice-hybrid's `cost_controls.yml`) fire once per
+//! threshold and period, against the fake cost APIs (`opsbot_fakes::cost`) and the fake
+//! admin API (`opsbot_fakes::admin_api`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,8 +36,14 @@ use serde_json::json;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
+use opsbot::cost::budget_alerts;
 use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
-use opsbot_fakes::{HealthyProber as Healthy, RecordingRuntime as Recorder};
+use opsbot_fakes::{
+    RecordingRuntime as Recorder,
+    admin_api::FakeAdminApi,
+    cost::{FakeCostApis, OpenAiCost},
+    prober::UnhealthyProber,
+};
 
 const BOT_TOKEN: &str = "xoxb-automation-test-token";
 const APP_TOKEN: &str = "xapp-automation-test-token";
@@ -39,13 +51,42 @@ const SIGNING_SECRET: &str = "automation-test-signing-secret";
 const OPS: &str = "C0OPS";
 const ALERTS: &str = "C0ALERTS";
 const ALICE: &str = "U0ALICE";
+const OPENAI_KEY: &str = "sk-admin-automation-test";
+const ANTHROPIC_KEY: &str = "sk-ant-admin-automation-test";
+/// Whose health checks fail (`UnhealthyProber`).
+const UNHEALTHY: &str = "ai-voice";
 /// A bound for a hung test, not a measurement.
 const WAIT: Duration = Duration::from_secs(30);
 
-fn config_text(api_url: &str, dead_url: &str) -> String {
+/// `HH:MM-HH:MM` (UTC) from an hour ago to an hour from now: a daily maintenance window
+/// open now.
+fn window_around_now() -> String {
+    use jiff::ToSpan as _;
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    let start = now.checked_sub(1.hour()).unwrap();
+    let end = now.checked_add(1.hour()).unwrap();
+    format!("{}-{}", start.strftime("%H:%M"), end.strftime("%H:%M"))
+}
+
+fn config_text(api_url: &str, dead_url: &str, cost_url: &str) -> String {
     let response_url_prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
+    let window = window_around_now();
     format!(
         r#"
+[cost]
+timeout = "5s"
+cache_ttl = "0s"
+budget_check_interval = "0s"
+
+[cost.openai]
+base_url = "{cost_url}"
+api_key = "${{TEST_OPENAI_ADMIN_KEY}}"
+
+[[maintenance]]
+name = "test window"
+services = ["ai-maint*"]
+schedule = "daily {window}"
+
 [outbox]
 channel_rate = 0
 retry_base = "100ms"
@@ -102,15 +143,76 @@ channels = {{ slack = "{ALERTS}" }}
 escalation = "oncall"
 target = {{ kind = "kubernetes", namespace = "ai", deployment = "admin" }}
 
+[[services]]
+name = "ai-maint"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "maint" }}
+health = [{{ kind = "http", name = "health", url = "http://maint.invalid/health" }}]
+
+[[services]]
+name = "ai-maint-ok"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "maint-ok" }}
+health = [{{ kind = "http", name = "health", url = "http://maint-ok.invalid/health" }}]
+
+[[services]]
+name = "ai-quiet"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "quiet" }}
+health = [{{ kind = "http", name = "health", url = "http://quiet.invalid/health" }}]
+
+[[services]]
+name = "ai-quiet-ok"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "quiet-ok" }}
+health = [{{ kind = "http", name = "health", url = "http://quiet-ok.invalid/health" }}]
+
+# No health checks: a `wait_healthy` on it can never pass.
+[[services]]
+name = "ai-batch"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "batch" }}
+
+[[services]]
+name = "{UNHEALTHY}"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "kubernetes", namespace = "ai", deployment = "voice" }}
+health = [{{ kind = "http", name = "health", url = "http://voice.invalid/health" }}]
+
+[[services]]
+name = "alice-openai"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+escalation = "oncall"
+target = {{ kind = "none" }}
+budget = {{ daily = 10, weekly = 50, warn_percent = 80, critical_percent = 95, currency = "USD" }}
+
+[[services.cost]]
+kind = "openai"
+
 [roles.responder]
-allow = [{{ commands = ["automation", "runbook", "restart", "health", "confirm", "cancel"] }}]
+allow = [{{ commands = ["automation", "runbook", "restart", "health", "silence", "confirm", "cancel"] }}]
 
 [roles.watcher]
 allow = [{{ commands = ["runbook", "health"] }}]
 
 [[bindings]]
 role = "responder"
-subjects = ["slack:{ALICE}", "automation:restarter", "automation:limited", "automation:breaker"]
+subjects = ["slack:{ALICE}", "automation:restarter", "automation:limited", "automation:breaker",
+            "automation:maintained", "automation:maintainer", "automation:quiet",
+            "automation:quiet-ok", "automation:waiter", "automation:announcer"]
 
 [[bindings]]
 role = "watcher"
@@ -172,12 +274,87 @@ alerts = ["GatewayDown"]
 services = ["ai-gateway"]
 params = {{ service = "{{service}}" }}
 
+[[runbooks]]
+name = "wait-healthy"
+description = "Wait until the service is healthy (for long)"
+
+[[runbooks.params]]
+name = "service"
+type = "service"
+
+[[runbooks.steps]]
+kind = "wait_healthy"
+service = "{{service}}"
+timeout = "10m"
+
+[[runbooks]]
+name = "announce"
+description = "Say in the thread that something was done (and check nothing)"
+
+[[runbooks.params]]
+name = "service"
+type = "service"
+
+[[runbooks.steps]]
+kind = "notify"
+message = "caches of {{service}} flushed"
+
 [[automations]]
 name = "breaker"
 runbook = "admin-offline"
 on = "incident"
 alerts = ["AdminDown"]
 services = ["ai-admin"]
+
+[[automations]]
+name = "maintained"
+runbook = "restart-service"
+on = "incident"
+alerts = ["MaintDown"]
+services = ["ai-maint"]
+params = {{ service = "{{service}}" }}
+
+[[automations]]
+name = "maintainer"
+runbook = "restart-service"
+on = "incident"
+alerts = ["MaintDown"]
+services = ["ai-maint-ok"]
+params = {{ service = "{{service}}" }}
+during_maintenance = true
+
+[[automations]]
+name = "quiet"
+runbook = "restart-service"
+on = "incident"
+alerts = ["QuietDown"]
+services = ["ai-quiet"]
+params = {{ service = "{{service}}" }}
+
+[[automations]]
+name = "quiet-ok"
+runbook = "restart-service"
+on = "incident"
+alerts = ["QuietDown"]
+services = ["ai-quiet-ok"]
+params = {{ service = "{{service}}" }}
+during_silence = true
+
+[[automations]]
+name = "waiter"
+runbook = "wait-healthy"
+on = "incident"
+alerts = ["BatchDown"]
+services = ["ai-batch"]
+params = {{ service = "{{service}}" }}
+
+[[automations]]
+name = "announcer"
+runbook = "announce"
+on = "incident"
+alerts = ["VoiceDown"]
+services = ["{UNHEALTHY}"]
+params = {{ service = "{{service}}" }}
 "#
     )
 }
@@ -187,7 +364,38 @@ struct Harness {
     router: Router,
     slack: FakeSlack,
     runtime: Arc<Recorder>,
+    cost: FakeCostApis,
+    admin: FakeAdminApi,
     _dir: tempfile::TempDir,
+}
+
+/// The example configuration's budget runbooks and automations (alice-hybrid's
+/// `cost_controls.yml`), their admin API at `admin_url` instead of Alice's localhost.
+fn example_budget_automations(config: &mut config::Config, admin_url: &str) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let example = config::parse(&text, "opsbot.toml", &|_| None).expect("the example is valid");
+    let budget = |name: &str| name.starts_with("alice-budget-");
+    let mut runbooks: Vec<_> = example
+        .runbooks
+        .into_iter()
+        .filter(|r| budget(&r.name))
+        .collect();
+    for step in runbooks.iter_mut().flat_map(|r| r.steps.iter_mut()) {
+        if let Some(url) = &mut step.url {
+            *url = url.replace("http://localhost:8000", admin_url);
+        }
+    }
+    let automations: Vec<_> = example
+        .automations
+        .into_iter()
+        .filter(|a| budget(&a.name))
+        .collect();
+    assert_eq!((runbooks.len(), automations.len()), (2, 2));
+    assert!(automations.iter().all(|a| a.services == ["alice-openai"]));
+    config.runbooks.extend(runbooks);
+    config.automations.extend(automations);
 }
 
 impl Harness {
@@ -197,14 +405,19 @@ impl Harness {
         let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dead_url = format!("http://{}", dead.local_addr().unwrap());
         drop(dead);
-        let text = config_text(&slack.api_url(), &dead_url);
+        let cost = FakeCostApis::start(OPENAI_KEY, ANTHROPIC_KEY).await;
+        let admin = FakeAdminApi::default();
+        let admin_url = admin.start().await;
+        let text = config_text(&slack.api_url(), &dead_url, cost.url());
         let dir = tempfile::tempdir().unwrap();
         let env = |name: &str| match name {
             "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
             "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET.to_string()),
+            "TEST_OPENAI_ADMIN_KEY" => Some(OPENAI_KEY.to_string()),
             _ => None,
         };
         let mut config = config::parse(&text, "test.toml", &env).expect("test config is valid");
+        example_budget_automations(&mut config, &admin_url);
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
         let runtime = Arc::new(Recorder::default());
@@ -218,7 +431,8 @@ impl Harness {
             catalog,
             source: "test.toml".into(),
         };
-        let app = App::start_with_prober(&loaded, router, Arc::new(Healthy))
+        let prober = Arc::new(UnhealthyProber(vec![UNHEALTHY.to_string()]));
+        let app = App::start_with_prober(&loaded, router, prober)
             .await
             .expect("opsbot starts");
         let router = server::router(app.server_state(&loaded.config));
@@ -227,6 +441,8 @@ impl Harness {
             router,
             slack,
             runtime,
+            cost,
+            admin,
             _dir: dir,
         }
     }
@@ -543,6 +759,232 @@ async fn a_failing_runbook_escalates_at_once() {
     // Level 2 is an hour away by its timer; the failure pages it now.
     bot.wait_for_text("Paging L2", 1).await;
     assert_eq!(bot.count_text("Paging L2"), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_reports_in_the_incidents_thread() {
+    let bot = Harness::start().await;
+    bot.alert("AIServiceDown", "ai-orchestration", "a").await;
+    bot.wait_for_text("runbook `restart-service` (run 1) succeeded", 1)
+        .await;
+    let root = bot
+        .slack
+        .messages()
+        .into_iter()
+        .find(|m| {
+            m.channel == ALERTS
+                && m.thread_ts.is_none()
+                && m.content().contains("AIServiceDown on ai-orchestration")
+        })
+        .expect("the incident's root message");
+    // The run's living message, its steps and how it ended: all in the incident's thread.
+    bot.wait_for_text("run #1 finished", 1).await;
+    let of_run: Vec<PostedMessage> = bot
+        .slack
+        .messages()
+        .into_iter()
+        .filter(|m| m.content().contains("run #1"))
+        .collect();
+    assert!(of_run.len() >= 3, "{of_run:#?}");
+    for message in &of_run {
+        assert_eq!(
+            (message.channel.as_str(), message.thread_ts.as_deref()),
+            (ALERTS, Some(root.ts.as_str())),
+            "{}",
+            message.content()
+        );
+    }
+    for step in ["step 1/2", "step 2/2"] {
+        assert!(
+            of_run.iter().any(|m| m.content().contains(step)),
+            "{step}: {of_run:#?}"
+        );
+    }
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_starts_in_a_maintenance_window_unless_the_automation_says_so() {
+    let bot = Harness::start().await;
+    bot.alert("MaintDown", "ai-maint", "a").await;
+    let refused = bot.wait_for_text("did not start runbook", 1).await;
+    assert!(
+        refused
+            .content()
+            .contains("maintenance window `test window` covers ai-maint"),
+        "{}",
+        refused.content()
+    );
+    assert_eq!(bot.ledger("maintained").await[0].0, "refused");
+    // `during_maintenance = true`: the same window does not hold it back.
+    bot.alert("MaintDown", "ai-maint-ok", "a").await;
+    bot.wait_for_text("runbook `restart-service` (run 1) succeeded", 1)
+        .await;
+    assert_eq!(bot.runtime.actions(), vec!["restart ai-maint-ok"]);
+    assert_eq!(bot.count_text("did not start runbook"), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_starts_in_a_silence_unless_the_automation_says_so() {
+    let bot = Harness::start().await;
+    bot.slash(
+        ALICE,
+        "/silence",
+        "alertname=QuietDown 2h --reason \"load test\"",
+    )
+    .await;
+    bot.wait_for_text("Silenced", 1).await;
+    bot.alert("QuietDown", "ai-quiet", "a").await;
+    let refused = bot.wait_for_text("did not start runbook", 1).await;
+    assert!(
+        refused.content().contains("the incident is silenced")
+            && refused.content().contains("load test"),
+        "{}",
+        refused.content()
+    );
+    assert_eq!(bot.ledger("quiet").await[0].0, "refused");
+    // `during_silence = true`: it runs although its incident is silenced too.
+    bot.alert("QuietDown", "ai-quiet-ok", "a").await;
+    bot.wait_for_text("runbook `restart-service` (run 1) succeeded", 1)
+        .await;
+    assert_eq!(bot.runtime.actions(), vec!["restart ai-quiet-ok"]);
+    assert_eq!(bot.count_text("did not start runbook"), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_leaves_the_service_unhealthy_escalates_at_once() {
+    let bot = Harness::start().await;
+    bot.alert("VoiceDown", UNHEALTHY, "a").await;
+    // The runbook itself succeeds (it only posts); the service's checks still fail.
+    let said = bot
+        .wait_for_text("runbook `announce` (run 1) succeeded, but", 1)
+        .await;
+    assert!(
+        said.content()
+            .contains(&format!("{UNHEALTHY} is still unhealthy")),
+        "{}",
+        said.content()
+    );
+    assert!(
+        said.content().contains("escalating now"),
+        "{}",
+        said.content()
+    );
+    // Level 2 is an hour away by its timer; it is paged now.
+    bot.wait_for_text("Paging L2", 1).await;
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_healthy_on_a_service_without_health_checks_fails_at_once() {
+    let bot = Harness::start().await;
+    bot.alert("BatchDown", "ai-batch", "a").await;
+    // Its timeout is 10 minutes; the test's bound (30 s) only passes if it fails at once.
+    let failed = bot
+        .wait_for_text("runbook `wait-healthy` (run 1) failed", 1)
+        .await;
+    assert!(
+        failed.content().contains("escalating now"),
+        "{}",
+        failed.content()
+    );
+    bot.wait_for_text(
+        "ai-batch has no health checks, so it can never be seen healthy",
+        1,
+    )
+    .await;
+    bot.wait_for_text("Paging L2", 1).await;
+    bot.stop().await;
+}
+
+/// OpenAI spend of `value` dollars on `day`.
+fn spend(day: jiff::civil::Date, value: f64) -> OpenAiCost {
+    OpenAiCost {
+        day,
+        value,
+        line_item: "gpt-4o-realtime, input".into(),
+        project_id: "proj_alice".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_examples_budget_automations_fire_once_per_threshold_and_period() {
+    let bot = Harness::start().await;
+    let now = jiff::Timestamp::now();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let check = |at: jiff::Timestamp| {
+        let app = &bot.app;
+        async move {
+            budget_alerts::check(app.costs.as_ref(), &app.incidents, at)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let paths = |bot: &Harness| -> Vec<String> {
+        bot.admin.requests().into_iter().map(|r| r.path).collect()
+    };
+    // $8.50 of the $10 daily budget: past 80 %. Traffic goes to local AI, once.
+    bot.cost.add_openai(spend(today, 8.5));
+    assert_eq!(check(now).await, 1);
+    bot.wait_for_text("runbook `alice-budget-warning` (run 1) succeeded", 1)
+        .await;
+    assert_eq!(paths(&bot), ["/api/admin/routing"]);
+    assert_eq!(
+        bot.admin.requests()[0].body,
+        json!({"route_more_to_local": 0.8, "fast_path_timeout_ms": 200})
+    );
+    assert_eq!(
+        check(now).await,
+        0,
+        "the threshold is crossed once per period"
+    );
+    // Past 95 %: local only, cost saver, administrators told; the warning does not repeat.
+    bot.cost.add_openai(spend(today, 1.2));
+    assert_eq!(check(now).await, 1);
+    bot.wait_for_text("runbook `alice-budget-critical` (run 2) succeeded", 1)
+        .await;
+    assert_eq!(
+        paths(&bot),
+        [
+            "/api/admin/routing",
+            "/api/admin/set-mode",
+            "/api/admin/cost-saver"
+        ]
+    );
+    assert_eq!(bot.admin.requests()[1].body["mode"], "offline");
+    let told = bot.wait_for_text("spend passed 95 %", 1).await;
+    assert!(
+        told.content().contains("80351110224678912"),
+        "{}",
+        told.content()
+    );
+    assert_eq!(check(now).await, 0);
+    assert_eq!(bot.ledger("alice-budget-warning").await.len(), 1);
+    assert_eq!(bot.ledger("alice-budget-critical").await.len(), 1);
+    // The next day is the next period: past 80 % again, the warning runs again (once).
+    // (Its 1 s cooldown, counted in real time, is over first.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let tomorrow = now + jiff::SignedDuration::from_hours(24);
+    bot.cost.add_openai(spend(
+        tomorrow.to_zoned(jiff::tz::TimeZone::UTC).date(),
+        8.5,
+    ));
+    assert_eq!(check(tomorrow).await, 1);
+    bot.wait_for_text("runbook `alice-budget-warning` (run 3) succeeded", 1)
+        .await;
+    assert_eq!(check(tomorrow).await, 0);
+    assert_eq!(paths(&bot).len(), 4);
+    assert_eq!(paths(&bot)[3], "/api/admin/routing");
+    let warnings = bot.ledger("alice-budget-warning").await;
+    assert_eq!(
+        warnings.iter().map(|(o, _)| o.as_str()).collect::<Vec<_>>(),
+        ["started", "started"]
+    );
+    assert_eq!(bot.ledger("alice-budget-critical").await.len(), 1);
     bot.stop().await;
 }
 

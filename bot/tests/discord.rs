@@ -1506,3 +1506,92 @@ async fn the_same_signed_interaction_sent_three_times_runs_once() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     bot.stop().await;
 }
+
+/// A runbook name as long as the configuration allows (48 characters).
+const LONG_RUNBOOK: &str = "wrkhrs-gateway-full-recovery-with-checks-and-ack";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_runbooks_buttons_fit_discords_custom_id_limit() {
+    assert_eq!(
+        LONG_RUNBOOK.len(),
+        opsbot::config::runbooks::MAX_RUNBOOK_NAME
+    );
+    let h = Harness::start_edited(|text| {
+        text + &format!(
+            r#"
+[[runbooks]]
+name = "{LONG_RUNBOOK}"
+services = ["wrkhrs-*"]
+params = [{{ name = "service", type = "service" }}]
+steps = [
+  {{ kind = "manual", instruction = "look at {{service}}" }},
+  {{ kind = "notify", message = "{{service}} was looked at" }},
+]
+"#
+        )
+    })
+    .await;
+    // The dry run's "Run it" is a button (not a "type it" line), under 100 characters.
+    let dry = h
+        .slash(
+            ALICE_M,
+            &ops(),
+            "runbook",
+            json!([
+                {"name": "action", "type": 3, "value": "run"},
+                {"name": "target", "type": 3, "value": LONG_RUNBOOK},
+                {"name": "params", "type": 3, "value": "service=wrkhrs-gateway"},
+                {"name": "dry-run", "type": 5, "value": true},
+            ]),
+        )
+        .await;
+    let run_it = format!("run:runbook run {LONG_RUNBOOK} service=wrkhrs-gateway");
+    assert!(
+        dry.custom_ids().contains(&run_it),
+        "{:?} in {}",
+        dry.custom_ids(),
+        dry.content()
+    );
+    assert!(run_it.chars().count() <= 100);
+    // Pressed, it asks for confirmation; confirmed, the run waits on its manual step.
+    let asked = h.press(ALICE_M, &ops(), &run_it).await;
+    let confirm = asked
+        .custom_ids()
+        .into_iter()
+        .find(|id| id.starts_with("ask:confirm "))
+        .unwrap_or_else(|| panic!("no confirm button: {}", asked.content()));
+    h.press(ALICE_M, &ops(), &confirm.replacen("ask:", "run:", 1))
+        .await;
+    let (done, skip, abort) = (
+        "run:runbook done 1".to_string(),
+        "run:runbook skip 1".to_string(),
+        "ask:runbook abort 1".to_string(),
+    );
+    h.wait_until("Done, Skip and Abort on the run's messages", || {
+        let ids: Vec<String> = h
+            .discord
+            .messages()
+            .iter()
+            .flat_map(|m| m.custom_ids())
+            .collect();
+        ids.contains(&done) && ids.contains(&skip) && ids.contains(&abort)
+    })
+    .await;
+    assert!(
+        h.discord
+            .messages()
+            .iter()
+            .all(|m| !m.content().contains("type `runbook")),
+        "no button fell back to a typed line"
+    );
+    // Done goes on: the run finishes.
+    h.press(ALICE_M, &ops(), &done).await;
+    h.wait_until("the run to finish", || {
+        h.discord
+            .messages()
+            .iter()
+            .any(|m| m.content().contains("finished: all 2 steps done"))
+    })
+    .await;
+    h.stop().await;
+}

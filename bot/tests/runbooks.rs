@@ -9,19 +9,12 @@
 //! manual step until someone presses Done (recorded with who), and ends with every step
 //! audited; a starter without `restart` cannot restart through a runbook.
 
-use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
-    http::{HeaderMap, Request, StatusCode},
-    routing::post,
+    http::{Request, StatusCode},
 };
 use http_body_util::BodyExt as _;
 use opsbot::{
@@ -32,12 +25,14 @@ use opsbot::{
 };
 use opsbot_commands::Catalog;
 use opsbot_fakes::slack::{FakeSlack, PostedMessage};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
 use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
-use opsbot_fakes::{HealthyProber as Healthy, RecordingRuntime as Recorder};
+use opsbot_fakes::{
+    HealthyProber as Healthy, RecordingRuntime as Recorder, admin_api::FakeAdminApi,
+};
 
 const BOT_TOKEN: &str = "xoxb-runbook-test-token";
 const APP_TOKEN: &str = "xapp-runbook-test-token";
@@ -49,55 +44,6 @@ const BOB: &str = "U0BOB";
 const CAROL: &str = "U0CAROL";
 /// A bound for a hung test, not a measurement.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A request the fake admin API took: its path, Authorization header and JSON body.
-type Seen = (String, Option<String>, Value);
-
-/// The fake admin API: every request counted, bodies and Authorization headers kept.
-#[derive(Clone, Default)]
-struct AdminApi {
-    requests: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl AdminApi {
-    async fn start(&self) -> String {
-        let record = |path: &'static str, api: AdminApi| {
-            move |headers: HeaderMap, Json(body): Json<Value>| {
-                let api = api.clone();
-                async move {
-                    api.requests.fetch_add(1, Ordering::SeqCst);
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    api.seen
-                        .lock()
-                        .unwrap()
-                        .push((path.to_string(), auth, body));
-                    Json(json!({"ok": true}))
-                }
-            }
-        };
-        let app = Router::new()
-            .route(
-                "/api/admin/set-mode",
-                post(record("/api/admin/set-mode", self.clone())),
-            )
-            .route(
-                "/api/admin/broadcast",
-                post(record("/api/admin/broadcast", self.clone())),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{address}")
-    }
-
-    fn count(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
 
 fn config_text(api_url: &str, admin_url: &str) -> String {
     let response_url_prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
@@ -192,14 +138,14 @@ struct Harness {
     router: Router,
     slack: FakeSlack,
     runtime: Arc<Recorder>,
-    admin: AdminApi,
+    admin: FakeAdminApi,
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
     async fn start() -> Harness {
         let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
-        let admin = AdminApi::default();
+        let admin = FakeAdminApi::default();
         let admin_url = admin.start().await;
         let text = config_text(&slack.api_url(), &admin_url);
         let dir = tempfile::tempdir().unwrap();
@@ -402,17 +348,17 @@ async fn a_run_is_confirmed_then_ticks_through_its_steps_in_one_living_message()
     .await;
     assert_eq!(bot.runtime.actions(), ["restart alice-backend"]);
     assert_eq!(bot.admin.count(), 2);
-    let seen = bot.admin.seen.lock().unwrap().clone();
-    assert_eq!(seen[0].0, "/api/admin/set-mode");
+    let seen = bot.admin.requests();
+    assert_eq!(seen[0].path, "/api/admin/set-mode");
     assert_eq!(
-        seen[0].1.as_deref(),
+        seen[0].authorization.as_deref(),
         Some(format!("Bearer {ADMIN_TOKEN}").as_str())
     );
     assert_eq!(
-        seen[0].2,
+        seen[0].body,
         json!({"mode": "offline", "message": "Running in offline mode"})
     );
-    assert_eq!(seen[1].0, "/api/admin/broadcast");
+    assert_eq!(seen[1].path, "/api/admin/broadcast");
     // The notify step and the restart's own answer are in the thread.
     bot.wait_for("with the notice", |m| {
         m.thread_ts.as_deref() == Some(root.ts.as_str())

@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 
 use crate::{
     CommandError, Ctx, Reply,
-    context::Runtime,
+    context::{KnownGood, Runtime},
     language::Call,
     registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
 };
@@ -22,9 +22,17 @@ use crate::{
 pub type RunFn = for<'a> fn(&'a Call<'a>, Ctx<'a>) -> BoxFuture<'a, Result<Reply, CommandError>>;
 
 /// Refuses, before anyone is asked to confirm or approve it, a call that can never
-/// succeed on its service. Only read-only runtime calls may be made here.
+/// succeed on its service. Only read-only calls may be made here.
 pub type PrecheckFn =
-    for<'a> fn(&'a Call<'a>, &'a dyn Runtime) -> BoxFuture<'a, Result<(), CommandError>>;
+    for<'a> fn(&'a Call<'a>, PrecheckCtx<'a>) -> BoxFuture<'a, Result<(), CommandError>>;
+
+/// What a precheck may read: the runtime (read-only calls only) and the record of the
+/// revisions known good.
+#[derive(Clone, Copy)]
+pub struct PrecheckCtx<'a> {
+    pub runtime: &'a dyn Runtime,
+    pub known_good: &'a dyn KnownGood,
+}
 
 /// What a request-control command does to a pending request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,13 +153,13 @@ impl Command {
     pub async fn precheck(
         &self,
         call: &Call<'_>,
-        runtime: &dyn Runtime,
+        reads: PrecheckCtx<'_>,
     ) -> Result<(), CommandError> {
         match self.handler {
             Handler::Runs {
                 precheck: Some(precheck),
                 ..
-            } => precheck(call, runtime).await,
+            } => precheck(call, reads).await,
             _ => Ok(()),
         }
     }

@@ -198,7 +198,8 @@ pub fn step_mark(state: &str) -> &'static str {
     }
 }
 
-fn step_line(step: &StepView) -> String {
+/// `✅ 2. [http] POST … — 200`: one step as the run's message lists it.
+pub fn step_line(step: &StepView) -> String {
     let mut line = format!(
         "{} {}. [{}] {}",
         step_mark(&step.state),

@@ -14,11 +14,17 @@
 //! `during_maintenance` / `during_silence`), at most `max_runs` runs per service per
 //! `window`, and `cooldown` after the last run. When a run fails (or ends any other way
 //! than succeeded: a `wait_healthy` step that times out means the service is still
-//! unhealthy), the incident escalates to its next level at once.
+//! unhealthy), or it succeeded but the service's health checks still fail, the incident
+//! escalates to its next level at once.
+//!
+//! A run reports in the incident's thread (its living message and every step as a reply
+//! there); an incident folded into a storm board has no thread, so its run reports in the
+//! channel, in a thread of its own.
 
 mod desk;
 pub mod ledger;
 pub mod matching;
+pub mod metrics;
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +33,8 @@ use opsbot_commands::{
     context::{DeskError, IncidentAction},
 };
 use tokio::sync::mpsc;
+
+pub use metrics::AutomationMetrics;
 
 use crate::{
     config::automations::AutomationConfig,
@@ -49,8 +57,8 @@ struct Inner {
     automations: Vec<AutomationConfig>,
     incidents: Incidents,
     runbooks: Runbooks,
-    /// Observes the time from a batch's commit to its automation's first step.
-    started: Option<mpsc::UnboundedSender<Duration>>,
+    /// Start latency (from a batch's commit to its automation's run) and outcomes.
+    metrics: AutomationMetrics,
 }
 
 /// The principal of automation `name`.
@@ -59,28 +67,22 @@ pub fn actor(name: &str) -> Actor {
 }
 
 impl Automations {
+    /// The automations of `automations`, acting on `incidents` through `runbooks`,
+    /// observed by `metrics` (how long after its batch was committed each run started).
     pub fn new(
         automations: Vec<AutomationConfig>,
         incidents: Incidents,
         runbooks: Runbooks,
+        metrics: AutomationMetrics,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 automations,
                 incidents,
                 runbooks,
-                started: None,
+                metrics,
             }),
         }
-    }
-
-    /// Like [`Automations::new`], telling `started` how long after its batch was
-    /// committed each automation's run started (the ingest benchmark's measure).
-    pub fn with_start_times(mut self, started: mpsc::UnboundedSender<Duration>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.started = Some(started);
-        }
-        self
     }
 
     pub fn configs(&self) -> &[AutomationConfig] {
@@ -222,6 +224,7 @@ impl Automations {
             return Ok(()); // Another replica (or an earlier delivery) took this trigger.
         }
         if let Some(why) = refusal {
+            self.inner.metrics.outcome("refused");
             ledger::settle(
                 self.store(),
                 &config.name,
@@ -239,12 +242,17 @@ impl Automations {
             .await;
             return Ok(());
         }
-        let (platform, channel) = facts
-            .threads
-            .first()
-            .and_then(|(p, c)| Some((Platform::parse(p)?, c.clone())))
-            .unwrap_or((Platform::Console, String::new()));
-        let thread = crate::incidents::model::thread_key(incident);
+        // The incident's thread; without one (folded into a storm board) its channel.
+        let (platform, channel, thread) = facts
+            .report_place()
+            .and_then(|(place, thread)| {
+                Some((
+                    Platform::parse(&place.platform)?,
+                    place.channel.clone(),
+                    thread,
+                ))
+            })
+            .unwrap_or((Platform::Console, String::new(), None));
         let started = self
             .inner
             .runbooks
@@ -254,11 +262,12 @@ impl Automations {
                 &actor(&config.name),
                 platform,
                 &channel,
-                Some(&thread),
+                thread.as_deref(),
             )
             .await;
         match started {
             Err(why) => {
+                self.inner.metrics.outcome("failed");
                 ledger::settle(
                     self.store(),
                     &config.name,
@@ -279,9 +288,7 @@ impl Automations {
                 }
             }
             Ok(run) => {
-                if let Some(started) = &self.inner.started {
-                    let _ = started.send(fired.committed.elapsed());
-                }
+                self.inner.metrics.started(fired.committed.elapsed());
                 ledger::settle(
                     self.store(),
                     &config.name,
@@ -302,15 +309,16 @@ impl Automations {
                 .await;
                 let this = self.clone();
                 let config = config.clone();
-                tokio::spawn(async move { this.follow(config, incident, run.id).await });
+                let service = found.service.clone();
+                tokio::spawn(async move { this.follow(config, incident, &service, run.id).await });
             }
         }
         Ok(())
     }
 
     /// Waits for run `id` to end, says how it ended in the incident thread, and
-    /// escalates at once when it did not succeed.
-    async fn follow(&self, config: AutomationConfig, incident: i64, id: i64) {
+    /// escalates at once when it did not succeed or `service` is still unhealthy.
+    async fn follow(&self, config: AutomationConfig, incident: i64, service: &str, id: i64) {
         let who = actor(&config.name).label();
         let view = loop {
             match self.inner.runbooks.run_view(id).await {
@@ -321,24 +329,34 @@ impl Automations {
             }
             tokio::time::sleep(RUN_POLL).await;
         };
-        if view.state == "succeeded" {
-            self.note(
-                incident,
-                &who,
-                format!("runbook `{}` (run {id}) succeeded", config.runbook),
-            )
-            .await;
-            return;
-        }
-        self.note(
-            incident,
-            &who,
+        let escalating = if config.escalate_on_failure {
+            ": escalating now"
+        } else {
+            ""
+        };
+        let said = if view.state != "succeeded" {
             format!(
-                "runbook `{}` (run {id}) {}: escalating now",
+                "runbook `{}` (run {id}) {}{escalating}",
                 config.runbook, view.state
-            ),
-        )
-        .await;
+            )
+        } else {
+            match self
+                .inner
+                .runbooks
+                .still_unhealthy(&actor(&config.name), service)
+                .await
+            {
+                None => {
+                    let said = format!("runbook `{}` (run {id}) succeeded", config.runbook);
+                    return self.note(incident, &who, said).await;
+                }
+                Some(why) => format!(
+                    "runbook `{}` (run {id}) succeeded, but {service} is still unhealthy ({why}){escalating}",
+                    config.runbook
+                ),
+            }
+        };
+        self.note(incident, &who, said).await;
         if config.escalate_on_failure {
             self.escalate(incident, &who).await;
         }

@@ -307,6 +307,14 @@ pub(crate) fn check(config: &Config, catalog: Option<&Catalog>, problems: &mut P
                 path.key("name"),
                 "must be one word of letters, digits, `-` and `_` (people type `runbook run NAME`)",
             );
+        } else if runbook.name.chars().count() > MAX_RUNBOOK_NAME {
+            problems.push(
+                path.key("name"),
+                format!(
+                    "must be at most {MAX_RUNBOOK_NAME} characters, not {}: a Discord button carries `runbook run NAME …` in at most 100",
+                    runbook.name.chars().count()
+                ),
+            );
         }
         if names.insert(runbook.name.as_str(), index).is_some() {
             problems.push(
@@ -348,6 +356,11 @@ pub(crate) fn check(config: &Config, catalog: Option<&Catalog>, problems: &mut P
         }
     }
 }
+
+/// The longest runbook name: a dry run's "Run it" button is `run:runbook run NAME` and
+/// its parameters, and a Discord button's `custom_id` holds at most 100 characters
+/// (4 + 12 + 48 leaves 36 for `service=…`).
+pub const MAX_RUNBOOK_NAME: usize = 48;
 
 pub(crate) fn is_runbook_name(name: &str) -> bool {
     !name.is_empty()

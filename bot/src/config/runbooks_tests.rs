@@ -217,3 +217,21 @@ approver_roles = ["lead"]
     let fixed = text.replace(r#"commands = ["restart"]"#, r#"commands = ["runbook"]"#);
     parse(&fixed, "opsbot.toml", &env).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_runbook_name_too_long_for_a_discord_button_is_located() {
+    let name = "a".repeat(super::MAX_RUNBOOK_NAME + 1);
+    let runbooks = format!(
+        r#"
+[[runbooks]]
+name = "{name}"
+steps = [{{ kind = "wait", duration = "1s" }}]
+"#
+    );
+    let found = problems(&runbooks);
+    assert_problem(
+        &found,
+        line_of(&runbooks, &name),
+        "must be at most 48 characters, not 49",
+    );
+}

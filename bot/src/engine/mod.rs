@@ -63,6 +63,16 @@ pub struct EngineParts {
     pub investigations: Arc<dyn opsbot_commands::investigations::InvestigationDesk>,
 }
 
+impl EngineParts {
+    /// What a command's precheck may read.
+    fn prechecks(&self) -> opsbot_commands::command::PrecheckCtx<'_> {
+        opsbot_commands::command::PrecheckCtx {
+            runtime: self.runtime.as_ref(),
+            known_good: self.known_good.as_ref(),
+        }
+    }
+}
+
 /// The command pipeline, shared by every chat surface.
 pub struct Engine {
     parts: EngineParts,
@@ -173,7 +183,7 @@ impl Engine {
             let reply = Reply::danger("Not allowed").line(reason).only_actor();
             return self.finish(&trail, verdict, reply).await;
         }
-        if let Err(error) = call.command.precheck(&call, parts.runtime.as_ref()).await {
+        if let Err(error) = call.command.precheck(&call, parts.prechecks()).await {
             // It can never succeed here: say so now, not after two people signed off.
             let reply =
                 Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());

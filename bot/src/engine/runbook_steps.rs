@@ -79,7 +79,7 @@ impl Engine {
             .line(why);
             return (self.finish(&trail, verdict, reply).await, false);
         }
-        if let Err(error) = call.command.precheck(&call, parts.runtime.as_ref()).await {
+        if let Err(error) = call.command.precheck(&call, parts.prechecks()).await {
             let reply =
                 Reply::danger(format!("`{command}` cannot run here")).line(error.to_string());
             let verdict = Verdict::new(Decision::Allowed, Outcome::Failed)

@@ -290,12 +290,33 @@ pub async fn incident_of_thread(
 }
 
 /// What an automation needs to know of an incident that fired: the incident, its alerts
-/// firing now, and where its thread is (platform, channel).
+/// firing now, and where it is posted.
 #[derive(Clone, Debug)]
 pub struct FiredFacts {
     pub incident: Incident,
     pub firing: Vec<IncidentAlert>,
-    pub threads: Vec<(String, String)>,
+    pub places: Vec<IncidentPlace>,
+}
+
+/// A channel an incident is posted in, and whether it has a thread of its own there: an
+/// incident folded into a storm board ([`storm`]) has none (the board stands for it), so
+/// what is said about it goes into the channel, not into a thread that does not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentPlace {
+    pub platform: String,
+    pub channel: String,
+    pub threaded: bool,
+}
+
+impl FiredFacts {
+    /// Where to report on the incident: the first place with its thread (the incident's
+    /// thread key then), else the first channel (no thread).
+    pub fn report_place(&self) -> Option<(&IncidentPlace, Option<String>)> {
+        match self.places.iter().find(|p| p.threaded) {
+            Some(place) => Some((place, Some(self.incident.thread_key()))),
+            None => self.places.first().map(|place| (place, None)),
+        }
+    }
 }
 
 impl Incidents {
@@ -310,15 +331,19 @@ impl Incidents {
             .into_iter()
             .filter(IncidentAlert::is_firing)
             .collect();
-        let threads = repo::message_targets(&mut conn, id)
+        let places = repo::message_targets(&mut conn, id)
             .await?
             .into_iter()
-            .map(|t| (t.platform, t.channel))
+            .map(|t| IncidentPlace {
+                threaded: t.folded_into.is_none() && t.stranded_on.is_none(),
+                platform: t.platform,
+                channel: t.channel,
+            })
             .collect();
         Ok(Some(FiredFacts {
             incident,
             firing,
-            threads,
+            places,
         }))
     }
 }

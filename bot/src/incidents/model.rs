@@ -125,6 +125,11 @@ pub fn thread_key(id: i64) -> String {
     format!("incident:{id}")
 }
 
+/// The incident whose thread key `key` is (`incident:ID`), if it is one.
+pub fn of_thread_key(key: &str) -> Option<i64> {
+    key.strip_prefix("incident:")?.parse().ok()
+}
+
 /// One alert of an incident, deduplicated by fingerprint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncidentAlert {

@@ -316,6 +316,19 @@ impl Runbooks {
     pub async fn run_view(&self, id: i64) -> Result<Option<RunView>, String> {
         self.view(id).await.map_err(store_error)
     }
+
+    /// Why `service` is unhealthy now, as `actor` would see it with `health` (one look,
+    /// not audited); `None` when it is healthy, or has no health checks to tell.
+    pub async fn still_unhealthy(&self, actor: &Actor, service: &str) -> Option<String> {
+        let found = self.inner.catalog.resolve(service).ok()?;
+        if found.health.is_empty() {
+            return None;
+        }
+        let engine = self.engine().ok()?;
+        let look = Invocation::new(actor.clone(), "", format!("health {}", found.name));
+        let (reply, healthy) = engine.look_at_health(&look, found.name.as_str()).await;
+        (!healthy).then(|| reply.summary())
+    }
 }
 
 /// The starter of an invocation, as stored.

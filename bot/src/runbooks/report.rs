@@ -5,10 +5,18 @@
 //!
 //! Thread key `runbook-run:ID`; dedupe keys `runbook-run:ID:root` and
 //! `runbook-run:ID:{edit,reply,post}:UUID` (one per change).
+//!
+//! A run started for an incident (an automation's) reports in the incident's thread
+//! instead (the run's `thread` is the incident's thread key `incident:N`): a message in
+//! a thread cannot be a thread root of its own, so there the living message is posted
+//! once as the run starts, each step that ended is a reply of its own
+//! (`runbook-run:ID:step:N:STATE`, queued once however often the run is published), and
+//! everything else (answers, a manual step's buttons, how the run ended) is a reply there
+//! too.
 
 use opsbot_commands::{
-    Platform, Reply,
-    runbooks::{RunView, StepView},
+    Platform, Reply, Status,
+    runbooks::{RunView, StepView, step_line},
 };
 use sqlx::AnyConnection;
 
@@ -83,8 +91,25 @@ pub async fn publish(
     let Some(platform) = Platform::parse(&run.platform) else {
         return Ok(());
     };
-    let root = view(&run, &steps).reply();
+    let shown = view(&run, &steps);
     let key = thread_key(id);
+    if let Some(incident_thread) = run
+        .thread
+        .as_deref()
+        .filter(|t| crate::incidents::model::of_thread_key(t).is_some())
+    {
+        return publish_in_incident_thread(
+            conn,
+            &run,
+            platform,
+            &shown,
+            first,
+            extra,
+            incident_thread,
+        )
+        .await;
+    }
+    let root = shown.reply();
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let message =
         |channel: &str, thread: Option<String>, operation, reply, dedupe_key| OutboxMessage {
@@ -138,4 +163,83 @@ pub async fn publish(
         }
     }
     Ok(())
+}
+
+/// [`publish`] for a run reporting in an incident's thread (`incident_thread`).
+async fn publish_in_incident_thread(
+    conn: &mut AnyConnection,
+    run: &RunRow,
+    platform: Platform,
+    view: &RunView,
+    first: bool,
+    extra: Extra,
+    incident_thread: &str,
+) -> Result<(), StoreError> {
+    let key = thread_key(run.id);
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let reply = |reply: Reply, dedupe_key: String| OutboxMessage {
+        platform,
+        channel: run.channel.clone(),
+        thread_key: Some(incident_thread.to_string()),
+        operation: Operation::Reply,
+        lane: Lane::Interactive,
+        reply,
+        dedupe_key,
+    };
+    if first {
+        Outbox::enqueue(conn, &reply(view.reply(), format!("{key}:root"))).await?;
+    }
+    let main = view.steps.iter().filter(|s| !s.rollback).count();
+    for step in view.steps.iter().filter(|s| step_ended(&s.state)) {
+        let status = match step.state.as_str() {
+            "ok" => Status::Success,
+            "skipped" => Status::Info,
+            "failed" | "interrupted" => Status::Danger,
+            _ => Status::Warning,
+        };
+        let of = if step.rollback {
+            format!("rollback step {}/{}", step.index, view.steps.len() - main)
+        } else {
+            format!("step {}/{main}", step.index)
+        };
+        let text = Reply::new(
+            status,
+            format!("Runbook `{}` run #{} {of}", view.runbook, view.id),
+        )
+        .line(step_line(step));
+        let position = if step.rollback {
+            main + step.index
+        } else {
+            step.index
+        };
+        let dedupe = format!("{key}:step:{position}:{}", step.state);
+        Outbox::enqueue(conn, &reply(text, dedupe)).await?;
+    }
+    match extra {
+        Extra::Nothing => {}
+        Extra::InThread(said) => {
+            Outbox::enqueue(conn, &reply(said, format!("{key}:reply:{unique}"))).await?;
+        }
+        Extra::InChannel(channel, said) => {
+            let post = OutboxMessage {
+                platform,
+                channel,
+                thread_key: None,
+                operation: Operation::Post,
+                lane: Lane::Interactive,
+                reply: said,
+                dedupe_key: format!("{key}:post:{unique}"),
+            };
+            Outbox::enqueue(conn, &post).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a step in `state` is over (reported once in an incident's thread).
+fn step_ended(state: &str) -> bool {
+    matches!(
+        state,
+        "ok" | "failed" | "skipped" | "aborted" | "interrupted"
+    )
 }

@@ -357,7 +357,8 @@ async fn wait(inner: &Inner, run: &Run, duration: Duration) -> Result<Option<Str
     }
 }
 
-/// Looks at the service until it is healthy or `timeout` passed.
+/// Looks at the service until it is healthy or `timeout` passed; fails at once for a
+/// service without health checks.
 async fn wait_healthy(
     inner: &Inner,
     engine: &Engine,
@@ -366,6 +367,15 @@ async fn wait_healthy(
     service: &str,
     timeout: Duration,
 ) -> Result<End, StoreError> {
+    // Without health checks it could only run to its timeout: say so at once.
+    if let Ok(found) = inner.catalog.resolve(service)
+        && found.health.is_empty()
+    {
+        return Ok(End::Failed(format!(
+            "{} has no health checks, so it can never be seen healthy; give it `[[services.health]]` or take this `wait_healthy` step out of the runbook",
+            found.name
+        )));
+    }
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let (reply, healthy) = engine.look_at_health(starter, service).await;

@@ -10,7 +10,7 @@
 
 use crate::{
     Button, CommandError, Ctx, Reply, Service,
-    context::{GoodRevision, Revision},
+    context::{GoodRevision, KnownGood, Revision, Runtime},
 };
 
 #[cfg(test)]
@@ -50,23 +50,23 @@ pub(super) async fn record_pass(ctx: Ctx<'_>, service: &Service) {
 
 /// The revision `--to last-good` names now: its current number, and what was recorded.
 pub(super) async fn resolve(
-    ctx: Ctx<'_>,
+    known_good: &dyn KnownGood,
+    runtime: &dyn Runtime,
     service: &Service,
 ) -> Result<(Revision, GoodRevision), CommandError> {
     let name = service.name.as_str();
-    let good = ctx
-        .known_good
-        .good_revisions(service)
-        .await
-        .map_err(|reason| CommandError::Unavailable {
-            what: "the record of revisions known good".into(),
-            reason,
-        })?;
+    let good =
+        known_good
+            .good_revisions(service)
+            .await
+            .map_err(|reason| CommandError::Unavailable {
+                what: "the record of revisions known good".into(),
+                reason,
+            })?;
     if good.is_empty() {
         return Err(CommandError::Failed(none_known_good(service)));
     }
-    let history = ctx
-        .runtime
+    let history = runtime
         .history(service)
         .await
         .map_err(|e| super::action_reply::runtime_error(service, e))?;
@@ -147,7 +147,7 @@ pub(super) async fn way_back(
     let current = history.iter().position(|r| r.current);
     let previous = current.and_then(|index| history[..index].last());
     let last_good = match ctx.known_good.good_revisions(service).await {
-        Ok(good) if !good.is_empty() => resolve(ctx, service).await.ok(),
+        Ok(good) if !good.is_empty() => resolve(ctx.known_good, ctx.runtime, service).await.ok(),
         _ => None,
     };
     if let Some((revision, _)) = &last_good {

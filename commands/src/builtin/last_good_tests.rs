@@ -266,3 +266,42 @@ fn to_takes_a_revision_or_last_good() {
     );
     assert!(error.contains("[--to N|last-good]"), "{error}");
 }
+
+#[tokio::test]
+async fn rollback_to_last_good_without_one_is_refused_before_anyone_confirms() {
+    let mut ollama = service("ollama", "prod", &["models installed"]);
+    ollama.target = crate::catalog::Target::Kubernetes {
+        context: None,
+        namespace: "ai".into(),
+        deployment: "ollama".into(),
+        container: None,
+    };
+    let catalog = Catalog::new(vec![ollama]).unwrap();
+    let registry = Registry::new(super::super::COMMANDS);
+    let call =
+        language::parse("rollback ollama --to last-good", &registry, &catalog, None).unwrap();
+    let runtime = after_a_bad_release();
+    let known_good = MemoryKnownGood::default();
+    let reads = crate::command::PrecheckCtx {
+        runtime: &runtime,
+        known_good: &known_good,
+    };
+    let error = super::super::rollback::COMMAND
+        .precheck(&call, reads)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CommandError::Failed("no revision of ollama is known good yet: a revision is recorded when it passes the health gate after a restart or rollback; use `rollback ollama` or `rollback ollama --to N` (see `rollback ollama --list`)".into())
+    );
+    // Once a revision other than the running one passed, the precheck lets it through.
+    pass_gate_on_rs_a(&known_good).await;
+    super::super::rollback::COMMAND
+        .precheck(&call, reads)
+        .await
+        .unwrap();
+    assert!(
+        runtime.actions.lock().unwrap().is_empty(),
+        "a precheck only reads"
+    );
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply,
+    command::PrecheckCtx,
     command::{Command, Handler},
     context::{Revision, Runtime},
     language::Call,
@@ -49,7 +50,7 @@ pub static COMMAND: Command = Command {
     ],
     handler: Handler::Runs {
         run: |call, ctx| Box::pin(run(call, ctx)),
-        precheck: Some(|call, runtime| Box::pin(precheck(call, runtime))),
+        precheck: Some(|call, reads| Box::pin(precheck(call, reads))),
     },
 };
 
@@ -58,17 +59,19 @@ const PRECHECK_HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Refuses, before anyone confirms, a rollback the target cannot do: only Kubernetes
 /// deployments keep revisions (docker compose and systemd have none to go back to), and
-/// `--to N` must name one of them (read from the runtime's history, which only reads).
-/// When the history cannot be read now, the run decides (and reports) instead.
-/// `--list` only reads, so it is never refused here.
-pub async fn precheck(call: &Call<'_>, runtime: &dyn Runtime) -> Result<(), CommandError> {
+/// `--to N` must name one of them (read from the runtime's history, which only reads),
+/// and `--to last-good` needs a revision known good other than the running one
+/// ([`last_good::resolve`]). When the history or the record cannot be read now, the run
+/// decides (and reports) instead. `--list` only reads, so it is never refused here.
+pub async fn precheck(call: &Call<'_>, reads: PrecheckCtx<'_>) -> Result<(), CommandError> {
     if call.switch("list") {
         return Ok(());
     }
     let service = super::service_arg::required_service(call)?;
     match &service.target {
         crate::catalog::Target::Kubernetes { .. } => match call.integer("to") {
-            Some(to) => known_revision(service, to, runtime).await,
+            Some(to) => known_revision(service, to, reads.runtime).await,
+            None if call.text("to") == Some(LAST_GOOD) => known_good_revision(service, reads).await,
             None => Ok(()),
         },
         target => {
@@ -114,6 +117,23 @@ async fn known_revision(
     )))
 }
 
+/// `--to last-good` names a revision: refused now (before anyone confirms) only when
+/// the record and the history say there is none; anything unreadable is left to the run.
+async fn known_good_revision(
+    service: &crate::Service,
+    reads: PrecheckCtx<'_>,
+) -> Result<(), CommandError> {
+    let resolved = tokio::time::timeout(
+        PRECHECK_HISTORY_TIMEOUT,
+        last_good::resolve(reads.known_good, reads.runtime, service),
+    )
+    .await;
+    match resolved {
+        Ok(Err(CommandError::Failed(why))) => Err(CommandError::Failed(why)),
+        _ => Ok(()),
+    }
+}
+
 pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let service = super::service_arg::required_service(call)?;
     let mut to = call.integer("to");
@@ -128,7 +148,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     }
     let mut known_good = None;
     if to_last_good {
-        let (revision, good) = last_good::resolve(ctx, service).await?;
+        let (revision, good) = last_good::resolve(ctx.known_good, ctx.runtime, service).await?;
         ctx.progress.report(&format!(
             "Rolling back {} to #{}, the last revision known good…",
             service.name, revision.number

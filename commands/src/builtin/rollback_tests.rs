@@ -6,7 +6,17 @@ use crate::{
     language,
 };
 
-use super::testing::{FakeProber, RecordingRuntime, run, service};
+use super::testing::{FakeProber, MemoryKnownGood, RecordingRuntime, run, service};
+
+/// What a precheck reads: `runtime`, and no revision known good.
+fn reads(runtime: &RecordingRuntime) -> crate::command::PrecheckCtx<'_> {
+    static NONE_KNOWN_GOOD: std::sync::LazyLock<MemoryKnownGood> =
+        std::sync::LazyLock::new(MemoryKnownGood::default);
+    crate::command::PrecheckCtx {
+        runtime,
+        known_good: &*NONE_KNOWN_GOOD,
+    }
+}
 
 fn catalog() -> Catalog {
     Catalog::new(vec![service("orchestration", "prod", &[])]).unwrap()
@@ -130,7 +140,7 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
     ]));
     let parse = |text| language::parse(text, &registry, &catalog, None).unwrap();
     let error = super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 99"), &runtime)
+        .precheck(&parse("rollback orchestration --to 99"), reads(&runtime))
         .await
         .unwrap_err();
     assert_eq!(
@@ -138,11 +148,11 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         "unable to find revision 99 of orchestration; known revisions: 3, 4, 5"
     );
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 4"), &runtime)
+        .precheck(&parse("rollback orchestration --to 4"), reads(&runtime))
         .await
         .unwrap();
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration"), &runtime)
+        .precheck(&parse("rollback orchestration"), reads(&runtime))
         .await
         .unwrap();
     // When the history cannot be read now, the run decides (and says why).
@@ -151,7 +161,10 @@ async fn an_unknown_revision_is_refused_before_anyone_confirms() {
         reason: "refused".into(),
     }));
     super::rollback::COMMAND
-        .precheck(&parse("rollback orchestration --to 99"), &unreachable)
+        .precheck(
+            &parse("rollback orchestration --to 99"),
+            reads(&unreachable),
+        )
         .await
         .unwrap();
 }

@@ -7,6 +7,8 @@
 //!
 //! * [`kubernetes::FakeApiServer`]: a Kubernetes API server on `127.0.0.1:0` (plain HTTP)
 //!   with a small deployment controller, and a kubeconfig pointing at it;
+//! * [`admin_api::FakeAdminApi`]: the admin HTTP API of alice-hybrid's backend
+//!   (`/api/admin/set-mode`, `/broadcast`, …), counting and keeping every request;
 //! * [`cost::FakeCostApis`]: the OpenAI Costs API, Anthropic's cost report, OpenCost's
 //!   allocation API and Prometheus queries, with pagination and 429/5xx injection;
 //! * [`docker::FakeEngine`]: a Docker Engine API (v1.43) on a unix socket in a temp dir;
@@ -31,12 +33,14 @@
 //! * [`RecordingRuntime`]: records `restart`/`rollback`/`scale` instead of performing
 //!   them, or answers as a test scripts it (the one recording runtime of the workspace:
 //!   `opsbot-commands` compiles its source into its own unit tests);
-//! * [`HealthyProber`]: every health check passes.
+//! * [`HealthyProber`]: every health check passes ([`prober::UnhealthyProber`]: except
+//!   those of the services it names).
 //!
 //! Every fake starts on its own temp dir or port 0, is seeded and inspected through small
 //! methods, and stops when dropped (or with its `shutdown`). [`free_port`] finds a port
 //! for a real process under test.
 
+pub mod admin_api;
 pub mod cost;
 pub mod discord;
 pub mod discord_gateway;

@@ -1,5 +1,6 @@
 //! [`HealthyProber`]: a prober for which every health check passes at once, for tests and
-//! benches that exercise opsbot rather than the services' endpoints.
+//! benches that exercise opsbot rather than the services' endpoints; [`UnhealthyProber`]:
+//! the same, except for the services named in it, whose every check fails.
 
 use std::time::Duration;
 
@@ -20,6 +21,25 @@ impl Prober for HealthyProber {
             name: check.name().to_string(),
             level: HealthLevel::Ok,
             detail: "200 in 1 ms".into(),
+            latency: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Every health check of the services named in it fails (`critical`: `503 in 1 ms`);
+/// those of every other service pass, as with [`HealthyProber`].
+pub struct UnhealthyProber(pub Vec<String>);
+
+#[async_trait]
+impl Prober for UnhealthyProber {
+    async fn probe(&self, service: &Service, check: &HealthCheck) -> CheckOutcome {
+        if !self.0.iter().any(|name| name == service.name.as_str()) {
+            return HealthyProber.probe(service, check).await;
+        }
+        CheckOutcome {
+            name: check.name().to_string(),
+            level: HealthLevel::Critical,
+            detail: "503 in 1 ms".into(),
             latency: Duration::from_millis(1),
         }
     }

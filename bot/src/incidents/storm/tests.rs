@@ -354,4 +354,31 @@ backend_tests! {
         assert!(roots(store, "#ops").await.contains(&(format!("incident:{}", next[0]), "alerts".to_string())));
         assert!(board_of(store, "#ops").await.is_none());
     }
+
+    async fn an_incident_folded_into_a_board_has_no_thread_to_report_in(db) {
+        let store = &db.store;
+        let i = incidents(store);
+        hold_backlog(store, "#ops", 4).await;
+        hold_backlog(store, "#quiet", 4).await;
+        let folded = i.ingest(&group("GatewayDown", "gateway", "critical"), now()).await.unwrap().incidents[0];
+        let quiet = i.ingest(&group("QuietDown", "quiet", "critical"), now()).await.unwrap().incidents[0];
+        assert!(board_of(store, "#ops").await.is_some());
+        // What an automation is told: the folded incident is in #ops without a thread
+        // (the board stands for it); the one in #quiet (roll-up off) has its thread.
+        let only_slack = |mut facts: crate::incidents::FiredFacts| {
+            facts.places.retain(|p| p.platform == "slack");
+            facts
+        };
+        let facts = only_slack(i.fired_facts(folded).await.unwrap().unwrap());
+        assert_eq!(facts.places.len(), 1);
+        assert_eq!((facts.places[0].channel.as_str(), facts.places[0].threaded), ("#ops", false));
+        let (place, thread) = facts.report_place().unwrap();
+        assert_eq!((place.channel.as_str(), thread), ("#ops", None));
+        let facts = only_slack(i.fired_facts(quiet).await.unwrap().unwrap());
+        let (place, thread) = facts.report_place().unwrap();
+        assert_eq!(
+            (place.channel.as_str(), thread),
+            ("#quiet", Some(format!("incident:{quiet}")))
+        );
+    }
 }
