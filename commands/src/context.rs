@@ -514,4 +514,6 @@ pub struct Ctx<'a> {
     pub runbooks: &'a dyn crate::runbooks::RunbookDesk,
     /// The automations' kill switch and list (`automation`).
     pub automations: &'a dyn crate::automations::AutomationDesk,
+    /// Sign-in links to the web console (`web`).
+    pub web: &'a dyn crate::web_sign_in::WebSignIn,
 }
