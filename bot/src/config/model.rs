@@ -77,6 +77,9 @@ pub struct Config {
     /// `[[automations]]`: runbooks that start by themselves on incidents and budgets.
     #[serde(default)]
     pub automations: Vec<super::automations::AutomationConfig>,
+    /// `[web]`: the web console and its sign-in links; off without `public_url`.
+    #[serde(default)]
+    pub web: super::web::WebConfig,
 }
 
 /// `[server]`

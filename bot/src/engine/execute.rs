@@ -32,6 +32,7 @@ impl Engine {
             known_good: parts.known_good.as_ref(),
             runbooks: parts.runbooks.as_ref(),
             automations: parts.automations.as_ref(),
+            web: parts.web.as_ref(),
         };
         let command = call.name();
         match tokio::time::timeout(call.command.timeout, call.command.run(call, ctx)).await {

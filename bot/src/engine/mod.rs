@@ -58,6 +58,8 @@ pub struct EngineParts {
     pub runbooks: Arc<dyn opsbot_commands::runbooks::RunbookDesk>,
     /// The automations' kill switch (`automation`).
     pub automations: Arc<dyn opsbot_commands::automations::AutomationDesk>,
+    /// Sign-in links to the web console (`web`).
+    pub web: Arc<dyn opsbot_commands::web_sign_in::WebSignIn>,
 }
 
 /// The command pipeline, shared by every chat surface.
@@ -243,7 +245,7 @@ impl Engine {
             command,
             decision,
             outcome,
-            trail.invocation.platform().as_str(),
+            trail.invocation.surface().as_str(),
             trail.elapsed_seconds(),
         );
         (reply, recorded)

@@ -100,6 +100,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0011_storm_boards.sql"),
         postgres: include_str!("../../../migrations/postgres/0011_storm_boards.sql"),
     },
+    Embedded {
+        version: 15,
+        description: "web sessions",
+        sqlite: include_str!("../../../migrations/sqlite/0015_web_sessions.sql"),
+        postgres: include_str!("../../../migrations/postgres/0015_web_sessions.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
