@@ -189,7 +189,7 @@ async fn run() {
         ),
         (
             "audit actor+decision+since 30d",
-            "/ui/audit?actor=U7&decision=denied&since=30d".to_string(),
+            "/ui/audit?actor=U10&decision=denied&since=30d".to_string(),
         ),
         (
             "audit service+command",
