@@ -22,6 +22,9 @@ fn config(prometheus: &str) -> String {
 [console]
 user = "operator"
 
+[web]
+public_url = "https://opsbot.example.com"
+
 [cost]
 timeout = "5s"
 cache_ttl = "5m"
@@ -115,6 +118,8 @@ fn session(command: &str) -> (Vec<(&'static str, &'static str)>, Expected) {
         "cost" => (vec![(op, "cost web")], RAN),
         "runbook" => (vec![(op, "runbook list")], RAN),
         "automation" => (vec![(op, "automation list")], RAN),
+        // A one-time sign-in link to the web console (`[web] public_url` is set).
+        "web" => (vec![(op, "web")], RAN),
         other => panic!("no session for `{other}`: add one to `session`"),
     }
 }

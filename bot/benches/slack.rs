@@ -132,6 +132,7 @@ impl Bench {
             alerts: None,
             chat: app.chat_routes(),
             chat_body_limit: opsbot::config::ServerConfig::default().chat_body_limit,
+            web: axum::Router::new(),
         });
         Bench {
             app,

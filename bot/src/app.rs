@@ -91,6 +91,8 @@ pub struct App {
     pub investigator: Option<crate::investigator::Investigator>,
     /// Starts investigations of incidents of the `auto` severities as they open.
     investigator_task: Option<tokio::task::JoinHandle<()>>,
+    /// The web console (`/ui/`), when `[web]` is on.
+    pub web: Option<crate::web::WebConsole>,
 }
 
 impl App {
@@ -174,6 +176,10 @@ impl App {
                 Some(investigator) => Arc::new(investigator.clone()),
                 None => Arc::new(opsbot_commands::investigations::NoInvestigator),
             };
+        let sign_ins = crate::web::SignIns::new(
+            store.clone(),
+            crate::web::SignInSettings::from_config(&config.web),
+        );
         let engine = Arc::new(Engine::new(EngineParts {
             registry: Registry::new(opsbot_commands::builtin::COMMANDS),
             catalog: loaded.catalog.clone(),
@@ -193,13 +199,23 @@ impl App {
             runbooks: Arc::new(runbooks.clone()),
             automations: Arc::new(automations.clone()),
             investigations,
+            web: Arc::new(sign_ins.clone()),
         }));
+        let web = config.web.serving_url().map(|_| {
+            crate::web::WebConsole::new(
+                engine.clone(),
+                incidents.clone(),
+                sign_ins.clone(),
+                config.web.secure_cookies(),
+            )
+        });
         let runbook_leases = runbooks.attach(&engine);
         let automation_task = automations.attach();
         let investigator_task = investigator.as_ref().and_then(|i| i.attach(&engine));
         let signer = checkpoint_signer(&config.audit)?;
         let retention = tokio::spawn(retention_loop(
             store.clone(),
+            sign_ins,
             config.audit.retention.as_duration(),
             signer.as_ref().map(|s| s.public().clone()),
         ));
@@ -303,6 +319,7 @@ impl App {
             automation_task,
             investigator,
             investigator_task,
+            web,
         })
     }
 
@@ -319,6 +336,7 @@ impl App {
             )),
             chat: self.chat_routes(),
             chat_body_limit: config.server.chat_body_limit,
+            web: self.web.clone().map(crate::web::routes).unwrap_or_default(),
         }
     }
 
@@ -493,12 +511,20 @@ async fn checkpoint_loop(checkpointer: audit::Checkpointer, interval: Duration) 
 }
 
 /// Prunes audit entries older than the retention (with a checkpoint key, only those a
-/// checkpoint older than the retention covers), and expired records of signed requests
-/// (`seen_requests`), now and every six hours.
-async fn retention_loop(store: Store, retention: Duration, key: Option<audit::CheckpointKey>) {
+/// checkpoint older than the retention covers), expired records of signed requests
+/// (`seen_requests`) and expired web sign-in links and sessions, now and every six hours.
+async fn retention_loop(
+    store: Store,
+    sign_ins: crate::web::SignIns,
+    retention: Duration,
+    key: Option<audit::CheckpointKey>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(6 * 3600));
     loop {
         tick.tick().await;
+        if let Err(error) = sign_ins.prune(jiff::Timestamp::now()).await {
+            tracing::warn!(%error, "pruning expired web sessions failed; will retry");
+        }
         if let Err(error) = crate::store::seen_requests::prune(&store, jiff::Timestamp::now()).await
         {
             tracing::warn!(%error, "pruning seen signed requests failed; will retry");

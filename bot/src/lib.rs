@@ -30,3 +30,4 @@ pub mod slack;
 pub mod store;
 pub mod telemetry;
 pub mod unavailable;
+pub mod web;

@@ -516,4 +516,6 @@ pub struct Ctx<'a> {
     pub automations: &'a dyn crate::automations::AutomationDesk,
     /// Investigations of incidents with the team's model (`incident investigate`).
     pub investigations: &'a dyn crate::investigations::InvestigationDesk,
+    /// Sign-in links to the web console (`web`).
+    pub web: &'a dyn crate::web_sign_in::WebSignIn,
 }

@@ -15,6 +15,9 @@ pub enum Platform {
     /// An `[[automations]]` entry acting by itself (`automation:NAME`); it has no chat of
     /// its own, so nothing is ever sent to this platform.
     Automation,
+    /// The web console (`/ui/`): a surface, not an identity. Its invocations act as the
+    /// chat identity that signed in ([`Invocation::via`]); nothing is sent to it.
+    Web,
 }
 
 impl Platform {
@@ -24,6 +27,7 @@ impl Platform {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
             Platform::Automation => "automation",
+            Platform::Web => "web",
         }
     }
 
@@ -33,6 +37,7 @@ impl Platform {
             "slack" => Some(Platform::Slack),
             "discord" => Some(Platform::Discord),
             "automation" => Some(Platform::Automation),
+            "web" => Some(Platform::Web),
             _ => None,
         }
     }
@@ -116,6 +121,9 @@ pub struct Invocation {
     pub text: String,
     /// The incident whose thread this was typed in (set by the adapter).
     pub incident: Option<IncidentRef>,
+    /// The surface it came through when that is not the actor's own chat platform: the
+    /// web console ([`Platform::Web`]) acting as a Slack, Discord or console identity.
+    pub via: Option<Platform>,
 }
 
 impl Invocation {
@@ -126,7 +134,19 @@ impl Invocation {
             thread: None,
             text: text.into(),
             incident: None,
+            via: None,
         }
+    }
+
+    /// The same invocation, made through `surface` (the web console) by its actor.
+    pub fn via(mut self, surface: Platform) -> Self {
+        self.via = Some(surface);
+        self
+    }
+
+    /// Where it was typed or pressed: [`Invocation::via`], else the actor's platform.
+    pub fn surface(&self) -> Platform {
+        self.via.unwrap_or(self.actor.platform)
     }
 
     pub fn platform(&self) -> Platform {

@@ -28,6 +28,7 @@ pub mod redact;
 pub mod registry;
 pub mod reply;
 pub mod runbooks;
+pub mod web_sign_in;
 
 pub use catalog::{Catalog, Environment, Service, ServiceName};
 pub use command::Command;

@@ -35,6 +35,7 @@ pub mod storm;
 pub mod summary;
 pub mod systemd;
 pub mod validate;
+pub mod web;
 
 pub use alerts::AlertsConfig;
 pub use automations::AutomationConfig;
@@ -57,3 +58,4 @@ pub use secret::{Secret, SecretSource, redact_url};
 pub use slack::{SlackConfig, SlackMode};
 pub use summary::summarize;
 pub use systemd::SystemdConfig;
+pub use web::WebConfig;

@@ -80,6 +80,9 @@ pub struct Config {
     /// `[investigator]`: the team's model for `incident investigate`; absent: none.
     #[serde(default)]
     pub investigator: Option<super::investigator::InvestigatorConfig>,
+    /// `[web]`: the web console and its sign-in links; off without `public_url`.
+    #[serde(default)]
+    pub web: super::web::WebConfig,
 }
 
 /// `[server]`

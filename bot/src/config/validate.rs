@@ -76,6 +76,7 @@ pub(crate) fn validate(
     let catalog = build_catalog(&config.services, &mut problems);
     super::runbooks::check(config, catalog.as_ref(), &mut problems);
     super::automations::check(config, &mut problems);
+    super::web::check(config, &mut problems);
     if problems.is_empty()
         && let Some(catalog) = catalog
     {

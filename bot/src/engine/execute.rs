@@ -33,6 +33,7 @@ impl Engine {
             runbooks: parts.runbooks.as_ref(),
             automations: parts.automations.as_ref(),
             investigations: parts.investigations.as_ref(),
+            web: parts.web.as_ref(),
         };
         let command = call.name();
         match tokio::time::timeout(call.command.timeout, call.command.run(call, ctx)).await {

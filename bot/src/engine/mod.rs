@@ -61,6 +61,8 @@ pub struct EngineParts {
     pub automations: Arc<dyn opsbot_commands::automations::AutomationDesk>,
     /// Investigations with the team's model (`incident investigate`).
     pub investigations: Arc<dyn opsbot_commands::investigations::InvestigationDesk>,
+    /// Sign-in links to the web console (`web`).
+    pub web: Arc<dyn opsbot_commands::web_sign_in::WebSignIn>,
 }
 
 impl EngineParts {
@@ -264,7 +266,7 @@ impl Engine {
             command,
             decision,
             outcome,
-            trail.invocation.platform().as_str(),
+            trail.invocation.surface().as_str(),
             trail.elapsed_seconds(),
         );
         (reply, recorded)

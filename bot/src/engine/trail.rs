@@ -96,8 +96,13 @@ impl<'i> Trail<'i> {
         AuditRecord {
             at: self.at,
             request_id: self.request_id.clone(),
-            platform: invocation.platform().as_str().to_string(),
-            actor_id: invocation.actor.id.clone(),
+            // Through the web console: platform `web`, and the chat identity it acted
+            // as in full (`slack:U024BE7LH`), so the row names both.
+            platform: invocation.surface().as_str().to_string(),
+            actor_id: match invocation.via {
+                Some(_) => invocation.actor.key(),
+                None => invocation.actor.id.clone(),
+            },
             actor_name: invocation.actor.display_name.clone(),
             channel: invocation.channel.clone(),
             thread: invocation.thread.clone(),

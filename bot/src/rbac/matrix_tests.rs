@@ -73,7 +73,9 @@ fn setup() -> (Policy, Catalog) {
     (Policy::from_config(&config).expect("policy"), catalog)
 }
 
-const SELF_SERVICE: &[&str] = &["help", "whoami", "confirm", "cancel", "approve", "deny"];
+const SELF_SERVICE: &[&str] = &[
+    "help", "whoami", "web", "confirm", "cancel", "approve", "deny",
+];
 
 /// What each role may run: `command` (no service) or `command@service`.
 fn expected(role: &str) -> BTreeSet<String> {

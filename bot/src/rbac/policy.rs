@@ -15,9 +15,12 @@ use super::{
 };
 use crate::config::Config;
 
-/// Commands everyone may run: asking for help and about oneself, and request control
-/// (`confirm`, `cancel`, `approve`, `deny`), which the engine checks itself.
-const SELF_SERVICE: &[&str] = &["help", "whoami", "confirm", "cancel", "approve", "deny"];
+/// Commands everyone may run: asking for help and about oneself, a sign-in link to the
+/// web console (`web`: the console shows and does only what the roles allow), and
+/// request control (`confirm`, `cancel`, `approve`, `deny`), which the engine checks itself.
+const SELF_SERVICE: &[&str] = &[
+    "help", "whoami", "web", "confirm", "cancel", "approve", "deny",
+];
 
 /// A role with its own and inherited grants.
 #[derive(Clone, Debug)]
@@ -221,7 +224,7 @@ impl Policy {
                 .and_then(|s| match actor.platform {
                     Platform::Slack => s.channels.slack.clone(),
                     Platform::Discord => s.channels.discord.clone(),
-                    Platform::Console | Platform::Automation => None,
+                    Platform::Console | Platform::Automation | Platform::Web => None,
                 })
                 .filter(|c| c != channel)
                 .map(|c| format!("; run it in {c}"))

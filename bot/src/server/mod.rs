@@ -1,6 +1,6 @@
 //! The HTTP server: liveness, readiness, metrics and the alert endpoints. The chat
-//! adapters' endpoints come in as one router ([`ServerState::chat`], built by `app.rs`), so
-//! this module imports no adapter. [`listener`] serves it (timeouts, the
+//! adapters' endpoints and the web console come in as routers ([`ServerState::chat`],
+//! [`ServerState::web`], built by `app.rs`), so this module imports no adapter. [`listener`] serves it (timeouts, the
 //! connection cap); the chat endpoints read at most `[server] chat_body_limit` bytes
 //! (413 beyond), the alert endpoints stream theirs up to `alert_body_limit` ([`body`]).
 
@@ -34,12 +34,16 @@ pub struct ServerState {
     pub chat: Router,
     /// Largest body of the Slack and Discord endpoints (`[server] chat_body_limit`).
     pub chat_body_limit: usize,
+    /// The web console's `/ui/` routes (`crate::web::routes`, built by `app.rs`); empty
+    /// when `[web]` is off.
+    pub web: Router,
 }
 
 /// `/healthz`, `/readyz`, `/metrics`, the alert endpoints and the chat endpoints.
 pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
     let chat = state.chat.clone();
+    let web = state.web.clone();
     let chat_limit = DefaultBodyLimit::max(state.chat_body_limit);
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -50,7 +54,7 @@ pub fn router(state: ServerState) -> Router {
         Some(alerts) => router.merge(alerts::routes(alerts)),
         None => router,
     };
-    router.merge(chat.layer(chat_limit))
+    router.merge(chat.layer(chat_limit)).merge(web)
 }
 
 /// The process is up and serving.

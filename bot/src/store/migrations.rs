@@ -101,6 +101,12 @@ const MIGRATIONS: &[Embedded] = &[
         postgres: include_str!("../../../migrations/postgres/0011_storm_boards.sql"),
     },
     Embedded {
+        version: 15,
+        description: "web sessions",
+        sqlite: include_str!("../../../migrations/sqlite/0015_web_sessions.sql"),
+        postgres: include_str!("../../../migrations/postgres/0015_web_sessions.sql"),
+    },
+    Embedded {
         version: 16,
         description: "investigations",
         sqlite: include_str!("../../../migrations/sqlite/0016_investigations.sql"),

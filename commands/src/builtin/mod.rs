@@ -63,6 +63,7 @@ mod scale;
 mod service_arg;
 mod services;
 mod silence;
+mod web;
 mod whoami;
 
 #[cfg(test)]
@@ -100,6 +101,7 @@ pub static COMMANDS: &[&Command] = &[
     &cost::COMMAND,
     &runbook::COMMAND,
     &automation::COMMAND,
+    &web::COMMAND,
     &request_control::CONFIRM,
     &request_control::CANCEL,
     &request_control::APPROVE,

@@ -17,6 +17,7 @@ use crate::{
         GoodRevision, HealthLevel, KnownGood, NoProgress, Prober, RoleDescription, Runtime,
     },
     language,
+    web_sign_in::{NoWebConsole, WebSignIn},
 };
 
 /// Answers each check by name: a level, a detail and how long to take. Unknown checks
@@ -157,7 +158,30 @@ pub async fn run_with_known_good(
     runtime: &dyn Runtime,
     known_good: &dyn KnownGood,
 ) -> Result<Reply, CommandError> {
-    run_in(text, catalog, prober, runtime, &NoCosts, known_good).await
+    run_in(
+        text,
+        catalog,
+        prober,
+        runtime,
+        &NoCosts,
+        known_good,
+        &NoWebConsole,
+    )
+    .await
+}
+
+/// Like [`run`] with no services, sign-in links issued by `web`.
+pub async fn run_with_web(text: &str, web: &dyn WebSignIn) -> Result<Reply, CommandError> {
+    run_in(
+        text,
+        &Catalog::default(),
+        &FakeProber::default(),
+        &FakeRuntime::default(),
+        &NoCosts,
+        &MemoryKnownGood::default(),
+        web,
+    )
+    .await
 }
 
 /// Like [`run`], with spend read from `costs`.
@@ -175,6 +199,7 @@ pub async fn run_with_costs(
         runtime,
         costs,
         &MemoryKnownGood::default(),
+        &NoWebConsole,
     )
     .await
 }
@@ -186,6 +211,7 @@ async fn run_in(
     runtime: &dyn Runtime,
     costs: &dyn crate::context::CostReader,
     known_good: &dyn KnownGood,
+    web: &dyn WebSignIn,
 ) -> Result<Reply, CommandError> {
     let registry = Registry::new(super::COMMANDS);
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
@@ -209,6 +235,7 @@ async fn run_in(
         runbooks: &crate::runbooks::NoRunbooks,
         automations: &crate::automations::NoAutomations,
         investigations: &crate::investigations::NoInvestigator,
+        web,
     };
     call.command.run(&call, ctx).await
 }

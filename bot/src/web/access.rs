@@ -1,0 +1,46 @@
+//! What a signed-in identity may see and do on the console: the same [`Policy`] answers as
+//! for the same commands in chat (`incident` for the incident pages and their buttons,
+//! `audit` for the audit pages). Actions are authorized again, and audited, by the
+//! engine when they run.
+
+use opsbot_commands::{Actor, context::AccessView};
+
+use super::{error::WebError, sign_in::Session};
+use crate::rbac::Policy;
+
+/// The console as one identity sees it.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub actor: Actor,
+    /// The session's CSRF token, for every form.
+    pub csrf: String,
+    /// May run `incident` (list, show, ack, resolve, note).
+    pub incidents: bool,
+    /// May run `audit`.
+    pub audit: bool,
+}
+
+impl Access {
+    pub fn of(session: &Session, policy: &Policy) -> Self {
+        let actor = &session.actor;
+        Self {
+            actor: actor.clone(),
+            csrf: session.csrf(),
+            incidents: policy.may_run(actor, "incident", None),
+            audit: policy.may_run(actor, "audit", None),
+        }
+    }
+
+    /// `Ok` when the identity may run `command`, else the 403 that says which role is
+    /// missing.
+    pub fn require(&self, allowed: bool, command: &str) -> Result<(), WebError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(format!(
+                "{} holds no role that allows `{command}`, which this page needs",
+                self.actor.label()
+            )))
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The web console over HTTP (issue 16), on SQLite and PostgreSQL: signing in with a link
+//! the console `web` command issued (once: a reused, forged or malformed link is refused),
+//! the session cookie's attributes, the incidents and incident pages, acknowledging from
+//! the page through the engine (audited as platform `web`), CSRF refusals, the pages each
+//! role may see, `[web] enabled = false`, and 503 while the store is down.
+//! `web_browser.rs` drives the same console in a real Chromium.
+
+mod web_support;
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use web_support::{Backend, GUEST, LEAD, RESPONDER, WebBot, config_text};
+
+const PUBLIC_URL: &str = "http://opsbot.test";
+
+/// The path and token of a sign-in link.
+fn token_of(link: &str) -> String {
+    link.strip_prefix(&format!("{PUBLIC_URL}/ui/signin/"))
+        .unwrap_or_else(|| panic!("{link} is not under the public URL"))
+        .to_string()
+}
+
+fn form_post(path: &str, cookie: Option<&str>, body: String) -> Request<Body> {
+    let mut request =
+        Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    request.body(Body::from(body)).unwrap()
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// The session's CSRF token, from a page's forms.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("the page has a form")
+        + 19;
+    page[at..at + 64].to_string()
+}
+
+/// Signs `user` in through a fresh link; the `name=value` cookie to send back.
+async fn sign_in(bot: &WebBot, user: &str) -> String {
+    let link = bot.link(user).await;
+    let token = token_of(&link);
+    // Opening the link only shows a button: a link preview cannot use it up.
+    let (status, _, page) = bot
+        .send(
+            Request::get(format!("/ui/signin/{token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Sign in"), "{page}");
+    let (status, headers, body) = bot
+        .send(form_post("/ui/signin", None, format!("token={token}")))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(headers[header::LOCATION], "/ui/");
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=43200"] {
+        assert!(cookie.contains(part), "{cookie} lacks {part}");
+    }
+    // http:// public URL: not Secure (a browser would drop it on plain HTTP).
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn each_backend(test: &str, body: impl AsyncFn(WebBot)) {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(bot) = WebBot::start(backend, &config_text(PUBLIC_URL, ""), test).await else {
+            continue;
+        };
+        body(bot).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_signs_in_lists_opens_and_acknowledges_an_incident_audited_as_web() {
+    each_backend("web_acknowledge", async |bot: WebBot| {
+        bot.alert("GatewayDown").await;
+        let cookie = sign_in(&bot, LEAD).await;
+
+        let (status, headers, _) = bot.send(get("/ui/", &cookie)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/ui/incidents");
+        let (status, headers, list) = bot.send(get("/ui/incidents", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
+        assert!(
+            list.contains("GatewayDown") && list.contains("href=\"/ui/incidents/1\""),
+            "{list}"
+        );
+        assert!(
+            list.contains("href=\"/ui/audit\""),
+            "a lead sees the audit page: {list}"
+        );
+        let (_, _, filtered) = bot
+            .send(get("/ui/incidents?status=resolved", &cookie))
+            .await;
+        assert!(!filtered.contains("GatewayDown"), "{filtered}");
+        let (status, _, bad) = bot
+            .send(get("/ui/incidents?since=yesterday", &cookie))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(bad.contains("`yesterday`"), "{bad}");
+
+        let (status, _, page) = bot.send(get("/ui/incidents/1", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("id=\"action-ack\"")
+                && page.contains("data-events=\"/ui/incidents/1/events\""),
+            "{page}"
+        );
+        let csrf = csrf_of(&page);
+        let (status, _, acked) = bot
+            .send(form_post(
+                "/ui/incidents/1/ack",
+                Some(&cookie),
+                format!("csrf={csrf}"),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{acked}");
+        assert!(acked.contains("id=\"result\""), "{acked}");
+        assert!(acked.contains("id=\"acknowledged-by\""), "{acked}");
+        assert_eq!(bot.incident_status(1).await, "acknowledged");
+
+        let audited = bot.audited("incident").await;
+        let entry = audited
+            .iter()
+            .find(|e| e.text == "incident ack 1")
+            .expect("the ack is audited");
+        assert_eq!(entry.platform, "web");
+        assert_eq!(entry.actor_id, "console:lead");
+        assert_eq!(entry.channel, "web");
+        assert_eq!(
+            (entry.decision.as_str(), entry.status.as_str()),
+            ("allowed", "ok")
+        );
+        // The incident page and the audit search show it.
+        assert!(acked.contains("incident ack 1"), "{acked}");
+        let (status, _, audit) = bot
+            .send(get(
+                "/ui/audit?command=incident&decision=allowed&since=1h",
+                &cookie,
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{audit}");
+        assert!(audit.contains("incident ack 1"), "{audit}");
+        let (status, _, verified) = bot.send(get("/ui/audit/verify", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(verified.contains("audit chain OK"), "{verified}");
+        let (status, headers, export) = bot.send(get("/ui/audit/export.jsonl", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .contains("attachment")
+        );
+        let lines: Vec<serde_json::Value> = export
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["text"] == "incident ack 1" && l["platform"] == "web"),
+            "{export}"
+        );
+
+        // A note, then signing out ends the session.
+        let (status, _, noted) = bot
+            .send(form_post(
+                "/ui/incidents/1/note",
+                Some(&cookie),
+                format!("csrf={csrf}&text=rolled+back"),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{noted}");
+        assert!(noted.contains("rolled back"), "{noted}");
+        let (status, _, _) = bot
+            .send(form_post(
+                "/ui/signout",
+                Some(&cookie),
+                format!("csrf={csrf}"),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = bot.send(get("/ui/incidents", &cookie)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_forged_and_malformed_links_are_refused() {
+    each_backend("web_links", async |bot: WebBot| {
+        let link = bot.link(LEAD).await;
+        let token = token_of(&link);
+        let (status, _, _) = bot
+            .send(form_post("/ui/signin", None, format!("token={token}")))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, headers, page) = bot
+            .send(form_post("/ui/signin", None, format!("token={token}")))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a reused link: {page}");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+        assert!(page.contains("not valid"), "{page}");
+        let forged = "ab".repeat(32);
+        let (status, _, _) = bot
+            .send(form_post("/ui/signin", None, format!("token={forged}")))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a forged link");
+        let (status, _, page) = bot
+            .send(
+                Request::get("/ui/signin/not-a-token")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        // No session at all, or a made-up one.
+        let (status, _, page) = bot
+            .send(Request::get("/ui/incidents").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(page.contains("type `web` in chat"), "{page}");
+        let (status, _, _) = bot
+            .send(get("/ui/incidents", &format!("opsbot_session={forged}")))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_the_sessions_csrf_token_is_refused_and_runs_nothing() {
+    each_backend("web_csrf", async |bot: WebBot| {
+        bot.alert("GatewayDown").await;
+        let cookie = sign_in(&bot, LEAD).await;
+        let other = sign_in(&bot, RESPONDER).await;
+        let (_, _, other_page) = bot.send(get("/ui/incidents/1", &other)).await;
+        let others_csrf = csrf_of(&other_page);
+        for body in [
+            String::new(),
+            "csrf=".to_string(),
+            format!("csrf={others_csrf}"),
+        ] {
+            let (status, _, page) = bot
+                .send(form_post(
+                    "/ui/incidents/1/ack",
+                    Some(&cookie),
+                    body.clone(),
+                ))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}: {page}");
+            assert!(page.contains("CSRF"), "{page}");
+        }
+        assert_eq!(bot.incident_status(1).await, "open");
+        assert!(
+            bot.audited("incident").await.is_empty(),
+            "nothing ran, nothing audited"
+        );
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_sees_and_does_only_what_its_roles_allow() {
+    each_backend("web_rbac", async |bot: WebBot| {
+        bot.alert("GatewayDown").await;
+        // `incident` without `audit`: incidents yes, audit no (not even on the incident page).
+        let responder = sign_in(&bot, RESPONDER).await;
+        let (status, _, page) = bot.send(get("/ui/incidents/1", &responder)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !page.contains("href=\"/ui/audit\"") && !page.contains("<h2>Audit</h2>"),
+            "{page}"
+        );
+        for path in ["/ui/audit", "/ui/audit/verify", "/ui/audit/export.jsonl"] {
+            let (status, _, page) = bot.send(get(path, &responder)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
+            assert!(page.contains("no role that allows `audit`"), "{page}");
+        }
+        // No role at all: no page; an action is denied by the engine, and audited.
+        let guest = sign_in(&bot, GUEST).await;
+        let (status, _, home) = bot.send(get("/ui/", &guest)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(home.contains("no page"), "{home}");
+        let (status, _, _) = bot.send(get("/ui/incidents", &guest)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let csrf = csrf_of(&home);
+        let (status, _, _) = bot
+            .send(form_post(
+                "/ui/incidents/1/ack",
+                Some(&guest),
+                format!("csrf={csrf}"),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(bot.incident_status(1).await, "open");
+        let denied = bot.audited("incident").await;
+        assert_eq!(denied.len(), 1, "{denied:?}");
+        assert_eq!(
+            (denied[0].decision.as_str(), denied[0].actor_id.as_str()),
+            ("denied", "console:guest")
+        );
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabled_false_turns_every_route_and_the_command_off() {
+    let text = config_text(PUBLIC_URL, "enabled = false");
+    let bot = WebBot::start(Backend::Sqlite, &text, "web_off")
+        .await
+        .unwrap();
+    let reply = bot.say(LEAD, "web").await;
+    assert!(
+        reply.to_plain_text().contains("turned off"),
+        "{}",
+        reply.to_plain_text()
+    );
+    for path in ["/ui/", "/ui/incidents", "/ui/signin/abc"] {
+        let (status, _, _) = bot
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_503_with_retry_after_while_the_store_is_down() {
+    let bot = WebBot::start(Backend::Sqlite, &config_text(PUBLIC_URL, ""), "web_503")
+        .await
+        .unwrap();
+    let cookie = sign_in(&bot, LEAD).await;
+    bot.app.store.close().await;
+    let (status, headers, page) = bot.send(get("/ui/incidents", &cookie)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    assert_eq!(headers[header::RETRY_AFTER], "5");
+    bot.stop().await;
+}
