@@ -139,9 +139,9 @@ impl Investigator {
         }
         let actor = crate::automations::actor(&config.auto_principal);
         let channel = facts
-            .threads
+            .places
             .first()
-            .map(|(_, channel)| channel.clone())
+            .map(|place| place.channel.clone())
             .unwrap_or_default();
         let mut invocation =
             Invocation::new(actor, channel, format!("incident investigate {incident}"));
@@ -272,22 +272,22 @@ impl Investigator {
 }
 
 /// Where the answer goes: the incident's thread on the asker's platform, else its first
-/// thread, else (an incident with no thread) the asker's channel.
+/// thread, else (an incident with no thread: none yet, or folded into a storm board) the
+/// asker's channel.
 fn place(facts: &crate::incidents::FiredFacts, asker: &Invocation) -> Place {
     let thread_key = facts.incident.thread_key();
-    let on = |platform: &str, channel: &str| {
-        Platform::parse(platform).map(|platform| Place {
+    let on = |place: &crate::incidents::IncidentPlace| {
+        Platform::parse(&place.platform).map(|platform| Place {
             platform,
-            channel: channel.to_string(),
+            channel: place.channel.clone(),
             parent_thread_key: Some(thread_key.clone()),
         })
     };
-    facts
-        .threads
-        .iter()
-        .find(|(platform, _)| platform == asker.platform().as_str())
-        .and_then(|(p, c)| on(p, c))
-        .or_else(|| facts.threads.first().and_then(|(p, c)| on(p, c)))
+    let threads = || facts.places.iter().filter(|place| place.threaded);
+    threads()
+        .find(|place| place.platform == asker.platform().as_str())
+        .and_then(on)
+        .or_else(|| threads().next().and_then(on))
         .unwrap_or_else(|| Place {
             platform: asker.platform(),
             channel: asker.channel.clone(),

@@ -300,8 +300,5 @@ async fn rollback_to_last_good_without_one_is_refused_before_anyone_confirms() {
         .precheck(&call, reads)
         .await
         .unwrap();
-    assert!(
-        runtime.actions.lock().unwrap().is_empty(),
-        "a precheck only reads"
-    );
+    assert!(runtime.actions().is_empty(), "a precheck only reads");
 }

@@ -176,7 +176,7 @@ pub async fn run_with_web(text: &str, web: &dyn WebSignIn) -> Result<Reply, Comm
         text,
         &Catalog::default(),
         &FakeProber::default(),
-        &FakeRuntime::default(),
+        &RecordingRuntime::default(),
         &NoCosts,
         &MemoryKnownGood::default(),
         web,
