@@ -1,32 +1,48 @@
-//! `incident [list|show|ack|resolve|reopen|note|escalate] [ID] [TEXT]`: look at and act
-//! on incidents opened from alerts. Typed in an incident's thread, the ID may be left
-//! out. `incident ack --service SERVICE` acknowledges every open incident of a service
-//! (a storm board's "Ack all" button).
+//! `incident [list|show|ack|resolve|reopen|note|escalate|followup] [ID] [TEXT]`: look at
+//! and act on incidents opened from alerts. Typed in an incident's thread, the ID may be
+//! left out. `incident ack --service SERVICE` acknowledges every open incident of a
+//! service (a storm board's "Ack all" button). The record of an incident —
+//! `incident timeline [ID]`, `incident postmortem [ID]` (Markdown attached) and
+//! `incident stats [--since 30d] [--service S]` — comes from [`IncidentRecords`].
 
 use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply, Status,
     command::{Command, Handler},
-    context::{IncidentAction, IncidentView},
+    context::{IncidentAction, IncidentRecords, IncidentView, RecordDocument, StatsRequest},
     language::Call,
     registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    reply::Attachment,
 };
 
 const ACTIONS: &[&str] = &[
-    "list", "show", "ack", "resolve", "reopen", "note", "escalate",
+    "list",
+    "show",
+    "ack",
+    "resolve",
+    "reopen",
+    "note",
+    "escalate",
+    "followup",
+    "timeline",
+    "postmortem",
+    "stats",
 ];
+
+/// `incident stats` looks back this far unless `--since` says otherwise.
+const STATS_DEFAULT_SINCE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub static COMMAND: Command = Command {
     name: "incident",
-    summary: "List incidents, show one, or acknowledge, resolve, reopen, note or escalate it",
+    summary: "List, show and act on incidents; read an incident's timeline, postmortem draft and stats",
     service: ServiceArg::None,
     args: &[
         ArgSpec {
             name: "action",
             kind: ValueKind::Choice(ACTIONS),
             required: false,
-            help: "list (default), show, ack, resolve, reopen, note, escalate",
+            help: "list (default), show, ack, resolve, reopen, note, escalate, followup, timeline, postmortem, stats",
         },
         ArgSpec {
             name: "id",
@@ -38,7 +54,7 @@ pub static COMMAND: Command = Command {
             name: "text",
             kind: ValueKind::Rest,
             required: false,
-            help: "the note (for `note`)",
+            help: "the note (for `note`) or the follow-up item (for `followup`)",
         },
     ],
     flags: &[
@@ -55,7 +71,12 @@ pub static COMMAND: Command = Command {
         FlagSpec {
             name: "service",
             kind: ValueKind::Word,
-            help: "with `ack`: every open incident of this service",
+            help: "with `ack`: every open incident of this service; with `stats`: only its incidents",
+        },
+        FlagSpec {
+            name: "since",
+            kind: ValueKind::Duration,
+            help: "with `stats`: incidents opened in this past period (default 30d)",
         },
     ],
     safety: Safety::ReadOnly,
@@ -67,6 +88,10 @@ pub static COMMAND: Command = Command {
         "incident ack --service wrkhrs-gateway",
         "incident note 42 restarted the gateway, watching",
         "incident resolve",
+        "incident timeline 42",
+        "incident postmortem 42",
+        "incident followup 42 alert on queue depth before the gateway falls over",
+        "incident stats --since 30d --service wrkhrs-gateway",
     ],
     handler: Handler::Runs {
         run: |call, ctx| Box::pin(run(call, ctx)),
@@ -86,6 +111,14 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         let incidents = ctx.incidents.list(call.switch("all"), limit).await?;
         return Ok(list_reply(&incidents, call.switch("all")));
     }
+    if action == "stats" {
+        return stats(call, ctx.records).await;
+    }
+    if call.duration("since").is_some() {
+        return Err(CommandError::Failed(format!(
+            "`--since` goes with `incident stats` only (not `{action}`)"
+        )));
+    }
     if let Some(service) = call.text("service") {
         return ack_service(action, service, call, ctx).await;
     }
@@ -97,7 +130,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         Some(Ok(id)) => id,
         other => {
             if let (Some(Err(_)), Some(word)) = (&other, call.text("id")) {
-                if action != "note" {
+                if !takes_text(action) {
                     return Err(CommandError::Failed(format!(
                         "`{word}` is not an incident number"
                     )));
@@ -122,6 +155,17 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let note = note_words.join(" ");
     let action = match action {
         "show" => return show(id, ctx).await,
+        "timeline" | "postmortem" if !note.is_empty() => {
+            return Err(CommandError::Failed(format!("unexpected `{note}`")));
+        }
+        "timeline" => return Ok(document_reply(ctx.records.timeline(id).await?)),
+        "postmortem" => return Ok(document_reply(ctx.records.postmortem(id).await?)),
+        "followup" if note.trim().is_empty() => {
+            return Err(CommandError::Failed(
+                "what is to follow up? `incident followup ID TEXT`".into(),
+            ));
+        }
+        "followup" => IncidentAction::FollowUp(note.clone()),
         "ack" => IncidentAction::Acknowledge,
         "resolve" => IncidentAction::Resolve,
         "reopen" => IncidentAction::Reopen,
@@ -136,7 +180,11 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             return Err(CommandError::Failed(format!("unknown action `{other}`")));
         }
     };
-    if !matches!(action, IncidentAction::Note(_)) && !note.is_empty() {
+    if !matches!(
+        action,
+        IncidentAction::Note(_) | IncidentAction::FollowUp(_)
+    ) && !note.is_empty()
+    {
         return Err(CommandError::Failed(format!("unexpected `{note}`")));
     }
     let done = match &action {
@@ -145,9 +193,52 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         IncidentAction::Reopen => "reopened",
         IncidentAction::Note(_) => "noted",
         IncidentAction::Escalate => "escalated",
+        IncidentAction::FollowUp(_) => "has a new follow-up",
     };
     let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
+}
+
+/// Whether the action takes free text after the incident number.
+fn takes_text(action: &str) -> bool {
+    matches!(action, "note" | "followup")
+}
+
+/// A timeline or postmortem draft: its lines in chat, the whole of it as Markdown.
+fn document_reply(document: RecordDocument) -> Reply {
+    let attachment = Attachment::markdown(
+        document.title.clone(),
+        &document.file_stem,
+        document.markdown,
+    );
+    Reply::info(document.title)
+        .lines(document.lines)
+        .attach(attachment)
+}
+
+/// `incident stats [--since 30d] [--service S]`.
+async fn stats(call: &Call<'_>, records: &dyn IncidentRecords) -> Result<Reply, CommandError> {
+    if let Some(extra) = call.text("id").or(call.text("text")) {
+        return Err(CommandError::Failed(format!(
+            "`incident stats` takes no incident number (got `{extra}`)"
+        )));
+    }
+    let back = call.duration("since").unwrap_or(STATS_DEFAULT_SINCE);
+    let since = jiff::SignedDuration::try_from(back)
+        .ok()
+        .and_then(|span| jiff::Timestamp::now().checked_sub(span).ok())
+        .ok_or_else(|| CommandError::Failed("--since is too long".into()))?;
+    let report = records
+        .stats(&StatsRequest {
+            since,
+            service: call.text("service").map(str::to_string),
+        })
+        .await?;
+    let mut reply = Reply::info(report.title.clone()).lines(report.lines);
+    if let Some(png) = report.chart {
+        reply = reply.attach(Attachment::png(report.title, png));
+    }
+    Ok(reply)
 }
 
 /// `incident ack --service SERVICE`.
