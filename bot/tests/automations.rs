@@ -511,7 +511,7 @@ async fn a_paused_automation_does_nothing_until_it_is_resumed() {
     bot.slash(ALICE, "/automation", "resume restarter").await;
     let ask = bot.wait_for_confirmation().await;
     let confirm = &ask.button_value("confirm ");
-    bot.press(ALICE, &ask, &confirm).await;
+    bot.press(ALICE, &ask, confirm).await;
     bot.wait_for_text("Automation `restarter` acts again", 1)
         .await;
     bot.alert("AIServiceDown", "ai-orchestration", "b").await;

@@ -395,7 +395,7 @@ async fn a_run_is_confirmed_then_ticks_through_its_steps_in_one_living_message()
         "the restart waits for Done"
     );
     let done = &manual.button_value("runbook done ");
-    bot.press(BOB, &manual, &done).await;
+    bot.press(BOB, &manual, done).await;
     bot.wait_for("saying the run finished", |m| {
         m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.content().contains("finished")
     })

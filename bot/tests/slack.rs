@@ -310,12 +310,10 @@ async fn open_incident(bot: &Harness) -> PostedMessage {
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let root = bot
-        .wait_for("with the incident root", |m| {
-            m.channel == ALERTS && m.thread_ts.is_none()
-        })
-        .await;
-    root
+    bot.wait_for("with the incident root", |m| {
+        m.channel == ALERTS && m.thread_ts.is_none()
+    })
+    .await
 }
 
 fn alertmanager(status: &str) -> String {
@@ -495,7 +493,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
     let confirm = &ask.button_value("confirm ");
     let attachment = ask.body["attachments"][0].to_string();
     assert!(attachment.contains(r#""confirm":{"#), "{attachment}");
-    assert_eq!(bot.press(ALICE, &ask, &confirm).await, StatusCode::OK);
+    assert_eq!(bot.press(ALICE, &ask, confirm).await, StatusCode::OK);
     let approval = bot
         .wait_for("asking for approval", |m| {
             m.button_values().iter().any(|v| v.starts_with("approve "))
@@ -508,7 +506,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
     );
     let approve = &approval.button_value("approve ");
     // The requester cannot approve their own request: told privately, nothing runs.
-    assert_eq!(bot.press(ALICE, &approval, &approve).await, StatusCode::OK);
+    assert_eq!(bot.press(ALICE, &approval, approve).await, StatusCode::OK);
     let refusal = bot
         .wait_for("refusing self-approval", |m| {
             m.only_user.as_deref() == Some(ALICE)
@@ -517,7 +515,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
     assert_eq!(refusal.thread_ts.as_deref(), Some(ask.ts.as_str()));
     assert!(bot.runtime.actions().is_empty());
     // Bob, a lead, approves: it runs, progress and the result land in the thread.
-    assert_eq!(bot.press(BOB, &approval, &approve).await, StatusCode::OK);
+    assert_eq!(bot.press(BOB, &approval, approve).await, StatusCode::OK);
     bot.wait_for("with the restart's result", |m| {
         m.thread_ts.as_deref() == Some(ask.ts.as_str()) && m.content().contains("done")
     })
@@ -561,7 +559,7 @@ async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is
             .contains(&"restart wrkhrs-gateway".to_string())
     );
     // Acknowledge from the root: a thread reply and the root edited in place.
-    assert_eq!(bot.press(ALICE, &root, &ack).await, StatusCode::OK);
+    assert_eq!(bot.press(ALICE, &root, ack).await, StatusCode::OK);
     bot.wait_until("the root to say acknowledged", || {
         bot.slack
             .messages_in(ALERTS)
@@ -876,7 +874,7 @@ async fn socket_mode_runs_commands_buttons_and_mentions_like_http() {
     // A button press envelope goes through the same pipeline.
     let confirm = &ask.button_value("confirm ");
     let payload: Value = {
-        let body = button_body(ALICE, &ask, &confirm, &bot.slack.response_url(OPS, ALICE));
+        let body = button_body(ALICE, &ask, confirm, &bot.slack.response_url(OPS, ALICE));
         let form: std::collections::HashMap<String, String> =
             form_urlencoded::parse(body.as_bytes())
                 .into_owned()

@@ -243,6 +243,17 @@ async fn scenario(store: &Store) -> (i64, [i64; 3]) {
     (id, [health, restart, note])
 }
 
+/// For the stats test: (service, opened, acknowledged, resolved, pages (at, text),
+/// alert names), times in minutes from `t0`.
+type StatsIncident = (
+    &'static str,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    &'static [(i64, &'static str)],
+    &'static [&'static str],
+);
+
 fn position(timeline: &Timeline, f: impl Fn(&Entry) -> bool) -> usize {
     timeline
         .entries
@@ -366,8 +377,7 @@ backend_tests! {
 
     async fn stats_give_medians_p90s_per_service_and_escalation_time(db) {
         let t = |m: i64| mins(m).as_microsecond();
-        // (service, opened, acknowledged, resolved, escalations (at, text), alerts)
-        let incidents: [(&str, i64, Option<i64>, Option<i64>, &[(i64, &str)], &[&str]); 4] = [
+        let incidents: [StatsIncident; 4] = [
             ("wrkhrs-gateway", 0, Some(2), Some(10), &[(0, "Paging L1: @ai-ops")], &["Down", "Slow"]),
             ("wrkhrs-gateway", 60, Some(80), Some(120),
              &[(60, "Paging L1: @ai-ops"), (75, "Paging L2: @platform")], &["Down"]),
