@@ -140,8 +140,8 @@ async fn cost_names_a_failed_source_shows_the_others_and_caches() {
     assert!(text.contains("• gpt-4o-realtime, input: $3.10"), "{text}");
     assert!(text.contains("linear run rate"), "{text}");
     assert!(text.contains("Data from"), "{text}");
-    let image = reply.image.as_ref().expect("a chart is attached");
-    assert_eq!(&image.png[..4], b"\x89PNG");
+    let image = reply.attachment.as_ref().expect("a chart is attached");
+    assert_eq!(&image.bytes[..4], b"\x89PNG");
 
     // Again: the cache answers; no API is asked twice.
     let again = bot.say("operator", "cost alice-openai").await;

@@ -111,8 +111,18 @@ fn session(command: &str) -> (Vec<(&'static str, &'static str)>, Expected) {
             ("rejected", "not_run"),
         ),
         "scale" => (vec![(op, "scale web 3"), (op, "confirm {id}")], RAN),
-        // An open critical incident: the listing is red, and it ran fine.
-        "incident" => (vec![(op, "incident list --all")], RAN),
+        // Its record (timeline, a follow-up, the postmortem draft, statistics), then an
+        // open critical incident: the listing is red, and it ran fine.
+        "incident" => (
+            vec![
+                (op, "incident timeline 1"),
+                (op, "incident followup 1 add a readiness probe to web"),
+                (op, "incident postmortem 1"),
+                (op, "incident stats --since 7d --service web"),
+                (op, "incident list --all"),
+            ],
+            RAN,
+        ),
         "silence" => (vec![(op, "silence web 1h --reason maintenance")], RAN),
         // $2.50 of a $1 budget: red, and it ran fine.
         "cost" => (vec![(op, "cost web")], RAN),

@@ -192,6 +192,7 @@ impl App {
             metrics: command_metrics,
             confirmation_timeout: config.confirmation.timeout.as_duration(),
             incidents: Arc::new(incidents.clone()),
+            records: Arc::new(crate::record::Records::new(store.clone())),
             costs: costs.clone(),
             known_good: Arc::new(crate::store::known_good::KnownGoodRevisions::new(
                 store.clone(),

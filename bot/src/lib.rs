@@ -23,6 +23,7 @@ pub mod leadership;
 pub mod metrics;
 pub mod outbox;
 pub mod rbac;
+pub mod record;
 pub mod runbooks;
 pub mod runtime;
 pub mod server;

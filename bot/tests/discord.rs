@@ -1310,7 +1310,7 @@ async fn a_slash_command_over_the_real_gateway_is_answered_through_rest_and_audi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sink_classifies_discord_answers_for_the_outbox() {
     use opsbot::outbox::{ChatSink as _, DeliveryError, MessageRef};
-    use opsbot_commands::{Reply, reply::Image};
+    use opsbot_commands::{Reply, reply::Attachment};
 
     let h = Harness::start().await;
     let discord = h.app.discord.as_ref().unwrap();
@@ -1358,10 +1358,10 @@ async fn the_sink_classifies_discord_answers_for_the_outbox() {
     );
     // An image goes as an attachment (multipart), referenced by the embed.
     let mut chart = Reply::info("cost");
-    chart.image = Some(Image {
-        title: "spend".into(),
-        png: vec![0x89, b'P', b'N', b'G', 1, 2, 3],
-    });
+    chart.attachment = Some(Attachment::png(
+        "spend",
+        vec![0x89, b'P', b'N', b'G', 1, 2, 3],
+    ));
     let posted = sink.post(OPS, None, &chart).await.unwrap();
     let message = h
         .discord

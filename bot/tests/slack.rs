@@ -300,6 +300,22 @@ impl Harness {
     }
 }
 
+/// Posts the firing alert of [`alertmanager`]; the incident's root message.
+async fn open_incident(bot: &Harness) -> PostedMessage {
+    let (status, body) = bot
+        .send(request(
+            "/alerts/alertmanager",
+            &alertmanager("firing"),
+            &[],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    bot.wait_for("with the incident root", |m| {
+        m.channel == ALERTS && m.thread_ts.is_none()
+    })
+    .await
+}
+
 fn alertmanager(status: &str) -> String {
     let ends = if status == "firing" {
         "0001-01-01T00:00:00Z"
@@ -535,19 +551,7 @@ async fn a_restart_is_confirmed_by_button_and_approved_by_someone_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is_updated() {
     let bot = Harness::start().await;
-    let (status, body) = bot
-        .send(request(
-            "/alerts/alertmanager",
-            &alertmanager("firing"),
-            &[],
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let root = bot
-        .wait_for("with the incident root", |m| {
-            m.channel == ALERTS && m.thread_ts.is_none()
-        })
-        .await;
+    let root = open_incident(&bot).await;
     assert!(root.text().contains("Incident #"), "{}", root.text());
     let ack = &root.button_value("incident ack ");
     assert!(
@@ -625,6 +629,59 @@ async fn an_alert_opens_a_threaded_incident_whose_buttons_work_and_whose_root_is
         .filter(|m| m.content().to_lowercase().contains("acknowledged"))
         .collect();
     assert_eq!(acks.len(), 1, "{acks:#?}");
+    bot.stop().await;
+}
+
+/// `incident timeline` typed in an incident's thread: the record is uploaded into that
+/// thread as a Markdown file, with the concise reply as the file share's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_timeline_is_uploaded_as_markdown_in_the_incident_thread() {
+    let bot = Harness::start().await;
+    let root = open_incident(&bot).await;
+    let ack = &root.button_value("incident ack ");
+    assert_eq!(bot.press(ALICE, &root, ack).await, StatusCode::OK);
+    bot.wait_for("acknowledging in the thread", |m| {
+        m.thread_ts.as_deref() == Some(root.ts.as_str())
+            && m.content().to_lowercase().contains("acknowledged")
+    })
+    .await;
+    bot.mention(ALICE, ALERTS, "incident timeline", Some(&root.ts))
+        .await;
+    bot.wait_until("the timeline file", || {
+        bot.slack
+            .files()
+            .iter()
+            .any(|f| f.channel.is_some() && f.bytes.is_some())
+    })
+    .await;
+    let files = bot.slack.files();
+    assert_eq!(files.len(), 1, "{files:#?}");
+    let file = &files[0];
+    assert_eq!(file.channel.as_deref(), Some(ALERTS));
+    assert_eq!(file.thread_ts.as_deref(), Some(root.ts.as_str()));
+    assert!(file.filename.ends_with("-timeline.md"), "{}", file.filename);
+    let markdown = String::from_utf8(file.bytes.clone().unwrap()).unwrap();
+    assert!(markdown.starts_with("# Incident #"), "{markdown}");
+    for wanted in [
+        "## Timeline",
+        "GatewayDown",
+        "WrkHrs gateway is down",
+        "Acknowledged by",
+    ] {
+        assert!(
+            markdown.contains(wanted),
+            "the record lacks {wanted}: {markdown}"
+        );
+    }
+    let shared = bot
+        .wait_for("the file share message", |m| !m.body["files"].is_null())
+        .await;
+    assert_eq!(shared.thread_ts.as_deref(), Some(root.ts.as_str()));
+    assert!(
+        shared.body["blocks"].to_string().contains("timeline"),
+        "{}",
+        shared.body
+    );
     bot.stop().await;
 }
 

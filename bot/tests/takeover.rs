@@ -27,7 +27,7 @@ use opsbot::{
     outbox::{Lane, Operation, Outbox, OutboxMessage},
     store::{Store, scratch},
 };
-use opsbot_commands::{Platform, Reply, reply::Image};
+use opsbot_commands::{Platform, Reply, reply::Attachment};
 use opsbot_fakes::{discord::FakeDiscord, slack::FakeSlack};
 
 const SLACK_TOKEN: &str = "xoxb-takeover-token";
@@ -125,10 +125,10 @@ async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
 fn post(platform: Platform, channel: String, title: &str, image: bool) -> OutboxMessage {
     let mut reply = Reply::info(title);
     if image {
-        reply.image = Some(Image {
-            title: "cost by day".into(),
-            png: vec![0x89, b'P', b'N', b'G', 1, 2, 3],
-        });
+        reply.attachment = Some(Attachment::png(
+            "cost by day",
+            vec![0x89, b'P', b'N', b'G', 1, 2, 3],
+        ));
     }
     OutboxMessage {
         platform,

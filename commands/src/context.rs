@@ -332,6 +332,8 @@ pub enum IncidentAction {
     Note(String),
     /// Page the next escalation level now.
     Escalate,
+    /// Something to do after the incident (a postmortem lists them).
+    FollowUp(String),
 }
 
 /// `silence SERVICE|MATCHERS DURATION --reason TEXT`.
@@ -422,6 +424,48 @@ pub trait IncidentDesk: Send + Sync {
     async fn expire_silence(&self, id: i64, actor: &Actor) -> Result<bool, DeskError>;
 }
 
+/// An incident's record as a document (`incident timeline`, `incident postmortem`): a
+/// few lines for chat and the whole of it as Markdown, attached to the reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordDocument {
+    /// `Incident #42 timeline: WrkHrsGatewayDown on wrkhrs-gateway`.
+    pub title: String,
+    /// The concise chat message: counts, times, the last entries.
+    pub lines: Vec<String>,
+    /// The file name without extension (`incident-42-timeline`).
+    pub file_stem: String,
+    pub markdown: String,
+}
+
+/// What `incident stats` covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsRequest {
+    /// Incidents opened at or after this time.
+    pub since: jiff::Timestamp,
+    /// Only this service's incidents.
+    pub service: Option<String>,
+}
+
+/// `incident stats`: lines for chat and, where charts are available, a PNG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsReport {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Incidents per service as a bar chart.
+    pub chart: Option<Vec<u8>>,
+}
+
+/// The record of incidents, read from everything the store keeps about them (timeline
+/// events, alerts, the audit log, runbook runs, health gate results): `incident
+/// timeline`, `incident postmortem`, `incident stats`. Read-only. A missing incident is
+/// [`DeskError::Refused`].
+#[async_trait]
+pub trait IncidentRecords: Send + Sync {
+    async fn timeline(&self, id: i64) -> Result<RecordDocument, DeskError>;
+    async fn postmortem(&self, id: i64) -> Result<RecordDocument, DeskError>;
+    async fn stats(&self, request: &StatsRequest) -> Result<StatsReport, DeskError>;
+}
+
 /// How `cost` breaks spend down (`--by`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum CostGrouping {
@@ -506,6 +550,8 @@ pub struct Ctx<'a> {
     pub progress: &'a dyn Progress,
     /// Incidents and silences (`incident`, `silence`).
     pub incidents: &'a dyn IncidentDesk,
+    /// Incidents' timelines, postmortem drafts and statistics (`incident timeline`, …).
+    pub records: &'a dyn IncidentRecords,
     /// Spend of services' cost sources (`cost`).
     pub costs: &'a dyn CostReader,
     /// Revisions that passed the health gate (`rollback --to last-good`).

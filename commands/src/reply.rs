@@ -1,6 +1,7 @@
 //! The neutral rich reply every command returns and every chat adapter renders.
 //!
-//! A reply is data (title, text, fields, status colour, buttons, an optional image);
+//! A reply is data (title, text, fields, status colour, buttons, an optional file
+//! [`Attachment`]: a chart PNG, an incident record in Markdown);
 //! Slack turns it into Block Kit, Discord into an embed with components, the console
 //! into plain lines. Buttons carry the command text their press runs, so a press goes
 //! through the same pipeline (RBAC, audit) as typing that text.
@@ -79,11 +80,72 @@ impl Button {
     }
 }
 
-/// A PNG attached to a reply (a cost chart, for example).
+/// The media type of a PNG [`Attachment`].
+pub const PNG: &str = "image/png";
+/// The media type of a Markdown [`Attachment`].
+pub const MARKDOWN: &str = "text/markdown";
+
+/// A file attached to a reply: a cost chart (PNG), an incident's timeline or postmortem
+/// draft (Markdown). Slack uploads it, Discord attaches it (an image is also shown in the
+/// embed), the console saves it and prints where.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Image {
+pub struct Attachment {
+    /// What it is, for people (the Slack file title, the Discord description).
     pub title: String,
-    pub png: Vec<u8>,
+    /// The file name, with its extension (`incident-42-timeline.md`).
+    pub name: String,
+    /// `image/png`, `text/markdown`.
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    /// A PNG named after its title (`alice-openai-daily-spend.png`).
+    pub fn png(title: impl Into<String>, png: Vec<u8>) -> Self {
+        let title = title.into();
+        Self {
+            name: format!("{}.png", file_stem(&title, "chart")),
+            title,
+            media_type: PNG.to_string(),
+            bytes: png,
+        }
+    }
+
+    /// A Markdown document named `NAME.md` (`name` reduced to a safe file stem).
+    pub fn markdown(title: impl Into<String>, name: &str, text: String) -> Self {
+        Self {
+            title: title.into(),
+            name: format!("{}.md", file_stem(name, "document")),
+            media_type: MARKDOWN.to_string(),
+            bytes: text.into_bytes(),
+        }
+    }
+
+    /// Whether it is a picture that may be shown inline (a PNG).
+    pub fn is_image(&self) -> bool {
+        self.media_type == PNG
+    }
+
+    /// The file name's extension (`png`, `md`), empty when it has none.
+    pub fn extension(&self) -> &str {
+        self.name.rsplit_once('.').map_or("", |(_, ext)| ext)
+    }
+}
+
+/// `text` with every character but ASCII letters and digits made a dash, without dashes
+/// at either end, at most 60 characters; `fallback` when nothing is left. Safe as a file
+/// name on every platform (no dots, no slashes).
+pub fn file_stem(text: &str, fallback: &str) -> String {
+    let stem: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let stem = stem.trim_matches('-');
+    if stem.is_empty() {
+        fallback.to_string()
+    } else {
+        stem.chars().take(60).collect()
+    }
 }
 
 /// Who sees a reply.
@@ -105,7 +167,8 @@ pub struct Reply {
     pub lines: Vec<String>,
     pub fields: Vec<Field>,
     pub buttons: Vec<Button>,
-    pub image: Option<Image>,
+    /// A file that goes with the reply (a chart, a Markdown record).
+    pub attachment: Option<Attachment>,
     pub visibility: Visibility,
 }
 
@@ -158,6 +221,11 @@ impl Reply {
         self
     }
 
+    pub fn attach(mut self, attachment: Attachment) -> Self {
+        self.attachment = Some(attachment);
+        self
+    }
+
     pub fn only_actor(mut self) -> Self {
         self.visibility = Visibility::OnlyActor;
         self
@@ -204,13 +272,38 @@ impl Reply {
                 .collect();
             out.push_str(&labels.join(" "));
         }
-        if let Some(image) = &self.image {
+        if let Some(file) = &self.attachment {
+            let kind = if file.is_image() { "image" } else { "file" };
             out.push_str(&format!(
-                "\n  (image: {}, {} bytes)",
-                image.title,
-                image.png.len()
+                "\n  ({kind}: {}, {} bytes)",
+                file.title,
+                file.bytes.len()
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_file_names_are_safe() {
+        let name = |title: &str| Attachment::png(title, Vec::new()).name;
+        assert_eq!(name("Cost by day (EUR)"), "Cost-by-day--EUR.png");
+        assert_eq!(name("../../etc"), "etc.png");
+        assert_eq!(name("…"), "chart.png");
+    }
+
+    #[test]
+    fn markdown_files_are_named_and_typed() {
+        let file = Attachment::markdown("Incident #42", "incident 42/timeline", "# x".into());
+        assert_eq!(file.name, "incident-42-timeline.md");
+        assert_eq!(file.media_type, MARKDOWN);
+        assert_eq!(file.extension(), "md");
+        assert!(!file.is_image());
+        assert_eq!(file.bytes, b"# x");
+        assert!(Attachment::png("c", vec![1]).is_image());
     }
 }

@@ -39,3 +39,6 @@ pub use log::{AuditLog, view};
 pub use retention::{prune, prune_checked};
 pub use verify::{ChainProblem, ProblemKind, VerifyReport, verify, verify_with};
 pub use writer::{AuditWriter, MAX_BATCH, Queued};
+
+/// For other readers of whole entries (an incident's record).
+pub(crate) use row::{ENTRY_COLUMNS, decode_entry};

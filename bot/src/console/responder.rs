@@ -67,7 +67,7 @@ where
 /// The printed form of `reply`, its image saved (as the `saved_images`-th).
 fn reply_text(reply: &Reply, image_dir: &std::path::Path, saved_images: &mut u64) -> String {
     let mut text = reply.to_plain_text();
-    if let Some(picture) = &reply.image {
+    if let Some(picture) = &reply.attachment {
         *saved_images += 1;
         match image::save(image_dir, picture, *saved_images) {
             Ok(path) => text.push_str(&format!("\n  saved to {}", path.display())),

@@ -28,6 +28,7 @@ impl Engine {
             prober: parts.prober.as_ref(),
             progress,
             incidents: parts.incidents.as_ref(),
+            records: parts.records.as_ref(),
             costs: parts.costs.as_ref(),
             known_good: parts.known_good.as_ref(),
             runbooks: parts.runbooks.as_ref(),

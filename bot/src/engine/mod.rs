@@ -51,6 +51,8 @@ pub struct EngineParts {
     pub confirmation_timeout: Duration,
     /// Incidents and silences for the `incident` and `silence` commands.
     pub incidents: Arc<dyn IncidentDesk>,
+    /// Incidents' timelines, postmortem drafts and statistics (`incident timeline`, …).
+    pub records: Arc<dyn opsbot_commands::context::IncidentRecords>,
     /// Spend of services' cost sources for `cost` (cached).
     pub costs: Arc<dyn CostReader>,
     /// Revisions that passed the health gate (`rollback --to last-good`).

@@ -196,6 +196,7 @@ impl Incidents {
                 (EventKind::Reopened, "by hand".to_string())
             }
             IncidentAction::Note(text) => (EventKind::Note, text.clone()),
+            IncidentAction::FollowUp(text) => (EventKind::FollowUp, text.clone()),
             IncidentAction::Escalate => {
                 if status == IncidentStatus::Resolved {
                     return Err(refused(format!("incident {id} is resolved")));

@@ -17,7 +17,7 @@ pub mod maintenance;
 pub mod model;
 mod notify;
 mod render;
-mod repo;
+pub(crate) mod repo;
 pub mod routing;
 pub mod settings;
 pub mod silence;
@@ -33,7 +33,7 @@ use opsbot_commands::{Catalog, IncidentRef, Platform};
 
 pub use ingest::IngestOutcome;
 pub use model::{EventKind, Incident, IncidentAlert, IncidentEvent, IncidentStatus};
-pub use render::lasted;
+pub use render::{event_line, lasted, seconds_text};
 pub use settings::IncidentSettings;
 
 use crate::store::{Store, StoreError};

@@ -48,6 +48,8 @@ pub enum EventKind {
     Note,
     Escalated,
     Silenced,
+    /// Something to do after the incident (`incident followup`), for the postmortem.
+    FollowUp,
 }
 
 impl EventKind {
@@ -61,6 +63,7 @@ impl EventKind {
         EventKind::Note,
         EventKind::Escalated,
         EventKind::Silenced,
+        EventKind::FollowUp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl EventKind {
             EventKind::Note => "note",
             EventKind::Escalated => "escalated",
             EventKind::Silenced => "silenced",
+            EventKind::FollowUp => "followup",
         }
     }
 

@@ -10,7 +10,12 @@ use super::{
 
 /// `1h 23m`, `4m 10s`, `12s`.
 pub fn lasted(from: jiff::Timestamp, to: jiff::Timestamp) -> String {
-    let secs = to.as_second().saturating_sub(from.as_second()).max(0);
+    seconds_text(to.as_second().saturating_sub(from.as_second()))
+}
+
+/// `secs` as [`lasted`] says it (negative: `0s`).
+pub fn seconds_text(secs: i64) -> String {
+    let secs = secs.max(0);
     let (d, h, m, s) = (
         secs / 86_400,
         secs % 86_400 / 3600,
@@ -175,6 +180,7 @@ pub fn event_line(event: &IncidentEvent) -> String {
         ),
         EventKind::Escalated => format!("📣 {}", event.detail),
         EventKind::Silenced => format!("🔕 Silenced: {}", event.detail),
+        EventKind::FollowUp => format!("📌 Follow-up{by}: {}", event.detail),
     }
 }
 

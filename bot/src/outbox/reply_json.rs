@@ -1,12 +1,14 @@
 //! How a [`Reply`] is stored in the `outbox.reply` column: JSON through a private mirror
 //! of its shape, so the commands crate stays free of serde and its types keep their
-//! public shape. Images travel as base64. Unknown enum names read back as the default
-//! (a newer replica's style on an older one degrades, never fails delivery).
+//! public shape. Attachments travel as base64: a chart PNG in the `image` member older
+//! replicas read too, any other file (an incident's Markdown record) in `file`. Unknown
+//! enum names read back as the default (a newer replica's style on an older one
+//! degrades, never fails delivery).
 
 use base64::Engine as _;
 use opsbot_commands::{
     Button, Field, Reply, Status,
-    reply::{ButtonStyle, Image, Visibility},
+    reply::{Attachment, ButtonStyle, Visibility},
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,8 @@ struct ReplyDoc {
     buttons: Vec<ButtonDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     image: Option<ImageDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<FileDoc>,
     #[serde(default)]
     visibility: String,
 }
@@ -46,11 +50,27 @@ struct ButtonDoc {
     confirm: Option<String>,
 }
 
+/// A PNG named after its title ([`Attachment::png`]), as every version stores it.
 #[derive(Serialize, Deserialize)]
 struct ImageDoc {
     title: String,
     /// Base64 (standard alphabet, padded).
     png: String,
+}
+
+/// Any other attachment.
+#[derive(Serialize, Deserialize)]
+struct FileDoc {
+    title: String,
+    name: String,
+    media_type: String,
+    /// Base64 (standard alphabet, padded).
+    data: String,
+}
+
+/// A chart PNG stored the way replicas without [`FileDoc`] read it.
+fn is_plain_png(file: &Attachment) -> bool {
+    file.is_image() && file.name == Attachment::png(file.title.as_str(), Vec::new()).name
 }
 
 fn status_name(status: Status) -> &'static str {
@@ -112,10 +132,24 @@ pub(crate) fn to_json(reply: &Reply) -> String {
                 confirm: b.confirm.clone(),
             })
             .collect(),
-        image: reply.image.as_ref().map(|i| ImageDoc {
-            title: i.title.clone(),
-            png: base64::engine::general_purpose::STANDARD.encode(&i.png),
-        }),
+        image: reply
+            .attachment
+            .as_ref()
+            .filter(|file| is_plain_png(file))
+            .map(|i| ImageDoc {
+                title: i.title.clone(),
+                png: base64::engine::general_purpose::STANDARD.encode(&i.bytes),
+            }),
+        file: reply
+            .attachment
+            .as_ref()
+            .filter(|file| !is_plain_png(file))
+            .map(|f| FileDoc {
+                title: f.title.clone(),
+                name: f.name.clone(),
+                media_type: f.media_type.clone(),
+                data: base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+            }),
         visibility: match reply.visibility {
             Visibility::Channel => "channel",
             Visibility::OnlyActor => "only_actor",
@@ -129,14 +163,23 @@ pub(crate) fn to_json(reply: &Reply) -> String {
 /// The reply stored as `json`.
 pub(crate) fn from_json(json: &str) -> Result<Reply, String> {
     let doc: ReplyDoc = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let image = match doc.image {
-        Some(image) => Some(Image {
-            title: image.title,
-            png: base64::engine::general_purpose::STANDARD
+    let engine = base64::engine::general_purpose::STANDARD;
+    let attachment = match (doc.image, doc.file) {
+        (_, Some(file)) => Some(Attachment {
+            title: file.title,
+            name: file.name,
+            media_type: file.media_type,
+            bytes: engine
+                .decode(file.data.as_bytes())
+                .map_err(|e| format!("file: {e}"))?,
+        }),
+        (Some(image), None) => Some(Attachment::png(
+            image.title,
+            engine
                 .decode(image.png.as_bytes())
                 .map_err(|e| format!("image: {e}"))?,
-        }),
-        None => None,
+        )),
+        (None, None) => None,
     };
     Ok(Reply {
         title: doc.title,
@@ -161,7 +204,7 @@ pub(crate) fn from_json(json: &str) -> Result<Reply, String> {
                 confirm: b.confirm,
             })
             .collect(),
-        image,
+        attachment,
         visibility: match doc.visibility.as_str() {
             "only_actor" => Visibility::OnlyActor,
             _ => Visibility::Channel,
@@ -190,12 +233,23 @@ mod tests {
             value: "x".into(),
             inline: false,
         });
-        reply.image = Some(Image {
-            title: "cost".into(),
-            png: vec![0x89, b'P', b'N', b'G', 0, 255],
-        });
+        reply.attachment = Some(Attachment::png(
+            "cost",
+            vec![0x89, b'P', b'N', b'G', 0, 255],
+        ));
         let json = to_json(&reply);
         assert_eq!(from_json(&json).unwrap(), reply);
+        // A chart keeps the member older replicas read; another file has its own.
+        assert!(json.contains(r#""image":{"title":"cost","png":"#), "{json}");
+        let record = Reply::info("timeline").attach(Attachment::markdown(
+            "Incident #3",
+            "incident-3-timeline",
+            "# Incident #3\n".into(),
+        ));
+        let json = to_json(&record);
+        assert!(json.contains(r#""media_type":"text/markdown""#), "{json}");
+        assert!(!json.contains(r#""image""#), "{json}");
+        assert_eq!(from_json(&json).unwrap(), record);
         let plain = Reply::info("hi");
         assert_eq!(from_json(&to_json(&plain)).unwrap(), plain);
         assert_eq!(

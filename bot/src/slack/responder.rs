@@ -415,7 +415,7 @@ impl Plan<'_> {
     fn reply(&self, after_progress: bool, reply: Reply) -> OutboxMessage {
         // Only the lone answer of an invocation goes through the response_url: behind
         // progress it would not be ordered with it (another channel string).
-        let response = match (after_progress, &reply.image) {
+        let response = match (after_progress, &reply.attachment) {
             (false, None) => self.inbound.response_url.clone(),
             _ => None,
         };
@@ -496,10 +496,7 @@ mod tests {
         assert_eq!(plan.progress(1, Reply::info("rolling out")).channel, "C1");
         // A chart is uploaded into the channel.
         let mut chart = Reply::info("cost");
-        chart.image = Some(opsbot_commands::reply::Image {
-            title: "cost".into(),
-            png: vec![1],
-        });
+        chart.attachment = Some(opsbot_commands::reply::Attachment::png("cost", vec![1]));
         assert_eq!(plan.reply(false, chart).channel, "C1");
         // In a thread opsbot did not open: through the response_url, in that thread.
         let threaded = answerable(Some("1.2"));

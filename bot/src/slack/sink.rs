@@ -12,10 +12,10 @@
 //! or 29 minutes after the request) the answer is posted in the channel (thread, user)
 //! instead, so nothing is lost. The URL is a credential and is never logged.
 //!
-//! A reply with an image (the `/cost` chart) is shared as an uploaded file whose message
-//! is the reply ([`WebApi::upload_image`]), in the destination's channel and thread
-//! (a `response_url` cannot carry files). Ephemeral replies cannot carry files: the
-//! chart is named instead.
+//! A reply with an attachment (the `/cost` chart, an incident's Markdown record) is
+//! shared as an uploaded file whose message is the reply ([`WebApi::upload_file`]), in
+//! the destination's channel and thread (a `response_url` cannot carry files). Ephemeral
+//! replies cannot carry files: the file is named instead.
 //!
 //! Crash recovery (`outbox/recovery.rs`): every post carries its outbox tag where the
 //! history keeps it, and [`ChatSink::find_tagged`] looks it up in the destination's
@@ -87,17 +87,6 @@ fn destination(channel: &str) -> Result<Destination, DeliveryError> {
         })
 }
 
-/// The file name of an uploaded chart: its title, reduced to safe characters.
-fn file_name(title: &str) -> String {
-    let stem: String = title
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let stem = stem.trim_matches('-');
-    let stem = if stem.is_empty() { "chart" } else { stem };
-    format!("{}.png", stem.chars().take(60).collect::<String>())
-}
-
 impl SlackSink {
     /// Delivers `reply` to `destination` (in the thread of `thread` when given), with
     /// `tag` kept on channel posts.
@@ -111,17 +100,20 @@ impl SlackSink {
         if let Some(root) = thread {
             destination.thread_ts = Some(root.0.clone());
         }
-        if let Some(image) = &reply.image
+        if let Some(attachment) = &reply.attachment
             && destination.only_user.is_none()
         {
             let file = self
                 .api
-                .upload_image(
+                .upload_file(
                     &self.channel_id(&destination.channel),
                     destination.thread_ts.as_deref(),
-                    &file_name(&image.title),
-                    &image.title,
-                    &image.png,
+                    &opsbot_slack::client::FileUpload {
+                        name: &attachment.name,
+                        title: &attachment.title,
+                        media_type: &attachment.media_type,
+                        bytes: &attachment.bytes,
+                    },
                     match tag {
                         Some(tag) => opsbot_slack::client::with_outbox_block_tag(
                             blocks::file_share_blocks(reply),
@@ -270,13 +262,6 @@ impl ChatSink for SlackSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chart_file_names_are_safe() {
-        assert_eq!(file_name("Cost by day (EUR)"), "Cost-by-day--EUR.png");
-        assert_eq!(file_name("../../etc"), "etc.png");
-        assert_eq!(file_name("…"), "chart.png");
-    }
 
     #[test]
     fn only_channel_posts_are_paced() {

@@ -26,7 +26,7 @@ use crate::{
     context::{CostGrouping, SpendQuery, SpendReport},
     language::Call,
     registry::{FlagSpec, Safety, ServiceArg, ValueKind},
-    reply::Image,
+    reply::Attachment,
 };
 
 pub static COMMAND: Command = Command {
@@ -376,10 +376,7 @@ fn detail(
         })
         .flatten()
     {
-        reply.image = Some(Image {
-            title: chart_title,
-            png,
-        });
+        reply.attachment = Some(Attachment::png(chart_title, png));
     }
     reply
 }

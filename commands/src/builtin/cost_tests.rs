@@ -206,8 +206,8 @@ async fn one_service_shows_burn_forecast_items_previous_period_and_freshness() {
     assert_eq!(charts.len(), 1);
     assert_eq!(charts[0].1, 7);
     assert_eq!(charts[0].2, Some(dec("10")));
-    let image = reply.image.expect("chart attached");
-    assert_eq!(image.png, b"\x89PNG");
+    let image = reply.attachment.expect("chart attached");
+    assert_eq!(image.bytes, b"\x89PNG");
     assert_eq!(
         image.title,
         "alice-openai: daily spend, 2026-11-15 – 2026-11-21"
@@ -278,7 +278,7 @@ async fn when_every_source_failed_the_spend_is_unknown_not_under_budget() {
         text.contains("❌ Source prometheus http://prom failed: unreachable: connection failed"),
         "{text}"
     );
-    assert!(reply.image.is_none(), "no chart of zeros");
+    assert!(reply.attachment.is_none(), "no chart of zeros");
 
     let reply = cost("cost", &catalog, &costs).await;
     assert_eq!(
@@ -358,7 +358,7 @@ async fn without_a_service_every_budgeted_service_is_listed_most_burnt_first() {
         "{:?}",
         reply.lines
     );
-    assert!(reply.image.is_none());
+    assert!(reply.attachment.is_none());
     // Services without a budget are not read at all.
     let asked: Vec<String> = costs
         .queries

@@ -1,17 +1,21 @@
-//! `incident [list|show|ack|resolve|reopen|note|escalate|investigate] [ID] [TEXT]`: look
-//! at and act on incidents opened from alerts. Typed in an incident's thread, the ID may
-//! be left out. `incident investigate [ID] [QUESTION]` has the team's model look into it
-//! (or answer a follow-up question), streaming its answer into the incident's thread. `incident ack --service SERVICE` acknowledges every open incident of a service
-//! (a storm board's "Ack all" button).
+//! `incident [list|show|ack|resolve|reopen|note|escalate|followup|investigate] [ID] [TEXT]`:
+//! look at and act on incidents opened from alerts. Typed in an incident's thread, the ID
+//! may be left out. `incident ack --service SERVICE` acknowledges every open incident of a
+//! service (a storm board's "Ack all" button). The record of an incident —
+//! `incident timeline [ID]`, `incident postmortem [ID]` (Markdown attached) and
+//! `incident stats [--since 30d] [--service S]` — comes from [`IncidentRecords`].
+//! `incident investigate [ID] [QUESTION]` has the team's model look into it (or answer a
+//! follow-up question), streaming its answer into the incident's thread.
 
 use std::time::Duration;
 
 use crate::{
     Button, CommandError, Ctx, Reply, Status,
     command::{Command, Handler},
-    context::{IncidentAction, IncidentView},
+    context::{IncidentAction, IncidentRecords, IncidentView, RecordDocument, StatsRequest},
     language::Call,
     registry::{ArgSpec, FlagSpec, Safety, ServiceArg, ValueKind},
+    reply::Attachment,
 };
 
 const ACTIONS: &[&str] = &[
@@ -23,18 +27,25 @@ const ACTIONS: &[&str] = &[
     "note",
     "escalate",
     "investigate",
+    "followup",
+    "timeline",
+    "postmortem",
+    "stats",
 ];
+
+/// `incident stats` looks back this far unless `--since` says otherwise.
+const STATS_DEFAULT_SINCE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub static COMMAND: Command = Command {
     name: "incident",
-    summary: "List incidents, show one, acknowledge, resolve, reopen, note, escalate or investigate it",
+    summary: "List, show and act on incidents; read an incident's timeline, postmortem draft and stats; investigate it",
     service: ServiceArg::None,
     args: &[
         ArgSpec {
             name: "action",
             kind: ValueKind::Choice(ACTIONS),
             required: false,
-            help: "list (default), show, ack, resolve, reopen, note, escalate, investigate",
+            help: "list (default), show, ack, resolve, reopen, note, escalate, followup, timeline, postmortem, stats, investigate",
         },
         ArgSpec {
             name: "id",
@@ -46,7 +57,7 @@ pub static COMMAND: Command = Command {
             name: "text",
             kind: ValueKind::Rest,
             required: false,
-            help: "the note (for `note`), a follow-up question (for `investigate`)",
+            help: "the note (for `note`), the follow-up item (for `followup`), a question (for `investigate`)",
         },
     ],
     flags: &[
@@ -63,7 +74,12 @@ pub static COMMAND: Command = Command {
         FlagSpec {
             name: "service",
             kind: ValueKind::Word,
-            help: "with `ack`: every open incident of this service",
+            help: "with `ack`: every open incident of this service; with `stats`: only its incidents",
+        },
+        FlagSpec {
+            name: "since",
+            kind: ValueKind::Duration,
+            help: "with `stats`: incidents opened in this past period (default 30d)",
         },
     ],
     safety: Safety::ReadOnly,
@@ -77,6 +93,10 @@ pub static COMMAND: Command = Command {
         "incident resolve",
         "incident investigate 42",
         "incident investigate 42 why did the GPU memory fill up?",
+        "incident timeline 42",
+        "incident postmortem 42",
+        "incident followup 42 alert on queue depth before the gateway falls over",
+        "incident stats --since 30d --service wrkhrs-gateway",
     ],
     handler: Handler::Runs {
         run: |call, ctx| Box::pin(run(call, ctx)),
@@ -96,6 +116,14 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         let incidents = ctx.incidents.list(call.switch("all"), limit).await?;
         return Ok(list_reply(&incidents, call.switch("all")));
     }
+    if action == "stats" {
+        return stats(call, ctx.records).await;
+    }
+    if call.duration("since").is_some() {
+        return Err(CommandError::Failed(format!(
+            "`--since` goes with `incident stats` only (not `{action}`)"
+        )));
+    }
     if let Some(service) = call.text("service") {
         return ack_service(action, service, call, ctx).await;
     }
@@ -107,7 +135,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         Some(Ok(id)) => id,
         other => {
             if let (Some(Err(_)), Some(word)) = (&other, call.text("id")) {
-                if action != "note" && action != "investigate" {
+                if !takes_text(action) {
                     return Err(CommandError::Failed(format!(
                         "`{word}` is not an incident number"
                     )));
@@ -133,6 +161,17 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
     let action = match action {
         "show" => return show(id, ctx).await,
         "investigate" => return investigate(id, &note, ctx).await,
+        "timeline" | "postmortem" if !note.is_empty() => {
+            return Err(CommandError::Failed(format!("unexpected `{note}`")));
+        }
+        "timeline" => return Ok(document_reply(ctx.records.timeline(id).await?)),
+        "postmortem" => return Ok(document_reply(ctx.records.postmortem(id).await?)),
+        "followup" if note.trim().is_empty() => {
+            return Err(CommandError::Failed(
+                "what is to follow up? `incident followup ID TEXT`".into(),
+            ));
+        }
+        "followup" => IncidentAction::FollowUp(note.clone()),
         "ack" => IncidentAction::Acknowledge,
         "resolve" => IncidentAction::Resolve,
         "reopen" => IncidentAction::Reopen,
@@ -147,7 +186,11 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
             return Err(CommandError::Failed(format!("unknown action `{other}`")));
         }
     };
-    if !matches!(action, IncidentAction::Note(_)) && !note.is_empty() {
+    if !matches!(
+        action,
+        IncidentAction::Note(_) | IncidentAction::FollowUp(_)
+    ) && !note.is_empty()
+    {
         return Err(CommandError::Failed(format!("unexpected `{note}`")));
     }
     let done = match &action {
@@ -156,6 +199,7 @@ pub async fn run(call: &Call<'_>, ctx: Ctx<'_>) -> Result<Reply, CommandError> {
         IncidentAction::Reopen => "reopened",
         IncidentAction::Note(_) => "noted",
         IncidentAction::Escalate => "escalated",
+        IncidentAction::FollowUp(_) => "has a new follow-up",
     };
     let view = ctx.incidents.act(id, action, ctx.invocation).await?;
     Ok(Reply::success(format!("Incident #{} {done}", view.id)).line(headline(&view)))
@@ -171,6 +215,48 @@ async fn investigate(id: i64, question: &str, ctx: Ctx<'_>) -> Result<Reply, Com
         .await
         .map_err(CommandError::Failed)?;
     Ok(Reply::info(said))
+}
+
+/// Whether the action takes free text after the incident number.
+fn takes_text(action: &str) -> bool {
+    matches!(action, "note" | "followup" | "investigate")
+}
+
+/// A timeline or postmortem draft: its lines in chat, the whole of it as Markdown.
+fn document_reply(document: RecordDocument) -> Reply {
+    let attachment = Attachment::markdown(
+        document.title.clone(),
+        &document.file_stem,
+        document.markdown,
+    );
+    Reply::info(document.title)
+        .lines(document.lines)
+        .attach(attachment)
+}
+
+/// `incident stats [--since 30d] [--service S]`.
+async fn stats(call: &Call<'_>, records: &dyn IncidentRecords) -> Result<Reply, CommandError> {
+    if let Some(extra) = call.text("id").or(call.text("text")) {
+        return Err(CommandError::Failed(format!(
+            "`incident stats` takes no incident number (got `{extra}`)"
+        )));
+    }
+    let back = call.duration("since").unwrap_or(STATS_DEFAULT_SINCE);
+    let since = jiff::SignedDuration::try_from(back)
+        .ok()
+        .and_then(|span| jiff::Timestamp::now().checked_sub(span).ok())
+        .ok_or_else(|| CommandError::Failed("--since is too long".into()))?;
+    let report = records
+        .stats(&StatsRequest {
+            since,
+            service: call.text("service").map(str::to_string),
+        })
+        .await?;
+    let mut reply = Reply::info(report.title.clone()).lines(report.lines);
+    if let Some(png) = report.chart {
+        reply = reply.attach(Attachment::png(report.title, png));
+    }
+    Ok(reply)
 }
 
 /// `incident ack --service SERVICE`.

@@ -71,6 +71,8 @@ mod cost_tests;
 #[cfg(test)]
 mod health_tests;
 #[cfg(test)]
+mod incident_tests;
+#[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]
 mod testing;

@@ -166,6 +166,8 @@ pub async fn run_with_known_good(
         &NoCosts,
         known_good,
         &NoWebConsole,
+        &NoIncidents,
+        None,
     )
     .await
 }
@@ -180,6 +182,29 @@ pub async fn run_with_web(text: &str, web: &dyn WebSignIn) -> Result<Reply, Comm
         &NoCosts,
         &MemoryKnownGood::default(),
         web,
+        &NoIncidents,
+        None,
+    )
+    .await
+}
+
+/// Like [`run`], with incidents' records read from `records`, typed in the thread of
+/// `incident` when given.
+pub async fn run_with_records(
+    text: &str,
+    records: &dyn crate::context::IncidentRecords,
+    incident: Option<crate::IncidentRef>,
+) -> Result<Reply, CommandError> {
+    run_in(
+        text,
+        &Catalog::default(),
+        &FakeProber::default(),
+        &RecordingRuntime::default(),
+        &NoCosts,
+        &MemoryKnownGood::default(),
+        &NoWebConsole,
+        records,
+        incident,
     )
     .await
 }
@@ -200,10 +225,13 @@ pub async fn run_with_costs(
         costs,
         &MemoryKnownGood::default(),
         &NoWebConsole,
+        &NoIncidents,
+        None,
     )
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_in(
     text: &str,
     catalog: &Catalog,
@@ -212,14 +240,17 @@ async fn run_in(
     costs: &dyn crate::context::CostReader,
     known_good: &dyn KnownGood,
     web: &dyn WebSignIn,
+    records: &dyn crate::context::IncidentRecords,
+    incident: Option<crate::IncidentRef>,
 ) -> Result<Reply, CommandError> {
     let registry = Registry::new(super::COMMANDS);
     let call = language::parse(text, &registry, catalog, None).expect("test text parses");
-    let invocation = Invocation::new(
+    let mut invocation = Invocation::new(
         Actor::new(Platform::Console, "tester", "Tester"),
         "console",
         text,
     );
+    invocation.incident = incident;
     let ctx = Ctx {
         invocation: &invocation,
         registry: &registry,
@@ -230,6 +261,7 @@ async fn run_in(
         prober,
         progress: &NoProgress,
         incidents: &NoIncidents,
+        records,
         costs,
         known_good,
         runbooks: &crate::runbooks::NoRunbooks,
@@ -272,6 +304,22 @@ impl crate::context::IncidentDesk for NoIncidents {
         Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
     async fn expire_silence(&self, _: i64, _: &Actor) -> Result<bool, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::context::IncidentRecords for NoIncidents {
+    async fn timeline(&self, _: i64) -> Result<crate::context::RecordDocument, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
+    }
+    async fn postmortem(&self, _: i64) -> Result<crate::context::RecordDocument, DeskError> {
+        Err(DeskError::Refused(NO_INCIDENTS.into()))
+    }
+    async fn stats(
+        &self,
+        _: &crate::context::StatsRequest,
+    ) -> Result<crate::context::StatsReport, DeskError> {
         Err(DeskError::Refused(NO_INCIDENTS.into()))
     }
 }

@@ -1,5 +1,7 @@
 //! The cost chart: daily spend as bars against the budget per day as a dashed red line,
-//! drawn in memory with plotters' bitmap backend and encoded as PNG with `png`.
+//! drawn in memory with plotters' bitmap backend and encoded as PNG with `png`. The same
+//! drawing serves any labelled bar chart ([`render_bars`]: the bot's incidents per
+//! service), so the bot draws no chart of its own.
 //!
 //! Text needs a font and this crate brings its own, so a chart looks the same on every
 //! host and no system font lookup (font-kit, fontconfig) is compiled in: DejaVu Sans
@@ -52,7 +54,50 @@ fn font_registered() -> bool {
 
 /// Draws the chart and returns PNG bytes.
 pub fn render(spec: &ChartSpec<'_>) -> Result<Vec<u8>, ChartError> {
-    if spec.days.is_empty() {
+    let bars: Vec<(String, f64)> = spec
+        .days
+        .iter()
+        .map(|(day, amount)| (day.strftime("%m-%d").to_string(), to_f64(*amount)))
+        .collect();
+    render_columns(&Columns {
+        title: spec.title,
+        bars: &bars,
+        y_desc: spec.currency,
+        line: spec.budget_per_day.map(|b| (to_f64(b), "budget per day")),
+    })
+}
+
+/// A labelled bar chart.
+#[derive(Clone, Debug)]
+pub struct BarSpec<'a> {
+    pub title: &'a str,
+    /// `(label, value)` in the order drawn.
+    pub bars: &'a [(String, f64)],
+    /// What the values count, for the axis label.
+    pub y_desc: &'a str,
+}
+
+/// Draws a bar chart and returns PNG bytes.
+pub fn render_bars(spec: &BarSpec<'_>) -> Result<Vec<u8>, ChartError> {
+    render_columns(&Columns {
+        title: spec.title,
+        bars: spec.bars,
+        y_desc: spec.y_desc,
+        line: None,
+    })
+}
+
+/// What both charts draw: labelled columns and, optionally, a dashed red level line
+/// with its legend.
+struct Columns<'a> {
+    title: &'a str,
+    bars: &'a [(String, f64)],
+    y_desc: &'a str,
+    line: Option<(f64, &'a str)>,
+}
+
+fn render_columns(spec: &Columns<'_>) -> Result<Vec<u8>, ChartError> {
+    if spec.bars.is_empty() {
         return Err(ChartError::NoDays);
     }
     if !font_registered() {
@@ -67,44 +112,42 @@ fn to_f64(amount: Decimal) -> f64 {
     amount.to_f64().unwrap_or(0.0)
 }
 
-fn draw(spec: &ChartSpec<'_>, pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Error>> {
+fn draw(spec: &Columns<'_>, pixels: &mut [u8]) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(pixels, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let highest = spec
-        .days
+        .bars
         .iter()
-        .map(|(_, amount)| to_f64(*amount))
-        .chain(spec.budget_per_day.map(to_f64))
+        .map(|(_, value)| *value)
+        .chain(spec.line.map(|(level, _)| level))
         .fold(0.0_f64, f64::max);
     let top = if highest > 0.0 { highest * 1.15 } else { 1.0 };
-    let count = spec.days.len();
+    let count = spec.bars.len();
     let mut chart = ChartBuilder::on(&root)
         .caption(spec.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..count as f64, 0f64..top)?;
-    let days = spec.days;
+    let bars = spec.bars;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(count.min(10))
         .x_label_formatter(&|x| {
-            let index = x.floor() as usize;
-            days.get(index)
-                .map(|(day, _)| day.strftime("%m-%d").to_string())
+            bars.get(x.floor() as usize)
+                .map(|(label, _)| label.chars().take(18).collect())
                 .unwrap_or_default()
         })
-        .y_desc(spec.currency)
+        .y_desc(spec.y_desc)
         .label_style(("sans-serif", 12))
         .draw()?;
     let bar = RGBColor(70, 130, 180);
-    chart.draw_series(days.iter().enumerate().map(|(index, (_, amount))| {
+    chart.draw_series(bars.iter().enumerate().map(|(index, (_, value))| {
         let x = index as f64;
-        Rectangle::new([(x + 0.15, 0.0), (x + 0.85, to_f64(*amount))], bar.filled())
+        Rectangle::new([(x + 0.15, 0.0), (x + 0.85, *value)], bar.filled())
     }))?;
-    if let Some(budget) = spec.budget_per_day {
-        let level = to_f64(budget);
+    if let Some((level, label)) = spec.line {
         chart
             .draw_series(DashedLineSeries::new(
                 [(0.0, level), (count as f64, level)],
@@ -112,7 +155,7 @@ fn draw(spec: &ChartSpec<'_>, pixels: &mut [u8]) -> Result<(), Box<dyn std::erro
                 5,
                 RED.stroke_width(2),
             ))?
-            .label("budget per day")
+            .label(label)
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
         chart
             .configure_series_labels()
@@ -181,5 +224,33 @@ mod tests {
             currency: "USD",
         };
         assert!(matches!(render(&spec), Err(ChartError::NoDays)));
+    }
+
+    #[test]
+    fn draws_a_bar_chart_of_labelled_values() {
+        let bars = vec![
+            ("wrkhrs-gateway".to_string(), 4.0),
+            ("ollama".to_string(), 1.0),
+        ];
+        let png = render_bars(&BarSpec {
+            title: "Incidents per service",
+            bars: &bars,
+            y_desc: "incidents",
+        })
+        .unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+        assert!(buffer.chunks(3).filter(|p| p == &[70, 130, 180]).count() > 1000);
+        assert!(matches!(
+            render_bars(&BarSpec {
+                title: "x",
+                bars: &[],
+                y_desc: "n"
+            }),
+            Err(ChartError::NoDays)
+        ));
     }
 }

@@ -200,7 +200,11 @@ mod tests {
         assert_eq!(list["type"], 5);
         let incident = by_name("incident");
         let action = &incident["options"][0];
-        assert_eq!(action["choices"].as_array().unwrap().len(), 7);
+        assert_eq!(
+            action["choices"].as_array().unwrap().len(),
+            11,
+            "list … escalate, followup, timeline, postmortem, stats"
+        );
         assert_eq!(action["choices"][2], json!({"name": "ack", "value": "ack"}));
         let health = by_name("health");
         assert!(!health["options"][0]["required"].as_bool().unwrap_or(false));

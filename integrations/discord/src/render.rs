@@ -1,5 +1,6 @@
 //! A neutral [`Reply`] as a Discord message: one embed (title, body lines, fields, the
-//! status as its colour, the image as an attachment) and rows of buttons whose
+//! status as its colour, a file as an attachment, shown in the embed when it is an
+//! image) and rows of buttons whose
 //! `custom_id` carries the command a press runs ([`crate::custom_id`]).
 //!
 //! Discord's limits are kept by cutting (title 256, description 4096, 25 fields of
@@ -32,7 +33,7 @@ const BUTTONS_PER_ROW: usize = 5;
 const MAX_ROWS: usize = 5;
 /// `flags` bit of an ephemeral message (only the person who ran the command sees it).
 pub const EPHEMERAL: u64 = 1 << 6;
-/// The file name an image is attached under.
+/// The file name an image is attached under (other files keep their own name).
 pub const IMAGE_FILE: &str = "image.png";
 
 /// A message ready to send: the JSON body and the files to attach (multipart).
@@ -147,11 +148,15 @@ pub fn render(reply: &Reply) -> MessageBody {
     }
     let mut files = Vec::new();
     let mut attachments = Vec::new();
-    if let Some(image) = &reply.image {
-        embed = embed.image(format!("attachment://{IMAGE_FILE}"));
-        files.push((IMAGE_FILE.to_string(), image.png.clone()));
-        attachments
-            .push(json!({"id": 0, "filename": IMAGE_FILE, "description": cut(&image.title, 1024)}));
+    if let Some(file) = &reply.attachment {
+        let name = if file.is_image() {
+            embed = embed.image(format!("attachment://{IMAGE_FILE}"));
+            IMAGE_FILE.to_string()
+        } else {
+            file.name.clone()
+        };
+        files.push((name.clone(), file.bytes.clone()));
+        attachments.push(json!({"id": 0, "filename": name, "description": cut(&file.title, 1024)}));
     }
     let mut json = json!({
         "content": mentions(&lines).join(" "),
@@ -193,7 +198,7 @@ fn mentions(lines: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use opsbot_commands::{Button, reply::Image};
+    use opsbot_commands::{Button, reply::Attachment};
 
     use super::*;
 
@@ -245,10 +250,7 @@ mod tests {
     #[test]
     fn edits_clear_buttons_and_images_are_attached() {
         let mut reply = Reply::success("resolved").only_actor();
-        reply.image = Some(Image {
-            title: "cost".into(),
-            png: vec![0x89, b'P', b'N', b'G'],
-        });
+        reply.attachment = Some(Attachment::png("cost", vec![0x89, b'P', b'N', b'G']));
         let body = render(&reply).ephemeral();
         assert_eq!(body.json["components"], json!([]));
         assert_eq!(body.json["content"], "");
@@ -262,6 +264,28 @@ mod tests {
             vec![(IMAGE_FILE.to_string(), vec![0x89, b'P', b'N', b'G'])]
         );
         assert!(body.only_actor);
+    }
+
+    #[test]
+    fn other_files_are_attached_under_their_name_outside_the_embed() {
+        let reply = Reply::info("Incident #4 timeline").attach(Attachment::markdown(
+            "Incident #4",
+            "incident-4-timeline",
+            "# Incident #4".into(),
+        ));
+        let body = render(&reply);
+        assert!(body.json["embeds"][0]["image"].is_null(), "{}", body.json);
+        assert_eq!(
+            body.json["attachments"][0]["filename"],
+            "incident-4-timeline.md"
+        );
+        assert_eq!(
+            body.files,
+            vec![(
+                "incident-4-timeline.md".to_string(),
+                b"# Incident #4".to_vec()
+            )]
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! command text a press runs, with a Block Kit confirm dialog where the button asks
 //! "are you sure?". The top-level `text` is the plain-text fallback for notifications.
 //!
-//! Images: a reply with a PNG (the `/cost` chart) is shared as an uploaded file whose
-//! message is the reply's blocks ([`file_share_blocks`]; the file share message has no
-//! colour bar). Where no file can go (an ephemeral message) [`render`] names the chart
-//! in a context line instead.
+//! Files: a reply with an attachment (the `/cost` chart, an incident's Markdown record)
+//! is shared as an uploaded file whose message is the reply's blocks
+//! ([`file_share_blocks`]; the file share message has no colour bar). Where no file can
+//! go (an ephemeral message) [`render`] names the file in a context line instead.
 //!
 //! Slack's limits are kept: section text 3,000 characters, button labels 75, values
 //! 2,000, 25 buttons, 50 blocks.
@@ -131,13 +131,14 @@ pub fn blocks(reply: &Reply) -> Vec<SlackBlock> {
             .collect();
         blocks.push(SlackSectionBlock::new().with_fields(fields).into());
     }
-    if let Some(image) = &reply.image {
+    if let Some(file) = &reply.attachment {
         blocks.push(
             SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
                 SlackBlockMarkDownText::new(format!(
-                    "🖼 {} ({} bytes, not uploaded to Slack)",
-                    escape(&image.title),
-                    image.png.len()
+                    "{} {} ({} bytes, not uploaded to Slack)",
+                    if file.is_image() { "🖼" } else { "📄" },
+                    escape(&file.title),
+                    file.bytes.len()
                 )),
             )])
             .into(),
@@ -157,14 +158,14 @@ pub fn blocks(reply: &Reply) -> Vec<SlackBlock> {
     blocks
 }
 
-/// The message of a file share carrying `reply`'s image: the reply's blocks, without the
-/// line naming the image (the file is there).
+/// The message of a file share carrying `reply`'s attachment: the reply's blocks, without
+/// the line naming the file (the file is there).
 pub fn file_share_blocks(reply: &Reply) -> Vec<SlackBlock> {
-    let without_image = Reply {
-        image: None,
+    let without_file = Reply {
+        attachment: None,
         ..reply.clone()
     };
-    blocks(&without_image)
+    blocks(&without_file)
 }
 
 /// The whole message content of `reply`: fallback text and a coloured attachment with
@@ -185,7 +186,7 @@ pub fn render(reply: &Reply) -> SlackMessageContent {
 
 #[cfg(test)]
 mod tests {
-    use opsbot_commands::{Button, reply::Image};
+    use opsbot_commands::{Button, reply::Attachment};
     use serde_json::json;
 
     use super::*;
@@ -293,10 +294,7 @@ mod tests {
     #[test]
     fn an_image_is_named() {
         let mut reply = Reply::info("cost");
-        reply.image = Some(Image {
-            title: "cost by day".into(),
-            png: vec![0; 42],
-        });
+        reply.attachment = Some(Attachment::png("cost by day", vec![0; 42]));
         let value = rendered(&reply);
         let text = value.to_string();
         assert!(text.contains("cost by day (42 bytes"), "{text}");

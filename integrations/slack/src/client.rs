@@ -3,7 +3,7 @@
 //! is accepted for that): `chat.postMessage` (roots and thread replies),
 //! `chat.postEphemeral`, `chat.update`, `usergroups.users.list`, answers through a
 //! request's `response_url` ([`WebApi::respond`]) and image uploads
-//! ([`WebApi::upload_image`]: `files.getUploadURLExternal`, the bytes to the URL Slack
+//! ([`WebApi::upload_file`]: `files.getUploadURLExternal`, the bytes to the URL Slack
 //! returns, `files.completeUploadExternal`).
 //!
 //! A `response_url` is posted to without the token and without slack-morphism's rate
@@ -379,37 +379,35 @@ impl WebApi {
         }
     }
 
-    /// Uploads `png` as `filename` and shares it in `channel` (in the thread of
+    /// Uploads `file` and shares it in `channel` (in the thread of
     /// `thread_ts` when given) with `blocks` as the message: `files.getUploadURLExternal`,
     /// the bytes to the upload URL Slack returned, `files.completeUploadExternal`. One
     /// message appears, and only at the last call, so a failure before it leaves no
     /// half-posted reply (at most an unshared file). Returns the file's id.
-    pub async fn upload_image(
+    pub async fn upload_file(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
-        filename: &str,
-        title: &str,
-        png: &[u8],
+        file: &FileUpload<'_>,
         blocks: Vec<SlackBlock>,
     ) -> Result<String, ApiError> {
         let session = self.client.open_session(&self.token);
         let target = session
             .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
-                filename.to_string(),
-                png.len(),
+                file.name.to_string(),
+                file.bytes.len(),
             ))
             .await?;
         session
             .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
                 target.upload_url,
-                png.to_vec(),
-                "image/png".to_string(),
+                file.bytes.to_vec(),
+                file.media_type.to_string(),
             ))
             .await?;
-        let mut file = SlackApiFilesComplete::new(target.file_id.clone());
-        file.title = Some(title.to_string());
-        let mut request = SlackApiFilesCompleteUploadExternalRequest::new(vec![file]);
+        let mut complete = SlackApiFilesComplete::new(target.file_id.clone());
+        complete.title = Some(file.title.to_string());
+        let mut request = SlackApiFilesCompleteUploadExternalRequest::new(vec![complete]);
         request.channel_id = Some(SlackChannelId(channel.to_string()));
         request.thread_ts = thread_ts.map(|ts| SlackTs(ts.to_string()));
         request.blocks = (!blocks.is_empty()).then_some(blocks);
@@ -424,6 +422,17 @@ impl WebApi {
         let response = session.usergroups_users_list(&request).await?;
         Ok(response.users.into_iter().map(|u| u.0).collect())
     }
+}
+
+/// A file to share ([`WebApi::upload_file`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FileUpload<'a> {
+    /// The file name, with its extension (`cost.png`, `incident-42-timeline.md`).
+    pub name: &'a str,
+    pub title: &'a str,
+    /// `image/png`, `text/markdown`.
+    pub media_type: &'a str,
+    pub bytes: &'a [u8],
 }
 
 /// The errors Slack answers a `response_url` with once it stopped taking posts.
