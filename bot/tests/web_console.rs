@@ -193,6 +193,44 @@ async fn a_lead_signs_in_lists_opens_and_acknowledges_an_incident_audited_as_web
             .await;
         assert_eq!(status, StatusCode::OK, "{noted}");
         assert!(noted.contains("rolled back"), "{noted}");
+
+        // The page's timeline is the incident's record: the alert, the acknowledgement
+        // as an audited command (with its audit entry), the note; and its postmortem draft
+        // downloads as Markdown.
+        let (_, _, page) = bot.send(get("/ui/incidents/1", &cookie)).await;
+        let timeline = &page[page.find("id=\"timeline\"").expect("a timeline")..];
+        assert!(timeline.contains("GatewayDown"), "{timeline}");
+        assert!(
+            timeline.contains("incident ack 1") && timeline.contains("(audit #"),
+            "{timeline}"
+        );
+        assert!(timeline.contains("rolled back"), "{timeline}");
+        assert!(
+            page.contains("href=\"/ui/incidents/1/postmortem.md\""),
+            "{page}"
+        );
+        let (status, headers, draft) = bot
+            .send(get("/ui/incidents/1/postmortem.md", &cookie))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{draft}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/markdown")
+        );
+        assert!(
+            headers[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .contains("incident-1-postmortem.md")
+        );
+        assert!(
+            draft.starts_with('#') && draft.contains("GatewayDown"),
+            "{draft}"
+        );
+        let (status, _, _) = bot.send(get("/ui/incidents/1/other.md", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _, _) = bot
             .send(form_post(
                 "/ui/signout",

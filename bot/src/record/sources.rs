@@ -118,9 +118,10 @@ async fn thread_roots(
         .collect()
 }
 
-/// Audit entries typed in one of the incident's threads (from its opening on), or about
-/// its service from its opening until `until_us`; entries about another service are left
-/// out even when typed in the thread.
+/// Audit entries typed in one of the incident's threads (from its opening on), about its
+/// service from its opening until `until_us`, or `incident` commands that act on it by
+/// number from anywhere (a channel, the web console; reads such as `incident show` left
+/// out); entries about another service are left out even when typed in the thread.
 async fn audit_entries(
     conn: &mut AnyConnection,
     incident: &Incident,
@@ -139,7 +140,22 @@ async fn audit_entries(
     .bind(until_us)
     .fetch_all(&mut *conn)
     .await?;
+    let by_number = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log a WHERE a.at_us >= $1 \
+           AND a.command = 'incident' AND (a.text LIKE $2 OR a.text LIKE $3) ORDER BY a.seq"
+    )))
+    .bind(to_micros(incident.opened_at))
+    .bind(format!("% {}", incident.id))
+    .bind(format!("% {} %", incident.id))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut entries = Vec::with_capacity(rows.len());
+    for row in &by_number {
+        let entry = decode_entry(row).map_err(crate::audit::AuditError::from)?;
+        if names_incident(&entry.record.text, incident.id) {
+            entries.push(entry);
+        }
+    }
     for row in &rows {
         let entry = decode_entry(row).map_err(crate::audit::AuditError::from)?;
         let other_service = entry
@@ -151,7 +167,19 @@ async fn audit_entries(
             entries.push(entry);
         }
     }
+    entries.sort_by_key(|entry| entry.seq);
+    entries.dedup_by_key(|entry| entry.seq);
     Ok(entries)
+}
+
+/// Whether `text` is an `incident ACTION ID …` that acts on incident `id` (not a read of
+/// it: `show`, `timeline`, `postmortem`).
+fn names_incident(text: &str, id: i64) -> bool {
+    let mut words = text.split_whitespace();
+    let action = words.nth(1);
+    let number = words.next().map(|w| w.trim_start_matches('#'));
+    number == Some(id.to_string().as_str())
+        && !matches!(action, Some("show" | "timeline" | "postmortem"))
 }
 
 /// Runs started in the incident's window that were started in one of its threads, by a
@@ -267,4 +295,19 @@ async fn health_gates(
         });
     }
     Ok(passes)
+}
+
+#[cfg(test)]
+mod names_incident_tests {
+    use super::names_incident;
+
+    #[test]
+    fn an_incident_command_names_its_incident_by_number_not_by_any_word() {
+        assert!(names_incident("incident ack 1", 1));
+        assert!(names_incident("incident note #12 rolled back", 12));
+        assert!(!names_incident("incident ack 12", 1));
+        assert!(!names_incident("incident note 5 saw 1 error", 1));
+        assert!(!names_incident("incident show 1", 1));
+        assert!(!names_incident("incident postmortem 1", 1));
+    }
 }

@@ -1,14 +1,16 @@
-//! `/ui/incidents/ID`: one incident's story — its state, alerts, timeline and the audit
-//! entries of what was done about it — with acknowledge / resolve / reopen / note buttons
-//! (when the roles allow `incident`) and live updates while it is not resolved
-//! (`/ui/incidents/ID/live` is the part that refreshes; [`super::events`] says when).
+//! `/ui/incidents/ID`: one incident's story — its state, alerts, its record's timeline
+//! ([`crate::record::Timeline`]: alerts, events, audited commands, runbook steps, health
+//! gate passes) and the audit entries of what was done about it — with acknowledge /
+//! resolve / reopen / note buttons (when the roles allow `incident`), live updates while it
+//! is not resolved (`/ui/incidents/ID/live` is the part that refreshes; [`super::events`]
+//! says when), and its postmortem draft as Markdown (`/ui/incidents/ID/postmortem.md`).
 //!
-//! [`story`] is the one place that gathers the story from the store; it is the seam the
-//! timeline library (`record::Timeline`) replaces at merge.
+//! [`story`] is the one place that gathers the story from the store.
 
 use axum::{
     extract::{Path, State},
-    response::Response,
+    http::header,
+    response::{IntoResponse as _, Response},
 };
 use maud::{Markup, html};
 use opsbot_commands::{
@@ -17,7 +19,10 @@ use opsbot_commands::{
 };
 
 use super::{WebConsole, access::Access, error::WebError, layout, session::SignedIn};
-use crate::audit::view;
+use crate::{
+    audit::view,
+    record::{Postmortem, RecordError, Timeline},
+};
 
 /// How many audit entries the page shows at most (per source).
 const AUDIT_ENTRIES: u32 = 200;
@@ -26,6 +31,8 @@ const AUDIT_ENTRIES: u32 = 200;
 #[derive(Clone, Debug)]
 pub struct Story {
     pub detail: IncidentDetail,
+    /// The incident's record, merged from every source, oldest first.
+    pub timeline: Timeline,
     /// What was done about it, oldest first: commands on its service while it was not
     /// resolved, and `incident` commands naming it. Empty unless the reader may `audit`.
     pub audit: Vec<AuditView>,
@@ -44,12 +51,59 @@ pub async fn story(
         Err(opsbot_commands::context::DeskError::Refused(why)) => return Err(WebError::Bad(why)),
         Err(error) => return Err(WebError::Failed(error.to_string())),
     };
+    let timeline = Timeline::load(console.engine().store(), id)
+        .await
+        .map_err(record_error)?;
     let audit = if with_audit {
         audit_of(console, &detail).await?
     } else {
         Vec::new()
     };
-    Ok(Some(Story { detail, audit }))
+    Ok(Some(Story {
+        detail,
+        timeline,
+        audit,
+    }))
+}
+
+fn record_error(error: RecordError) -> WebError {
+    match error {
+        RecordError::NoIncident(id) => not_found(id),
+        RecordError::Store(error) => WebError::Store(error),
+        error => WebError::Failed(error.to_string()),
+    }
+}
+
+/// `GET /ui/incidents/ID/postmortem.md`: the incident's postmortem draft (what
+/// `incident postmortem ID` attaches in chat), to download and edit.
+pub async fn postmortem(
+    State(console): State<WebConsole>,
+    signed_in: SignedIn,
+    Path(file): Path<(i64, String)>,
+) -> Result<Response, WebError> {
+    let (id, name) = file;
+    if name != "postmortem.md" {
+        return Err(WebError::NotFound(format!("there is no {name} here")));
+    }
+    let access = &signed_in.access;
+    access.require(access.incidents, "incident")?;
+    let draft = Postmortem::draft(console.engine().store(), id, jiff::Timestamp::now())
+        .await
+        .map_err(record_error)?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"incident-{id}-postmortem.md\""),
+            ),
+        ],
+        draft.to_markdown(),
+    )
+        .into_response())
 }
 
 async fn audit_of(
@@ -147,6 +201,7 @@ pub async fn render(
                 }
             }
             (actions(incident.id, &incident.status, access))
+            p { a #postmortem href={ "/ui/incidents/" (id) "/postmortem.md" } { "Postmortem draft (Markdown)" } }
             @if open {
                 div #live data-live={ "/ui/incidents/" (id) "/live" } data-events={ "/ui/incidents/" (id) "/events" } {
                     (live_part(&story, access))
@@ -205,8 +260,16 @@ fn live_part(story: &Story, access: &Access) -> Markup {
         ul #alerts { @for alert in &story.detail.alerts { li { (alert) } } }
         h2 { "Timeline" }
         table #timeline {
-            @for entry in &story.detail.timeline {
-                tr { td { (time(entry.at)) } td { (entry.text) } }
+            @for entry in &story.timeline.entries {
+                tr {
+                    td { (time(entry.at)) }
+                    td { (entry.kind.label()) }
+                    td { (entry.actor.as_deref().unwrap_or("")) }
+                    td {
+                        (entry.text)
+                        @if let Some(seq) = entry.audit_seq { " " span.muted { "(audit #" (seq) ")" } }
+                    }
+                }
             }
         }
         @if access.audit {

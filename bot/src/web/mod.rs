@@ -115,7 +115,10 @@ pub fn routes(console: WebConsole) -> Router {
         .route("/ui/incidents/{id}", get(incident_page::page))
         .route("/ui/incidents/{id}/live", get(incident_page::live))
         .route("/ui/incidents/{id}/events", get(events::stream))
-        .route("/ui/incidents/{id}/{action}", post(actions::act))
+        .route(
+            "/ui/incidents/{id}/{action}",
+            get(incident_page::postmortem).post(actions::act),
+        )
         .route("/ui/audit", get(audit_page::search))
         .route("/ui/audit/verify", get(audit_page::verify))
         .route("/ui/audit/export.jsonl", get(audit_page::export))
