@@ -14,7 +14,7 @@
 //! Two runs (`BENCH_RUNS`, default `plain,kill`): all three replicas throughout; and one
 //! where, halfway through the storm, the replica holding the outbox lease on the busiest
 //! channel's delivery (its `claimed_by`, matched to the process by its "outbox
-//! dispatcher started" log line) is killed with SIGKILL.
+//! dispatcher started" debug line) is killed with SIGKILL.
 //!
 //! Reports per run: lost alerts, every incident visible in its Slack channel (own root or
 //! board line) within N s of its first alert (p50/p99/max), all roots, boards and threads
@@ -72,7 +72,7 @@ impl Replica {
             .env("SLACK_BOT_TOKEN", BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("BENCH_DISCORD_BOT_TOKEN", DISCORD_TOKEN)
-            .env("RUST_LOG", "warn,opsbot::outbox::dispatcher=info")
+            .env("RUST_LOG", "warn,opsbot::outbox::dispatcher=debug")
             .env("NO_COLOR", "1")
             .env_remove("KUBERNETES_SERVICE_HOST")
             .stdout(Stdio::null())

@@ -113,7 +113,7 @@ impl Dispatcher {
         let id = format!("dispatcher-{}", uuid::Uuid::now_v7().simple());
         // Which process holds an outbox lease (`claimed_by`), for operators and the
         // replica benchmark.
-        tracing::info!(dispatcher = %id, pid = std::process::id(), "outbox dispatcher started");
+        tracing::debug!(dispatcher = %id, pid = std::process::id(), "outbox dispatcher started");
         let (stop, stop_rx) = watch::channel(false);
         let sinks: HashMap<Platform, Arc<dyn ChatSink>> =
             sinks.into_iter().map(|s| (s.platform(), s)).collect();

@@ -5,7 +5,7 @@
 //! many incidents. Markdown renderings go to chat as attachments (through [`Records`],
 //! the commands' [`opsbot_commands::context::IncidentRecords`]) and to the web console.
 //!
-//! ```ignore
+//! ```text
 //! let timeline = record::Timeline::load(&store, 42).await?;
 //! let markdown = timeline.to_markdown();
 //! let draft = record::Postmortem::draft(&store, 42, jiff::Timestamp::now()).await?;

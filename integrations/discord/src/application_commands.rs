@@ -202,8 +202,8 @@ mod tests {
         let action = &incident["options"][0];
         assert_eq!(
             action["choices"].as_array().unwrap().len(),
-            11,
-            "list … escalate, followup, timeline, postmortem, stats"
+            12,
+            "list … escalate, investigate, followup, timeline, postmortem, stats"
         );
         assert_eq!(action["choices"][2], json!({"name": "ack", "value": "ack"}));
         let health = by_name("health");
