@@ -26,10 +26,7 @@ CREATE TABLE web_sessions (
 );
 CREATE INDEX web_sessions_expires ON web_sessions (expires_at_us);
 
--- The console's audit search (bot/src/web/audit_page.rs) filters by actor or service and
--- reads newest first; without these a filter that matches few entries scans the whole log
--- (with 1,000,000 entries: half a second). Each is one more b-tree insert per audit
--- append, in the writer's batched transaction (BENCHMARKS.md, `web` and `pipeline`).
-CREATE INDEX audit_log_actor_id ON audit_log (actor_id, seq);
-CREATE INDEX audit_log_actor_name ON audit_log (actor_name, seq);
-CREATE INDEX audit_log_service ON audit_log (service, seq);
+-- No index for the console's audit search (actor, service): each would be one more b-tree
+-- insert on every command's audit append, and with three of them the pipeline bench fell
+-- from ~48k to 17k commands/s (BENCHMARKS.md, `web` and `pipeline`). The search reads the
+-- log newest first by `seq` and stops at a page.
