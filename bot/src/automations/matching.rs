@@ -1,7 +1,11 @@
 //! Which `[[automations]]` an incident that fired starts, and with which runbook
-//! parameters: pure functions of the configuration and the incident's facts.
+//! parameters: pure functions of the configuration and the incident's facts. The globs
+//! are compiled once ([`Triggers::new`]), not on every firing: automations are evaluated
+//! for every incident of every committed alert batch.
 
 use std::collections::BTreeMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::{
     config::automations::{AutomationConfig, Trigger},
@@ -19,13 +23,57 @@ pub struct Match {
     pub params: Vec<(String, String)>,
 }
 
-fn matches_any(globs: &[String], value: &str) -> bool {
-    globs.is_empty()
-        || globs.iter().any(|g| {
-            globset::Glob::new(g)
-                .map(|g| g.compile_matcher().is_match(value))
-                .unwrap_or(false)
-        })
+/// A list of globs, compiled: no globs matches anything; a glob that does not compile
+/// matches nothing (`check-config` reports it).
+struct Patterns(Option<GlobSet>);
+
+impl Patterns {
+    fn new(globs: &[String]) -> Self {
+        if globs.is_empty() {
+            return Self(None);
+        }
+        let mut set = GlobSetBuilder::new();
+        for glob in globs {
+            if let Ok(glob) = Glob::new(glob) {
+                set.add(glob);
+            }
+        }
+        Self(Some(set.build().unwrap_or_else(|_| GlobSet::empty())))
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        self.0.as_ref().is_none_or(|set| set.is_match(value))
+    }
+}
+
+/// What an automation fires on, compiled.
+struct Compiled {
+    services: Patterns,
+    alerts: Patterns,
+    severities: Patterns,
+}
+
+/// The automations of a configuration with their globs compiled, in configuration order.
+pub struct Triggers {
+    automations: Vec<(AutomationConfig, Compiled)>,
+}
+
+impl Triggers {
+    pub fn new(automations: Vec<AutomationConfig>) -> Self {
+        Self {
+            automations: automations
+                .into_iter()
+                .map(|a| {
+                    let compiled = Compiled {
+                        services: Patterns::new(&a.services),
+                        alerts: Patterns::new(&a.alerts),
+                        severities: Patterns::new(&a.severities),
+                    };
+                    (a, compiled)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The budget level of a budget alert (`cost-budget:SERVICE:PERIOD:ID:LEVEL`).
@@ -45,14 +93,14 @@ fn fill(template: &str, values: &BTreeMap<&str, String>) -> String {
 }
 
 /// The automations `facts` (fired at `at_us`) starts, in configuration order.
-pub fn matching(automations: &[AutomationConfig], facts: &FiredFacts, at_us: i64) -> Vec<Match> {
+pub fn matching(triggers: &Triggers, facts: &FiredFacts, at_us: i64) -> Vec<Match> {
     let incident = &facts.incident;
     let Some(service) = incident.service.as_deref() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for automation in automations {
-        if !matches_any(&automation.services, service) {
+    for (automation, compiled) in &triggers.automations {
+        if !compiled.services.matches(service) {
             continue;
         }
         let found = facts.firing.iter().find_map(|alert| {
@@ -60,8 +108,8 @@ pub fn matching(automations: &[AutomationConfig], facts: &FiredFacts, at_us: i64
             let fits = match automation.on {
                 Trigger::Incident => {
                     level.is_none()
-                        && matches_any(&automation.alerts, &alert.name)
-                        && matches_any(&automation.severities, &alert.severity)
+                        && compiled.alerts.matches(&alert.name)
+                        && compiled.severities.matches(&alert.severity)
                 }
                 Trigger::Budget => level.is_some_and(|l| {
                     (automation.levels.is_empty() || automation.levels.iter().any(|x| x == l))

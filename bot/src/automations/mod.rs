@@ -55,6 +55,8 @@ pub struct Automations {
 
 struct Inner {
     automations: Vec<AutomationConfig>,
+    /// The same, with their globs compiled for matching.
+    triggers: matching::Triggers,
     incidents: Incidents,
     runbooks: Runbooks,
     /// Start latency (from a batch's commit to its automation's run) and outcomes.
@@ -77,6 +79,7 @@ impl Automations {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                triggers: matching::Triggers::new(automations.clone()),
                 automations,
                 incidents,
                 runbooks,
@@ -121,7 +124,7 @@ impl Automations {
             }
         };
         let at_us = to_micros(fired.at);
-        for found in matching::matching(&self.inner.automations, &facts, at_us) {
+        for found in matching::matching(&self.inner.triggers, &facts, at_us) {
             let Some(config) = self
                 .inner
                 .automations

@@ -326,11 +326,7 @@ impl Incidents {
         let Some(incident) = repo::get(&mut conn, self.store.backend(), id, false).await? else {
             return Ok(None);
         };
-        let firing = repo::alerts(&mut conn, id)
-            .await?
-            .into_iter()
-            .filter(IncidentAlert::is_firing)
-            .collect();
+        let firing = repo::firing_alerts(&mut conn, id).await?;
         let places = repo::message_targets(&mut conn, id)
             .await?
             .into_iter()

@@ -164,6 +164,22 @@ pub(crate) async fn alerts(
     rows.iter().map(decode_alert).collect()
 }
 
+/// The alerts of an incident firing now (what the automations and the investigator look
+/// at each time it fires: not the resolved ones, however many).
+pub(crate) async fn firing_alerts(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+) -> Result<Vec<IncidentAlert>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ALERT_COLUMNS} FROM incident_alerts WHERE incident_id = $1 \
+         AND status = 'firing' ORDER BY name, fingerprint"
+    )))
+    .bind(incident_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(decode_alert).collect()
+}
+
 /// The alerts of an incident with these fingerprints (those it has).
 pub(crate) async fn alerts_with_fingerprints(
     conn: &mut AnyConnection,
