@@ -148,7 +148,27 @@ impl Store {
     /// another replica's), which is closed afterwards instead of going back to the pool.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => migrator(self.backend).run(self.pool()).await?,
+            Backend::Sqlite => {
+                // Each migration is a transaction of its own, and sqlx records its time in
+                // another: two fsyncs each at `synchronous = FULL`, most of a new store's
+                // start. NORMAL keeps WAL commits atomic and consistent without the fsync;
+                // the first FULL commit after (any write of the running bot) syncs the WAL
+                // with them, and a crash before that loses whole migrations only, which
+                // then run again.
+                let mut conn = self.pool().acquire().await?;
+                let ran = async {
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                    migrator(self.backend).run(&mut *conn).await?;
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = FULL").await?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                if ran.is_err() {
+                    // Never back into the pool at NORMAL.
+                    conn.close_on_drop();
+                }
+                ran?;
+            }
             Backend::Postgres => {
                 let mut conn = self.pool().acquire().await?;
                 conn.close_on_drop();
