@@ -6,8 +6,9 @@
 //! so the time is the server's) answers:
 //!
 //! - the incidents page unfiltered, and filtered by service and status;
-//! - audit searches: by actor + decision + since 30d, by service + command, by a decision
-//!   no entry has (the worst case: nothing matches, so nothing stops the scan early).
+//! - audit searches: by actor + decision + since 30d, by service + command (in the page's
+//!   default window of 30 days, and over all history), by a decision no entry has (the
+//!   worst case: nothing matches, so only the window stops the scan).
 //!
 //! Reports p50/p99/max per page over `BENCH_REQUESTS` (default 200) requests each; the
 //! issue's target is p99 < 100 ms. Run: `cargo bench -p opsbot --bench web`. Asserts only
@@ -192,12 +193,16 @@ async fn run() {
             "/ui/audit?actor=U10&decision=denied&since=30d".to_string(),
         ),
         (
-            "audit service+command",
+            "audit service+command (default window, 30d)",
             "/ui/audit?service=svc3&command=restart".to_string(),
         ),
         (
-            "audit nothing matches",
+            "audit nothing matches, 30d",
             "/ui/audit?decision=expired&since=30d".to_string(),
+        ),
+        (
+            "audit service+command, all history",
+            "/ui/audit?service=svc3&command=restart&since=all".to_string(),
         ),
     ];
     println!("{requests} requests per page, server time (in-process router):");

@@ -78,6 +78,15 @@ impl AuditLog {
                 " AND at_us >= $?",
                 Bind::Int(since.as_microsecond()),
             )?;
+            // The same window as a range of seq, so the newest-first scan stops at the
+            // window's first entry instead of reading the whole table when few entries
+            // match. The smallest seq in the window comes from the `at_us` index; `+ 0`
+            // keeps SQLite from answering MIN(seq) by walking the rowid from the start.
+            bind(
+                &mut sql,
+                " AND seq >= (SELECT MIN(seq + 0) FROM audit_log WHERE at_us >= $?)",
+                Bind::Int(since.as_microsecond()),
+            )?;
         }
         let limit = match filter.limit {
             0 => DEFAULT_LIMIT,
@@ -228,6 +237,22 @@ mod tests {
             assert_eq!(view.status, "not_run");
             assert_eq!(view.actor_name, "alice");
             assert_eq!(view.at, sample(5).at);
+        }
+
+        async fn since_holds_when_times_are_out_of_seq_order(db) {
+            // A long command is recorded after shorter ones that started later: the window
+            // is by time, whatever the seq (the seq bound of the scan must not cut it).
+            let writer = AuditWriter::spawn(db.store.clone());
+            for n in [1, 5, 2, 4, 3] {
+                writer.append(sample(n)).await.unwrap();
+            }
+            writer.close().await;
+            let log = AuditLog::new(db.store.clone());
+            let since = |n: i64| AuditFilter { limit: 10, since: Some(sample(n).at), ..Default::default() };
+            assert_eq!(seqs(&log, since(4)).await, [4, 2], "at 5 (seq 2) and at 4 (seq 4)");
+            assert_eq!(seqs(&log, since(3)).await, [5, 4, 2]);
+            assert_eq!(seqs(&log, since(1)).await, [5, 4, 3, 2, 1]);
+            assert_eq!(seqs(&log, since(6)).await, Vec::<i64>::new(), "nothing that recent");
         }
 
         async fn entries_page_in_seq_order(db) {
