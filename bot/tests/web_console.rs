@@ -339,13 +339,24 @@ async fn each_identity_sees_and_does_only_what_its_roles_allow() {
             assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
             assert!(page.contains("no role that allows `audit`"), "{page}");
         }
+        // `incident` without `runbook`: statistics yes, runbook runs no.
+        assert!(!page.contains("href=\"/ui/runbooks\""), "{page}");
+        let (status, _, _) = bot.send(get("/ui/stats", &responder)).await;
+        assert_eq!(status, StatusCode::OK);
+        for path in ["/ui/runbooks", "/ui/runbooks/1"] {
+            let (status, _, page) = bot.send(get(path, &responder)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
+            assert!(page.contains("no role that allows `runbook`"), "{page}");
+        }
         // No role at all: no page; an action is denied by the engine, and audited.
         let guest = sign_in(&bot, GUEST).await;
         let (status, _, home) = bot.send(get("/ui/", &guest)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(home.contains("no page"), "{home}");
-        let (status, _, _) = bot.send(get("/ui/incidents", &guest)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        for path in ["/ui/incidents", "/ui/stats", "/ui/stats/chart.png"] {
+            let (status, _, _) = bot.send(get(path, &guest)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
         let csrf = csrf_of(&home);
         let (status, _, _) = bot
             .send(form_post(
@@ -362,6 +373,78 @@ async fn each_identity_sees_and_does_only_what_its_roles_allow() {
             (denied[0].decision.as_str(), denied[0].actor_id.as_str()),
             ("denied", "console:guest")
         );
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_reads_incident_statistics_with_their_chart_and_the_runbook_runs() {
+    each_backend("web_stats_runs", async |bot: WebBot| {
+        bot.alert("GatewayDown").await;
+        bot.alert("GatewayLatency").await;
+        let cookie = sign_in(&bot, LEAD).await;
+
+        let (status, _, page) = bot.send(get("/ui/stats", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("<strong id=\"count\">2</strong> incidents"),
+            "{page}"
+        );
+        assert!(page.contains("<td>gateway</td><td>2</td>"), "{page}");
+        assert!(
+            page.contains("GatewayDown") && page.contains("GatewayLatency"),
+            "{page}"
+        );
+        assert!(page.contains("src=\"/ui/stats/chart.png?\""), "{page}");
+        let (status, headers, png) = bot.send(get("/ui/stats/chart.png", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "image/png");
+        assert!(png.starts_with("\u{FFFD}PNG"), "not a PNG");
+        // Another service's statistics: none of these incidents, and no chart.
+        let (status, _, page) = bot.send(get("/ui/stats?service=ollama", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("<strong id=\"count\">0</strong> incidents"),
+            "{page}"
+        );
+        assert!(!page.contains("chart.png"), "{page}");
+        let (status, _, _) = bot
+            .send(get("/ui/stats/chart.png?service=ollama", &cookie))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, page) = bot.send(get("/ui/stats?since=yesterday", &cookie)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(page.contains("`yesterday`"), "{page}");
+
+        let (status, _, page) = bot.send(get("/ui/runbooks", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("No runbook has run yet."), "{page}");
+        let run = bot.insert_runbook_run("restart-gateway").await;
+        let (status, _, page) = bot.send(get("/ui/runbooks", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains(&format!("href=\"/ui/runbooks/{run}\"")),
+            "{page}"
+        );
+        assert!(
+            page.contains("restart-gateway") && page.contains("service=gateway"),
+            "{page}"
+        );
+        let (status, _, page) = bot.send(get(&format!("/ui/runbooks/{run}"), &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for part in [
+            "Run 1 of restart-gateway",
+            "restart gateway",
+            "health gateway",
+            "(rollback)",
+            "pending",
+        ] {
+            assert!(page.contains(part), "{part}: {page}");
+        }
+        let (status, _, page) = bot.send(get("/ui/runbooks/99", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(page.contains("no runbook run 99"), "{page}");
         bot.stop().await;
     })
     .await;

@@ -1,6 +1,6 @@
 //! What a signed-in identity may see and do on the console: the same [`Policy`] answers as
-//! for the same commands in chat (`incident` for the incident pages and their buttons,
-//! `audit` for the audit pages). Actions are authorized again, and audited, by the
+//! for the same commands in chat (`incident` for the incident and statistics pages and
+//! the incident buttons, `runbook` for the runbook runs, `audit` for the audit pages). Actions are authorized again, and audited, by the
 //! engine when they run.
 
 use opsbot_commands::{Actor, context::AccessView};
@@ -16,6 +16,8 @@ pub struct Access {
     pub csrf: String,
     /// May run `incident` (list, show, ack, resolve, note).
     pub incidents: bool,
+    /// May run `runbook` (see its runs).
+    pub runbooks: bool,
     /// May run `audit`.
     pub audit: bool,
 }
@@ -27,6 +29,7 @@ impl Access {
             actor: actor.clone(),
             csrf: session.csrf(),
             incidents: policy.may_run(actor, "incident", None),
+            runbooks: policy.may_run(actor, "runbook", None),
             audit: policy.may_run(actor, "audit", None),
         }
     }

@@ -18,6 +18,16 @@ use crate::audit::{self, Decision};
 /// How many entries a search shows.
 const SHOWN: u32 = 200;
 
+/// The window a search covers when `since` is left empty: the newest-first scan of a
+/// window is bounded by it, a search of all history (`since=all`) reads the whole log
+/// when few entries match.
+const DEFAULT_WINDOW: &str = "30d";
+
+/// `since` as typed, or the default window for an empty field (`all` stays `all`).
+fn window(since: &Option<String>) -> String {
+    filters::field(since).unwrap_or_else(|| DEFAULT_WINDOW.to_string())
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchForm {
     actor: Option<String>,
@@ -50,7 +60,7 @@ pub async fn search(
         service: filters::field(&form.service),
         command: filters::field(&form.command),
         decision,
-        since: filters::since(&form.since, jiff::Timestamp::now())?,
+        since: filters::since(&Some(window(&form.since)), jiff::Timestamp::now())?,
     };
     let entries: Vec<AuditView> = console
         .audit()
@@ -59,13 +69,11 @@ pub async fn search(
         .into_iter()
         .map(audit::view)
         .collect();
-    let export = match filters::field(&form.since) {
-        Some(since) => format!(
-            "/ui/audit/export.jsonl?since={}",
-            form_urlencoded::byte_serialize(since.as_bytes()).collect::<String>()
-        ),
-        None => "/ui/audit/export.jsonl".to_string(),
-    };
+    let window = window(&form.since);
+    let export = format!(
+        "/ui/audit/export.jsonl?since={}",
+        form_urlencoded::byte_serialize(window.as_bytes()).collect::<String>()
+    );
     Ok(layout::page(
         "Audit log",
         access,
@@ -75,6 +83,9 @@ pub async fn search(
                 a #verify href="/ui/audit/verify" { "Verify the chain" }
                 " · "
                 a #export href=(export) { "Export as JSON Lines" }
+            }
+            @if filters::field(&form.since).is_none() {
+                p.muted #window { "Searching the last " (DEFAULT_WINDOW) "; set Since to `all` for the whole log." }
             }
             @if entries.is_empty() {
                 p.muted { "No entry matches." }
@@ -113,7 +124,7 @@ fn search_form(form: &SearchForm) -> Markup {
                     }
                 }
             }
-            (text("since", "Since", &form.since, "24h, 7d or a time"))
+            (text("since", "Since", &form.since, "30d (default), 7d, all or a time"))
             button type="submit" { "Search" }
         }
     }
@@ -193,4 +204,25 @@ pub async fn export(
         out,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_since_searches_the_default_window_and_all_searches_everything() {
+        assert_eq!(window(&None), DEFAULT_WINDOW);
+        assert_eq!(window(&Some("  ".into())), DEFAULT_WINDOW);
+        assert_eq!(window(&Some("7d".into())), "7d");
+        let now: jiff::Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            filters::since(&Some(window(&None)), now).unwrap(),
+            Some("2026-11-07T10:00:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            filters::since(&Some(window(&Some("all".into()))), now).unwrap(),
+            None
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! The filters of the console's search forms, as people type them: empty fields mean "any",
-//! and `since` is either a duration back from now (`24h`, `7d`) or a time (RFC 3339).
+//! and `since` is either a duration back from now (`24h`, `7d`), a time (RFC 3339) or `all`.
 
 use opsbot_commands::HumanDuration;
 
@@ -14,7 +14,8 @@ pub fn field(value: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The `since` field: `24h` (back from `now`) or `2026-12-07T09:00:00Z`.
+/// The `since` field: `24h` (back from `now`) or `2026-12-07T09:00:00Z`; empty or `all`:
+/// no bound.
 pub fn since(
     value: &Option<String>,
     now: jiff::Timestamp,
@@ -22,6 +23,9 @@ pub fn since(
     let Some(text) = field(value) else {
         return Ok(None);
     };
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
     if let Ok(at) = text.parse::<jiff::Timestamp>() {
         return Ok(Some(at));
     }
@@ -46,6 +50,7 @@ mod tests {
         let now: jiff::Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
         assert_eq!(since(&None, now).unwrap(), None);
         assert_eq!(since(&Some("  ".into()), now).unwrap(), None);
+        assert_eq!(since(&Some("all".into()), now).unwrap(), None);
         assert_eq!(
             since(&Some("2h".into()), now).unwrap(),
             Some("2026-12-07T08:00:00Z".parse().unwrap())

@@ -1,5 +1,6 @@
 //! The web console at `/ui/` (issue 16): server-rendered pages (maud) for incidents, one
-//! incident's story with live updates, and the audit log, signed in from chat.
+//! incident's story with live updates, incident statistics, runbook runs and the audit
+//! log, signed in from chat.
 //!
 //! Sign-in: the `web` command answers privately with a one-time link
 //! ([`sign_in::SignIns`], links and sessions in the store); opening it starts a session
@@ -9,7 +10,7 @@
 //! authorized and audited like chat ([`actions`]); every form carries the session's CSRF
 //! token ([`token::csrf`]).
 //!
-//! This module reads the store (incidents, audit) and calls the engine; `app.rs` builds
+//! This module reads the store (incidents, audit, runbook runs) and calls the engine; `app.rs` builds
 //! it and mounts [`routes`] in the HTTP server when `[web]` is on. It touches no chat
 //! adapter.
 //!
@@ -35,9 +36,11 @@ mod incident_list;
 mod incident_page;
 mod incidents_page;
 mod layout;
+mod runbook_runs_page;
 mod session;
 mod sign_in;
 mod sign_in_pages;
+mod stats_page;
 mod token;
 
 pub use error::WebError;
@@ -119,6 +122,10 @@ pub fn routes(console: WebConsole) -> Router {
             "/ui/incidents/{id}/{action}",
             get(incident_page::postmortem).post(actions::act),
         )
+        .route("/ui/stats", get(stats_page::page))
+        .route("/ui/stats/chart.png", get(stats_page::chart))
+        .route("/ui/runbooks", get(runbook_runs_page::list))
+        .route("/ui/runbooks/{id}", get(runbook_runs_page::page))
         .route("/ui/audit", get(audit_page::search))
         .route("/ui/audit/verify", get(audit_page::verify))
         .route("/ui/audit/export.jsonl", get(audit_page::export))

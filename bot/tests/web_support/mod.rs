@@ -38,8 +38,8 @@ pub enum Backend {
     Postgres,
 }
 
-/// Console users: `lead` may run `incident` and `audit`, `responder` only `incident`,
-/// `guest` nothing.
+/// Console users: `lead` may run `incident`, `audit` and `runbook`, `responder` only
+/// `incident`, `guest` nothing.
 pub const LEAD: &str = "lead";
 pub const RESPONDER: &str = "responder";
 pub const GUEST: &str = "guest";
@@ -62,7 +62,7 @@ environment = "prod"
 target = {{ kind = "kubernetes", namespace = "wrkhrs", deployment = "gateway" }}
 
 [roles.lead]
-allow = [{{ commands = ["incident", "audit"] }}]
+allow = [{{ commands = ["incident", "audit", "runbook"] }}]
 
 [roles.responder]
 allow = [{{ commands = ["incident"] }}]
@@ -204,6 +204,42 @@ impl WebBot {
             .into_iter()
             .map(opsbot::audit::view)
             .collect()
+    }
+
+    /// Stores a run of `runbook` for service gateway as a console user started it (two
+    /// steps and a rollback step, all pending); its id.
+    pub async fn insert_runbook_run(&self, runbook: &str) -> i64 {
+        use opsbot::runbooks::repo::{NewRun, Starter, insert_run};
+        let starter = Starter {
+            kind: "console".into(),
+            id: LEAD.into(),
+            name: LEAD.into(),
+            groups: Vec::new(),
+        };
+        let params = [("service".to_string(), "gateway".to_string())];
+        let mut conn = self.app.store.pool().acquire().await.unwrap();
+        insert_run(
+            &mut conn,
+            &NewRun {
+                runbook,
+                params: &params,
+                request_id: "web-test-run",
+                starter: &starter,
+                platform: "console",
+                channel: "console",
+                thread: None,
+                owner: "web-test",
+                lease_until_us: i64::MAX,
+                now: jiff::Timestamp::now(),
+                steps: vec![
+                    (false, "command", "restart gateway".into()),
+                    (false, "wait_healthy", "health gateway".into()),
+                    (true, "notify", "say the restart was undone".into()),
+                ],
+            },
+        )
+        .await
+        .unwrap()
     }
 
     /// The status of incident `id` in the store.
