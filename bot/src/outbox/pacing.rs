@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::{
     Lane,
-    shared_pace::{SharedPace, Slot},
+    shared_pace::{Claim, SharedPace, Slot},
 };
 use crate::store::{Store, StoreError};
 
@@ -153,24 +153,27 @@ impl Pacer {
         }
     }
 
-    /// Reserves `key`'s next slot in the store and waits for it: true when the call may
-    /// go; false when a `Retry-After` holds the channel (now blocked here too).
+    /// Reserves `key`'s next slot in the store, waits for it and claims the call: true
+    /// when the call may go; false when a `Retry-After` holds the channel (now blocked
+    /// here too).
     async fn take_shared_slot(&self, shared: &SharedPace, key: &str) -> Result<bool, StoreError> {
         match shared.reserve(key).await? {
             Slot::Blocked(wait) => {
                 self.block_here(key, wait);
-                Ok(false)
+                return Ok(false);
             }
-            Slot::In(wait) if wait.is_zero() => Ok(true),
-            Slot::In(wait) => {
-                tokio::time::sleep(wait).await;
-                // Another replica may have drawn a 429 while we waited.
-                match shared.blocked_for(key).await? {
-                    Some(wait) => {
-                        self.block_here(key, wait);
-                        Ok(false)
-                    }
-                    None => Ok(true),
+            Slot::In(wait) => tokio::time::sleep(wait).await,
+        }
+        // The slot says when to try; the claim makes sure the last call on the channel,
+        // from whichever replica, went a period ago (it may have woken late for its slot),
+        // and that nobody drew a 429 meanwhile.
+        loop {
+            match shared.claim(key).await? {
+                Claim::Go => return Ok(true),
+                Claim::Early(wait) => tokio::time::sleep(wait).await,
+                Claim::Blocked(wait) => {
+                    self.block_here(key, wait);
+                    return Ok(false);
                 }
             }
         }

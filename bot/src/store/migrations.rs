@@ -112,6 +112,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0016_investigations.sql"),
         postgres: include_str!("../../../migrations/postgres/0016_investigations.sql"),
     },
+    Embedded {
+        version: 17,
+        description: "outbox pace last call",
+        sqlite: include_str!("../../../migrations/sqlite/0017_outbox_pace_last_call.sql"),
+        postgres: include_str!("../../../migrations/postgres/0017_outbox_pace_last_call.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
