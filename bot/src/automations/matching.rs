@@ -76,6 +76,15 @@ impl Triggers {
     }
 }
 
+/// Whether any automation may start for an incident of `service` (its facts are read
+/// only then).
+pub fn any_for_service(triggers: &Triggers, service: &str) -> bool {
+    triggers
+        .automations
+        .iter()
+        .any(|(_, compiled)| compiled.services.matches(service))
+}
+
 /// The budget level of a budget alert (`cost-budget:SERVICE:PERIOD:ID:LEVEL`).
 fn budget_level(alert: &IncidentAlert) -> Option<&str> {
     alert
@@ -144,4 +153,31 @@ pub fn matching(triggers: &Triggers, facts: &FiredFacts, at_us: i64) -> Vec<Matc
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn automation(text: &str) -> AutomationConfig {
+        toml::from_str(&format!("name = \"a\"\nrunbook = \"r\"\n{text}")).unwrap()
+    }
+
+    #[test]
+    fn compiled_globs_match_as_the_configuration_says() {
+        let triggers = Triggers::new(vec![
+            automation("on = \"incident\"\nservices = [\"ai-*\", \"[\"]\nalerts = [\"AIService*\"]"),
+            automation("on = \"budget\"\nservices = [\"alice-openai\"]"),
+        ]);
+        assert!(any_for_service(&triggers, "ai-orchestration"));
+        assert!(any_for_service(&triggers, "alice-openai"));
+        assert!(!any_for_service(&triggers, "ollama"), "no automation covers it");
+        let (_, first) = &triggers.automations[0];
+        assert!(first.alerts.matches("AIServiceDown"));
+        assert!(!first.alerts.matches("GatewayDown"));
+        assert!(first.severities.matches("anything"), "no globs: any");
+        assert!(!first.services.matches("["), "a glob that does not compile matches nothing");
+        let any = Triggers::new(vec![automation("on = \"incident\"")]);
+        assert!(any_for_service(&any, "ollama"), "no services: any service");
+    }
 }

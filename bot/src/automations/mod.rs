@@ -115,7 +115,19 @@ impl Automations {
 
     /// Evaluates every automation on one firing.
     pub async fn evaluate(&self, fired: Fired) {
-        let facts = match self.inner.incidents.fired_facts(fired.incident).await {
+        let triggers = &self.inner.triggers;
+        let could_start = |incident: &crate::incidents::Incident| {
+            incident
+                .service
+                .as_deref()
+                .is_some_and(|service| matching::any_for_service(triggers, service))
+        };
+        let facts = match self
+            .inner
+            .incidents
+            .fired_facts_if(fired.incident, could_start)
+            .await
+        {
             Ok(Some(facts)) => facts,
             Ok(None) => return,
             Err(error) => {

@@ -322,10 +322,25 @@ impl FiredFacts {
 impl Incidents {
     /// The facts of incident `id` for the automations; `None` when it is gone.
     pub async fn fired_facts(&self, id: i64) -> Result<Option<FiredFacts>, StoreError> {
+        self.fired_facts_if(id, |_| true).await
+    }
+
+    /// The facts of incident `id` when `wanted` says its incident row is worth them;
+    /// `None` when it is gone or not wanted. An incident of a storm has hundreds of
+    /// firing alerts, and fires again with every batch: reading them only for incidents
+    /// an automation could start on keeps alert ingest from paying for them.
+    pub async fn fired_facts_if(
+        &self,
+        id: i64,
+        wanted: impl Fn(&Incident) -> bool,
+    ) -> Result<Option<FiredFacts>, StoreError> {
         let mut conn = self.store.read_pool().acquire().await?;
         let Some(incident) = repo::get(&mut conn, self.store.backend(), id, false).await? else {
             return Ok(None);
         };
+        if !wanted(&incident) {
+            return Ok(None);
+        }
         let firing = repo::firing_alerts(&mut conn, id).await?;
         let places = repo::message_targets(&mut conn, id)
             .await?
