@@ -164,6 +164,9 @@ struct ExportArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // The redaction patterns compile on the other core while the configuration loads;
+    // the first command's audit record needs them.
+    std::thread::spawn(opsbot_commands::redact::prepare);
     let cli = Cli::parse();
     let quiet_console = matches!(&cli.command, Command::Console(_))
         || matches!(&cli.command, Command::Serve(args) if args.console);

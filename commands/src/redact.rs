@@ -71,6 +71,13 @@ static ANY: LazyLock<RegexSet> = LazyLock::new(|| {
         .expect("redaction patterns are valid")
 });
 
+/// Builds the patterns now (a few milliseconds of regex compilation) instead of in the
+/// first [`redact`], which is on the first command's path. A server calls it on a thread
+/// of its own as it starts.
+pub fn prepare() {
+    LazyLock::force(&ANY);
+}
+
 /// The text with every secret replaced, and how many were. Borrowed when nothing was.
 pub fn redact(line: &str) -> (Cow<'_, str>, usize) {
     let mut text = Cow::Borrowed(line);
