@@ -166,17 +166,25 @@ mod tests {
     #[test]
     fn compiled_globs_match_as_the_configuration_says() {
         let triggers = Triggers::new(vec![
-            automation("on = \"incident\"\nservices = [\"ai-*\", \"[\"]\nalerts = [\"AIService*\"]"),
+            automation(
+                "on = \"incident\"\nservices = [\"ai-*\", \"[\"]\nalerts = [\"AIService*\"]",
+            ),
             automation("on = \"budget\"\nservices = [\"alice-openai\"]"),
         ]);
         assert!(any_for_service(&triggers, "ai-orchestration"));
         assert!(any_for_service(&triggers, "alice-openai"));
-        assert!(!any_for_service(&triggers, "ollama"), "no automation covers it");
+        assert!(
+            !any_for_service(&triggers, "ollama"),
+            "no automation covers it"
+        );
         let (_, first) = &triggers.automations[0];
         assert!(first.alerts.matches("AIServiceDown"));
         assert!(!first.alerts.matches("GatewayDown"));
         assert!(first.severities.matches("anything"), "no globs: any");
-        assert!(!first.services.matches("["), "a glob that does not compile matches nothing");
+        assert!(
+            !first.services.matches("["),
+            "a glob that does not compile matches nothing"
+        );
         let any = Triggers::new(vec![automation("on = \"incident\"")]);
         assert!(any_for_service(&any, "ollama"), "no services: any service");
     }

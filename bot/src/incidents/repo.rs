@@ -154,14 +154,7 @@ pub(crate) async fn alerts(
     conn: &mut AnyConnection,
     incident_id: i64,
 ) -> Result<Vec<IncidentAlert>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLUMNS} FROM incident_alerts WHERE incident_id = $1 \
-         ORDER BY status, name, fingerprint"
-    )))
-    .bind(incident_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(decode_alert).collect()
+    alerts_where(conn, incident_id, "", "status, name, fingerprint").await
 }
 
 /// The alerts of an incident firing now (what the automations and the investigator look
@@ -170,9 +163,25 @@ pub(crate) async fn firing_alerts(
     conn: &mut AnyConnection,
     incident_id: i64,
 ) -> Result<Vec<IncidentAlert>, StoreError> {
+    alerts_where(
+        conn,
+        incident_id,
+        "AND status = 'firing'",
+        "name, fingerprint",
+    )
+    .await
+}
+
+/// The alerts of an incident that pass `filter` (a constant `AND …` clause), in `order`.
+async fn alerts_where(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    filter: &'static str,
+    order: &'static str,
+) -> Result<Vec<IncidentAlert>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ALERT_COLUMNS} FROM incident_alerts WHERE incident_id = $1 \
-         AND status = 'firing' ORDER BY name, fingerprint"
+        "SELECT {ALERT_COLUMNS} FROM incident_alerts WHERE incident_id = $1 {filter} \
+         ORDER BY {order}"
     )))
     .bind(incident_id)
     .fetch_all(&mut *conn)

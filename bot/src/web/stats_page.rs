@@ -54,7 +54,14 @@ fn record_error(error: RecordError) -> WebError {
     }
 }
 
-async fn compute(console: &WebConsole, form: &StatsForm) -> Result<Stats, WebError> {
+/// The statistics `form` asks for, when the identity may run `incident`.
+async fn compute(
+    console: &WebConsole,
+    signed_in: &SignedIn,
+    form: &StatsForm,
+) -> Result<Stats, WebError> {
+    let access = &signed_in.access;
+    access.require(access.incidents, "incident")?;
     let query = form.query(jiff::Timestamp::now())?;
     Stats::compute(console.engine().store(), &query)
         .await
@@ -67,12 +74,10 @@ pub async fn page(
     signed_in: SignedIn,
     Query(form): Query<StatsForm>,
 ) -> Result<Response, WebError> {
-    let access = &signed_in.access;
-    access.require(access.incidents, "incident")?;
-    let stats = compute(&console, &form).await?;
+    let stats = compute(&console, &signed_in, &form).await?;
     Ok(layout::page(
         &stats.title(),
-        access,
+        &signed_in.access,
         html! {
             (filter_form(&form))
             p { strong #count { (stats.incidents) } " incidents" }
@@ -117,9 +122,7 @@ pub async fn chart(
     signed_in: SignedIn,
     Query(form): Query<StatsForm>,
 ) -> Result<Response, WebError> {
-    let access = &signed_in.access;
-    access.require(access.incidents, "incident")?;
-    let stats = compute(&console, &form).await?;
+    let stats = compute(&console, &signed_in, &form).await?;
     let png = stats
         .chart()
         .ok_or_else(|| WebError::NotFound("no incident in this period, so no chart".into()))?;
