@@ -29,7 +29,7 @@ use serde_json::json;
 use sqlx::Row as _;
 use tower::ServiceExt as _;
 
-use opsbot_fakes::slack_request::{self as slack_request, form, next_id};
+use opsbot_fakes::slack_request::{self as slack_request, button_body, form, next_id};
 use opsbot_fakes::{
     HealthyProber as Healthy, RecordingRuntime as Recorder, admin_api::FakeAdminApi,
 };
@@ -217,28 +217,7 @@ impl Harness {
             message.content()
         );
         let response_url = self.slack.response_url(&message.channel, user);
-        let mut posted = json!({"type": "message", "ts": message.ts, "text": message.text()});
-        if let Some(thread) = &message.thread_ts {
-            posted["thread_ts"] = json!(thread);
-        }
-        let id = next_id();
-        let payload = json!({
-            "type": "block_actions",
-            "team": {"id": "T0001", "domain": "example"},
-            "user": {"id": user, "username": user.to_lowercase(), "team_id": "T0001"},
-            "api_app_id": "A0OPSBOT",
-            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
-            "trigger_id": format!("{id}.1.x"),
-            "channel": {"id": message.channel, "name": "ops"},
-            "message": posted,
-            "response_url": response_url,
-            "actions": [{
-                "type": "button", "action_id": "opsbot:0", "block_id": "b0",
-                "text": {"type": "plain_text", "text": "press"},
-                "value": command, "action_ts": format!("1700000100.{id:06}")
-            }]
-        });
-        let body = form(&[("payload", &payload.to_string())]);
+        let body = button_body(user, message, command, &response_url);
         assert_eq!(
             self.send(signed("/slack/interactions", &body)).await,
             StatusCode::OK
