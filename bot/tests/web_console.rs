@@ -2,7 +2,9 @@
 //! the console `web` command issued (once: a reused, forged or malformed link is refused),
 //! the session cookie's attributes, the incidents and incident pages, acknowledging from
 //! the page through the engine (audited as platform `web`), CSRF refusals, the pages each
-//! role may see, `[web] enabled = false`, and 503 while the store is down.
+//! role may see, the services pages (last health and cost results from the audit, budgets,
+//! rollout history, revisions known good), `[web] enabled = false`, and 503 while the
+//! store is down.
 //! `web_browser.rs` drives the same console in a real Chromium.
 
 mod web_support;
@@ -11,7 +13,11 @@ use axum::{
     body::Body,
     http::{Request, StatusCode, header},
 };
-use web_support::{Backend, GUEST, LEAD, RESPONDER, WebBot, config_text};
+use opsbot_commands::context::Revision;
+use opsbot_fakes::RecordingRuntime;
+use web_support::{
+    Backend, GUEST, LEAD, RESPONDER, VIEWER, WebBot, config_text, services_config_text,
+};
 
 const PUBLIC_URL: &str = "http://opsbot.test";
 
@@ -445,6 +451,258 @@ async fn a_lead_reads_incident_statistics_with_their_chart_and_the_runbook_runs(
         let (status, _, page) = bot.send(get("/ui/runbooks/99", &cookie)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(page.contains("no runbook run 99"), "{page}");
+        bot.stop().await;
+    })
+    .await;
+}
+
+/// Like `each_backend`, on [`services_config_text`], with a runtime whose rollout history
+/// names its revisions (so a revision that passes the health gate is recorded as known
+/// good): revision 7 (`payments-7d9f`) runs, 6 came before.
+async fn each_backend_with_services(test: &str, body: impl AsyncFn(WebBot)) {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let revision = |number: i64, current: bool| Revision {
+            number,
+            id: Some(format!("payments-{number}d9f")),
+            images: vec![format!("registry.example/payments:1.{number}")],
+            created: None,
+            change_cause: None,
+            current,
+        };
+        let runtime = RecordingRuntime::default()
+            .with_history(Ok(vec![revision(6, false), revision(7, true)]));
+        let text = services_config_text(PUBLIC_URL);
+        let Some(bot) = WebBot::start_with(backend, &text, test, runtime).await else {
+            continue;
+        };
+        body(bot).await;
+    }
+}
+
+/// `text` as maud writes it in a page.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The part of `page` from the element with `id` to the end of its table row, list or
+/// table (the first closing tag of `end` after it).
+fn element<'a>(page: &'a str, id: &str, end: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {page}"));
+    let rest = &page[start..];
+    let stop = rest
+        .find(&format!("</{end}>"))
+        .unwrap_or_else(|| panic!("#{id} has no </{end}>: {rest}"));
+    &rest[..stop]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_sees_services_with_their_last_health_budget_and_rollout_history() {
+    each_backend_with_services("web_services", async |bot: WebBot| {
+        bot.alert("GatewayDown").await;
+        let health = bot.say(LEAD, "health payments").await;
+        assert!(!health.title.is_empty(), "{}", health.to_plain_text());
+        bot.say(LEAD, "cost payments").await;
+        let restarted = bot.say_confirmed(LEAD, "restart payments").await;
+        assert!(
+            restarted.to_plain_text().contains("checks pass"),
+            "the health gate ran: {}",
+            restarted.to_plain_text()
+        );
+        bot.say_confirmed(LEAD, "rollback payments").await;
+        bot.say(LEAD, "rollback payments --list").await;
+        // Scaling needs a second person: the lead asks and confirms, the responder approves.
+        let asked = bot.say_confirmed(LEAD, "scale payments 3").await;
+        let approve = asked
+            .buttons
+            .iter()
+            .find(|b| b.command.starts_with("approve "))
+            .unwrap_or_else(|| panic!("no approval asked: {}", asked.to_plain_text()))
+            .command
+            .clone();
+        bot.say(RESPONDER, &approve).await;
+
+        let health_entry = bot.audited("health").await.remove(0);
+        let cost_entry = bot.audited("cost").await.remove(0);
+        assert_eq!(health_entry.service.as_deref(), Some("payments"));
+        let cookie = sign_in(&bot, LEAD).await;
+
+        let (status, headers, list) = bot.send(get("/ui/services", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(list.contains("href=\"/ui/services\""), "nav link: {list}");
+        let payments = element(&list, "service-payments", "tr");
+        for part in [
+            "href=\"/ui/services/payments\"",
+            "<td>prod</td>",
+            "<td>kubernetes</td>",
+            &escaped(&health_entry.summary),
+            "lead (lead) · allowed · ok",
+            "$100.00 a month, $5.00 a day (warn at 80%, critical at 95%)",
+            &escaped(&cost_entry.summary),
+        ] {
+            assert!(payments.contains(part), "{part}: {payments}");
+        }
+        let gateway = element(&list, "service-gateway", "tr");
+        for part in [
+            "none in 30d",
+            "no budget",
+            "<a href=\"/ui/incidents?service=gateway\">1</a>",
+        ] {
+            assert!(gateway.contains(part), "{part}: {gateway}");
+        }
+        assert!(
+            payments.contains("<a href=\"/ui/incidents?service=payments\">0</a>"),
+            "{payments}"
+        );
+
+        let (status, _, page) = bot.send(get("/ui/services/payments", &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            element(&page, "last-health", "div").contains(&escaped(&health_entry.summary)),
+            "{page}"
+        );
+        assert!(
+            element(&page, "budget", "div").contains("$100.00 a month"),
+            "{page}"
+        );
+        let rollouts = element(&page, "rollouts", "table");
+        let at = |text: &str| {
+            rollouts
+                .find(&format!("<code>{text}</code>"))
+                .unwrap_or_else(|| panic!("{text} is not in the rollout history: {rollouts}"))
+        };
+        // Newest first: the scale, then the rollback, then the restart, each asked then
+        // confirmed; listing the history is not a rollout.
+        assert!(
+            at("scale payments 3") < at("rollback payments"),
+            "{rollouts}"
+        );
+        assert!(
+            at("rollback payments") < at("restart payments"),
+            "{rollouts}"
+        );
+        assert!(!rollouts.contains("--list"), "{rollouts}");
+        // The run the responder approved names them.
+        assert!(
+            rollouts
+                .contains("allowed<span class=\"muted approver\"> approved by console:responder"),
+            "the approver: {rollouts}"
+        );
+        for decision in ["pending", "allowed"] {
+            assert!(
+                rollouts.contains(&format!("<td>{decision}")),
+                "{decision}: {rollouts}"
+            );
+        }
+        let known_good = element(&page, "known-good", "table");
+        assert!(
+            known_good.contains("<code>payments-7d9f</code>")
+                && known_good.contains("registry.example/payments:1.7")
+                && known_good.contains("<td>7</td>")
+                && known_good.contains("<td>lead</td>"),
+            "{known_good}"
+        );
+        let (_, _, gateway) = bot.send(get("/ui/services/gateway", &cookie)).await;
+        assert!(
+            element(&gateway, "open-incidents", "td").contains(">1</a>"),
+            "{gateway}"
+        );
+        assert!(
+            element(&gateway, "rollouts", "p").contains("No restart, rollback or scale"),
+            "{gateway}"
+        );
+
+        let (status, _, missing) = bot.send(get("/ui/services/paymnts", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+        let known = element(&missing, "known", "ul");
+        assert!(
+            known.contains("href=\"/ui/services/gateway\"")
+                && known.contains("href=\"/ui/services/payments\""),
+            "{missing}"
+        );
+        let (status, _, bad) = bot.send(get("/ui/services?since=yesterday", &cookie)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(bad.contains("`yesterday`"), "{bad}");
+        // A window the entries are not in.
+        let future = "2999-01-01T00:00:00Z";
+        let (_, _, later) = bot
+            .send(get(&format!("/ui/services?since={future}"), &cookie))
+            .await;
+        assert!(
+            element(&later, "service-payments", "tr").contains(&format!("none in {future}")),
+            "{later}"
+        );
+        bot.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_pages_show_each_identity_only_what_its_roles_allow() {
+    each_backend_with_services("web_services_rbac", async |bot: WebBot| {
+        bot.say(LEAD, "health payments").await;
+        bot.say_confirmed(LEAD, "restart payments").await;
+        let health_entry = bot.audited("health").await.remove(0);
+
+        // `incident` (and approving a scale) without `services`: no page, known or not.
+        let responder = sign_in(&bot, RESPONDER).await;
+        let (_, _, incidents) = bot.send(get("/ui/incidents", &responder)).await;
+        assert!(!incidents.contains("href=\"/ui/services\""), "{incidents}");
+        for path in ["/ui/services", "/ui/services/payments", "/ui/services/nope"] {
+            let (status, _, page) = bot.send(get(path, &responder)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
+            assert!(page.contains("no role that allows `services`"), "{page}");
+        }
+        let guest = sign_in(&bot, GUEST).await;
+        let (status, _, _) = bot.send(get("/ui/services", &guest)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // `services` only: the catalog, without what the audit log, the budget or the
+        // incidents would tell.
+        let viewer = sign_in(&bot, VIEWER).await;
+        let (status, _, home) = bot.send(get("/ui/", &viewer)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(home.contains("href=\"/ui/services\""), "{home}");
+        let (status, _, list) = bot.send(get("/ui/services", &viewer)).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let payments = element(&list, "service-payments", "tr");
+        assert!(payments.contains("<td>kubernetes</td>"), "{payments}");
+        assert!(
+            payments.contains("budget: needs `cost` on payments"),
+            "{payments}"
+        );
+        for hidden in [
+            escaped(&health_entry.summary),
+            "$100.00".into(),
+            "console:lead".into(),
+            "/ui/incidents?service=".into(),
+        ] {
+            assert!(!list.contains(&hidden), "{hidden}: {list}");
+        }
+        assert!(!list.contains("href=\"/ui/audit\""), "{list}");
+        let (status, _, page) = bot.send(get("/ui/services/payments", &viewer)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for hidden in [
+            "id=\"last-health\"",
+            "id=\"rollouts\"",
+            "id=\"known-good\"",
+            "id=\"open-incidents\"",
+            "restart payments",
+        ] {
+            assert!(!page.contains(hidden), "{hidden}: {page}");
+        }
+        // The lead sees the restart on the same page.
+        let lead = sign_in(&bot, LEAD).await;
+        let (_, _, page) = bot.send(get("/ui/services/payments", &lead)).await;
+        assert!(
+            element(&page, "rollouts", "table").contains("restart payments"),
+            "{page}"
+        );
         bot.stop().await;
     })
     .await;

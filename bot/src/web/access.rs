@@ -1,9 +1,11 @@
 //! What a signed-in identity may see and do on the console: the same [`Policy`] answers as
 //! for the same commands in chat (`incident` for the incident and statistics pages and
-//! the incident buttons, `runbook` for the runbook runs, `audit` for the audit pages). Actions are authorized again, and audited, by the
-//! engine when they run.
+//! the incident buttons, `runbook` for the runbook runs, `audit` for the audit pages and
+//! every fact the other pages read from the audit log, `services` for the services pages,
+//! whose per-service facts ask [`Access::may`] for `cost` and `rollback` on that service).
+//! Actions are authorized again, and audited, by the engine when they run.
 
-use opsbot_commands::{Actor, context::AccessView};
+use opsbot_commands::{Actor, Service, context::AccessView};
 
 use super::{error::WebError, sign_in::Session};
 use crate::rbac::Policy;
@@ -20,6 +22,8 @@ pub struct Access {
     pub runbooks: bool,
     /// May run `audit`.
     pub audit: bool,
+    /// May run `services` (see the catalog).
+    pub services: bool,
 }
 
 impl Access {
@@ -31,7 +35,14 @@ impl Access {
             incidents: policy.may_run(actor, "incident", None),
             runbooks: policy.may_run(actor, "runbook", None),
             audit: policy.may_run(actor, "audit", None),
+            services: policy.may_run(actor, "services", None),
         }
+    }
+
+    /// Whether the identity may run `command` on `service` (`cost`, `rollback`: what a
+    /// services page shows of one service).
+    pub fn may(&self, policy: &Policy, command: &str, service: &Service) -> bool {
+        policy.may_run(&self.actor, command, Some(service))
     }
 
     /// `Ok` when the identity may run `command`, else the 403 that says which role is

@@ -31,6 +31,7 @@ pub fn page(title: &str, access: &Access, body: Markup) -> Response {
                 strong { "opsbot" }
                 @if access.incidents { a href="/ui/incidents" { "Incidents" } a href="/ui/stats" { "Stats" } }
                 @if access.runbooks { a href="/ui/runbooks" { "Runbooks" } }
+                @if access.services { a href="/ui/services" { "Services" } }
                 @if access.audit { a href="/ui/audit" { "Audit" } }
                 span.who { "Signed in as " (access.actor.label()) }
                 form method="post" action="/ui/signout" {

@@ -1,6 +1,7 @@
 //! The web console at `/ui/` (issue 16): server-rendered pages (maud) for incidents, one
-//! incident's story with live updates, incident statistics, runbook runs and the audit
-//! log, signed in from chat.
+//! incident's story with live updates, incident statistics, runbook runs, the audit log
+//! and the services (last health and cost results, budgets, rollout history, revisions
+//! known good), signed in from chat.
 //!
 //! Sign-in: the `web` command answers privately with a one-time link
 //! ([`sign_in::SignIns`], links and sessions in the store); opening it starts a session
@@ -10,9 +11,9 @@
 //! authorized and audited like chat ([`actions`]); every form carries the session's CSRF
 //! token ([`token::csrf`]).
 //!
-//! This module reads the store (incidents, audit, runbook runs) and calls the engine; `app.rs` builds
-//! it and mounts [`routes`] in the HTTP server when `[web]` is on. It touches no chat
-//! adapter.
+//! This module reads the store (incidents, audit, runbook runs, known-good revisions) and
+//! calls the engine; `app.rs` builds it and mounts [`routes`] in the HTTP server when
+//! `[web]` is on. It touches no chat adapter.
 //!
 //! [`Platform::Web`]: opsbot_commands::Platform::Web
 
@@ -37,6 +38,8 @@ mod incident_page;
 mod incidents_page;
 mod layout;
 mod runbook_runs_page;
+mod service_facts;
+mod services_page;
 mod session;
 mod sign_in;
 mod sign_in_pages;
@@ -126,6 +129,8 @@ pub fn routes(console: WebConsole) -> Router {
         .route("/ui/stats/chart.png", get(stats_page::chart))
         .route("/ui/runbooks", get(runbook_runs_page::list))
         .route("/ui/runbooks/{id}", get(runbook_runs_page::page))
+        .route("/ui/services", get(services_page::list))
+        .route("/ui/services/{name}", get(services_page::page))
         .route("/ui/audit", get(audit_page::search))
         .route("/ui/audit/verify", get(audit_page::verify))
         .route("/ui/audit/export.jsonl", get(audit_page::export))

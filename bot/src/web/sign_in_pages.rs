@@ -113,9 +113,10 @@ pub async fn home(signed_in: SignedIn) -> Response {
         "opsbot",
         access,
         html! {
-            @if access.audit || access.runbooks {
+            @if access.audit || access.runbooks || access.services {
                 @if access.audit { p { a href="/ui/audit" { "Search the audit log" } } }
                 @if access.runbooks { p { a href="/ui/runbooks" { "Runbook runs" } } }
+                @if access.services { p { a href="/ui/services" { "Services" } } }
             } @else {
                 p { "Your roles allow no page of the web console. `whoami` in chat says what they allow." }
             }

@@ -1,6 +1,7 @@
 //! The web console tests' shared harness (`mod web_support;` in `web_console.rs` and
 //! `web_browser.rs`): an opsbot on a scratch store (SQLite, or PostgreSQL when configured)
-//! with `[web]` on, a service, roles that allow different pages, alerts through the real
+//! with `[web]` on, a service (a second one with a health check and a budget for the
+//! services pages), roles that allow different pages, alerts through the real
 //! `/alerts/alertmanager` endpoint, and sign-in links issued by the console `web` command.
 
 #![allow(dead_code)]
@@ -43,6 +44,8 @@ pub enum Backend {
 pub const LEAD: &str = "lead";
 pub const RESPONDER: &str = "responder";
 pub const GUEST: &str = "guest";
+/// In [`services_config_text`] only: may run `services` and nothing else.
+pub const VIEWER: &str = "viewer";
 
 pub fn config_text(public_url: &str, web_extra: &str) -> String {
     format!(
@@ -78,6 +81,66 @@ subjects = ["console:{RESPONDER}"]
     )
 }
 
+/// [`config_text`] and what the services pages show: a second service, `payments`, with a
+/// health check (so a restart or rollback records its revision as known good), a cost
+/// source nothing answers (`cost` fails at once) and a budget; `lead` also operates it
+/// (`services`, `health`, `cost`, `restart`, `rollback`, `scale`); scaling it needs a
+/// second person's approval, which `responder` may give (still without `services`);
+/// `viewer` may run `services` only.
+pub fn services_config_text(public_url: &str) -> String {
+    format!(
+        r#"{}
+[[services]]
+name = "payments"
+environment = "prod"
+max_replicas = 5
+target = {{ kind = "kubernetes", namespace = "shop", deployment = "payments" }}
+budget = {{ monthly = 100, daily = 5 }}
+
+[[services.health]]
+kind = "http"
+name = "payments up"
+url = "http://payments.test/healthz"
+
+[[services.cost]]
+kind = "prometheus"
+url = "http://127.0.0.1:9"
+query = "sum(payments_spend_usd)"
+
+[roles.operator]
+allow = [{{ commands = ["services", "health", "cost", "restart", "rollback", "scale"] }}]
+
+[roles.approver]
+allow = [{{ commands = ["scale"], services = ["payments"] }}]
+
+[roles.catalog]
+allow = [{{ commands = ["services"] }}]
+
+[[bindings]]
+role = "operator"
+subjects = ["console:{LEAD}"]
+
+[[bindings]]
+role = "approver"
+subjects = ["console:{RESPONDER}"]
+
+[[bindings]]
+role = "catalog"
+subjects = ["console:{VIEWER}"]
+
+[[approvals]]
+name = "two-person-scale"
+commands = ["scale"]
+services = ["payments"]
+approver_roles = ["approver"]
+
+[cost]
+timeout = "2s"
+"#,
+        config_text(public_url, "")
+    )
+}
+
 /// A running opsbot with the web console.
 pub struct WebBot {
     pub app: App,
@@ -90,6 +153,16 @@ pub struct WebBot {
 impl WebBot {
     /// `None` when PostgreSQL is asked for and not configured (skipped outside CI).
     pub async fn start(backend: Backend, config_text: &str, test: &str) -> Option<WebBot> {
+        Self::start_with(backend, config_text, test, RecordingRuntime::default()).await
+    }
+
+    /// [`WebBot::start`] with `runtime` behind every target.
+    pub async fn start_with(
+        backend: Backend,
+        config_text: &str,
+        test: &str,
+        runtime: RecordingRuntime,
+    ) -> Option<WebBot> {
         let mut config =
             config::parse(config_text, "test.toml", &|_| None).expect("test config is valid");
         let (dir, postgres) = match backend {
@@ -107,7 +180,7 @@ impl WebBot {
             }
         };
         let catalog = Catalog::new(config.services.clone()).unwrap();
-        let runtime = Arc::new(RecordingRuntime::default());
+        let runtime = Arc::new(runtime);
         let router = RuntimeRouter {
             kubernetes: Some(runtime.clone()),
             compose: Some(runtime.clone()),
@@ -143,6 +216,20 @@ impl WebBot {
         let invocation =
             Invocation::new(Actor::new(Platform::Console, user, user), "console", text);
         self.app.engine.handle(&invocation, &NoProgress).await
+    }
+
+    /// Types `text` as `user`, then presses the reply's `confirm ID` button; the reply to
+    /// that.
+    pub async fn say_confirmed(&self, user: &str, text: &str) -> Reply {
+        let asked = self.say(user, text).await;
+        let confirm = asked
+            .buttons
+            .iter()
+            .find(|b| b.command.starts_with("confirm "))
+            .unwrap_or_else(|| panic!("`{text}` asked no confirmation: {}", asked.to_plain_text()))
+            .command
+            .clone();
+        self.say(user, &confirm).await
     }
 
     /// The sign-in link the `web` command gives `user`.
