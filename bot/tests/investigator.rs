@@ -10,7 +10,11 @@
 //! call refused and recorded; secrets in logs, alert annotations and health answers
 //! never reaching the endpoint; a silent endpoint (timeout) and malformed chunks ending
 //! with a plain message and the evidence; a follow-up question continuing the
-//! conversation; `auto` on a critical incident with the automation principal's rights.
+//! conversation; `auto` on a critical incident with the automation principal's rights,
+//! only for the services of `auto_services`, at most `max_concurrent` at once (a skipped
+//! incident's thread says so). The same investigation through Discord
+//! (`investigator_support::discord`): the message posted in the thread started from the
+//! incident's root, edited there as the answer streams, ending with its buttons.
 
 use std::{sync::Arc, time::Duration};
 
@@ -41,6 +45,9 @@ use tower::ServiceExt as _;
 use opsbot_fakes::RecordingRuntime as Recorder;
 use opsbot_fakes::slack_request::{self as slack_request, button_body, form, next_id};
 
+mod investigator_support;
+use investigator_support::discord::{self as on_discord, DiscordBot};
+
 const BOT_TOKEN: &str = "xoxb-investigator-test-token";
 const APP_TOKEN: &str = "xapp-investigator-test-token";
 const SIGNING_SECRET: &str = "investigator-test-signing-secret";
@@ -62,13 +69,23 @@ const HEALTH_KEY: &str = "sk-healthbodykey0123456789abcdef";
 struct Setup {
     /// `auto = ["critical"]`.
     auto: bool,
+    /// `auto_services`, as TOML (`["oll*"]`); `None`: left out.
+    auto_services: Option<&'static str>,
+    /// `max_concurrent`; 0: left out.
+    max_concurrent: u32,
     /// The model's timeout.
     timeout_secs: u64,
 }
 
 fn config_text(api_url: &str, model_url: &str, setup: Setup) -> String {
     let response_url_prefix = format!("{}/response/", api_url.trim_end_matches("/api"));
-    let auto = if setup.auto { r#"["critical"]"# } else { "[]" };
+    let mut auto = if setup.auto { r#"["critical"]"# } else { "[]" }.to_string();
+    if let Some(services) = setup.auto_services {
+        auto.push_str(&format!("\nauto_services = {services}"));
+    }
+    if setup.max_concurrent > 0 {
+        auto.push_str(&format!("\nmax_concurrent = {}", setup.max_concurrent));
+    }
     let timeout = setup.timeout_secs.max(1);
     format!(
         r#"
@@ -109,6 +126,12 @@ environment = "prod"
 channels = {{ slack = "{ALERTS}" }}
 target = {{ kind = "kubernetes", namespace = "aiops", deployment = "ollama" }}
 health = [{{ kind = "http", name = "api", url = "http://ollama.invalid:11434/api/version" }}]
+
+[[services]]
+name = "open-webui"
+environment = "prod"
+channels = {{ slack = "{ALERTS}" }}
+target = {{ kind = "kubernetes", namespace = "aiops", deployment = "open-webui" }}
 
 [roles.responder]
 allow = [{{ commands = ["incident", "health", "logs", "rollback", "cost", "restart", "confirm", "cancel"] }}]
@@ -218,21 +241,27 @@ impl Harness {
 
     /// Alertmanager posts one firing OllamaDown alert with `severity`.
     async fn alert(&self, severity: &str) {
-        let labels = json!({"alertname": "OllamaDown", "service": "ollama",
+        self.alert_about("ollama", "OllamaDown", severity).await;
+    }
+
+    /// Alertmanager posts one firing alert `name` of `service` with `severity` (an
+    /// incident of its own per name).
+    async fn alert_about(&self, service: &str, name: &str, severity: &str) {
+        let labels = json!({"alertname": name, "service": service,
                             "severity": severity, "instance": "gpu-1"});
         let body = json!({
             "receiver": "opsbot", "status": "firing", "version": "4",
-            "groupKey": "{}:{alertname=\"OllamaDown\"}",
+            "groupKey": format!("{{}}:{{alertname=\"{name}\"}}"),
             "alerts": [{
                 "status": "firing", "labels": labels,
-                "annotations": {"summary": "Ollama is not answering",
+                "annotations": {"summary": format!("{service} is not answering"),
                                 "description": format!("probe used token={ANNOTATION_TOKEN}")},
                 "startsAt": "2026-11-21T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": format!("ollama-down-{severity}")
+                "fingerprint": format!("{service}-{name}-{severity}")
             }],
-            "groupLabels": {"alertname": "OllamaDown"},
-            "commonLabels": {"alertname": "OllamaDown", "service": "ollama"},
+            "groupLabels": {"alertname": name},
+            "commonLabels": {"alertname": name, "service": service},
             "commonAnnotations": {},
             "externalURL": "http://alertmanager:9093"
         });
@@ -317,10 +346,24 @@ impl Harness {
 
     /// The incident's root in the alerts channel.
     async fn incident_root(&self) -> PostedMessage {
-        self.wait_for("with the incident's root", |m| {
-            m.channel == ALERTS && m.thread_ts.is_none() && m.content().contains("Incident #1")
+        self.root_of(1).await
+    }
+
+    /// The root of incident `id` (below 10) in the alerts channel.
+    async fn root_of(&self, id: i64) -> PostedMessage {
+        let title = format!("Incident #{id}");
+        self.wait_for(&format!("with the root of incident #{id}"), |m| {
+            m.channel == ALERTS && m.thread_ts.is_none() && m.content().contains(&title)
         })
         .await
+    }
+
+    /// The investigated incidents, in order.
+    async fn investigated(&self) -> Vec<i64> {
+        sqlx::query_scalar("SELECT incident_id FROM investigations ORDER BY id")
+            .fetch_all(self.app.store.pool())
+            .await
+            .unwrap()
     }
 
     /// The investigation's message in `root`'s thread once it is final (an answer with
@@ -736,4 +779,388 @@ async fn auto_investigates_a_critical_incident_with_the_automation_principals_ri
         "one investigation, two rounds"
     );
     bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_investigates_incidents_of_auto_services_only() {
+    let bot = Harness::start(Setup {
+        auto: true,
+        auto_services: Some(r#"["oll*"]"#),
+        ..Setup::default()
+    })
+    .await;
+    bot.model.script([Scripted::Answer(ANSWER.into())]);
+    // Critical, but of a service `auto_services` leaves out: incident #1.
+    bot.alert_about("open-webui", "WebUiDown", "critical").await;
+    let webui = bot.root_of(1).await;
+    // Critical and of `ollama`: incident #2, investigated by itself.
+    bot.alert_about("ollama", "OllamaDown", "critical").await;
+    let ollama = bot.root_of(2).await;
+    let answer = bot.answer_in_thread(&ollama, "restart ollama").await;
+    assert!(
+        answer.content().contains("automation:investigator"),
+        "{}",
+        answer.content()
+    );
+    bot.wait_for_investigation_record().await;
+    assert_eq!(bot.investigated().await, [2], "only ollama's incident");
+    assert_eq!(bot.model.requests().len(), 1, "the model was asked once");
+    assert!(
+        bot.slack
+            .thread(&webui.ts)
+            .iter()
+            .all(|m| !m.content().contains("🔎") && !m.content().contains("Not investigated")),
+        "nothing about an investigation in open-webui's thread: {:#?}",
+        bot.slack.thread(&webui.ts)
+    );
+    // Anyone may still ask for one.
+    bot.model.script([Scripted::Answer(
+        "WHAT IS WRONG: the web UI lost its backend.\nCONFIDENCE: low\nACTION: logs open-webui"
+            .into(),
+    )]);
+    bot.press(ALICE, &webui, "incident investigate 1").await;
+    bot.answer_in_thread(&webui, "lost its backend").await;
+    assert_eq!(bot.investigated().await, [2, 1]);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrent_caps_automatic_investigations_and_says_so_in_the_thread() {
+    let bot = Harness::start(Setup {
+        auto: true,
+        max_concurrent: 1,
+        timeout_secs: 3,
+        ..Setup::default()
+    })
+    .await;
+    // The first automatic investigation holds the one slot: its model never answers.
+    bot.model.script([Scripted::Silence]);
+    bot.alert_about("ollama", "OllamaDown", "critical").await;
+    let first = bot.root_of(1).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while bot.model.requests().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "#1 never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A second critical incident meanwhile: skipped, and its thread says so.
+    bot.alert_about("ollama", "OllamaSlow", "critical").await;
+    let second = bot.root_of(2).await;
+    let note = bot
+        .wait_for("saying #2 was not investigated automatically", |m| {
+            m.thread_ts.as_deref() == Some(second.ts.as_str())
+                && m.content().contains("Not investigated automatically")
+        })
+        .await;
+    assert!(
+        note.content().contains("max_concurrent"),
+        "{}",
+        note.content()
+    );
+    assert_eq!(note.button_values(), ["incident investigate 2"]);
+    assert_eq!(bot.investigated().await, [1], "one automatic investigation");
+    // A person's investigation is never capped: the note's button starts one at once.
+    bot.model.script([Scripted::Answer(ANSWER.into())]);
+    bot.press(ALICE, &note, "incident investigate 2").await;
+    let answer = bot.answer_in_thread(&second, "restart ollama").await;
+    assert!(answer.content().contains(ALICE), "{}", answer.content());
+    // #1 times out; its slot is free again, and the next incident is investigated.
+    bot.answer_in_thread(&first, "did not answer within").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while bot
+        .audit()
+        .await
+        .iter()
+        .filter(|r| r.5.contains("model llama3.1:8b"))
+        .count()
+        < 2
+    {
+        assert!(tokio::time::Instant::now() < deadline, "#1 was not audited");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The slot is given back right after the audit record: give it a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bot.model.script([Scripted::Answer(ANSWER.into())]);
+    bot.alert_about("ollama", "OllamaOutOfMemory", "critical")
+        .await;
+    let third = bot.root_of(3).await;
+    let answer = bot.answer_in_thread(&third, "restart ollama").await;
+    assert!(
+        answer.content().contains("automation:investigator"),
+        "{}",
+        answer.content()
+    );
+    assert_eq!(bot.investigated().await, [1, 2, 3]);
+    assert_eq!(
+        bot.slack
+            .thread(&second.ts)
+            .iter()
+            .filter(|m| m.content().contains("Not investigated automatically"))
+            .count(),
+        1,
+        "one note"
+    );
+    bot.stop().await;
+}
+
+/// The answer of the Discord test: longer (it streams over many edits), and repeating a
+/// secret the way a model might (chat gets it redacted).
+const DISCORD_ANSWER: &str = "WHAT IS WRONG: Ollama is down because the GPU ran out of memory while loading \
+llama3.1:8b next to another model, so every request fails with a CUDA error.\n\
+EVIDENCE:\n\
+- CUDA error: out of memory [logs ollama]\n\
+- the api check fails with 500 and cuda init failed [health ollama]\n\
+- the registry login in the logs used password=hunter2-log-password [logs ollama]\n\
+CONFIDENCE: high\n\
+ACTION: restart ollama\n\
+ACTION: logs ollama\n";
+
+/// Every version of `message`, oldest first.
+fn versions(message: &opsbot_fakes::discord::FakeMessage) -> Vec<String> {
+    message
+        .edits
+        .iter()
+        .chain(std::iter::once(&message.body))
+        .map(Value::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_discord_the_answer_streams_into_one_message_in_the_incidents_thread() {
+    let logs = vec![
+        "level=ERROR msg=\"CUDA error: out of memory\" model=llama3.1:8b".to_string(),
+        format!("connecting to registry with password={LOG_PASSWORD}"),
+        format!("GET /api/pull Authorization: Bearer {LOG_BEARER}"),
+    ];
+    let bot = DiscordBot::start(Duration::from_millis(60), logs, Arc::new(LeakyProber)).await;
+    bot.model.script([
+        calls(&[("health", json!({"service": "ollama"}))]),
+        Scripted::Answer(DISCORD_ANSWER.into()),
+    ]);
+    bot.alert(&format!("probe used token={ANNOTATION_TOKEN}"))
+        .await;
+    let root = bot
+        .wait_for("with the incident's root", |m| {
+            m.channel_id == on_discord::ALERTS && m.content().contains("Incident #1")
+        })
+        .await;
+    let investigate = root
+        .custom_ids()
+        .into_iter()
+        .find(|id| id.ends_with("incident investigate 1"))
+        .unwrap_or_else(|| panic!("no Investigate button: {:?}", root.custom_ids()));
+    assert_eq!(
+        bot.press(&investigate).await,
+        json!({"type": 5}),
+        "deferred"
+    );
+    // The investigation's one message, in the thread started from the root (same id),
+    // once final: the answer with its footer.
+    let answer = bot
+        .wait_for("with the final answer in the incident's thread", |m| {
+            m.channel_id == root.id && m.content().contains("🤖")
+        })
+        .await;
+    let threads = bot.discord.threads();
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    assert_eq!(
+        (threads[0].id.as_str(), threads[0].parent_id.as_str()),
+        (root.id.as_str(), on_discord::ALERTS)
+    );
+    let investigation_messages: Vec<_> = bot
+        .discord
+        .messages_in(&root.id)
+        .into_iter()
+        .filter(|m| versions(m).iter().any(|v| v.contains("🔎")))
+        .collect();
+    assert_eq!(
+        investigation_messages.len(),
+        1,
+        "one message, edited: {investigation_messages:#?}"
+    );
+    // Posted when it started, then edited as the answer grew.
+    let all = versions(&answer);
+    assert!(
+        all[0].contains("Investigating incident #1"),
+        "first: {}",
+        all[0]
+    );
+    let growing: Vec<&String> = all[..all.len() - 1]
+        .iter()
+        .filter(|v| v.contains("WHAT IS WRONG") && !v.contains("🤖"))
+        .collect();
+    assert!(
+        !growing.is_empty(),
+        "an edit showed part of the answer before it was final: {all:#?}"
+    );
+    assert!(
+        growing.iter().any(|v| !v.contains("ACTION: logs ollama")),
+        "and that part was not yet all of it: {growing:#?}"
+    );
+    // Final: the answer, its confidence, the proposed actions as buttons (a press runs
+    // the command as the presser: `restart` then asks them to confirm, as typed).
+    let content = answer.content();
+    assert!(content.contains("GPU ran out of memory"), "{content}");
+    assert!(content.contains("high"), "{content}");
+    assert_eq!(
+        answer.custom_ids(),
+        ["run:restart ollama", "run:logs ollama"],
+        "{content}"
+    );
+    // The press was answered in the interaction: where the answer goes.
+    let said = bot
+        .discord
+        .messages()
+        .into_iter()
+        .find(|m| {
+            matches!(m.origin, opsbot_fakes::discord::Origin::Original(_))
+                && m.content().contains("investigation 1")
+        })
+        .expect("the press was answered");
+    assert!(said.content().contains("thread"), "{}", said.content());
+    // Nothing secret anywhere in Discord, in any version of any message: not the planted
+    // secrets (nor the one the model repeated), the model's key or the bot's token.
+    assert!(content.contains("[redacted]"), "{content}");
+    for message in bot.discord.messages() {
+        for version in versions(&message) {
+            for secret in [
+                LOG_PASSWORD,
+                LOG_BEARER,
+                ANNOTATION_TOKEN,
+                HEALTH_KEY,
+                on_discord::MODEL_KEY,
+                on_discord::TOKEN,
+            ] {
+                assert!(
+                    !version.contains(secret),
+                    "`{secret}` in Discord: {version}"
+                );
+            }
+        }
+    }
+    let sent = bot.model.everything_sent();
+    for secret in [LOG_PASSWORD, LOG_BEARER, ANNOTATION_TOKEN, HEALTH_KEY] {
+        assert!(!sent.contains(secret), "`{secret}` reached the model");
+    }
+    assert_eq!(
+        bot.model.authorizations()[0].as_deref(),
+        Some(format!("Bearer {}", on_discord::MODEL_KEY).as_str())
+    );
+    bot.stop().await;
+}
+
+/// The issue's done-when, on the example configuration as shipped (`deploy/examples/
+/// opsbot.toml`: `auto = ["critical"]` for Agent-AIOps), with only its model and Slack
+/// re-pointed at the fakes: a critical OllamaDown incident gets the model's answer in
+/// its thread within seconds of opening, as `automation:investigator`, at the example's
+/// one message per second per channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_example_configuration_a_critical_ollama_down_is_answered_within_seconds() {
+    let slack = FakeSlack::start(BOT_TOKEN, APP_TOKEN).await;
+    let model = FakeOpenAi::start().await;
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/opsbot.toml"),
+    )
+    .unwrap();
+    let shipped = "base_url = \"http://localhost:11434/v1\"";
+    assert!(example.contains(shipped), "the example's model moved");
+    let mut text = example.replacen(shipped, &format!("base_url = \"{}\"", model.base_url()), 1);
+    text.push_str(&format!(
+        "\n[slack]\nmode = \"http\"\nbot_token = \"${{SLACK_BOT_TOKEN}}\"\n\
+         signing_secret = \"${{SLACK_SIGNING_SECRET}}\"\napi_url = \"{}\"\n\
+         response_url_prefix = \"{}\"\nrate_control = false\n",
+        slack.api_url(),
+        slack.response_url_prefix()
+    ));
+    slack.name_channel("#aiops-alerts", ALERTS);
+    for group in ["S0ENGINEERS", "S0AIOPSONCALL"] {
+        slack.set_usergroup(group, &[]);
+    }
+    let env = |name: &str| match name {
+        "SLACK_BOT_TOKEN" => Some(BOT_TOKEN.to_string()),
+        "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET.to_string()),
+        _ => None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config::parse(&text, "opsbot.toml", &env).expect("the example is valid");
+    config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
+    let catalog = Catalog::new(config.services.clone()).unwrap();
+    let runtime = Arc::new(Recorder::default());
+    let router = RuntimeRouter {
+        kubernetes: Some(runtime.clone()),
+        compose: Some(runtime.clone()),
+        systemd: Some(runtime),
+    };
+    let loaded = LoadedConfig {
+        config,
+        catalog,
+        source: "opsbot.toml".into(),
+    };
+    let app = App::start_with_prober(&loaded, router, Arc::new(LeakyProber))
+        .await
+        .expect("opsbot starts on the example");
+    let http = server::router(app.server_state(&loaded.config));
+    model.script([Scripted::Answer(ANSWER.into())]);
+    let body = json!({
+        "receiver": "opsbot", "status": "firing", "version": "4",
+        "groupKey": "{}:{alertname=\"OllamaDown\"}",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "OllamaDown", "job": "ollama", "severity": "critical"},
+            "annotations": {"summary": "Ollama is not answering on :11434"},
+            "startsAt": "2026-11-21T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus:9090/graph", "fingerprint": "ollama-down"
+        }],
+        "groupLabels": {"alertname": "OllamaDown"}, "commonLabels": {"job": "ollama"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093"
+    });
+    let opened = std::time::Instant::now();
+    let response = http
+        .oneshot(
+            Request::post("/alerts/alertmanager")
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (root, answer) = loop {
+        let messages = slack.messages();
+        let root = messages
+            .iter()
+            .find(|m| m.channel == ALERTS && m.thread_ts.is_none());
+        let answer = root.and_then(|root| {
+            messages.iter().find(|m| {
+                m.thread_ts.as_deref() == Some(root.ts.as_str())
+                    && m.content().contains("GPU ran out of memory")
+                    && m.content().contains("🤖")
+            })
+        });
+        if let (Some(root), Some(answer)) = (root, answer) {
+            break (root.clone(), answer.clone());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer in the incident's thread: {:#?}",
+            messages.iter().map(|m| m.content()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let took = opened.elapsed();
+    eprintln!("alert → the model's answer in the incident's thread: {took:?}");
+    assert!(root.content().contains("OllamaDown"), "{}", root.content());
+    assert!(
+        answer.content().contains("automation:investigator"),
+        "{}",
+        answer.content()
+    );
+    assert_eq!(answer.button_values(), ["restart ollama", "logs ollama"]);
+    assert!(
+        took < Duration::from_secs(10),
+        "the answer took {took:?} to reach the thread"
+    );
+    app.shutdown().await;
+    slack.shutdown();
+    model.shutdown();
 }

@@ -5,7 +5,11 @@
 //!   (`POST /channels/{channel}/messages/{root}/threads`; such a thread has the root's
 //!   id, and "already created" counts as started, so replicas need no shared state),
 //!   then the reply is posted in it;
-//! * an edit: `PATCH /channels/{channel}/messages/{message}`;
+//! * an edit: `PATCH /channels/{channel}/messages/{message}`; a message posted in a
+//!   thread is edited there: its reference is `THREAD/MESSAGE` (an investigation's
+//!   answer, a root of its own posted in the incident's thread and edited as it
+//!   streams), and a reply to such a message goes into that same thread (Discord has no
+//!   threads in threads);
 //! * an interaction's answer (`interaction:TOKEN`): the deferred original response is
 //!   edited, or — for a reply only its requester may see — an ephemeral follow-up is
 //!   posted and the public "thinking…" original deleted.
@@ -163,20 +167,36 @@ impl DiscordSink {
                     Some(tag) => body.with_nonce(&nonce(tag)),
                     None => body,
                 };
-                let into = match thread {
-                    Some(root) => {
-                        self.ensure_thread(&channel, &root.0, &reply.title).await?;
-                        root.0.clone()
+                let into = match thread.map(|root| in_thread(&root.0)) {
+                    // A message that is itself in a thread: its replies go there too.
+                    Some((Some(thread), _)) => thread.to_string(),
+                    Some((None, root)) => {
+                        self.ensure_thread(&channel, root, &reply.title).await?;
+                        root.to_string()
                     }
-                    None => channel,
+                    None => channel.clone(),
                 };
-                self.rest
+                let id = self
+                    .rest
                     .create_message(&into, &body)
                     .await
-                    .map(MessageRef)
-                    .map_err(delivery_error)
+                    .map_err(delivery_error)?;
+                Ok(MessageRef(if into == channel {
+                    id
+                } else {
+                    format!("{into}/{id}")
+                }))
             }
         }
+    }
+}
+
+/// A message reference split into the thread it was posted in (`THREAD/MESSAGE`), if
+/// any, and the message id.
+fn in_thread(message: &str) -> (Option<&str>, &str) {
+    match message.split_once('/') {
+        Some((thread, id)) => (Some(thread), id),
+        None => (None, message),
     }
 }
 
@@ -214,11 +234,13 @@ impl ChatSink for DiscordSink {
         let body = render(reply);
         match target(channel)? {
             Target::Interaction { token } => self.answer(&token, body).await.map(drop),
-            Target::Channel(channel) => self
-                .rest
-                .edit_message(&channel, &message.0, &body)
-                .await
-                .map_err(delivery_error),
+            Target::Channel(channel) => {
+                let (thread, id) = in_thread(&message.0);
+                self.rest
+                    .edit_message(thread.unwrap_or(&channel), id, &body)
+                    .await
+                    .map_err(delivery_error)
+            }
         }
     }
 }
@@ -234,5 +256,17 @@ mod tests {
         assert_ne!(a, nonce("opsbot-outbox:12-15"));
         assert!(a.len() <= opsbot_discord::render::MAX_NONCE);
         assert_eq!(nonce(""), "14695981039346656037");
+    }
+
+    #[test]
+    fn a_message_in_a_thread_is_addressed_through_it() {
+        assert_eq!(
+            in_thread("1400000000000000001"),
+            (None, "1400000000000000001")
+        );
+        assert_eq!(
+            in_thread("1400000000000000001/1400000000000000007"),
+            (Some("1400000000000000001"), "1400000000000000007")
+        );
     }
 }

@@ -94,6 +94,8 @@ pub(super) async fn run(inner: Arc<Inner>, turn: Turn) {
     let elapsed = started.elapsed();
     let (ok, reply, summary) = match &result {
         Ok(text) => {
+            // What the model says is shown redacted too: it may repeat what it should not.
+            let text = &clean(text);
             let reading = match inner.engine() {
                 Some(engine) => answer::read(text, engine.registry(), engine.catalog()),
                 None => answer::read(
@@ -224,14 +226,14 @@ async fn converse(
             tally.tokens_out += usage.completion_tokens;
         }
         if completion.tool_calls.is_empty() {
-            messages.push(Message::assistant(completion.content.clone(), Vec::new()));
+            messages.push(Message::assistant(clean(&completion.content), Vec::new()));
             return Ok(completion.content);
         }
         if offer.is_empty() {
             return Err(Stop::KeptCallingTools(config.max_rounds));
         }
         messages.push(Message::assistant(
-            completion.content.clone(),
+            clean(&completion.content),
             completion.tool_calls.clone(),
         ));
         for call in &completion.tool_calls {
@@ -387,7 +389,7 @@ fn in_progress(title: &str, draft: &Draft) -> Reply {
     if draft.text.is_empty() {
         reply.line("…")
     } else {
-        reply.line(format!("{} …", draft.text))
+        reply.line(format!("{} …", clean(&draft.text)))
     }
 }
 
@@ -427,7 +429,7 @@ fn stopped(title: &str, stop: &Stop, tally: &Tally, draft: &Draft) -> Reply {
         reply = reply.line(format!("• {note}"));
     }
     if !draft.text.is_empty() {
-        reply = reply.line(format!("The model had said: {}", draft.text));
+        reply = reply.line(format!("The model had said: {}", clean(&draft.text)));
     }
     reply
 }
