@@ -120,9 +120,9 @@ fn placeholders(text: &str) -> Vec<&str> {
 }
 
 fn glob_matches_any(glob: &str, names: &[&str]) -> bool {
-    globset::Glob::new(glob)
+    super::name_glob::NameGlob::new(glob)
         .ok()
-        .is_some_and(|g| names.iter().any(|n| g.compile_matcher().is_match(n)))
+        .is_some_and(|g| names.iter().any(|n| g.is_match(n)))
 }
 
 /// Checks every automation: names, the runbook it names and that runbook's parameters,

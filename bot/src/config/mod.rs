@@ -26,6 +26,7 @@ pub mod leadership;
 pub mod load;
 pub mod maintenance;
 pub mod model;
+pub mod name_glob;
 pub mod outbox;
 mod problems;
 pub mod runbooks;

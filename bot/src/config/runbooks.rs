@@ -326,8 +326,7 @@ pub(crate) fn check(config: &Config, catalog: Option<&Catalog>, problems: &mut P
             check_globs(&runbook.services, &path.key("services"), problems);
             if let Some(catalog) = catalog {
                 for (i, glob) in runbook.services.iter().enumerate() {
-                    let matches = globset::Glob::new(glob).ok().is_some_and(|g| {
-                        let m = g.compile_matcher();
+                    let matches = super::name_glob::NameGlob::new(glob).ok().is_some_and(|m| {
                         catalog
                             .services()
                             .iter()

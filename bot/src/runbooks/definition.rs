@@ -18,12 +18,7 @@ pub const DEFAULT_HEALTHY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Whether the runbook may be run for service `name` (`services` globs; none: any).
 pub fn service_allowed(globs: &[String], name: &str) -> bool {
-    globs.is_empty()
-        || globs.iter().any(|glob| {
-            globset::Glob::new(glob)
-                .map(|g| g.compile_matcher().is_match(name))
-                .unwrap_or(false)
-        })
+    globs.is_empty() || crate::config::name_glob::NameGlob::any_matches(globs, name)
 }
 
 /// Checks one value of `param`; the value as the run uses it (a service's canonical
