@@ -203,36 +203,55 @@ pub(crate) struct ClaimRequest<'a> {
 /// backlog (a window function over every pending row cost ~30 ms at 20,000 queued).
 const CLAIM_WINDOW_MIN: usize = 1024;
 
+/// Added to a reply's id to rank it after every other operation (ids stay far below).
+const REPLY_RANK: i64 = 1 << 62;
+
 /// Claims up to `limit` due messages of a lane, at most one per channel, each the oldest
 /// pending message of its thread (in that lane), skipping rows leased by someone else.
 ///
 /// The candidates are the oldest `max(16 × limit, 1024)` claimable thread heads in id
 /// order (index `outbox_lane_order`; the `+` keeps SQLite from preferring `outbox_due`
-/// and sorting every due row), of which the oldest per channel is taken. Channels with
-/// a delivery in flight are excluded before the window, so a busy channel's backlog
-/// never fills it.
+/// and sorting every due row), of which one per channel is taken: on the interactive
+/// lane the oldest; on the alerts lane the oldest that is not a thread reply, if any
+/// (what makes a channel readable in a storm goes first: a new incident's root, a
+/// root's or a storm board's edit; the replies of threads already shown wait), else the
+/// oldest reply. Channels with a delivery in flight are excluded before the window, so a
+/// busy channel's backlog never fills it: this dispatcher's (`exclude`) and, through the
+/// live leases in the store (index `outbox_live_claims`), every other replica's, so each
+/// channel has one delivery at a time across replicas and what queues meanwhile joins
+/// its next digest instead of going out call by call from several.
 pub(crate) async fn claim_heads(
     store: &Store,
     request: &ClaimRequest<'_>,
 ) -> Result<(Vec<Stored>, Vec<Unreadable>), StoreError> {
     let backend = store.backend();
+    // The alerts lane ranks a reply after every other operation of its channel.
+    let rank = match request.lane {
+        Lane::Interactive => "id".to_string(),
+        Lane::Alerts => format!("CASE WHEN operation = 'reply' THEN id + {REPLY_RANK} ELSE id END"),
+    };
     let heads = format!(
-        "SELECT MIN(id) FROM (\
-           SELECT o.id, o.platform, o.channel FROM outbox o \
+        "SELECT head_rank - CASE WHEN head_rank >= {REPLY_RANK} THEN {REPLY_RANK} ELSE 0 END FROM (\
+         SELECT MIN({rank}) AS head_rank FROM (\
+           SELECT o.id, o.platform, o.channel, o.operation FROM outbox o \
            WHERE o.state = 'pending' AND o.lane = $3 AND +o.next_attempt_at_us <= $4 \
              AND (o.claimed_until_us IS NULL OR o.claimed_until_us <= $5) \
              AND o.platform IN {platforms} \
              AND (o.platform || '/' || o.channel) NOT IN {exclude} \
+             AND (o.platform || '/' || o.channel) NOT IN (\
+               SELECT c.platform || '/' || c.channel FROM outbox c \
+               WHERE c.state = 'pending' AND c.lane = $11 AND c.claimed_until_us > $12) \
              AND (o.thread_key IS NULL OR NOT EXISTS (\
                SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.platform = o.platform \
                  AND p.thread_key = o.thread_key AND p.lane = o.lane AND p.id < o.id)) \
            ORDER BY o.id LIMIT $9\
-         ) candidates GROUP BY platform, channel ORDER BY 1 LIMIT $8",
+         ) candidates GROUP BY platform, channel ORDER BY 1 LIMIT $8) ranked",
         platforms = in_strings(backend, 6),
         exclude = in_strings(backend, 7),
     );
     let target = match backend {
-        // The single writer: the statement runs under SQLite's write lock.
+        // The single writer: the statement runs under SQLite's write lock. (`$10`, the
+        // re-check below, is bound for both; SQLite ignores what a statement leaves out.)
         Backend::Sqlite => heads,
         // Lock what we take; rows another replica is claiming right now are skipped, and
         // rows it claimed since our snapshot fail the re-checked lease condition.
@@ -248,7 +267,7 @@ pub(crate) async fn claim_heads(
          RETURNING {COLUMNS}"
     );
     let now = now_us();
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(request.dispatcher)
         .bind(request.lease_until_us)
         .bind(lane_name(request.lane))
@@ -260,11 +279,12 @@ pub(crate) async fn claim_heads(
         .bind(
             i64::try_from(request.limit.saturating_mul(16).max(CLAIM_WINDOW_MIN))
                 .unwrap_or(i64::MAX),
-        );
-    if backend == Backend::Postgres {
-        query = query.bind(now);
-    }
-    let rows = query.fetch_all(store.pool()).await?;
+        )
+        .bind(now)
+        .bind(lane_name(request.lane))
+        .bind(now)
+        .fetch_all(store.pool())
+        .await?;
     decode_all(&rows)
 }
 

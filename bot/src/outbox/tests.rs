@@ -555,4 +555,56 @@ backend_tests! {
         assert!(claim(vec!["slack/ch-a".into()]).await.is_empty(), "leased, and c-reply waits for its root");
     }
 
+    async fn on_the_alerts_lane_a_root_goes_before_older_replies_and_a_leased_channel_waits(db) {
+        // #ops: incident 1's root already posted, two replies queued for its thread; then
+        // incident 2 opens (its root), then a storm board's edit. The same on the
+        // interactive lane for #cmd.
+        let mut tx = db.store.pool().begin().await.unwrap();
+        for m in [
+            message("ops", Some("incident:1"), Operation::Reply, Lane::Alerts, "1 reply a"),
+            message("ops", Some("incident:1"), Operation::Reply, Lane::Alerts, "1 reply b"),
+            message("ops", Some("incident:2"), Operation::PostRoot, Lane::Alerts, "2 root"),
+            message("ops", Some("storm:1:0"), Operation::EditRoot, Lane::Alerts, "board"),
+            message("cmd", Some("cmd:1"), Operation::Reply, Lane::Interactive, "cmd reply"),
+            message("cmd", Some("cmd:2"), Operation::PostRoot, Lane::Interactive, "cmd root"),
+        ] {
+            assert!(Outbox::enqueue(&mut tx, &m).await.unwrap());
+        }
+        tx.commit().await.unwrap();
+        let claim = |lane: Lane, dispatcher: &'static str| {
+            let store = db.store.clone();
+            async move {
+                let request = crate::outbox::repo::ClaimRequest {
+                    lane,
+                    dispatcher,
+                    lease_until_us: jiff::Timestamp::now().as_microsecond() + 60_000_000,
+                    platforms: &["slack"],
+                    exclude: &[],
+                    limit: 8,
+                };
+                let (heads, _) = crate::outbox::repo::claim_heads(&store, &request).await.unwrap();
+                heads.into_iter().map(|h| h.reply.title).collect::<Vec<_>>()
+            }
+        };
+        // What shows a new incident goes before the replies of a thread already shown.
+        assert_eq!(claim(Lane::Alerts, "replica-1").await, ["2 root"]);
+        // Another replica finds #ops leased: it leaves the channel to the one delivering.
+        assert!(claim(Lane::Alerts, "replica-2").await.is_empty());
+        crate::outbox::repo::release(&db.store, &[3], "replica-1").await.unwrap();
+        // Released: root first still (the board's edit is younger), then the board.
+        assert_eq!(claim(Lane::Alerts, "replica-2").await, ["2 root"]);
+        sqlx::query("UPDATE outbox SET state = 'delivered', claimed_until_us = NULL WHERE id = 3")
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(claim(Lane::Alerts, "replica-1").await, ["board"]);
+        sqlx::query("UPDATE outbox SET state = 'delivered', claimed_until_us = NULL WHERE id = 4")
+            .execute(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(claim(Lane::Alerts, "replica-1").await, ["1 reply a"]);
+        // Command replies keep their order: the oldest head first.
+        assert_eq!(claim(Lane::Interactive, "replica-1").await, ["cmd reply"]);
+    }
+
 }

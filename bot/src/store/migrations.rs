@@ -118,6 +118,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0017_outbox_pace_last_call.sql"),
         postgres: include_str!("../../../migrations/postgres/0017_outbox_pace_last_call.sql"),
     },
+    Embedded {
+        version: 18,
+        description: "outbox live claims",
+        sqlite: include_str!("../../../migrations/sqlite/0018_outbox_live_claims.sql"),
+        postgres: include_str!("../../../migrations/postgres/0018_outbox_live_claims.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {
