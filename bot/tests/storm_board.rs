@@ -141,6 +141,9 @@ impl Harness {
 
     /// Holds back `n` chat calls in `channel`: queued, due only in an hour.
     async fn hold_backlog(&self, channel: &str, n: usize) {
+        // Queued and deferred in one transaction: the dispatcher must never see one of
+        // them due (it would post it, and the backlog would be one call short).
+        let mut tx = self.app.store.pool().begin().await.unwrap();
         for k in 0..n {
             let message = OutboxMessage {
                 platform: Platform::Slack,
@@ -151,15 +154,15 @@ impl Harness {
                 reply: Reply::info("held back"),
                 dedupe_key: format!("held:{channel}:{k}"),
             };
-            let mut conn = self.app.store.pool().acquire().await.unwrap();
-            Outbox::enqueue(&mut conn, &message).await.unwrap();
+            Outbox::enqueue(&mut tx, &message).await.unwrap();
         }
         let later = jiff::Timestamp::now().as_microsecond() + 3_600_000_000;
         sqlx::query("UPDATE outbox SET next_attempt_at_us = $1 WHERE dedupe_key LIKE 'held:%'")
             .bind(later)
-            .execute(self.app.store.pool())
+            .execute(&mut *tx)
             .await
             .unwrap();
+        tx.commit().await.unwrap();
     }
 
     /// The held-back calls are done: the channel drains.
