@@ -50,6 +50,8 @@ pub(crate) struct RecordingSink {
     next: AtomicU64,
     /// Calls after this many completed ones never return.
     hang_after: AtomicUsize,
+    /// Calls that got past the repeat check (the ones `hang_after` counts).
+    started: AtomicUsize,
     hanging: AtomicUsize,
     /// Calls after this many completed ones take effect on the platform, then never
     /// return (the process dies before it hears the answer).
@@ -75,6 +77,7 @@ impl RecordingSink {
             rules: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             hang_after: AtomicUsize::new(usize::MAX),
+            started: AtomicUsize::new(0),
             hanging: AtomicUsize::new(0),
             lose_answers_after: AtomicUsize::new(usize::MAX),
             keeps_tags: false,
@@ -91,6 +94,7 @@ impl RecordingSink {
             rules: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             hang_after: AtomicUsize::new(usize::MAX),
+            started: AtomicUsize::new(0),
             hanging: AtomicUsize::new(0),
             lose_answers_after: AtomicUsize::new(usize::MAX),
             keeps_tags: true,
@@ -108,6 +112,7 @@ impl RecordingSink {
             rules: Mutex::new(Vec::new()),
             next: AtomicU64::new(1),
             hang_after: AtomicUsize::new(usize::MAX),
+            started: AtomicUsize::new(0),
             hanging: AtomicUsize::new(0),
             lose_answers_after: AtomicUsize::new(usize::MAX),
             keeps_tags: false,
@@ -173,7 +178,10 @@ impl RecordingSink {
                 .result
                 .ok_or_else(|| DeliveryError::Permanent("no result".into()));
         }
-        if self.calls.lock().unwrap().len() >= self.hang_after.load(Ordering::SeqCst) {
+        // Counted as the call starts, so two concurrent calls cannot both slip in as the
+        // last one allowed (one of them would complete unmarked when the test kills the
+        // dispatcher, and be posted again).
+        if self.started.fetch_add(1, Ordering::SeqCst) >= self.hang_after.load(Ordering::SeqCst) {
             self.hanging.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
         }
