@@ -1,5 +1,6 @@
 //! Delivering one claimed message and what queued behind it in its thread: wait for the
-//! channel's pacing slot, plan the parts ([`super::plan`]: digests, collapsed edits), make
+//! channel's pacing slot, plan the parts ([`super::plan`]: digests, collapsed edits; on
+//! the alerts lane a root or root edit goes alone, its replies come later), make
 //! each chat call within the lease, then mark it delivered, reschedule it (backoff,
 //! `Retry-After`) or park it as failed. A part that may already have been posted by a
 //! dispatcher that died goes through [`super::recovery`] first.
@@ -11,7 +12,7 @@ use opsbot_commands::Platform;
 use super::{
     DeliveryError, MessageRef,
     dispatcher::{Shared, micros, now_us, park_unreadable},
-    plan::{MAX_DIGEST, Part, PartKind, plan},
+    plan::{MAX_DIGEST, Part, PartKind, plan, root_only},
     recovery::{TAG_PREFIX, find_earlier_post, recovered, unanswered},
     repo::{self, NewRoot, Stored},
 };
@@ -76,7 +77,10 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
             _ => None,
         },
     };
-    let (parts, left) = plan(head, followers);
+    let (mut parts, mut left) = plan(head, followers);
+    if shared.lane == super::Lane::Alerts {
+        left.extend(root_only(&mut parts));
+    }
     if let Err(error) = repo::release(&shared.store, &left, &shared.id).await {
         tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
     }

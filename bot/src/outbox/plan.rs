@@ -1,12 +1,12 @@
 //! What one delivery does with a thread's head and the messages queued behind it: a
 //! root post absorbs the root edits queued after it (it is posted with the newest
 //! content), consecutive root edits collapse to the newest, and replies become one
-//! digest ("N updates") when there are several. Parts are delivered in the order of their
-//! oldest message; each part is one chat call, marked delivered on its own.
+//! digest ("N updates") when there are several. Parts are delivered root first, then the
+//! root's edit, then the replies; each part is one chat call, marked delivered on its own.
 //!
-//! A root edit only sets the root's content, so an edit queued after a reply may be
-//! applied before that reply is posted: the root still ends with its newest content, and
-//! replies keep their order.
+//! A root edit only sets the root's content, so an edit queued after a reply is applied
+//! before that reply is posted: the root shows its newest content one call sooner (what
+//! a channel in a storm needs first), and replies keep their order.
 
 use opsbot_commands::{Button, Reply, Status};
 
@@ -91,6 +91,14 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
         }
     }
     left.extend(messages.map(|m| m.id));
+    // The root's edit goes before the replies queued with it (see the top of the file).
+    if let (Some(edit_at), Some(replies_at)) = (
+        order.iter().position(|k| *k == PartKind::EditRoot),
+        order.iter().position(|k| *k == PartKind::Replies),
+    ) && replies_at < edit_at
+    {
+        order.swap(edit_at, replies_at);
+    }
     let mut replies_part = (!replies.is_empty()).then(|| {
         let attempts = replies[0].attempts;
         let ids = replies.iter().map(|m| m.id).collect();
@@ -120,6 +128,24 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
         })
         .collect();
     (parts, left)
+}
+
+/// On the alerts lane a delivery that posts or edits a root stops there: the replies
+/// planned after it are taken out of `parts` and returned, to be released and delivered
+/// once the channel has no root or root edit waiting (`repo::claim_heads` ranks them
+/// last), as a bigger digest by then.
+pub(crate) fn root_only(parts: &mut Vec<Part>) -> Vec<i64> {
+    if !parts
+        .first()
+        .is_some_and(|p| matches!(p.kind, PartKind::PostRoot | PartKind::EditRoot))
+    {
+        return Vec::new();
+    }
+    let (keep, later): (Vec<Part>, Vec<Part>) = std::mem::take(parts)
+        .into_iter()
+        .partition(|p| p.kind != PartKind::Replies);
+    *parts = keep;
+    later.into_iter().flat_map(|p| p.ids).collect()
 }
 
 fn single(kind: PartKind, message: Stored) -> Part {
@@ -212,6 +238,27 @@ mod tests {
     }
 
     #[test]
+    fn root_only_leaves_the_replies_for_later() {
+        let (mut parts, _) = plan(
+            msg(1, Operation::PostRoot, "root"),
+            vec![msg(2, Operation::Reply, "fired"), msg(3, Operation::Reply, "acked")],
+        );
+        assert_eq!(root_only(&mut parts), [2, 3]);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].kind, PartKind::PostRoot);
+        let (mut parts, _) = plan(
+            msg(4, Operation::Reply, "fired"),
+            vec![msg(5, Operation::EditRoot, "v2")],
+        );
+        assert_eq!(root_only(&mut parts), [4]);
+        assert_eq!(parts[0].kind, PartKind::EditRoot);
+        // Replies alone are what is left to deliver: kept.
+        let (mut parts, _) = plan(msg(6, Operation::Reply, "fired"), Vec::new());
+        assert!(root_only(&mut parts).is_empty());
+        assert_eq!(parts.len(), 1);
+    }
+
+    #[test]
     fn edits_collapse_and_a_single_reply_stays_itself() {
         let (parts, left) = plan(
             msg(7, Operation::Reply, "one"),
@@ -221,13 +268,14 @@ mod tests {
             ],
         );
         assert!(left.is_empty());
-        assert_eq!(parts[0].kind, PartKind::Replies);
-        assert_eq!(parts[0].reply, Reply::info("one"));
+        // The root's newest content first, then the reply queued before the edits.
         assert_eq!(
-            (parts[1].kind, parts[1].ids.clone()),
+            (parts[0].kind, parts[0].ids.clone()),
             (PartKind::EditRoot, vec![8, 9])
         );
-        assert_eq!(parts[1].reply.title, "e2");
+        assert_eq!(parts[0].reply.title, "e2");
+        assert_eq!(parts[1].kind, PartKind::Replies);
+        assert_eq!(parts[1].reply, Reply::info("one"));
     }
 
     #[test]

@@ -212,10 +212,10 @@ const REPLY_RANK: i64 = 1 << 62;
 /// The candidates are the oldest `max(16 × limit, 1024)` claimable thread heads in id
 /// order (index `outbox_lane_order`; the `+` keeps SQLite from preferring `outbox_due`
 /// and sorting every due row), of which one per channel is taken: on the interactive
-/// lane the oldest; on the alerts lane the oldest that is not a thread reply, if any
-/// (what makes a channel readable in a storm goes first: a new incident's root, a
-/// root's or a storm board's edit; the replies of threads already shown wait), else the
-/// oldest reply. Channels with a delivery in flight are excluded before the window, so a
+/// lane the oldest; on the alerts lane the oldest that shows or updates a root, if any
+/// (what keeps a channel readable in a storm goes first: a new incident's root, a
+/// root's edit, also one queued behind replies; the replies of threads already shown
+/// wait, and become bigger digests), else the oldest reply. Channels with a delivery in flight are excluded before the window, so a
 /// busy channel's backlog never fills it: this dispatcher's (`exclude`) and, through the
 /// live leases in the store (index `outbox_live_claims`), every other replica's, so each
 /// channel has one delivery at a time across replicas and what queues meanwhile joins
@@ -225,15 +225,24 @@ pub(crate) async fn claim_heads(
     request: &ClaimRequest<'_>,
 ) -> Result<(Vec<Stored>, Vec<Unreadable>), StoreError> {
     let backend = store.backend();
-    // The alerts lane ranks a reply after every other operation of its channel.
-    let rank = match request.lane {
-        Lane::Interactive => "id".to_string(),
-        Lane::Alerts => format!("CASE WHEN operation = 'reply' THEN id + {REPLY_RANK} ELSE id END"),
+    // The alerts lane ranks a thread whose queue holds only replies after every other
+    // (a reply heading a thread with a root edit queued behind it ranks with the edit:
+    // the delivery edits the root first). The look-up is index `outbox_channel_work`.
+    let (replies_only, rank) = match request.lane {
+        Lane::Interactive => ("0".to_string(), "id".to_string()),
+        Lane::Alerts => (
+            "CASE WHEN o.operation = 'reply' AND NOT EXISTS (\
+               SELECT 1 FROM outbox e WHERE e.state = 'pending' AND e.platform = o.platform \
+                 AND e.channel = o.channel AND e.lane = o.lane AND e.thread_key = o.thread_key \
+                 AND e.operation = 'edit_root') THEN 1 ELSE 0 END"
+                .to_string(),
+            format!("CASE WHEN replies_only = 1 THEN id + {REPLY_RANK} ELSE id END"),
+        ),
     };
     let heads = format!(
         "SELECT head_rank - CASE WHEN head_rank >= {REPLY_RANK} THEN {REPLY_RANK} ELSE 0 END FROM (\
          SELECT MIN({rank}) AS head_rank FROM (\
-           SELECT o.id, o.platform, o.channel, o.operation FROM outbox o \
+           SELECT o.id, o.platform, o.channel, {replies_only} AS replies_only FROM outbox o \
            WHERE o.state = 'pending' AND o.lane = $3 AND +o.next_attempt_at_us <= $4 \
              AND (o.claimed_until_us IS NULL OR o.claimed_until_us <= $5) \
              AND o.platform IN {platforms} \
