@@ -203,8 +203,10 @@ pub(crate) struct ClaimRequest<'a> {
 /// backlog (a window function over every pending row cost ~30 ms at 20,000 queued).
 const CLAIM_WINDOW_MIN: usize = 1024;
 
-/// Added to a reply's id to rank it after every other operation (ids stay far below).
-const REPLY_RANK: i64 = 1 << 62;
+/// Added to a root edit's id to rank it after every root and post (ids stay far below).
+const EDIT_RANK: i64 = 1 << 60;
+/// Added to a reply's id to rank it after every root, post and edit.
+const REPLY_RANK: i64 = 1 << 61;
 
 /// Claims up to `limit` due messages of a lane, at most one per channel, each the oldest
 /// pending message of its thread (in that lane), skipping rows leased by someone else.
@@ -212,10 +214,11 @@ const REPLY_RANK: i64 = 1 << 62;
 /// The candidates are the oldest `max(16 × limit, 1024)` claimable thread heads in id
 /// order (index `outbox_lane_order`; the `+` keeps SQLite from preferring `outbox_due`
 /// and sorting every due row), of which one per channel is taken: on the interactive
-/// lane the oldest; on the alerts lane the oldest that shows or updates a root, if any
-/// (what keeps a channel readable in a storm goes first: a new incident's root, a
-/// root's edit, also one queued behind replies; the replies of threads already shown
-/// wait, and become bigger digests), else the oldest reply. Channels with a delivery in flight are excluded before the window, so a
+/// lane the oldest; on the alerts lane the oldest of the first kind there is: what shows
+/// a new incident (a root), what brings a shown root up to date (its edit, also one
+/// queued behind replies), replies — so in a storm a channel shows every incident
+/// first, keeps its roots current next, and posts the replies of threads already shown
+/// last, as bigger digests by then. Channels with a delivery in flight are excluded before the window, so a
 /// busy channel's backlog never fills it: this dispatcher's (`exclude`) and, through the
 /// live leases in the store (index `outbox_live_claims`), every other replica's, so each
 /// channel has one delivery at a time across replicas and what queues meanwhile joins
@@ -225,24 +228,30 @@ pub(crate) async fn claim_heads(
     request: &ClaimRequest<'_>,
 ) -> Result<(Vec<Stored>, Vec<Unreadable>), StoreError> {
     let backend = store.backend();
-    // The alerts lane ranks a thread whose queue holds only replies after every other
-    // (a reply heading a thread with a root edit queued behind it ranks with the edit:
-    // the delivery edits the root first). The look-up is index `outbox_channel_work`.
-    let (replies_only, rank) = match request.lane {
+    // The alerts lane ranks what shows a new incident (a root, a standalone post) first,
+    // then what brings a shown root up to date (its edit, also one queued behind replies:
+    // the delivery edits first), then threads whose queue holds only replies. The
+    // look-up of a queued edit is index `outbox_channel_work`.
+    let (work, rank) = match request.lane {
         Lane::Interactive => ("0".to_string(), "id".to_string()),
         Lane::Alerts => (
-            "CASE WHEN o.operation = 'reply' AND NOT EXISTS (\
-               SELECT 1 FROM outbox e WHERE e.state = 'pending' AND e.platform = o.platform \
-                 AND e.channel = o.channel AND e.lane = o.lane AND e.thread_key = o.thread_key \
-                 AND e.operation = 'edit_root') THEN 1 ELSE 0 END"
+            "CASE WHEN o.operation IN ('post_root', 'post') THEN 0 \
+               WHEN o.operation = 'edit_root' OR EXISTS (\
+                 SELECT 1 FROM outbox e WHERE e.state = 'pending' AND e.platform = o.platform \
+                   AND e.channel = o.channel AND e.lane = o.lane AND e.thread_key = o.thread_key \
+                   AND e.operation = 'edit_root') THEN 1 \
+               ELSE 2 END"
                 .to_string(),
-            format!("CASE WHEN replies_only = 1 THEN id + {REPLY_RANK} ELSE id END"),
+            format!(
+                "CASE work WHEN 0 THEN id WHEN 1 THEN id + {EDIT_RANK} ELSE id + {REPLY_RANK} END"
+            ),
         ),
     };
     let heads = format!(
-        "SELECT head_rank - CASE WHEN head_rank >= {REPLY_RANK} THEN {REPLY_RANK} ELSE 0 END FROM (\
+        "SELECT head_rank - CASE WHEN head_rank >= {REPLY_RANK} THEN {REPLY_RANK} \
+           WHEN head_rank >= {EDIT_RANK} THEN {EDIT_RANK} ELSE 0 END FROM (\
          SELECT MIN({rank}) AS head_rank FROM (\
-           SELECT o.id, o.platform, o.channel, {replies_only} AS replies_only FROM outbox o \
+           SELECT o.id, o.platform, o.channel, {work} AS work FROM outbox o \
            WHERE o.state = 'pending' AND o.lane = $3 AND +o.next_attempt_at_us <= $4 \
              AND (o.claimed_until_us IS NULL OR o.claimed_until_us <= $5) \
              AND o.platform IN {platforms} \

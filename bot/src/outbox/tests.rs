@@ -555,14 +555,15 @@ backend_tests! {
         assert!(claim(vec!["slack/ch-a".into()]).await.is_empty(), "leased, and c-reply waits for its root");
     }
 
-    async fn on_the_alerts_lane_a_root_goes_before_older_replies_and_a_leased_channel_waits(db) {
-        // #ops: incident 1's root already posted, two replies queued for its thread; then
-        // incident 2 opens (its root), then a storm board's edit. The same on the
-        // interactive lane for #cmd.
+    async fn on_the_alerts_lane_roots_go_first_then_edits_then_replies_and_a_leased_channel_waits(db) {
+        // #ops: incident 1's root already posted, two replies queued for its thread;
+        // incident 0's root edit; then incident 2 opens (its root), then a storm board's
+        // edit. The same kinds on the interactive lane for #cmd.
         let mut tx = db.store.pool().begin().await.unwrap();
         for m in [
             message("ops", Some("incident:1"), Operation::Reply, Lane::Alerts, "1 reply a"),
             message("ops", Some("incident:1"), Operation::Reply, Lane::Alerts, "1 reply b"),
+            message("ops", Some("incident:0"), Operation::EditRoot, Lane::Alerts, "0 edit"),
             message("ops", Some("incident:2"), Operation::PostRoot, Lane::Alerts, "2 root"),
             message("ops", Some("storm:1:0"), Operation::EditRoot, Lane::Alerts, "board"),
             message("cmd", Some("cmd:1"), Operation::Reply, Lane::Interactive, "cmd reply"),
@@ -586,22 +587,28 @@ backend_tests! {
                 heads.into_iter().map(|h| h.reply.title).collect::<Vec<_>>()
             }
         };
-        // What shows a new incident goes before the replies of a thread already shown.
+        let delivered = |id: i64| {
+            let store = db.store.clone();
+            async move {
+                sqlx::query("UPDATE outbox SET state = 'delivered', claimed_until_us = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+            }
+        };
+        // What shows a new incident goes first, before older edits and replies.
         assert_eq!(claim(Lane::Alerts, "replica-1").await, ["2 root"]);
         // Another replica finds #ops leased: it leaves the channel to the one delivering.
         assert!(claim(Lane::Alerts, "replica-2").await.is_empty());
-        crate::outbox::repo::release(&db.store, &[3], "replica-1").await.unwrap();
-        // Released: root first still (the board's edit is younger), then the board.
+        crate::outbox::repo::release(&db.store, &[4], "replica-1").await.unwrap();
         assert_eq!(claim(Lane::Alerts, "replica-2").await, ["2 root"]);
-        sqlx::query("UPDATE outbox SET state = 'delivered', claimed_until_us = NULL WHERE id = 3")
-            .execute(db.store.pool())
-            .await
-            .unwrap();
+        delivered(4).await;
+        // Then the roots' edits, oldest first; the replies of a shown thread last.
+        assert_eq!(claim(Lane::Alerts, "replica-1").await, ["0 edit"]);
+        delivered(3).await;
         assert_eq!(claim(Lane::Alerts, "replica-1").await, ["board"]);
-        sqlx::query("UPDATE outbox SET state = 'delivered', claimed_until_us = NULL WHERE id = 4")
-            .execute(db.store.pool())
-            .await
-            .unwrap();
+        delivered(5).await;
         assert_eq!(claim(Lane::Alerts, "replica-1").await, ["1 reply a"]);
         // Command replies keep their order: the oldest head first.
         assert_eq!(claim(Lane::Interactive, "replica-1").await, ["cmd reply"]);
