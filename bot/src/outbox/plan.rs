@@ -83,7 +83,11 @@ pub(crate) fn plan(head: Stored, followers: Vec<Stored>) -> (Vec<Part>, Vec<i64>
                 }
                 replies.push(message);
             }
-            // A second root, a standalone post, or a full digest: stop here, in order.
+            // A full digest: the rest of the replies wait for the next one, but the
+            // root's newer edits still come along (a root shows its newest content
+            // however many replies queued before it).
+            Operation::Reply => left.push(message.id),
+            // A second root or a standalone post: stop here, in order.
             _ => {
                 left.push(message.id);
                 break;
@@ -285,6 +289,20 @@ mod tests {
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].merged, MAX_DIGEST);
         assert_eq!(left, (51..=60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_full_digest_still_brings_the_roots_newest_edit() {
+        let mut followers: Vec<Stored> = (2..=60).map(|id| msg(id, Operation::Reply, "r")).collect();
+        followers.push(msg(61, Operation::EditRoot, "newest"));
+        followers.push(msg(62, Operation::Reply, "after"));
+        let (parts, left) = plan(msg(1, Operation::Reply, "r"), followers);
+        assert_eq!(parts.len(), 2);
+        assert_eq!((parts[0].kind, parts[0].reply.title.as_str()), (PartKind::EditRoot, "newest"));
+        assert_eq!(parts[1].merged, MAX_DIGEST);
+        let mut expected: Vec<i64> = (51..=60).collect();
+        expected.push(62);
+        assert_eq!(left, expected);
     }
 
     #[test]
