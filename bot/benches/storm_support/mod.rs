@@ -196,6 +196,8 @@ pub fn incident_list_command(
 #[derive(Default)]
 pub struct Visibility {
     pub first_seen: HashMap<i64, Instant>,
+    /// How each incident first showed: `board` or `root`, and in which channel.
+    pub shown_by: HashMap<i64, (&'static str, String)>,
 }
 
 /// `#N ` incident ids in a board's content.
@@ -228,9 +230,15 @@ impl Visibility {
             if text.contains("Storm board") {
                 for id in board_ids(&message.content()) {
                     self.first_seen.entry(id).or_insert(now);
+                    self.shown_by
+                        .entry(id)
+                        .or_insert(("board", message.channel.clone()));
                 }
             } else if let Some(id) = root_id(text) {
                 let at = self.first_seen.entry(id).or_insert(message.posted_at);
+                if message.posted_at <= *at {
+                    self.shown_by.insert(id, ("root", message.channel.clone()));
+                }
                 *at = (*at).min(message.posted_at);
             }
         }
@@ -272,7 +280,14 @@ impl Visibility {
                 continue;
             };
             match self.first_seen.get(id) {
-                Some(seen) => visible_after.push(seen.saturating_duration_since(*sent)),
+                Some(seen) => {
+                    let after = seen.saturating_duration_since(*sent);
+                    if std::env::var_os("BENCH_STORM_SLOW").is_some() && after > Duration::from_secs(10) {
+                        let (by, channel) = self.shown_by.get(id).cloned().unwrap_or(("?", String::new()));
+                        eprintln!("slow: incident {id} ({title}) shown by {by} in {channel} after {after:?}");
+                    }
+                    visible_after.push(after)
+                }
                 None => never_visible += 1,
             }
         }

@@ -4,8 +4,10 @@
 //!
 //! The lanes of a dispatcher share one [`Pacer`], because the platform counts every
 //! call on a channel whichever lane made it; an interactive call waiting for a channel
-//! goes before alert traffic, which holds back until no command reply waits there. So a
-//! command reply waits at most for the one call already made on its channel.
+//! goes before alert traffic, which holds back while a command reply waits there, for
+//! at most [`MAX_YIELD`]: a steady stream of interactive calls (a storm board's) must not
+//! keep new incidents out of the channel. So a command reply waits at most for the one
+//! call already made on its channel, or two when alert traffic has waited long.
 //!
 //! With a single process (SQLite) the limiter lives in memory and pacing costs no store
 //! round trip. Replicas sharing a PostgreSQL store pace each channel once between them:
@@ -78,6 +80,13 @@ fn period(rate: f64) -> Option<Duration> {
 /// How often alert traffic looks again while a command reply waits for its channel.
 const YIELD_POLL: Duration = Duration::from_millis(20);
 
+/// The longest alert traffic yields to interactive calls before it takes a slot anyway:
+/// a storm board's page notes and edits (interactive) arrive every second while
+/// incidents fold, and yielding without end kept new incidents' roots out of the channel
+/// for 20 s (measured in the storm benchmark). Past it the two lanes share the channel;
+/// a command reply then waits at most one more call.
+const MAX_YIELD: Duration = Duration::from_secs(2);
+
 impl Pacer {
     /// `rate` calls per second per channel, paced in this process; 0 (or less) means
     /// unpaced.
@@ -118,12 +127,16 @@ impl Pacer {
             Waiting { pacer: self, key }
         });
         let owned_key = key.to_string();
+        let yielding_since = Instant::now();
         loop {
             if let Some(until) = self.blocked_until(key) {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            if lane != Lane::Interactive && self.interactive_waits_for(key) {
+            if lane != Lane::Interactive
+                && self.interactive_waits_for(key)
+                && yielding_since.elapsed() < MAX_YIELD
+            {
                 tokio::time::sleep(YIELD_POLL).await;
                 continue;
             }
@@ -248,6 +261,26 @@ mod tests {
         pacer.acquire("slack/a", Lane::Alerts).await;
         assert!(start.elapsed() >= Duration::from_millis(90));
         assert!(pacer.blocked_keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn alert_traffic_yields_to_interactive_calls_but_not_for_ever() {
+        let pacer = Pacer::new(0.0);
+        // An interactive call waits for the channel and keeps waiting (a stream of them).
+        pacer
+            .interactive_waiting
+            .lock()
+            .unwrap()
+            .insert("slack/a".into(), 1);
+        let start = std::time::Instant::now();
+        pacer.acquire("slack/b", Lane::Alerts).await;
+        assert!(start.elapsed() < Duration::from_millis(50), "another channel: no wait");
+        pacer.acquire("slack/a", Lane::Alerts).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= MAX_YIELD && waited < MAX_YIELD + Duration::from_secs(1),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]
