@@ -282,9 +282,17 @@ impl Visibility {
             match self.first_seen.get(id) {
                 Some(seen) => {
                     let after = seen.saturating_duration_since(*sent);
-                    if std::env::var_os("BENCH_STORM_SLOW").is_some() && after > Duration::from_secs(10) {
-                        let (by, channel) = self.shown_by.get(id).cloned().unwrap_or(("?", String::new()));
-                        eprintln!("slow: incident {id} ({title}) shown by {by} in {channel} after {after:?}");
+                    if std::env::var_os("BENCH_STORM_SLOW").is_some()
+                        && after > Duration::from_secs(10)
+                    {
+                        let (by, channel) = self
+                            .shown_by
+                            .get(id)
+                            .cloned()
+                            .unwrap_or(("?", String::new()));
+                        eprintln!(
+                            "slow: incident {id} ({title}) shown by {by} in {channel} after {after:?}"
+                        );
                     }
                     visible_after.push(after)
                 }

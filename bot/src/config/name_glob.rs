@@ -57,17 +57,36 @@ mod tests {
     #[test]
     fn matches_as_globset_does() {
         let names = ["wrkhrs-gateway", "wrkhrs", "ollama", "", "a*b", "x.y"];
-        for glob in ["wrkhrs", "wrkhrs-*", "*", "ollam?", "{ollama,wrkhrs}", "[a-w]*", "a\\*b", "x.y"] {
+        for glob in [
+            "wrkhrs",
+            "wrkhrs-*",
+            "*",
+            "ollam?",
+            "{ollama,wrkhrs}",
+            "[a-w]*",
+            "a\\*b",
+            "x.y",
+        ] {
             let ours = NameGlob::new(glob).unwrap();
             let theirs = Glob::new(glob).unwrap().compile_matcher();
             for name in names {
-                assert_eq!(ours.is_match(name), theirs.is_match(name), "{glob} vs {name}");
+                assert_eq!(
+                    ours.is_match(name),
+                    theirs.is_match(name),
+                    "{glob} vs {name}"
+                );
             }
         }
-        assert!(matches!(NameGlob::new("wrkhrs").unwrap(), NameGlob::Exact(_)));
+        assert!(matches!(
+            NameGlob::new("wrkhrs").unwrap(),
+            NameGlob::Exact(_)
+        ));
         assert!(matches!(NameGlob::new("*").unwrap(), NameGlob::Any));
         assert!(NameGlob::new("[unclosed").is_err());
-        assert!(NameGlob::any_matches(&["x".into(), "oll*".into()], "ollama"));
+        assert!(NameGlob::any_matches(
+            &["x".into(), "oll*".into()],
+            "ollama"
+        ));
         assert!(!NameGlob::any_matches(&["[bad".into()], "ollama"));
     }
 }

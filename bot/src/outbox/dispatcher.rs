@@ -3,11 +3,14 @@
 //! part another dispatcher may have posted is [`super::recovery`]. This file owns the lane
 //! loop: claims, the in-flight set per channel, waking, shutdown.
 //!
-//! - **Claims.** A claim takes, per channel, the oldest pending message that heads its
-//!   thread (per-thread order), and leases it (`claimed_by`, `claimed_until_us`), with
-//!   `FOR UPDATE SKIP LOCKED` on PostgreSQL so replicas never take the same row. A channel
-//!   with a delivery in flight (or blocked by `Retry-After`) is not claimed for, so each
-//!   channel has one delivery at a time and thread order holds.
+//! - **Claims.** A claim takes, per channel, one pending message that heads its thread
+//!   (per-thread order) — on the interactive lane the oldest; on the alerts lane the
+//!   oldest new root, else the oldest root edit, else the oldest reply (`repo::claim_heads`)
+//!   — and leases it (`claimed_by`, `claimed_until_us`), with `FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL so replicas never take the same row. A channel with a delivery in flight
+//!   in this lane, by this dispatcher or any other replica (its live lease), or blocked by
+//!   `Retry-After`, is not claimed for, so each channel has one delivery per lane at a
+//!   time across replicas and thread order holds.
 //! - **Pacing and coalescing.** A delivery first waits for its channel's pacing slot
 //!   (one budget per channel between all replicas on PostgreSQL: [`super::shared_pace`]),
 //!   then takes the edits and replies queued behind the head in its thread

@@ -274,7 +274,10 @@ mod tests {
             .insert("slack/a".into(), 1);
         let start = std::time::Instant::now();
         pacer.acquire("slack/b", Lane::Alerts).await;
-        assert!(start.elapsed() < Duration::from_millis(50), "another channel: no wait");
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "another channel: no wait"
+        );
         pacer.acquire("slack/a", Lane::Alerts).await;
         let waited = start.elapsed();
         assert!(

@@ -245,7 +245,10 @@ mod tests {
     fn root_only_leaves_the_replies_for_later() {
         let (mut parts, _) = plan(
             msg(1, Operation::PostRoot, "root"),
-            vec![msg(2, Operation::Reply, "fired"), msg(3, Operation::Reply, "acked")],
+            vec![
+                msg(2, Operation::Reply, "fired"),
+                msg(3, Operation::Reply, "acked"),
+            ],
         );
         assert_eq!(root_only(&mut parts), [2, 3]);
         assert_eq!(parts.len(), 1);
@@ -293,12 +296,16 @@ mod tests {
 
     #[test]
     fn a_full_digest_still_brings_the_roots_newest_edit() {
-        let mut followers: Vec<Stored> = (2..=60).map(|id| msg(id, Operation::Reply, "r")).collect();
+        let mut followers: Vec<Stored> =
+            (2..=60).map(|id| msg(id, Operation::Reply, "r")).collect();
         followers.push(msg(61, Operation::EditRoot, "newest"));
         followers.push(msg(62, Operation::Reply, "after"));
         let (parts, left) = plan(msg(1, Operation::Reply, "r"), followers);
         assert_eq!(parts.len(), 2);
-        assert_eq!((parts[0].kind, parts[0].reply.title.as_str()), (PartKind::EditRoot, "newest"));
+        assert_eq!(
+            (parts[0].kind, parts[0].reply.title.as_str()),
+            (PartKind::EditRoot, "newest")
+        );
         assert_eq!(parts[1].merged, MAX_DIGEST);
         let mut expected: Vec<i64> = (51..=60).collect();
         expected.push(62);
