@@ -31,8 +31,11 @@
 //! rather than lose the answer. The window is one chat call (at most the outbox's call
 //! timeout, a quarter of its lease).
 //!
-//! `chat.update` needs a channel id where `chat.postMessage` also takes `#name`: the ids
-//! Slack answered posts to names with are remembered (in memory) for later edits.
+//! `chat.update` and `conversations.history` need a channel id where `chat.postMessage`
+//! also takes `#name`: the ids Slack answered posts to names with are remembered (in
+//! memory) for later edits, and a name this process has not posted to yet (a root
+//! another replica posted, or one posted before a restart) is looked up once through
+//! `conversations.list` (scopes `channels:read`, `groups:read`).
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -58,12 +61,37 @@ impl SlackSink {
         }
     }
 
-    fn channel_id(&self, channel: &str) -> String {
+    fn known_id(&self, channel: &str) -> Option<String> {
         self.channel_ids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(channel)
             .cloned()
+    }
+
+    /// The id of `channel`: itself unless it is a `#name`; a name's id as Slack answered
+    /// a post, else as `conversations.list` lists it (then remembered for every listed
+    /// channel). A name Slack does not list stays a name (the call then gets Slack's
+    /// `channel_not_found`).
+    async fn channel_id(&self, channel: &str) -> String {
+        if !channel.starts_with('#') {
+            return channel.to_string();
+        }
+        if let Some(id) = self.known_id(channel) {
+            return id;
+        }
+        match self.api.channel_ids().await {
+            Ok(listed) => {
+                let mut ids = self.channel_ids.lock().unwrap_or_else(|e| e.into_inner());
+                for (name, id) in listed {
+                    ids.entry(name).or_insert(id);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not list Slack channels to find a channel id")
+            }
+        }
+        self.known_id(channel)
             .unwrap_or_else(|| channel.to_string())
     }
 }
@@ -106,7 +134,7 @@ impl SlackSink {
             let file = self
                 .api
                 .upload_file(
-                    &self.channel_id(&destination.channel),
+                    &self.channel_id(&destination.channel).await,
                     destination.thread_ts.as_deref(),
                     &opsbot_slack::client::FileUpload {
                         name: &attachment.name,
@@ -232,7 +260,7 @@ impl ChatSink for SlackSink {
         let found = self
             .api
             .find_tagged(
-                &self.channel_id(&destination.channel),
+                &self.channel_id(&destination.channel).await,
                 thread_ts.as_deref(),
                 tag_prefix,
             )
@@ -250,7 +278,7 @@ impl ChatSink for SlackSink {
         let destination = destination(channel)?;
         self.api
             .update(
-                &self.channel_id(&destination.channel),
+                &self.channel_id(&destination.channel).await,
                 &message.0,
                 blocks::render(reply),
             )
@@ -262,6 +290,45 @@ impl ChatSink for SlackSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_root_another_process_posted_by_channel_name_is_edited_by_its_id() {
+        let slack = opsbot_fakes::slack::FakeSlack::start("xoxb-1", "xapp-1").await;
+        slack.name_channel("#ops-alerts", "C0OPS");
+        let settings = opsbot_slack::WebApiSettings {
+            base_url: slack.api_url(),
+            rate_control: false,
+        };
+        let posting = SlackSink::new(WebApi::new(&settings, "xoxb-1").unwrap());
+        let root = posting
+            .post("#ops-alerts", None, &Reply::info("root v1"))
+            .await
+            .unwrap();
+        // Another replica (or this one restarted) never posted to #ops-alerts.
+        let editing = SlackSink::new(WebApi::new(&settings, "xoxb-1").unwrap());
+        editing
+            .edit("#ops-alerts", &root, &Reply::info("root v2"))
+            .await
+            .unwrap();
+        let messages = slack.messages_in("C0OPS");
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].edits.len(), 1, "edited in place by id");
+        // The listing is remembered: a second edit lists nothing again.
+        editing
+            .edit("#ops-alerts", &root, &Reply::info("root v3"))
+            .await
+            .unwrap();
+        assert_eq!(slack.calls("conversations.list"), 1);
+        // A channel Slack does not list stays unknown: Slack's own answer, permanent.
+        let missing = editing
+            .edit("#gone", &root, &Reply::info("x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, DeliveryError::Permanent(_)),
+            "{missing:?}"
+        );
+    }
 
     #[test]
     fn only_channel_posts_are_paced() {

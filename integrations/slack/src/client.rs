@@ -27,13 +27,14 @@ use slack_morphism::{
     prelude::{
         SlackApiChatPostEphemeralRequest, SlackApiChatPostMessageRequest,
         SlackApiChatPostMessageResponse, SlackApiChatUpdateRequest,
-        SlackApiConversationsHistoryRequest, SlackApiConversationsRepliesRequest,
-        SlackApiFilesComplete, SlackApiFilesCompleteUploadExternalRequest,
-        SlackApiFilesGetUploadUrlExternalRequest, SlackApiFilesUploadViaUrlRequest,
-        SlackApiMethodRateControlConfig, SlackApiRateControlConfig, SlackApiRateControlLimit,
-        SlackApiRateControlSpecialLimit, SlackApiToken, SlackApiTokenValue,
-        SlackApiUserGroupsUsersListRequest, SlackBlock, SlackBlockId, SlackChannelId, SlackClient,
-        SlackClientHyperConnector, SlackMessageContent, SlackMessageMetadata, SlackResponseUrl,
+        SlackApiConversationsHistoryRequest, SlackApiConversationsListRequest,
+        SlackApiConversationsRepliesRequest, SlackApiFilesComplete,
+        SlackApiFilesCompleteUploadExternalRequest, SlackApiFilesGetUploadUrlExternalRequest,
+        SlackApiFilesUploadViaUrlRequest, SlackApiMethodRateControlConfig,
+        SlackApiRateControlConfig, SlackApiRateControlLimit, SlackApiRateControlSpecialLimit,
+        SlackApiToken, SlackApiTokenValue, SlackApiUserGroupsUsersListRequest, SlackBlock,
+        SlackBlockId, SlackChannelId, SlackClient, SlackClientHyperConnector,
+        SlackConversationType, SlackMessageContent, SlackMessageMetadata, SlackResponseUrl,
         SlackTs, SlackUserGroupId, SlackUserId,
     },
 };
@@ -314,6 +315,39 @@ impl WebApi {
             tag.starts_with(prefix)
                 .then_some((message.origin.ts.0, tag))
         }))
+    }
+
+    /// Every channel the bot can see, as `(#name, id)` (`conversations.list`, public and
+    /// private, not archived, page by page): `chat.update` and `conversations.history`
+    /// take only ids.
+    pub async fn channel_ids(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let session = self.client.open_session(&self.token);
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let request = SlackApiConversationsListRequest {
+                cursor,
+                limit: Some(200),
+                exclude_archived: Some(true),
+                types: Some(vec![
+                    SlackConversationType::Public,
+                    SlackConversationType::Private,
+                ]),
+            };
+            let page = session.conversations_list(&request).await?;
+            out.extend(
+                page.channels
+                    .into_iter()
+                    .filter_map(|channel| Some((format!("#{}", channel.name?), channel.id.0))),
+            );
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.0.is_empty());
+            if cursor.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     /// Replaces message `ts` in `channel` (`chat.update`).

@@ -10,8 +10,10 @@ use crate::slash::SlashCommands;
 
 /// Bot token scopes: slash commands, posting (also in public channels the bot was not
 /// invited to), uploading charts (`files:write`), reading user groups for role
-/// bindings, `@opsbot` mentions, and reading channel history (after a crash the outbox
-/// looks there for a post it may have made before posting it again).
+/// bindings, `@opsbot` mentions, reading channel history (after a crash the outbox
+/// looks there for a post it may have made before posting it again), and listing
+/// channels (a replica edits a root another posted: `chat.update` needs the channel id
+/// of a channel configured by `#name`).
 pub const BOT_SCOPES: &[&str] = &[
     "commands",
     "chat:write",
@@ -21,6 +23,8 @@ pub const BOT_SCOPES: &[&str] = &[
     "app_mentions:read",
     "channels:history",
     "groups:history",
+    "channels:read",
+    "groups:read",
 ];
 
 /// What the manifest is generated for.

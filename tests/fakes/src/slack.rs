@@ -211,6 +211,7 @@ impl FakeSlack {
         let router = Router::new()
             .route("/api/usergroups.users.list", get(usergroups_users_list))
             .route("/api/conversations.history", get(conversations_history))
+            .route("/api/conversations.list", get(conversations_list))
             .route("/api/conversations.replies", get(conversations_replies))
             .route(
                 "/api/files.getUploadURLExternal",
@@ -544,6 +545,31 @@ async fn conversations_history(
         .map(history_entry)
         .collect();
     Json(json!({ "ok": true, "messages": messages, "has_more": false })).into_response()
+}
+
+/// `conversations.list`: the channels named with [`FakeSlack::name_channel`] (`name`
+/// without its `#`, `id`, `created`, `is_channel`), one page.
+async fn conversations_list(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    shared.count("conversations.list");
+    if bearer(&headers) != Some(shared.bot_token.as_str()) {
+        return slack_error("invalid_auth");
+    }
+    let inner = shared.lock();
+    let mut channels: Vec<Value> = inner
+        .channel_names
+        .iter()
+        .map(|(name, id)| {
+            json!({
+                "id": id,
+                "name": name.trim_start_matches('#'),
+                "created": 1_700_000_000,
+                "is_channel": true,
+            })
+        })
+        .collect();
+    channels.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    Json(json!({ "ok": true, "channels": channels, "response_metadata": { "next_cursor": "" } }))
+        .into_response()
 }
 
 /// `conversations.replies`: the thread's parent, then its replies, oldest first.
