@@ -253,36 +253,21 @@ async fn eventually(mut condition: impl FnMut() -> bool) -> Result<(), ()> {
 fn whoami(n: u64) -> (String, Value) {
     let id = (1_300_000_000_000_000_000u64 + n).to_string();
     let token = format!("aW50ZXJhY3Rpb24tdG9rZW4-replicas-{n}");
-    let body = json!({
-        "type": 2,
-        "id": id,
-        "application_id": APPLICATION,
-        "token": token,
-        "version": 1,
-        "guild_id": GUILD,
-        "channel_id": CHANNEL,
-        "channel": { "id": CHANNEL, "type": 0, "guild_id": GUILD, "name": "ops" },
-        "member": {
-            "user": { "id": USER, "username": "dave", "global_name": "dave",
-                      "discriminator": "0", "avatar": null },
-            "roles": [],
-            "nick": null,
-            "joined_at": "2026-01-05T10:00:00.000000+00:00",
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "permissions": "2248473465835073",
-        },
-        "app_permissions": "2248473465835073",
-        "locale": "en-GB",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": { "0": GUILD },
-        "context": 0,
-        "attachment_size_limit": 10485760,
-        "data": { "id": "1250000000000000000", "name": "whoami", "type": 1, "options": [] },
-    });
+    let source = opsbot_fakes::discord_request::InteractionSource {
+        application_id: APPLICATION,
+        guild_id: GUILD,
+        channel_id: CHANNEL,
+        channel_name: "ops",
+        user_id: USER,
+        username: "dave",
+    };
+    let body = opsbot_fakes::discord_request::interaction(
+        2,
+        &id,
+        &token,
+        &source,
+        json!({ "id": "1250000000000000000", "name": "whoami", "type": 1, "options": [] }),
+    );
     (token, body)
 }
 

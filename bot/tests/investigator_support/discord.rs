@@ -243,36 +243,21 @@ fn fresh() -> (String, String) {
 /// A button press by Alice in the alerts channel, as in Discord's documentation
 /// ("Receiving and Responding").
 fn button_interaction(id: &str, token: &str, custom_id: &str) -> Value {
-    json!({
-        "type": 3,
-        "id": id,
-        "application_id": APPLICATION,
-        "token": token,
-        "version": 1,
-        "guild_id": GUILD,
-        "channel_id": ALERTS,
-        "channel": { "id": ALERTS, "type": 0, "guild_id": GUILD, "name": "aiops-alerts" },
-        "member": {
-            "user": { "id": ALICE, "username": "alice", "global_name": "alice",
-                      "discriminator": "0", "avatar": null },
-            "roles": [],
-            "nick": null,
-            "joined_at": "2026-01-05T10:00:00.000000+00:00",
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "permissions": "2248473465835073",
-        },
-        "app_permissions": "2248473465835073",
-        "locale": "en-GB",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": { "0": GUILD },
-        "context": 0,
-        "attachment_size_limit": 10485760,
-        "data": { "custom_id": custom_id, "component_type": 2 },
-    })
+    let source = opsbot_fakes::discord_request::InteractionSource {
+        application_id: APPLICATION,
+        guild_id: GUILD,
+        channel_id: ALERTS,
+        channel_name: "aiops-alerts",
+        user_id: ALICE,
+        username: "alice",
+    };
+    opsbot_fakes::discord_request::interaction(
+        3,
+        id,
+        token,
+        &source,
+        json!({ "custom_id": custom_id, "component_type": 2 }),
+    )
 }
 
 /// `body` signed with the test key over now + body, as Discord signs interactions.

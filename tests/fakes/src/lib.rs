@@ -26,7 +26,8 @@
 //! * [`discord::FakeDiscord`]: the Discord REST API calls opsbot makes (messages,
 //!   threads, interaction callbacks and webhooks, command registration, `GET /gateway`),
 //!   with 429/5xx, and [`discord_gateway::FakeGateway`]: the gateway websocket (Hello,
-//!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`).
+//!   Identify, READY, heartbeats, dispatches such as `INTERACTION_CREATE`);
+//!   [`discord_request`] builds the interactions Discord sends (commands, button presses).
 //!
 //! And the doubles of opsbot's own seams, shared by every test crate:
 //!
@@ -44,6 +45,7 @@ pub mod admin_api;
 pub mod cost;
 pub mod discord;
 pub mod discord_gateway;
+pub mod discord_request;
 pub mod docker;
 pub mod journal_gateway;
 pub mod kubernetes;
