@@ -153,11 +153,7 @@ async fn main() {
     config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
     let catalog = Catalog::new(config.services.clone()).unwrap();
     let runtime = Arc::new(RecordingRuntime::default());
-    let router = RuntimeRouter {
-        kubernetes: Some(runtime.clone()),
-        compose: Some(runtime.clone()),
-        systemd: Some(runtime),
-    };
+    let router = RuntimeRouter::every_kind(runtime);
     let loaded = LoadedConfig {
         config,
         catalog,

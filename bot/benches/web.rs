@@ -283,11 +283,7 @@ async fn run() {
         catalog,
         source: "bench.toml".into(),
     };
-    let router = RuntimeRouter {
-        kubernetes: Some(recording.clone()),
-        compose: Some(recording.clone()),
-        systemd: Some(recording),
-    };
+    let router = RuntimeRouter::every_kind(recording);
     let app = App::start_with_prober(&loaded, router, Arc::new(HealthyProber))
         .await
         .unwrap();

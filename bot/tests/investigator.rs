@@ -1085,11 +1085,7 @@ async fn on_the_example_configuration_a_critical_ollama_down_is_answered_within_
     config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
     let catalog = Catalog::new(config.services.clone()).unwrap();
     let runtime = Arc::new(Recorder::default());
-    let router = RuntimeRouter {
-        kubernetes: Some(runtime.clone()),
-        compose: Some(runtime.clone()),
-        systemd: Some(runtime),
-    };
+    let router = RuntimeRouter::every_kind(runtime);
     let loaded = LoadedConfig {
         config,
         catalog,

@@ -110,11 +110,7 @@ impl Harness {
         config.store.url = format!("sqlite://{}", dir.path().join("opsbot.db").display());
         let catalog = Catalog::new(config.services.clone()).unwrap();
         let runtime = Arc::new(RecordingRuntime::with_rollout(Duration::from_millis(10)));
-        let router = RuntimeRouter {
-            kubernetes: Some(runtime.clone()),
-            compose: Some(runtime.clone()),
-            systemd: Some(runtime),
-        };
+        let router = RuntimeRouter::every_kind(runtime);
         let loaded = LoadedConfig {
             config,
             catalog,

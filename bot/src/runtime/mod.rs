@@ -29,6 +29,15 @@ pub struct AdapterError {
 }
 
 impl RuntimeRouter {
+    /// `runtime` for every target kind (a test's or benchmark's recording runtime).
+    pub fn every_kind(runtime: Arc<dyn Runtime>) -> Self {
+        Self {
+            kubernetes: Some(runtime.clone()),
+            compose: Some(runtime.clone()),
+            systemd: Some(runtime),
+        }
+    }
+
     /// The adapters the configuration asks for. Each adapter crate contributes one line
     /// here; a target kind without one answers "not supported" at run time.
     pub fn from_config(config: &crate::config::Config) -> Result<Self, AdapterError> {

@@ -137,11 +137,7 @@ impl DiscordBot {
             source: "ollama-7d9f/ollama".into(),
             lines: logs,
         }]);
-        let router = RuntimeRouter {
-            kubernetes: Some(runtime.clone()),
-            compose: Some(runtime.clone()),
-            systemd: Some(runtime),
-        };
+        let router = RuntimeRouter::every_kind(runtime);
         let loaded = LoadedConfig {
             config,
             catalog,

@@ -181,11 +181,7 @@ impl WebBot {
         };
         let catalog = Catalog::new(config.services.clone()).unwrap();
         let runtime = Arc::new(runtime);
-        let router = RuntimeRouter {
-            kubernetes: Some(runtime.clone()),
-            compose: Some(runtime.clone()),
-            systemd: Some(runtime),
-        };
+        let router = RuntimeRouter::every_kind(runtime);
         let loaded = LoadedConfig {
             config: config.clone(),
             catalog,
