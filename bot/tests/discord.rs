@@ -193,42 +193,21 @@ fn interaction(
     place: &Place,
     data: Value,
 ) -> Value {
-    let channel = match place {
-        Place::Channel(id) => json!({ "id": id, "type": 0, "guild_id": GUILD, "name": "ops" }),
-        Place::Thread { id, parent } => {
-            json!({ "id": id, "type": 11, "guild_id": GUILD, "parent_id": parent, "name": "incident" })
-        }
+    let (channel_id, channel_name, thread_id) = match place {
+        Place::Channel(id) => (*id, "ops", None),
+        Place::Thread { id, parent } => (*parent, "incident", Some(id.as_str())),
     };
-    json!({
-        "type": kind,
-        "id": id,
-        "application_id": APPLICATION,
-        "token": token,
-        "version": 1,
-        "guild_id": GUILD,
-        "channel_id": channel["id"],
-        "channel": channel,
-        "member": {
-            "user": { "id": member.id, "username": member.name, "global_name": member.name,
-                      "discriminator": "0", "avatar": null },
-            "roles": member.roles,
-            "nick": null,
-            "joined_at": "2026-01-05T10:00:00.000000+00:00",
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "permissions": "2248473465835073",
-        },
-        "app_permissions": "2248473465835073",
-        "locale": "en-GB",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": { "0": GUILD },
-        "context": 0,
-        "attachment_size_limit": 10485760,
-        "data": data,
-    })
+    let source = opsbot_fakes::discord_request::InteractionSource {
+        application_id: APPLICATION,
+        guild_id: GUILD,
+        channel_id,
+        channel_name,
+        user_id: member.id,
+        username: member.name,
+        roles: member.roles,
+        thread_id,
+    };
+    opsbot_fakes::discord_request::interaction(kind, id, token, &source, data)
 }
 
 fn slash_data(name: &str, options: Value) -> Value {

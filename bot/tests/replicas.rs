@@ -260,6 +260,8 @@ fn whoami(n: u64) -> (String, Value) {
         channel_name: "ops",
         user_id: USER,
         username: "dave",
+        roles: &[],
+        thread_id: None,
     };
     let body = opsbot_fakes::discord_request::interaction(
         2,

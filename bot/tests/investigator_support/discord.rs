@@ -246,6 +246,8 @@ fn button_interaction(id: &str, token: &str, custom_id: &str) -> Value {
         channel_name: "aiops-alerts",
         user_id: ALICE,
         username: "alice",
+        roles: &[],
+        thread_id: None,
     };
     opsbot_fakes::discord_request::interaction(
         3,

@@ -13,6 +13,11 @@ pub struct InteractionSource<'a> {
     pub channel_name: &'a str,
     pub user_id: &'a str,
     pub username: &'a str,
+    /// The member's role ids.
+    pub roles: &'a [&'a str],
+    /// The thread the interaction happens in, when not the channel itself: its id (the
+    /// channel is then its parent).
+    pub thread_id: Option<&'a str>,
 }
 
 /// An interaction of `kind` (2: application command, 3: message component) with
@@ -31,7 +36,19 @@ pub fn interaction(
         channel_name,
         user_id,
         username,
+        roles,
+        thread_id,
     } = source;
+    let (channel_id, channel) = match thread_id {
+        Some(thread) => (
+            *thread,
+            json!({ "id": thread, "type": 11, "guild_id": guild_id, "parent_id": channel_id, "name": channel_name }),
+        ),
+        None => (
+            *channel_id,
+            json!({ "id": channel_id, "type": 0, "guild_id": guild_id, "name": channel_name }),
+        ),
+    };
     json!({
         "type": kind,
         "id": id,
@@ -40,11 +57,11 @@ pub fn interaction(
         "version": 1,
         "guild_id": guild_id,
         "channel_id": channel_id,
-        "channel": { "id": channel_id, "type": 0, "guild_id": guild_id, "name": channel_name },
+        "channel": channel,
         "member": {
             "user": { "id": user_id, "username": username, "global_name": username,
                       "discriminator": "0", "avatar": null },
-            "roles": [],
+            "roles": roles,
             "nick": null,
             "joined_at": "2026-01-05T10:00:00.000000+00:00",
             "deaf": false,
