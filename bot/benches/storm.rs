@@ -24,7 +24,8 @@
 //! fake Slack) p50/p99.
 //!
 //! Run: `cargo bench -p opsbot --bench storm` (env `BENCH_ALERTS`, `BENCH_GROUPS`,
-//! `BENCH_STORM_SECS`). Not a test: it asserts only that no alert was lost and every
+//! `BENCH_STORM_SECS`; `BENCH_STORM_SLOW=1` names incidents shown after 10 s,
+//! `BENCH_STORM_TRACE=30` lists the Slack calls of the storm's first 30 s). Not a test: it asserts only that no alert was lost and every
 //! command was answered. The same storm against three replicas on PostgreSQL:
 //! `storm_replicas.rs`; what both share: `storm_support/`.
 
@@ -334,6 +335,12 @@ async fn main() {
         "outbox: {queued} messages queued, delivered in {calls_total} chat calls (digests and coalesced edits)"
     );
     println!("storm boards: {boards} opened, {folded} incidents folded into them",);
+    if let Some(secs) = std::env::var("BENCH_STORM_TRACE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        storm_support::print_call_log(&slack.call_log(), started, secs);
+    }
     print_figures(
         &visible_after,
         never_visible,

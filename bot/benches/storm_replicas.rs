@@ -381,6 +381,12 @@ async fn run(base_url: &str, kill_owner: bool) {
     println!(
         "outbox: {queued} messages queued; storm boards: {boards} opened, {folded} incidents folded into them"
     );
+    if let Some(secs) = std::env::var("BENCH_STORM_TRACE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        storm_support::print_call_log(&slack.call_log(), started, secs);
+    }
     print_figures(
         &visible_after,
         never_visible,

@@ -509,3 +509,20 @@ pub fn load() -> String {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// Prints the Slack chat calls taken in the first `secs` seconds after `started`, one
+/// line each (for `BENCH_STORM_TRACE`: what a channel spent its calls on).
+pub fn print_call_log(log: &[opsbot_fakes::slack::TakenCall], started: Instant, secs: f64) {
+    for call in log {
+        let at = call.at.saturating_duration_since(started).as_secs_f64();
+        if at > secs {
+            break;
+        }
+        let kind = match (call.method.as_str(), &call.thread) {
+            ("chat.update", _) => "edit ",
+            (_, Some(_)) => "reply",
+            _ => "post ",
+        };
+        println!("trace {at:7.2} s {} {kind} {}", call.channel, call.text);
+    }
+}

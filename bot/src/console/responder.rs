@@ -40,28 +40,79 @@ impl Progress for ConsoleProgress {
 }
 
 /// Prints `rx` in order, waiting for each pending reply's record; saves reply images in
-/// `image_dir`.
+/// `image_dir`. What is already settled when the printer gets to it is written together:
+/// a script's replies whose records shared a group commit go out in one write, not one
+/// write and flush each (each a trip through tokio's blocking pool for stdout).
 async fn print<W>(mut rx: mpsc::UnboundedReceiver<Output>, mut output: W, image_dir: PathBuf)
 where
     W: AsyncWrite + Unpin,
 {
     let mut saved_images = 0u64;
-    while let Some(item) = rx.recv().await {
-        let text = match item {
-            Output::Text(text) => text,
-            Output::Pending(pending) => {
-                reply_text(&pending.settled().await, &image_dir, &mut saved_images)
+    let mut text = String::new();
+    while let Some(first) = rx.recv().await {
+        let mut item = Some(first);
+        while let Some(next) = item.take() {
+            let mut settled = std::pin::pin!(settle(next));
+            // Polled once: ready (text, or a barrier) joins this write; not ready, what
+            // is written so far goes out first, then the printer waits for it.
+            let step =
+                match std::future::poll_fn(|cx| std::task::Poll::Ready(settled.as_mut().poll(cx)))
+                    .await
+                {
+                    std::task::Poll::Ready(step) => step,
+                    std::task::Poll::Pending => {
+                        if !write_out(&mut output, &mut text).await {
+                            return;
+                        }
+                        settled.await
+                    }
+                };
+            match step {
+                Settled::Reply(reply) => {
+                    text.push_str(&reply_text(&reply, &image_dir, &mut saved_images));
+                }
+                Settled::Text(line) => text.push_str(&line),
+                Settled::Barrier(done) => {
+                    // Everything before it is printed before it is answered.
+                    if !write_out(&mut output, &mut text).await {
+                        return;
+                    }
+                    let _ = done.send(());
+                }
             }
-            Output::Reply(reply) => reply_text(&reply, &image_dir, &mut saved_images),
-            Output::Barrier(done) => {
-                let _ = done.send(());
-                continue;
-            }
-        };
-        if output.write_all(text.as_bytes()).await.is_err() || output.flush().await.is_err() {
-            break;
+            item = rx.try_recv().ok();
+        }
+        if !write_out(&mut output, &mut text).await {
+            return;
         }
     }
+}
+
+/// An [`Output`] ready to print.
+enum Settled {
+    Text(String),
+    Reply(Reply),
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Waits for `item`'s record when it has one.
+async fn settle(item: Output) -> Settled {
+    match item {
+        Output::Text(text) => Settled::Text(text),
+        Output::Pending(pending) => Settled::Reply(pending.settled().await),
+        Output::Reply(reply) => Settled::Reply(reply),
+        Output::Barrier(done) => Settled::Barrier(done),
+    }
+}
+
+/// Writes and flushes `text` (then empties it); false when the output is gone.
+async fn write_out<W: AsyncWrite + Unpin>(output: &mut W, text: &mut String) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let ok = output.write_all(text.as_bytes()).await.is_ok() && output.flush().await.is_ok();
+    text.clear();
+    ok
 }
 
 /// The printed form of `reply`, its image saved (as the `saved_images`-th).
@@ -143,5 +194,67 @@ impl Responder {
         drop(tx);
         let _ = printer.await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        pin::Pin,
+        sync::{Arc, Mutex},
+        task::{Context, Poll},
+    };
+
+    use super::*;
+
+    /// An output that keeps each write apart.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<Mutex<Vec<String>>>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let text = String::from_utf8_lossy(buf).into_owned();
+            self.0.lock().unwrap().push(text);
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn what_is_ready_is_written_at_once_in_order_and_a_barrier_waits_for_it() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writes = Writes::default();
+        let dir = tempfile::tempdir().unwrap();
+        tx.send(Output::Text("greeting\n".into())).unwrap();
+        tx.send(Output::Reply(Reply::info("first"))).unwrap();
+        tx.send(Output::Reply(Reply::info("second"))).unwrap();
+        let (done, barrier) = oneshot::channel();
+        tx.send(Output::Barrier(done)).unwrap();
+        tx.send(Output::Reply(Reply::info("third"))).unwrap();
+        let printer = tokio::spawn(print(rx, writes.clone(), dir.path().to_path_buf()));
+        barrier.await.unwrap();
+        drop(tx);
+        printer.await.unwrap();
+        // What was ready went out in one write, in order; the barrier was answered
+        // after it, before what came after the barrier.
+        let written = writes.0.lock().unwrap();
+        assert_eq!(written.len(), 2, "{written:?}");
+        let text = &written[0];
+        let (g, f, s) = (
+            text.find("greeting").unwrap(),
+            text.find("first").unwrap(),
+            text.find("second").unwrap(),
+        );
+        assert!(g < f && f < s && !text.contains("third"), "{text}");
+        assert!(written[1].contains("third"), "{written:?}");
     }
 }

@@ -124,6 +124,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0018_outbox_live_claims.sql"),
         postgres: include_str!("../../../migrations/postgres/0018_outbox_live_claims.sql"),
     },
+    Embedded {
+        version: 19,
+        description: "storm board shown through",
+        sqlite: include_str!("../../../migrations/sqlite/0019_storm_board_shown_through.sql"),
+        postgres: include_str!("../../../migrations/postgres/0019_storm_board_shown_through.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -150,6 +150,18 @@ pub struct UploadedFile {
     pub thread_ts: Option<String>,
 }
 
+/// One chat call taken in rate mode: when, on which channel, what it did.
+#[derive(Clone, Debug)]
+pub struct TakenCall {
+    pub at: Instant,
+    pub channel: String,
+    pub method: String,
+    /// `thread_ts` of a reply, `ts` of an edit.
+    pub thread: Option<String>,
+    /// The start of the text.
+    pub text: String,
+}
+
 /// Calls of one channel in rate mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChannelCalls {
@@ -169,6 +181,8 @@ struct Inner {
     failures: Vec<Failure>,
     /// Every call by method, refused ones included.
     calls: HashMap<String, usize>,
+    /// Chat calls taken in rate mode, in order.
+    call_log: Vec<TakenCall>,
     missing_channels: BTreeSet<String>,
     /// `#name` → channel id.
     channel_names: HashMap<String, String>,
@@ -356,6 +370,11 @@ impl FakeSlack {
         self.inner().channel_calls.clone()
     }
 
+    /// The chat calls taken in rate mode, in order.
+    pub fn call_log(&self) -> Vec<TakenCall> {
+        self.inner().call_log.clone()
+    }
+
     /// Posts identical to an earlier one in the same thread (see
     /// [`FakeSlackHandle::duplicate_posts`]).
     pub fn duplicate_posts(&self) -> usize {
@@ -405,6 +424,11 @@ impl FakeSlackHandle {
     /// Chat calls taken and refused per channel (rate mode).
     pub fn channel_calls(&self) -> HashMap<String, ChannelCalls> {
         self.shared.lock().channel_calls.clone()
+    }
+
+    /// The chat calls taken in rate mode, in order.
+    pub fn call_log(&self) -> Vec<TakenCall> {
+        self.shared.lock().call_log.clone()
     }
 
     /// See [`FakeSlack::response_url`].
@@ -711,6 +735,23 @@ fn take(shared: &Shared, method: String, headers: &HeaderMap, body: &[u8]) -> Re
         }
         calls.last = Some(now);
         calls.taken += 1;
+        let thread = match method.as_str() {
+            "chat.update" => body["ts"].as_str(),
+            _ => body["thread_ts"].as_str(),
+        };
+        let call = TakenCall {
+            at: now,
+            channel: channel.clone(),
+            method: method.clone(),
+            thread: thread.map(str::to_string),
+            text: body["text"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .take(60)
+                .collect(),
+        };
+        inner.call_log.push(call);
     }
     if body["text"].as_str().is_none() && body["blocks"].is_null() && body["attachments"].is_null()
     {

@@ -39,6 +39,8 @@ pub struct BoardLine {
     pub silenced: bool,
     /// Alerts firing now.
     pub firing: i64,
+    /// When an alert of it last changed.
+    pub changed_at: jiff::Timestamp,
 }
 
 fn severity_rank(severity: &str) -> u8 {
@@ -295,6 +297,7 @@ mod tests {
             status,
             silenced: false,
             firing: 2,
+            changed_at: jiff::Timestamp::UNIX_EPOCH,
         }
     }
 

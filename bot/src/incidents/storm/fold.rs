@@ -2,7 +2,8 @@
 //! or its queued work would take longer than its horizon to drain), its message target
 //! there is folded into the channel's board instead of getting a root message. Taken in
 //! the transaction that opens the incident, at the cost of one indexed lookup (the open
-//! board) and, without one, one bounded count ([`super::backlog`]).
+//! board) and, without one, one bounded count ([`super::backlog`]). The transaction that
+//! opens a board also folds the incidents whose roots still wait ([`super::retract`]).
 //!
 //! A folded incident's later changes post nothing per incident: the board shows them at
 //! its next edit. Pages (escalations) are the exception: who was paged is told in the
@@ -11,7 +12,7 @@
 use opsbot_commands::Platform;
 use sqlx::AnyConnection;
 
-use super::{backlog, repo, settings::StormSettings};
+use super::{backlog, repo, retract, settings::StormSettings};
 use crate::{
     incidents::{
         model::{EventKind, Incident, IncidentEvent},
@@ -50,6 +51,15 @@ pub(crate) async fn fold_if_storming(
             );
             let board = repo::open_or_create(conn, platform, channel, now).await?;
             announce(conn, board, platform, channel).await?;
+            let waiting = retract::fold_waiting_roots(conn, board, platform, channel).await?;
+            if waiting > 0 {
+                tracing::info!(
+                    platform = platform.as_str(),
+                    channel,
+                    folded = waiting,
+                    "incidents whose root had not gone out yet folded into the new storm board"
+                );
+            }
             board
         }
     };

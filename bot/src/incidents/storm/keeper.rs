@@ -5,11 +5,13 @@
 //! round):
 //!
 //! 1. Estimates the channel's backlog ([`super::backlog`]). Back within its horizon,
-//!    the most severe folded incidents still open get their own root and thread, as
-//!    many as the horizon has room for.
+//!    once the storm has subsided (no open incident on the board changed for a
+//!    horizon: [`subsided`]), the most severe folded incidents still open get their
+//!    own root and thread, as many as the horizon has room for.
 //! 2. Renders the board from the store ([`super::board`]) and, when it changed and the
-//!    last edit is `board_interval` old, posts new pages and edits the others through the
-//!    outbox (interactive lane: the board never waits behind the backlog it stands for).
+//!    last edit is `board_interval` old (two seconds when incidents folded since:
+//!    [`NEW_LINE_INTERVAL`]), posts new pages and edits the others through the outbox
+//!    (interactive lane: the board never waits behind the backlog it stands for).
 //! 3. When the channel is within its horizon and no open incident is left on the board,
 //!    posts the final board, then a closing summary (on the alerts lane, after the roots
 //!    of the incidents unfolded last), and closes it: the channel's next incident gets a
@@ -146,14 +148,20 @@ async fn look(
     let cap = backlog::calls_within(storm.rate, horizon).saturating_add(1);
     let calls = backlog::queued_calls(conn, board.platform, &board.channel, cap).await?;
     let over = backlog::over_horizon(calls, storm.rate, horizon);
-    let due = is_due(board, settings, now);
+    let mut due = is_due(board, settings, now, false);
+    if !due && is_due(board, settings, now, true) {
+        due = repo::newest_line(conn, board.id).await? > board.shown_through;
+    }
     if over && !due {
         return Ok(None);
     }
     let mut lines = repo::lines(conn, board.id).await?;
     board::order(&mut lines);
     let open_left = lines.iter().any(|l| l.status != IncidentStatus::Resolved);
-    let unfolds = !over && open_left && backlog::unfold_budget(calls, storm.rate, horizon) > 0;
+    let unfolds = !over
+        && subsided(&lines, horizon, now)
+        && open_left
+        && backlog::unfold_budget(calls, storm.rate, horizon) > 0;
     let closing = !over && !open_left;
     let changed = due && {
         let pages = board::render(&board.channel, &lines, closing);
@@ -169,9 +177,46 @@ async fn look(
     }))
 }
 
-fn is_due(board: &repo::BoardRow, settings: &IncidentSettings, now: jiff::Timestamp) -> bool {
-    let interval =
-        jiff::SignedDuration::try_from(settings.storm.board_interval).unwrap_or_default();
+/// Whether the storm behind a board has subsided: none of its open incidents changed
+/// for a horizon. Only then do its incidents get their own threads by themselves: the
+/// board's own folding brings the channel back within its horizon at once, and threads
+/// handed out while alerts still pour in would give it back the per-incident traffic
+/// the board absorbs (measured in the storm benchmark: the keeper unfolded incidents
+/// seconds after they folded, their roots queued for 10–20 s and their threads were
+/// still catching up 90 s after the storm). On demand (a button, `incident show`, a
+/// responder acting on one) an incident gets its thread at any time.
+fn subsided(
+    lines: &[board::BoardLine],
+    horizon: std::time::Duration,
+    now: jiff::Timestamp,
+) -> bool {
+    let quiet = jiff::SignedDuration::try_from(horizon).unwrap_or_default();
+    lines
+        .iter()
+        .filter(|l| l.status != IncidentStatus::Resolved)
+        .all(|l| now.duration_since(l.changed_at) >= quiet)
+}
+
+/// The shortest time between two edits of a board that gained incidents since its last
+/// render (`board_interval` when that is shorter): a folded incident must show within
+/// seconds, while counts alone can wait for `board_interval`. Two seconds leave half a
+/// Slack channel's calls to the threads of the incidents already shown while new ones
+/// keep folding.
+const NEW_LINE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether board `board` may be edited now: `board_interval` after its last render, or
+/// [`NEW_LINE_INTERVAL`] after it when it shows `fresh` incidents.
+fn is_due(
+    board: &repo::BoardRow,
+    settings: &IncidentSettings,
+    now: jiff::Timestamp,
+    fresh: bool,
+) -> bool {
+    let interval = match fresh {
+        true => settings.storm.board_interval.min(NEW_LINE_INTERVAL),
+        false => settings.storm.board_interval,
+    };
+    let interval = jiff::SignedDuration::try_from(interval).unwrap_or_default();
     board
         .rendered_at
         .is_none_or(|at| now.duration_since(at) >= interval)
@@ -211,7 +256,7 @@ pub async fn tend(
         .unwrap_or_default();
     let mut tended = Tended::default();
     let mut lines = look.lines;
-    if !look.over {
+    if !look.over && subsided(&lines, horizon, now) {
         let budget = backlog::unfold_budget(look.calls, storm.rate, horizon);
         let chosen: Vec<i64> = lines
             .iter()
@@ -247,8 +292,9 @@ pub async fn tend(
     }
     let closing = !look.over && lines.iter().all(|l| l.status == IncidentStatus::Resolved);
     let pages = board::render(&board.channel, &lines, closing);
-    if is_due(&board, settings, now) || closing {
-        tended.edited = post_pages(&mut tx, &board, &pages, now).await?;
+    let newest = lines.iter().map(|l| l.id).max().unwrap_or(0);
+    if is_due(&board, settings, now, newest > board.shown_through) || closing {
+        tended.edited = post_pages(&mut tx, &board, &pages, newest, now).await?;
     }
     if closing {
         let tally = repo::tally(&mut tx, board.id).await?;
@@ -299,12 +345,13 @@ fn page_plan(board: &repo::BoardRow, pages: &[Reply]) -> (Vec<Reply>, Vec<String
 }
 
 /// Queues the board's messages whose content changed since the last render: new pages
-/// posted, existing ones edited, pages no longer needed emptied. False when nothing
-/// changed.
+/// posted, existing ones edited, pages no longer needed emptied; `newest`: the newest
+/// incident they show. False when nothing changed.
 async fn post_pages(
     conn: &mut sqlx::AnyConnection,
     board: &repo::BoardRow,
     pages: &[Reply],
+    newest: i64,
     now: jiff::Timestamp,
 ) -> Result<bool, StoreError> {
     let (wanted, digests) = page_plan(board, pages);
@@ -339,7 +386,7 @@ async fn post_pages(
     }
     if changed {
         let count = i64::try_from(digests.len()).unwrap_or(i64::MAX);
-        repo::rendered(conn, board.id, &digests.join(","), count, now).await?;
+        repo::rendered(conn, board.id, &digests.join(","), count, newest, now).await?;
     }
     Ok(changed)
 }

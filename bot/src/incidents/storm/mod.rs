@@ -5,6 +5,8 @@
 //!   (`[outbox.storm]`) to drain at its rate.
 //! - [`fold`]: the decision, when an incident opens (in its transaction); a folded
 //!   incident's changes post nothing per incident (pages go to the board's thread).
+//! - [`retract`]: as a board opens, incidents whose root is queued but not sent yet
+//!   join it (the board shows them sooner than the queue would).
 //! - [`board`]: how a board looks (counts, one line per folded incident, buttons;
 //!   pages when one message is full).
 //! - [`keeper`]: tends open boards once a second: renders and edits them, gives folded
@@ -23,6 +25,7 @@ pub(crate) mod fold;
 pub mod keeper;
 pub mod metrics;
 mod repo;
+mod retract;
 pub mod settings;
 pub(crate) mod unfold;
 

@@ -24,6 +24,8 @@ pub(crate) struct BoardRow {
     pub revision: i64,
     pub rendered: Option<String>,
     pub rendered_at: Option<jiff::Timestamp>,
+    /// The newest incident the last render showed (0: none).
+    pub shown_through: i64,
 }
 
 /// The outbox thread key of page `page` of board `board`.
@@ -157,8 +159,8 @@ pub(crate) async fn board(
         _ => "",
     };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, platform, channel, opened_at_us, pages, revision, rendered, rendered_at_us \
-         FROM storm_boards WHERE id = $1 AND closed_at_us IS NULL{lock}"
+        "SELECT id, platform, channel, opened_at_us, pages, revision, rendered, rendered_at_us, \
+           shown_through FROM storm_boards WHERE id = $1 AND closed_at_us IS NULL{lock}"
     )))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -181,6 +183,7 @@ pub(crate) async fn board(
         rendered_at: rendered_at
             .map(|us| from_micros(us, "storm_boards"))
             .transpose()?,
+        shown_through: row.try_get("shown_through")?,
     }))
 }
 
@@ -190,7 +193,7 @@ pub(crate) async fn lines(
     board: i64,
 ) -> Result<Vec<BoardLine>, StoreError> {
     let rows = sqlx::query(
-        "SELECT i.id, i.service, i.title, i.severity, i.status, i.silenced, \
+        "SELECT i.id, i.service, i.title, i.severity, i.status, i.silenced, i.changed_at_us, \
            (SELECT COUNT(*) FROM incident_alerts a WHERE a.incident_id = i.id \
               AND a.status = 'firing') AS firing \
          FROM incident_messages m JOIN incidents i ON i.id = m.incident_id \
@@ -221,6 +224,7 @@ pub(crate) async fn lines(
                     .ok_or_else(|| StoreError::corrupt("incidents", "unknown status"))?,
                 silenced: silenced != 0,
                 firing: row.try_get("firing")?,
+                changed_at: from_micros(row.try_get("changed_at_us")?, "incidents")?,
             })
         })
         .collect()
@@ -242,21 +246,36 @@ pub(crate) async fn tally(conn: &mut AnyConnection, board: i64) -> Result<StormT
     })
 }
 
-/// Records a render of `board`: its digest, how many pages exist now, when.
+/// The newest incident folded into `board` now (0: none): more than the board's
+/// `shown_through` means its last render lacks an incident.
+pub(crate) async fn newest_line(conn: &mut AnyConnection, board: i64) -> Result<i64, StoreError> {
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(incident_id) FROM incident_messages WHERE storm_board = $1 AND folded = 1",
+    )
+    .bind(board)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(newest.unwrap_or(0))
+}
+
+/// Records a render of `board`: its digest, how many pages exist now, the newest
+/// incident it shows, when.
 pub(crate) async fn rendered(
     conn: &mut AnyConnection,
     board: i64,
     digest: &str,
     pages: i64,
+    shown_through: i64,
     now: jiff::Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE storm_boards SET revision = revision + 1, rendered = $1, pages = $2, \
-         rendered_at_us = $3 WHERE id = $4",
+         rendered_at_us = $3, shown_through = $4 WHERE id = $5",
     )
     .bind(digest)
     .bind(pages)
     .bind(now.as_microsecond())
+    .bind(shown_through)
     .bind(board)
     .execute(&mut *conn)
     .await?;

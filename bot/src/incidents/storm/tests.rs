@@ -46,17 +46,19 @@ channels = { slack = "#quiet" }
 "##;
 
 fn incidents(store: &Store) -> Incidents {
-    let config = crate::config::parse(CONFIG, "t.toml", &|_| None).unwrap();
-    let catalog = Catalog::new(config.services.clone()).unwrap();
-    Incidents::new(
-        store.clone(),
-        IncidentSettings::from_config(&config),
-        catalog,
-    )
+    incidents_with(store, CONFIG)
 }
 
 fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
+}
+
+/// A horizon (3 s) and more after now: the storm has subsided by then, when nothing
+/// changes meanwhile.
+fn subsided() -> jiff::Timestamp {
+    now()
+        .checked_add(jiff::SignedDuration::from_secs(4))
+        .unwrap()
 }
 
 /// One Alertmanager group `name` of `service`, firing, at `severity`.
@@ -154,6 +156,52 @@ fn invocation() -> Invocation {
     )
 }
 
+fn incidents_with(store: &Store, config: &str) -> Incidents {
+    let config = crate::config::parse(config, "t.toml", &|_| None).unwrap();
+    let catalog = Catalog::new(config.services.clone()).unwrap();
+    Incidents::new(
+        store.clone(),
+        IncidentSettings::from_config(&config),
+        catalog,
+    )
+}
+
+/// Sets columns of the queued root of incident `id` in `channel` (`SET` clause `set`).
+async fn mark_root(store: &Store, id: i64, channel: &str, set: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET {set} WHERE thread_key = $1 AND channel = $2 \
+         AND operation = 'post_root'"
+    )))
+    .bind(format!("incident:{id}"))
+    .bind(channel)
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
+/// Incident ids folded into `board` now.
+async fn folded_into(store: &Store, board: i64) -> Vec<i64> {
+    sqlx::query_scalar(
+        "SELECT incident_id FROM incident_messages WHERE storm_board = $1 AND folded = 1 \
+         ORDER BY incident_id",
+    )
+    .bind(board)
+    .fetch_all(store.read_pool())
+    .await
+    .unwrap()
+}
+
+/// Edits and posts queued for page 0 of `board`.
+async fn board_renders(store: &Store, board: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND operation = 'edit_root'",
+    )
+    .bind(crate::incidents::storm::repo::page_thread(board, 0))
+    .fetch_one(store.read_pool())
+    .await
+    .unwrap()
+}
+
 backend_tests! {
     async fn the_storm_metrics_follow_a_board_from_fold_to_drain(db) {
         let store = &db.store;
@@ -166,12 +214,17 @@ backend_tests! {
         // [boards open, incidents folded, board edits, unfolded, drains]
         i.tend_storm_boards_measured(now(), &metrics).await.unwrap();
         assert_eq!(metrics.values(), [1, 2, 1, 0, 0]);
+        // Drained, but the incidents changed a moment ago: the storm has not subsided,
+        // nothing is unfolded yet.
+        deliver_everything(store).await;
+        i.tend_storm_boards_measured(now(), &metrics).await.unwrap();
+        assert_eq!(metrics.values()[3], 0, "unfolded while the storm went on");
         let mut rounds = 0;
         while metrics.values()[4] == 0 {
             rounds += 1;
             assert!(rounds <= 10, "the board never closed: {:?}", metrics.values());
             deliver_everything(store).await;
-            i.tend_storm_boards_measured(now(), &metrics).await.unwrap();
+            i.tend_storm_boards_measured(subsided(), &metrics).await.unwrap();
         }
         let [open, folded, edits, unfolded, drains] = metrics.values();
         assert_eq!((open, folded, unfolded, drains), (0, 0, 2, 1));
@@ -291,7 +344,7 @@ backend_tests! {
         let mut closed = false;
         for _ in 0..10 {
             deliver_everything(store).await;
-            let tended = i.tend_storm_boards(now()).await.unwrap();
+            let tended = i.tend_storm_boards(subsided()).await.unwrap();
             if tended.iter().any(|t| t.closed) {
                 closed = true;
                 break;
@@ -380,5 +433,93 @@ backend_tests! {
             (place.channel.as_str(), thread),
             ("#quiet", Some(format!("incident:{quiet}")))
         );
+    }
+
+    async fn a_board_opening_folds_the_incidents_whose_roots_have_not_gone_out(db) {
+        let store = &db.store;
+        let i = incidents(store);
+        let mut ids = Vec::new();
+        for name in ["InFlight", "Attempted", "Responder", "Waiting"] {
+            ids.extend(i.ingest(&group(name, "rag", "warning"), now()).await.unwrap().incidents);
+        }
+        let [in_flight, attempted, responder, waiting] = ids[..] else { panic!("{ids:?}") };
+        assert!(board_of(store, "#ops").await.is_none(), "four roots were queued, no board yet");
+        // One root is being posted, one was tried without an answer (it may be on Slack),
+        // one thread has a responder's message waiting: those keep their roots.
+        mark_root(store, in_flight, "#ops", "claimed_by = 'd1', claimed_until_us = 9999999999999999").await;
+        mark_root(store, attempted, "#ops", "attempts = 1").await;
+        let note = OutboxMessage {
+            platform: Platform::Slack,
+            channel: "#ops".into(),
+            thread_key: Some(format!("incident:{responder}")),
+            operation: Operation::Reply,
+            lane: Lane::Interactive,
+            reply: opsbot_commands::Reply::info("looking"),
+            dedupe_key: "responder-note".into(),
+        };
+        Outbox::enqueue(&mut store.pool().acquire().await.unwrap(), &note).await.unwrap();
+        // A later change of the waiting incident queued a thread update behind its root.
+        i.ingest(&group_now("Waiting", "rag", "critical", "firing"), now()).await.unwrap();
+
+        // The next incident finds the channel past its horizon: the board opens, and the
+        // incident whose root had not gone out joins it, its queued thread with it.
+        let opened = i.ingest(&group("Opener", "rag", "warning"), now()).await.unwrap().incidents[0];
+        let board = board_of(store, "#ops").await.expect("a board opened");
+        assert_eq!(folded_into(store, board).await, [waiting, opened]);
+        let kept: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
+        for id in [in_flight, attempted, responder] {
+            assert!(kept.contains(&format!("incident:{id}")), "{id} keeps its root: {kept:?}");
+        }
+        let waiting_rows: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE thread_key = $1 AND channel = '#ops'",
+        )
+        .bind(format!("incident:{waiting}"))
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert_eq!(waiting_rows, 0, "nothing of its thread is left to post");
+
+        // The board's first render shows both; given its thread on demand, the incident
+        // gets its root back, once, with a catch-up on what happened while it waited.
+        i.tend_storm_boards(now()).await.unwrap();
+        assert_eq!(ids_on(&page(store, board, 0).await), [waiting, opened]);
+        i.show(waiting).await.unwrap().unwrap();
+        i.show(waiting).await.unwrap().unwrap();
+        let threads: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
+        assert_eq!(threads.iter().filter(|t| **t == format!("incident:{waiting}")).count(), 1, "{threads:?}");
+        let catch_up: String = sqlx::query_scalar(
+            "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = 'reply' AND channel = '#ops'",
+        )
+        .bind(format!("incident:{waiting}"))
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert!(catch_up.contains("was on the storm board"), "{catch_up}");
+    }
+
+    async fn a_board_shows_new_incidents_before_its_interval_and_waits_for_it_with_counts_only(db) {
+        let store = &db.store;
+        let i = incidents_with(store, &CONFIG.replace("board_interval = \"1s\"", "board_interval = \"10s\""));
+        hold_backlog(store, "#ops", 4).await;
+        let start = now();
+        let at = |secs: f64| start.checked_add(jiff::SignedDuration::from_secs_f64(secs)).unwrap();
+        let first = i.ingest(&group("First", "rag", "warning"), now()).await.unwrap().incidents[0];
+        let board = board_of(store, "#ops").await.unwrap();
+        i.tend_storm_boards(at(0.0)).await.unwrap();
+        assert_eq!(board_renders(store, board).await, 1);
+        // A new incident on the board: edited two seconds after the last render, not
+        // ten, and not sooner.
+        let second = i.ingest(&group("Second", "rag", "warning"), now()).await.unwrap().incidents[0];
+        i.tend_storm_boards(at(1.0)).await.unwrap();
+        assert_eq!(board_renders(store, board).await, 1, "too soon after the last edit");
+        i.tend_storm_boards(at(2.1)).await.unwrap();
+        assert_eq!(board_renders(store, board).await, 2);
+        assert_eq!(ids_on(&page(store, board, 0).await), [first, second]);
+        // Only a count changed: that waits for `board_interval`.
+        i.ingest(&group_now("Second", "rag", "critical", "firing"), now()).await.unwrap();
+        i.tend_storm_boards(at(4.2)).await.unwrap();
+        assert_eq!(board_renders(store, board).await, 2, "counts wait for board_interval");
+        i.tend_storm_boards(at(12.2)).await.unwrap();
+        assert_eq!(board_renders(store, board).await, 3);
     }
 }
