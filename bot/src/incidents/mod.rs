@@ -79,6 +79,18 @@ impl Incidents {
         }
     }
 
+    /// The incidents of a test's configuration text (its services and settings).
+    #[cfg(test)]
+    pub(crate) fn of_config(store: &Store, config: &str) -> Self {
+        let config = crate::config::parse(config, "t.toml", &|_| None).unwrap();
+        let catalog = Catalog::new(config.services.clone()).unwrap();
+        Self::new(
+            store.clone(),
+            IncidentSettings::from_config(&config),
+            catalog,
+        )
+    }
+
     /// Tells `sender` of every incident that opens or fires again, once its batch is
     /// committed (never on the request path: the send does not wait). Each subscriber
     /// (automations, the investigator) gets every firing.

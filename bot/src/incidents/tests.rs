@@ -3,7 +3,7 @@
 
 use opsbot_alerts::{AlertBatch, parse_alertmanager, parse_generic};
 use opsbot_commands::{
-    Actor, Catalog, IncidentRef, Platform,
+    Actor, IncidentRef, Platform,
     context::{DeskError, IncidentAction},
 };
 use sqlx::Row;
@@ -56,13 +56,7 @@ channels = { slack = "#aiops-alerts" }
 "##;
 
 fn incidents(store: &crate::store::Store) -> Incidents {
-    let config = crate::config::parse(CONFIG, "t.toml", &|_| None).unwrap();
-    let catalog = Catalog::new(config.services.clone()).unwrap();
-    Incidents::new(
-        store.clone(),
-        IncidentSettings::from_config(&config),
-        catalog,
-    )
+    Incidents::of_config(store, CONFIG)
 }
 
 /// Friday 2026-11-20 07:00 UTC: outside every maintenance window.

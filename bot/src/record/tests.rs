@@ -3,12 +3,12 @@
 //! writes), then read back as a timeline, a postmortem draft and statistics.
 
 use opsbot_alerts::parse_alertmanager;
-use opsbot_commands::{Catalog, context::IncidentAction};
+use opsbot_commands::context::IncidentAction;
 
 use super::*;
 use crate::{
     audit::{AuditRecord, AuditWriter, Decision, Outcome},
-    incidents::{EventKind, IncidentSettings, Incidents},
+    incidents::{EventKind, Incidents},
     store::{Store, scratch::backend_tests},
 };
 
@@ -55,13 +55,7 @@ fn mins(m: i64) -> jiff::Timestamp {
 }
 
 fn incidents(store: &Store) -> Incidents {
-    let config = crate::config::parse(CONFIG, "t.toml", &|_| None).unwrap();
-    let catalog = Catalog::new(config.services.clone()).unwrap();
-    Incidents::new(
-        store.clone(),
-        IncidentSettings::from_config(&config),
-        catalog,
-    )
+    Incidents::of_config(store, CONFIG)
 }
 
 fn firing() -> opsbot_alerts::AlertBatch {

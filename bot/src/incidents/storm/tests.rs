@@ -3,11 +3,11 @@
 //! (closing summary). Delivery is played by marking outbox rows delivered.
 
 use opsbot_alerts::{AlertBatch, parse_alertmanager};
-use opsbot_commands::{Actor, Catalog, Invocation, Platform, context::IncidentDesk};
+use opsbot_commands::{Actor, Invocation, Platform, context::IncidentDesk};
 use sqlx::Row;
 
 use crate::{
-    incidents::{IncidentSettings, IncidentStatus, Incidents, repo as incidents_repo},
+    incidents::{IncidentStatus, Incidents, repo as incidents_repo},
     outbox::{Lane, Operation, Outbox, OutboxMessage},
     store::{Store, scratch::backend_tests},
 };
@@ -46,7 +46,7 @@ channels = { slack = "#quiet" }
 "##;
 
 fn incidents(store: &Store) -> Incidents {
-    incidents_with(store, CONFIG)
+    Incidents::of_config(store, CONFIG)
 }
 
 fn now() -> jiff::Timestamp {
@@ -153,16 +153,6 @@ fn invocation() -> Invocation {
         Actor::new(Platform::Slack, "U1", "Alice"),
         "#ops",
         "incident",
-    )
-}
-
-fn incidents_with(store: &Store, config: &str) -> Incidents {
-    let config = crate::config::parse(config, "t.toml", &|_| None).unwrap();
-    let catalog = Catalog::new(config.services.clone()).unwrap();
-    Incidents::new(
-        store.clone(),
-        IncidentSettings::from_config(&config),
-        catalog,
     )
 }
 
@@ -499,7 +489,7 @@ backend_tests! {
 
     async fn a_board_shows_new_incidents_before_its_interval_and_waits_for_it_with_counts_only(db) {
         let store = &db.store;
-        let i = incidents_with(store, &CONFIG.replace("board_interval = \"1s\"", "board_interval = \"10s\""));
+        let i = Incidents::of_config(store, &CONFIG.replace("board_interval = \"1s\"", "board_interval = \"10s\""));
         hold_backlog(store, "#ops", 4).await;
         let start = now();
         let at = |secs: f64| start.checked_add(jiff::SignedDuration::from_secs_f64(secs)).unwrap();
