@@ -24,8 +24,9 @@
 //! Run: `OPSBOT_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p
 //! opsbot --bench storm_replicas` (env `BENCH_ALERTS`, `BENCH_GROUPS`, `BENCH_STORM_SECS`,
 //! `BENCH_REPLICAS`, `BENCH_RUNS`; a short run for iteration: `BENCH_ALERTS=1000
-//! BENCH_GROUPS=40 BENCH_STORM_SECS=15`). Not a test: it asserts only that no alert was
-//! lost and nothing was posted twice.
+//! BENCH_GROUPS=40 BENCH_STORM_SECS=15`; `BENCH_STORM_SLOW=1` and `BENCH_STORM_TRACE=SECS` as
+//! in `storm.rs`). Not a test: it asserts only that no alert was lost and nothing was
+//! posted twice.
 
 mod storm_support;
 
