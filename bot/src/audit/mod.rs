@@ -24,7 +24,7 @@ mod redaction;
 mod retention;
 mod row;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod verify;
 mod writer;
 

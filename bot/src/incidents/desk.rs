@@ -235,14 +235,14 @@ impl Incidents {
             )
             .await?;
         }
-        notify::publish_answered(
+        notify::publish(
             tx,
             &self.settings,
             &self.catalog,
             &incident,
             false,
             &change.events,
-            answered,
+            notify::Cause::Responder { answered },
         )
         .await?;
         Ok(self.view(tx, &incident).await?)

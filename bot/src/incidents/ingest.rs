@@ -515,6 +515,7 @@ async fn ingest_group(
         &incident,
         opened,
         &change.events,
+        notify::Cause::Alerts,
     )
     .await?;
     let fired = fires_anew && incident.status != IncidentStatus::Resolved;

@@ -222,6 +222,7 @@ impl Incidents {
                         &incident,
                         false,
                         &change.events,
+                        notify::Cause::Clock,
                     )
                     .await?;
                 }

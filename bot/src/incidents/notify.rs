@@ -7,7 +7,9 @@
 //! account of it (one action, one answer); the root is still edited.
 //!
 //! In a channel whose incidents are folded into a storm board ([`super::storm`]) nothing
-//! is posted per incident, except who was paged (in the board's thread).
+//! is posted per incident, except who was paged (in the board's thread). A storming
+//! channel folds a new incident, and the incident with its own root that alerts change
+//! ([`Cause::Alerts`]); a responder's or the clock's change stays in the thread.
 //!
 //! Dedupe keys (unique per logical message, so a retried transaction or delivery never
 //! posts twice): `incident:ID:root:PLATFORM:CHANNEL` for the root,
@@ -31,6 +33,26 @@ use crate::{
 
 /// Enqueues the messages of one change of `incident` (already written). `opened`: the
 /// root is posted rather than edited.
+/// Who made a change: where it is told depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause<'a> {
+    /// Alerts (a notification from Alertmanager or a webhook). In a storming channel
+    /// the change of an incident that has its own root there is folded into the
+    /// channel's storm board with the incident ([`storm::fold`]): during a storm the
+    /// board, not one thread per incident, tells what the alerts do.
+    Alerts,
+    /// The bot's own clock (an escalation step).
+    Clock,
+    /// A responder's command or button. `answered`: the platform and channel whose
+    /// incident thread already has the actor's own answer to this change, which gets no
+    /// thread reply.
+    Responder {
+        answered: Option<(Platform, &'a str)>,
+    },
+}
+
+/// Enqueues the messages of one change of `incident` (already written), made by
+/// `cause`. `opened`: the root is posted rather than edited.
 pub(crate) async fn publish(
     conn: &mut AnyConnection,
     settings: &IncidentSettings,
@@ -38,21 +60,12 @@ pub(crate) async fn publish(
     incident: &Incident,
     opened: bool,
     events: &[IncidentEvent],
+    cause: Cause<'_>,
 ) -> Result<(), StoreError> {
-    publish_answered(conn, settings, catalog, incident, opened, events, None).await
-}
-
-/// Like [`publish`]; `answered`: the platform and channel whose incident thread already
-/// has the actor's own answer to this change, which gets no thread reply.
-pub(crate) async fn publish_answered(
-    conn: &mut AnyConnection,
-    settings: &IncidentSettings,
-    catalog: &Catalog,
-    incident: &Incident,
-    opened: bool,
-    events: &[IncidentEvent],
-    answered: Option<(Platform, &str)>,
-) -> Result<(), StoreError> {
+    let answered = match cause {
+        Cause::Responder { answered } => answered,
+        Cause::Alerts | Cause::Clock => None,
+    };
     // Where the incident is folded into a storm board (or is folded now, opening in a
     // storming channel), nothing is posted per incident: the board shows it.
     let mut targets: Vec<(Platform, String)> = Vec::new();
@@ -76,9 +89,16 @@ pub(crate) async fn publish_answered(
             .await?;
             continue;
         }
-        let board = match target.folded_into {
-            Some(board) => Some(board),
-            None if opened => {
+        let folding = match (opened, cause) {
+            (true, _) => Some(storm::fold::Folding::Opening),
+            (false, Cause::Alerts) => Some(storm::fold::Folding::Change {
+                last_board: target.last_board,
+            }),
+            (false, Cause::Clock | Cause::Responder { .. }) => None,
+        };
+        let board = match (target.folded_into, folding) {
+            (Some(board), _) => Some(board),
+            (None, Some(folding)) => {
                 storm::fold::fold_if_storming(
                     conn,
                     &settings.storm,
@@ -86,10 +106,11 @@ pub(crate) async fn publish_answered(
                     platform,
                     &channel,
                     incident.changed_at,
+                    folding,
                 )
                 .await?
             }
-            None => None,
+            (None, None) => None,
         };
         match board {
             Some(board) => {

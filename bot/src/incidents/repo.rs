@@ -459,6 +459,9 @@ pub(crate) struct MessageTarget {
     /// Still folded into a board that closed (left there resolved): the board it was
     /// on. It gets its own root when it changes again.
     pub stranded_on: Option<i64>,
+    /// The board it was last folded into, open or closed, folded now or not (None: it
+    /// never was).
+    pub last_board: Option<i64>,
 }
 
 /// Where an incident's thread is, by platform and channel.
@@ -468,7 +471,7 @@ pub(crate) async fn message_targets(
 ) -> Result<Vec<MessageTarget>, StoreError> {
     let rows = sqlx::query(
         "SELECT m.platform, m.channel, CASE WHEN m.folded = 1 THEN b.id END, \
-           CASE WHEN m.folded = 1 AND b.id IS NULL THEN m.storm_board END \
+           CASE WHEN m.folded = 1 AND b.id IS NULL THEN m.storm_board END, m.storm_board \
          FROM incident_messages m LEFT JOIN storm_boards b \
            ON b.id = m.storm_board AND b.closed_at_us IS NULL \
          WHERE m.incident_id = $1 ORDER BY m.platform, m.channel",
@@ -483,6 +486,7 @@ pub(crate) async fn message_targets(
                 channel: row.try_get(1)?,
                 folded_into: row.try_get(2)?,
                 stranded_on: row.try_get(3)?,
+                last_board: row.try_get(4)?,
             })
         })
         .collect()

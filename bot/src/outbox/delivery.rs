@@ -85,9 +85,14 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
         tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
     }
     let mut remaining: Vec<i64> = parts.iter().flat_map(|p| p.ids.iter().copied()).collect();
+    // A slot taken is handed back (its call answered, or not made) before the next.
+    let mut slot_taken = true;
     for (index, part) in parts.into_iter().enumerate() {
-        if index > 0 && !paced(&shared, context.platform, &context.channel, &key).await {
-            break;
+        if index > 0 {
+            if !paced(&shared, context.platform, &context.channel, &key).await {
+                break;
+            }
+            slot_taken = true;
         }
         // Keep well inside the lease, or another replica may deliver this part too.
         if started.elapsed() + shared.call_timeout() > shared.config.lease * 3 / 4 {
@@ -95,10 +100,16 @@ pub(super) async fn deliver(shared: Arc<Shared>, head: Stored) {
             break;
         }
         remaining.retain(|id| !part.ids.contains(id));
-        match deliver_part(&shared, &context, part).await {
+        let outcome = deliver_part(&shared, &context, part).await;
+        answered(&shared, context.platform, &context.channel, &key).await;
+        slot_taken = false;
+        match outcome {
             Outcome::Delivered | Outcome::Failed => {}
             Outcome::Later => break,
         }
+    }
+    if slot_taken {
+        answered(&shared, context.platform, &context.channel, &key).await;
     }
     if let Err(error) = repo::release(&shared.store, &remaining, &shared.id).await {
         tracing::warn!(%error, "releasing outbox messages failed; their lease will expire");
@@ -158,6 +169,18 @@ async fn paced(shared: &Shared, platform: Platform, channel: &str, key: &str) ->
     tokio::select! {
         () = shared.pacer.acquire(key, shared.lane) => !shared.stopping(),
         _ = stop.wait_for(|s| *s) => false,
+    }
+}
+
+/// Tells the pacer the call let go after [`paced`] was answered (or never made): with a
+/// budget shared between replicas the channel's next call goes a period after this.
+async fn answered(shared: &Shared, platform: Platform, channel: &str, key: &str) {
+    if shared
+        .sinks
+        .get(&platform)
+        .is_some_and(|s| s.paces(channel))
+    {
+        shared.pacer.answered(key).await;
     }
 }
 

@@ -107,7 +107,12 @@ impl Pacer {
     /// database (`outbox_pace`); 0 (or less) means unpaced.
     pub(crate) fn shared(rate: f64, store: Store) -> Self {
         let mut pacer = Self::new(rate);
-        pacer.shared = period(rate).map(|period| SharedPace::new(store, period));
+        let after_answer = (rate > 0.0 && rate.is_finite())
+            .then(|| Duration::try_from_secs_f64(1.0 / rate).ok())
+            .flatten();
+        pacer.shared = period(rate)
+            .zip(after_answer)
+            .map(|(period, after_answer)| SharedPace::new(store, period, after_answer));
         pacer
     }
 
@@ -197,6 +202,17 @@ impl Pacer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(key)
+    }
+
+    /// The call last let go on `key` was answered (or given up on): with a shared budget
+    /// the next one, from any replica, goes a period after this ([`SharedPace::claim`]).
+    pub(crate) async fn answered(&self, key: &str) {
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.answered(key).await
+        {
+            // The next claim waits `UNANSWERED_HOLD` at most.
+            tracing::warn!(%error, "could not record a chat call's answer for the other replicas");
+        }
     }
 
     /// The platform asked us to leave `key` alone for `wait` (every replica, when the

@@ -130,6 +130,12 @@ const MIGRATIONS: &[Embedded] = &[
         sqlite: include_str!("../../../migrations/sqlite/0019_storm_board_shown_through.sql"),
         postgres: include_str!("../../../migrations/postgres/0019_storm_board_shown_through.sql"),
     },
+    Embedded {
+        version: 20,
+        description: "outbox pace answered",
+        sqlite: include_str!("../../../migrations/sqlite/0020_outbox_pace_answered.sql"),
+        postgres: include_str!("../../../migrations/postgres/0020_outbox_pace_answered.sql"),
+    },
 ];
 
 fn migrator(backend: Backend) -> Migrator {

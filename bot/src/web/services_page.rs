@@ -30,7 +30,7 @@ use super::{
     filters,
     incident_page::time,
     layout,
-    service_facts::{self, LAST_COMMANDS, Unresolved},
+    service_facts::{self, LAST_COMMANDS, Services, Unresolved},
     session::SignedIn,
 };
 use crate::{audit::AuditEntry, store::known_good::KnownGoodRevisions};
@@ -75,7 +75,15 @@ pub async fn list(
     let since = form.since()?;
     let store = console.engine().store();
     let newest = if access.audit {
-        service_facts::newest_per_service(store, &LAST_COMMANDS, None, since).await?
+        let names: Vec<&str> = console
+            .engine()
+            .catalog()
+            .services()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        service_facts::newest_per_service(store, &LAST_COMMANDS, Services::All(&names), since)
+            .await?
     } else {
         Newest::new()
     };
@@ -142,7 +150,8 @@ pub async fn page(
     let name = service.name.as_str();
     let (newest, rollouts) = if access.audit {
         (
-            service_facts::newest_per_service(store, &LAST_COMMANDS, Some(name), since).await?,
+            service_facts::newest_per_service(store, &LAST_COMMANDS, Services::One(name), since)
+                .await?,
             service_facts::rollouts(store, name, since, ROLLOUTS_SHOWN).await?,
         )
     } else {

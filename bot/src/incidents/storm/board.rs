@@ -41,6 +41,18 @@ pub struct BoardLine {
     pub firing: i64,
     /// When an alert of it last changed.
     pub changed_at: jiff::Timestamp,
+    /// It has a root message of its own in the channel (posted before it was folded, or
+    /// still queued): that root shows what it was then, so it is unfolded (the root
+    /// edited) before the board closes, resolved or not.
+    pub rooted: bool,
+}
+
+impl BoardLine {
+    /// Whether the board must give it its own thread before it closes: it is still
+    /// open, or its own root shows it as it was when it was folded.
+    pub fn to_unfold(&self) -> bool {
+        self.status != IncidentStatus::Resolved || self.rooted
+    }
 }
 
 fn severity_rank(severity: &str) -> u8 {
@@ -298,6 +310,7 @@ mod tests {
             silenced: false,
             firing: 2,
             changed_at: jiff::Timestamp::UNIX_EPOCH,
+            rooted: false,
         }
     }
 

@@ -3,7 +3,18 @@
 //! there is folded into the channel's board instead of getting a root message. Taken in
 //! the transaction that opens the incident, at the cost of one indexed lookup (the open
 //! board) and, without one, one bounded count ([`super::backlog`]). The transaction that
-//! opens a board also folds the incidents whose roots still wait ([`super::retract`]).
+//! opens a board also folds the incidents whose roots or thread updates still wait
+//! ([`super::retract`]).
+//!
+//! An incident that has its own root in the channel (it opened before the storm) is
+//! folded too when alerts change it while the channel storms: its thread updates would
+//! cost the channel two calls (root edit, thread digest) per incident per round of
+//! notifications, which a storm cannot afford (measured: 28 such threads on a Discord
+//! channel kept it behind for a minute after the storm). Its root stays as it was until
+//! it is unfolded (then edited, with a catch-up reply: [`super::unfold`]); its thread
+//! updates not sent yet are taken back. Not one a responder is acting on (interactive
+//! messages wait in its thread), nor one already unfolded from the open board (given
+//! its thread on demand, it keeps it).
 //!
 //! A folded incident's later changes post nothing per incident: the board shows them at
 //! its next edit. Pages (escalations) are the exception: who was paged is told in the
@@ -15,15 +26,25 @@ use sqlx::AnyConnection;
 use super::{backlog, repo, retract, settings::StormSettings};
 use crate::{
     incidents::{
-        model::{EventKind, Incident, IncidentEvent},
+        model::{EventKind, Incident, IncidentEvent, thread_key},
         render,
     },
     outbox::{Lane, Operation, Outbox, OutboxMessage},
     store::StoreError,
 };
 
-/// Folds the new incident `incident`'s target in `channel` into the channel's board when
-/// the channel is storming (opening the board if need be); returns the board.
+/// What is to be folded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Folding {
+    /// An incident opening now (no root yet).
+    Opening,
+    /// A change, made by alerts, of an incident whose target in the channel is not
+    /// folded; `last_board`: the board it was last folded into.
+    Change { last_board: Option<i64> },
+}
+
+/// Folds incident `incident`'s target in `channel` into the channel's board when the
+/// channel is storming (opening the board if need be); returns the board.
 pub(crate) async fn fold_if_storming(
     conn: &mut AnyConnection,
     settings: &StormSettings,
@@ -31,11 +52,20 @@ pub(crate) async fn fold_if_storming(
     platform: Platform,
     channel: &str,
     now: jiff::Timestamp,
+    folding: Folding,
 ) -> Result<Option<i64>, StoreError> {
     let Some(horizon) = settings.horizon(platform, channel) else {
         return Ok(None);
     };
-    let board = match repo::open_board(conn, platform, channel).await? {
+    let open = repo::open_board(conn, platform, channel).await?;
+    if let Folding::Change { last_board } = folding {
+        if open.is_some() && open == last_board {
+            return Ok(None); // unfolded from this board: it keeps its thread
+        }
+        // Decided only once the channel is known to storm (below): most changes are
+        // in calm channels, and this look is not needed there.
+    }
+    let board = match open {
         Some(board) => board,
         None => {
             let cap = backlog::calls_within(settings.rate, horizon).saturating_add(1);
@@ -51,18 +81,26 @@ pub(crate) async fn fold_if_storming(
             );
             let board = repo::open_or_create(conn, platform, channel, now).await?;
             announce(conn, board, platform, channel).await?;
-            let waiting = retract::fold_waiting_roots(conn, board, platform, channel).await?;
+            let waiting = retract::fold_waiting(conn, board, platform, channel).await?;
             if waiting > 0 {
                 tracing::info!(
                     platform = platform.as_str(),
                     channel,
                     folded = waiting,
-                    "incidents whose root had not gone out yet folded into the new storm board"
+                    "incidents whose root or thread updates had not gone out yet folded \
+                     into the new storm board"
                 );
             }
             board
         }
     };
+    if let Folding::Change { .. } = folding {
+        let thread = thread_key(incident);
+        if retract::interactive_waiting(conn, platform, channel, &thread).await? {
+            return Ok(None); // a responder is acting on it: its thread stays current
+        }
+        retract::take_back_updates(conn, platform, channel, &thread).await?;
+    }
     repo::fold(conn, incident, platform, channel, board).await?;
     Ok(Some(board))
 }

@@ -7,12 +7,14 @@
 //! 1. Estimates the channel's backlog ([`super::backlog`]). Back within its horizon,
 //!    once the storm has subsided (no open incident on the board changed for a
 //!    horizon: [`subsided`]), the most severe folded incidents still open get their
-//!    own root and thread, as many as the horizon has room for.
+//!    own root and thread, as many as the horizon has room for (and so do resolved
+//!    ones whose own root, posted before they folded, still shows them firing:
+//!    [`board::BoardLine::to_unfold`]).
 //! 2. Renders the board from the store ([`super::board`]) and, when it changed and the
 //!    last edit is `board_interval` old (two seconds when incidents folded since:
 //!    [`NEW_LINE_INTERVAL`]), posts new pages and edits the others through the outbox
 //!    (interactive lane: the board never waits behind the backlog it stands for).
-//! 3. When the channel is within its horizon and no open incident is left on the board,
+//! 3. When the channel is within its horizon and nothing is left on the board to unfold,
 //!    posts the final board, then a closing summary (on the alerts lane, after the roots
 //!    of the incidents unfolded last), and closes it: the channel's next incident gets a
 //!    root of its own again.
@@ -157,12 +159,12 @@ async fn look(
     }
     let mut lines = repo::lines(conn, board.id).await?;
     board::order(&mut lines);
-    let open_left = lines.iter().any(|l| l.status != IncidentStatus::Resolved);
+    let left = lines.iter().any(board::BoardLine::to_unfold);
     let unfolds = !over
         && subsided(&lines, horizon, now)
-        && open_left
+        && left
         && backlog::unfold_budget(calls, storm.rate, horizon) > 0;
-    let closing = !over && !open_left;
+    let closing = !over && !left;
     let changed = due && {
         let pages = board::render(&board.channel, &lines, closing);
         let (_, digests) = page_plan(board, &pages);
@@ -260,7 +262,7 @@ pub async fn tend(
         let budget = backlog::unfold_budget(look.calls, storm.rate, horizon);
         let chosen: Vec<i64> = lines
             .iter()
-            .filter(|l| l.status != IncidentStatus::Resolved)
+            .filter(|l| l.to_unfold())
             .take(budget)
             .map(|l| l.id)
             .collect();
@@ -290,7 +292,7 @@ pub async fn tend(
         // What the transaction sees: the unfolded gone, anything folded since the look.
         lines = repo::lines(&mut tx, board.id).await?;
     }
-    let closing = !look.over && lines.iter().all(|l| l.status == IncidentStatus::Resolved);
+    let closing = !look.over && !lines.iter().any(board::BoardLine::to_unfold);
     let pages = board::render(&board.channel, &lines, closing);
     let newest = lines.iter().map(|l| l.id).max().unwrap_or(0);
     if is_due(&board, settings, now, newest > board.shown_through) || closing {

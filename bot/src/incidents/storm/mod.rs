@@ -3,16 +3,18 @@
 //!
 //! - [`backlog`]: whether a channel's queued chat work would take longer than its horizon
 //!   (`[outbox.storm]`) to drain at its rate.
-//! - [`fold`]: the decision, when an incident opens (in its transaction); a folded
-//!   incident's changes post nothing per incident (pages go to the board's thread).
-//! - [`retract`]: as a board opens, incidents whose root is queued but not sent yet
-//!   join it (the board shows them sooner than the queue would).
+//! - [`fold`]: the decision, when an incident opens or alerts change one that has its
+//!   own root (in its transaction); a folded incident's changes post nothing per
+//!   incident (pages go to the board's thread).
+//! - [`retract`]: as a board opens, incidents whose root or thread updates are queued
+//!   but not sent yet join it (the board shows them sooner than the queue would).
 //! - [`board`]: how a board looks (counts, one line per folded incident, buttons;
 //!   pages when one message is full).
 //! - [`keeper`]: tends open boards once a second: renders and edits them, gives folded
 //!   incidents their own thread as the storm subsides, closes a board with a summary.
-//! - [`unfold`]: one folded incident gets its own root and thread (on demand: its
-//!   button, `incident show`, a responder acting on it; or as the storm subsides).
+//! - [`unfold`]: one folded incident gets its own root and thread, or its root brought
+//!   up to date (on demand: its button, `incident show`, a responder acting on it; or
+//!   as the storm subsides).
 //! - [`metrics`]: boards open, incidents folded, board edits, drains (Prometheus).
 //!
 //! Everything lives in the store (`storm_boards`, `incident_messages.storm_board` and

@@ -195,7 +195,10 @@ pub(crate) async fn lines(
     let rows = sqlx::query(
         "SELECT i.id, i.service, i.title, i.severity, i.status, i.silenced, i.changed_at_us, \
            (SELECT COUNT(*) FROM incident_alerts a WHERE a.incident_id = i.id \
-              AND a.status = 'firing') AS firing \
+              AND a.status = 'firing') AS firing, \
+           CAST(CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = \
+              'incident:' || CAST(i.id AS TEXT) || ':root:' || m.platform || ':' || m.channel) \
+             THEN 1 ELSE 0 END AS BIGINT) AS rooted \
          FROM incident_messages m JOIN incidents i ON i.id = m.incident_id \
          WHERE m.storm_board = $1 AND m.folded = 1",
     )
@@ -225,6 +228,7 @@ pub(crate) async fn lines(
                 silenced: silenced != 0,
                 firing: row.try_get("firing")?,
                 changed_at: from_micros(row.try_get("changed_at_us")?, "incidents")?,
+                rooted: row.try_get::<i64, _>("rooted")? != 0,
             })
         })
         .collect()
@@ -282,9 +286,10 @@ pub(crate) async fn rendered(
     Ok(())
 }
 
-/// Incidents still open but folded into a board that closed since `since`: folded by a
-/// replica that saw the board open while another was closing it (PostgreSQL; SQLite's
-/// writers exclude each other). `(incident, board, platform, channel)`.
+/// Incidents still open (or with a root of their own, resolved or not) but folded into
+/// a board that closed since `since`: folded by a replica that saw the board open while
+/// another was closing it (PostgreSQL; SQLite's writers exclude each other).
+/// `(incident, board, platform, channel)`.
 pub(crate) async fn stranded(
     conn: &mut AnyConnection,
     since: jiff::Timestamp,
@@ -293,8 +298,10 @@ pub(crate) async fn stranded(
         "SELECT m.incident_id, m.storm_board, m.platform, m.channel \
          FROM storm_boards b \
          JOIN incident_messages m ON m.storm_board = b.id AND m.folded = 1 \
-         JOIN incidents i ON i.id = m.incident_id AND i.status <> 'resolved' \
-         WHERE b.closed_at_us IS NOT NULL AND b.closed_at_us >= $1",
+         JOIN incidents i ON i.id = m.incident_id \
+         WHERE b.closed_at_us IS NOT NULL AND b.closed_at_us >= $1 \
+           AND (i.status <> 'resolved' OR EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = \
+              'incident:' || CAST(i.id AS TEXT) || ':root:' || m.platform || ':' || m.channel))",
     )
     .bind(since.as_microsecond())
     .fetch_all(&mut *conn)

@@ -192,6 +192,27 @@ async fn board_renders(store: &Store, board: i64) -> i64 {
     .unwrap()
 }
 
+/// `(operation, lane)` of every message of incident `id`'s thread in `channel`, in order.
+async fn thread_ops(store: &Store, id: i64, channel: &str) -> Vec<(String, String)> {
+    sqlx::query(
+        "SELECT operation, lane FROM outbox WHERE thread_key = $1 AND channel = $2 ORDER BY id",
+    )
+    .bind(format!("incident:{id}"))
+    .bind(channel)
+    .fetch_all(store.read_pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+fn ops(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(o, l)| (o.to_string(), l.to_string()))
+        .collect()
+}
+
 backend_tests! {
     async fn the_storm_metrics_follow_a_board_from_fold_to_drain(db) {
         let store = &db.store;
@@ -511,5 +532,97 @@ backend_tests! {
         assert_eq!(board_renders(store, board).await, 2, "counts wait for board_interval");
         i.tend_storm_boards(at(12.2)).await.unwrap();
         assert_eq!(board_renders(store, board).await, 3);
+    }
+
+    async fn incidents_with_their_own_root_fold_when_alerts_change_them_in_a_storm(db) {
+        let store = &db.store;
+        let i = incidents(store);
+        // Five incidents open before the storm; their roots go out.
+        let mut ids = Vec::new();
+        for name in ["Early", "Gone", "Shown", "Queued", "Responder"] {
+            ids.extend(i.ingest(&group(name, "rag", "warning"), now()).await.unwrap().incidents);
+            deliver_everything(store).await;
+        }
+        let [early, gone, shown, queued, responder] = ids[..] else { panic!("{ids:?}") };
+        // One gets a thread update queued while the channel is still calm.
+        i.ingest(&group_now("Queued", "rag", "critical", "firing"), now()).await.unwrap();
+        assert!(board_of(store, "#ops").await.is_none());
+        let posted = ops(&[("post_root", "alerts")]);
+        let queued_update = ops(&[("post_root", "alerts"), ("edit_root", "alerts"), ("reply", "alerts")]);
+        assert_eq!(thread_ops(store, queued, "#ops").await, queued_update);
+        // A responder is acting on another.
+        let note = OutboxMessage {
+            platform: Platform::Slack,
+            channel: "#ops".into(),
+            thread_key: Some(format!("incident:{responder}")),
+            operation: Operation::Reply,
+            lane: Lane::Interactive,
+            reply: opsbot_commands::Reply::info("looking"),
+            dedupe_key: "responder-note".into(),
+        };
+        Outbox::enqueue(&mut store.pool().acquire().await.unwrap(), &note).await.unwrap();
+
+        // The channel falls behind. Alerts change `early`: the board opens, and the
+        // incident joins it rather than queueing a root edit and a thread reply; so does
+        // `queued`, whose update had not gone out (taken back).
+        hold_backlog(store, "#ops", 4).await;
+        i.ingest(&group_now("Early", "rag", "critical", "firing"), now()).await.unwrap();
+        let board = board_of(store, "#ops").await.expect("a board opened on a change");
+        assert_eq!(folded_into(store, board).await, [early, queued]);
+        assert_eq!(thread_ops(store, early, "#ops").await, posted);
+        assert_eq!(thread_ops(store, queued, "#ops").await, posted, "its update was taken back");
+        // Resolved by its alerts during the storm: folded too, its root still says firing.
+        i.ingest(&group_now("Gone", "rag", "warning", "resolved"), now()).await.unwrap();
+        i.ingest(&group_now("Shown", "rag", "critical", "firing"), now()).await.unwrap();
+        // The responder's incident keeps its thread, current.
+        i.ingest(&group_now("Responder", "rag", "critical", "firing"), now()).await.unwrap();
+        assert_eq!(folded_into(store, board).await, [early, gone, shown, queued]);
+        let responder_ops = thread_ops(store, responder, "#ops").await;
+        assert!(responder_ops.contains(&("edit_root".into(), "alerts".into())), "{responder_ops:?}");
+        // The board shows them all, current.
+        i.tend_storm_boards(now()).await.unwrap();
+        let first = page(store, board, 0).await;
+        assert_eq!(ids_on(&first), [early, gone, shown, queued], "{first}");
+        // Given its thread on demand, an incident's root is edited (it has one), not
+        // posted again; its next change during the storm stays in its thread.
+        i.show(shown).await.unwrap().unwrap();
+        assert_eq!(
+            thread_ops(store, shown, "#ops").await,
+            ops(&[("post_root", "alerts"), ("edit_root", "interactive"), ("reply", "interactive")])
+        );
+        i.ingest(&group_now("Shown", "rag", "info", "firing"), now()).await.unwrap();
+        assert_eq!(folded_into(store, board).await, [early, gone, queued]);
+        assert_eq!(thread_ops(store, shown, "#ops").await.len(), 5, "edit and reply queued");
+
+        // As the storm subsides, the folded incidents with a root have it edited and
+        // their thread caught up, the resolved one too; then the board closes.
+        let mut closed = false;
+        for _ in 0..10 {
+            deliver_everything(store).await;
+            if i.tend_storm_boards(subsided()).await.unwrap().iter().any(|t| t.closed) {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed, "the board closes");
+        let caught_up = ops(&[("post_root", "alerts"), ("edit_root", "alerts"), ("reply", "alerts")]);
+        for id in [early, gone, queued] {
+            assert_eq!(thread_ops(store, id, "#ops").await, caught_up, "incident {id}");
+        }
+        let edited: String = sqlx::query_scalar(
+            "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = 'edit_root'",
+        )
+        .bind(format!("incident:{gone}"))
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+        assert!(edited.contains("resolved"), "{edited}");
+        let summary: String = sqlx::query_scalar("SELECT reply FROM outbox WHERE dedupe_key = $1")
+            .bind(format!("storm:{board}:closed"))
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        assert!(summary.contains("4 incidents were folded"), "{summary}");
+        assert!(summary.contains("4 got their own thread"), "{summary}");
     }
 }

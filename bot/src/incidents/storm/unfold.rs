@@ -5,7 +5,11 @@
 //! as the storm subsides (the keeper; the alerts lane).
 //!
 //! The root's dedupe key is the one it would have had at opening
-//! (`incident:ID:root:PLATFORM:CHANNEL`), so an incident never gets two roots.
+//! (`incident:ID:root:PLATFORM:CHANNEL`), so an incident never gets two roots. An
+//! incident folded with its root already out (folded by a change during the storm, or
+//! its root in flight as the board opened) has its root edited to its current content
+//! instead (`incident:ID:unfolded:BOARD:edit:PLATFORM:CHANNEL`; queued behind a root
+//! still waiting, the outbox posts the two as one call).
 
 use opsbot_commands::{Catalog, Platform, Reply};
 use sqlx::AnyConnection;
@@ -49,15 +53,26 @@ pub(crate) async fn unfold(
         dedupe_key,
     };
     let root = render::root(incident, &tally, &listed, catalog, settings.investigate);
-    Outbox::enqueue(
+    let posted = Outbox::enqueue(
         conn,
         &message(
             Operation::PostRoot,
-            root,
+            root.clone(),
             format!("incident:{id}:root:{platform}:{channel}"),
         ),
     )
     .await?;
+    if !posted {
+        Outbox::enqueue(
+            conn,
+            &message(
+                Operation::EditRoot,
+                root,
+                format!("incident:{id}:unfolded:{board}:edit:{platform}:{channel}"),
+            ),
+        )
+        .await?;
+    }
     let mut catch_up = Reply::info(format!(
         "Incident #{id} was on the storm board until now; its timeline so far"
     ));
