@@ -58,12 +58,14 @@ pub(crate) async fn fold_if_storming(
         return Ok(None);
     };
     let open = repo::open_board(conn, platform, channel).await?;
-    if let Folding::Change { last_board } = folding {
-        if open.is_some() && open == last_board {
-            return Ok(None); // unfolded from this board: it keeps its thread
-        }
-        // Decided only once the channel is known to storm (below): most changes are
-        // in calm channels, and this look is not needed there.
+    // Unfolded from the open board: it keeps its thread. (Whether a responder is acting
+    // on it is looked at only once the channel is known to storm, below: most changes
+    // are in calm channels.)
+    if let Folding::Change { last_board } = folding
+        && open.is_some()
+        && open == last_board
+    {
+        return Ok(None);
     }
     let board = match open {
         Some(board) => board,
