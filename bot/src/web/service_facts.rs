@@ -117,17 +117,32 @@ pub async fn newest_per_service(
     services: Services<'_>,
     since: Option<jiff::Timestamp>,
 ) -> Result<BTreeMap<(String, String), AuditEntry>, AuditError> {
-    newest_in_steps(store, commands, services, since, FIRST_STEP).await
+    let lookup = Lookup {
+        commands,
+        services,
+        since,
+    };
+    newest_in_steps(store, &lookup, FIRST_STEP).await
+}
+
+/// What [`newest_per_service`] looks for.
+struct Lookup<'a> {
+    commands: &'a [&'a str],
+    services: Services<'a>,
+    since: Option<jiff::Timestamp>,
 }
 
 /// [`newest_per_service`], its first step `first_step` entries.
 async fn newest_in_steps(
     store: &Store,
-    commands: &[&str],
-    services: Services<'_>,
-    since: Option<jiff::Timestamp>,
+    lookup: &Lookup<'_>,
     first_step: i64,
 ) -> Result<BTreeMap<(String, String), AuditEntry>, AuditError> {
+    let Lookup {
+        commands,
+        services,
+        since,
+    } = *lookup;
     let wanted: Vec<&str> = match services {
         Services::One(service) => vec![service],
         Services::All(names) => names.to_vec(),
@@ -140,7 +155,7 @@ async fn newest_in_steps(
     let mut step = first_step.max(1);
     loop {
         let low = high.saturating_sub(step).max(bottom - 1);
-        for entry in newest_between(store, commands, services, since, low, high).await? {
+        for entry in newest_between(store, lookup, low, high).await? {
             let (Some(service), Some(command)) =
                 (entry.record.service.clone(), entry.record.command.clone())
             else {
@@ -171,9 +186,8 @@ async fn seq_range(
     // statement (SQLite answers a lone MIN or MAX from the b-tree's end, both together
     // by reading every row: 40 ms on a million); within a window from the `at_us` index
     // (`+ 0`: not by walking the rowid).
-    let mut query = Query::new(
-        "SELECT (SELECT MIN(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log)",
-    );
+    let mut query =
+        Query::new("SELECT (SELECT MIN(seq) FROM audit_log), (SELECT MAX(seq) FROM audit_log)");
     if let Some(since) = since {
         let at = query.bind(since.as_microsecond())?;
         query.sql = format!("SELECT MIN(seq + 0), MAX(seq + 0) FROM audit_log WHERE at_us >= {at}");
@@ -189,12 +203,15 @@ async fn seq_range(
 /// The newest entry of each service and command with `low < seq <= high`.
 async fn newest_between(
     store: &Store,
-    commands: &[&str],
-    services: Services<'_>,
-    since: Option<jiff::Timestamp>,
+    lookup: &Lookup<'_>,
     low: i64,
     high: i64,
 ) -> Result<Vec<AuditEntry>, AuditError> {
+    let Lookup {
+        commands,
+        services,
+        since,
+    } = *lookup;
     let mut query = Query::new(&format!(
         "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq IN \
          (SELECT MAX(seq) FROM audit_log WHERE service IS NOT NULL"
@@ -286,6 +303,14 @@ mod tests {
         store::scratch::backend_tests,
     };
 
+    fn lookup<'a>(services: Services<'a>, since: Option<jiff::Timestamp>) -> Lookup<'a> {
+        Lookup {
+            commands: &LAST_COMMANDS,
+            services,
+            since,
+        }
+    }
+
     /// `(service, command)` → the `n` of the sample its newest entry came from.
     fn picked(found: &BTreeMap<(String, String), AuditEntry>) -> Vec<(String, String, String)> {
         found
@@ -328,23 +353,23 @@ mod tests {
             let names = ["a", "b"];
             // In steps of 2, 4, 8, … entries from the newest, and in one step: the same.
             for first_step in [2, 3, i64::MAX] {
-                let found = newest_in_steps(store, &LAST_COMMANDS, Services::All(&names), None, first_step)
+                let found = newest_in_steps(store, &lookup(Services::All(&names), None), first_step)
                     .await
                     .unwrap();
                 assert_eq!(picked(&found), both, "first step {first_step}");
             }
-            let only_b = newest_in_steps(store, &LAST_COMMANDS, Services::One("b"), None, 2)
+            let only_b = newest_in_steps(store, &lookup(Services::One("b"), None), 2)
                 .await
                 .unwrap();
             assert_eq!(picked(&only_b), both[2..]);
             // A window that starts after the older entries: only what is in it.
             let since = Some(jiff::Timestamp::from_second(1_700_000_000 + 5).unwrap());
-            let recent = newest_in_steps(store, &LAST_COMMANDS, Services::All(&names), since, 2)
+            let recent = newest_in_steps(store, &lookup(Services::All(&names), since), 2)
                 .await
                 .unwrap();
             assert_eq!(picked(&recent), expected(&[("a", "health", "req-11"), ("b", "cost", "req-12")]));
             // A service that never had an entry: the whole log is read, nothing is lost.
-            let with_c = newest_in_steps(store, &LAST_COMMANDS, Services::All(&["a", "b", "c"]), None, 2)
+            let with_c = newest_in_steps(store, &lookup(Services::All(&["a", "b", "c"]), None), 2)
                 .await
                 .unwrap();
             assert_eq!(picked(&with_c), both);

@@ -104,17 +104,22 @@ async fn deliver_everything(store: &Store) {
 
 /// `(thread_key, lane)` of root posts queued in `channel` on Slack, in order.
 async fn roots(store: &Store, channel: &str) -> Vec<(String, String)> {
-    sqlx::query(
+    let query = sqlx::query(
         "SELECT thread_key, lane FROM outbox WHERE platform = 'slack' AND channel = $1 \
          AND operation = 'post_root' ORDER BY id",
+    );
+    two_columns(
+        query
+            .bind(channel)
+            .fetch_all(store.read_pool())
+            .await
+            .unwrap(),
     )
-    .bind(channel)
-    .fetch_all(store.read_pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect()
+}
+
+/// Rows of two text columns, as pairs.
+fn two_columns(rows: Vec<sqlx::any::AnyRow>) -> Vec<(String, String)> {
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
 /// The newest content queued for page `page` of board `board`.
@@ -192,19 +197,52 @@ async fn board_renders(store: &Store, board: i64) -> i64 {
     .unwrap()
 }
 
-/// `(operation, lane)` of every message of incident `id`'s thread in `channel`, in order.
-async fn thread_ops(store: &Store, id: i64, channel: &str) -> Vec<(String, String)> {
-    sqlx::query(
-        "SELECT operation, lane FROM outbox WHERE thread_key = $1 AND channel = $2 ORDER BY id",
+/// The newest `operation` message in incident `id`'s thread in #ops (its content).
+async fn in_thread(store: &Store, id: i64, operation: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = $2 \
+         AND channel = '#ops' ORDER BY id DESC LIMIT 1",
     )
     .bind(format!("incident:{id}"))
-    .bind(channel)
-    .fetch_all(store.read_pool())
+    .bind(operation)
+    .fetch_one(store.read_pool())
     .await
     .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect()
+}
+
+/// The closing summary queued for `board`.
+async fn closing_summary(store: &Store, board: i64) -> String {
+    sqlx::query_scalar("SELECT reply FROM outbox WHERE dedupe_key = $1")
+        .bind(format!("storm:{board}:closed"))
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap()
+}
+
+/// Queues a responder's message in incident `id`'s thread in #ops (interactive lane): a
+/// responder is acting on it.
+async fn responder_note(store: &Store, id: i64) {
+    let note = OutboxMessage {
+        platform: Platform::Slack,
+        channel: "#ops".into(),
+        thread_key: Some(format!("incident:{id}")),
+        operation: Operation::Reply,
+        lane: Lane::Interactive,
+        reply: opsbot_commands::Reply::info("looking"),
+        dedupe_key: format!("responder-note:{id}"),
+    };
+    Outbox::enqueue(&mut store.pool().acquire().await.unwrap(), &note)
+        .await
+        .unwrap();
+}
+
+/// `(operation, lane)` of every message of incident `id`'s thread in `channel`, in order.
+async fn thread_ops(store: &Store, id: i64, channel: &str) -> Vec<(String, String)> {
+    let query = sqlx::query(
+        "SELECT operation, lane FROM outbox WHERE thread_key = $1 AND channel = $2 ORDER BY id",
+    );
+    let query = query.bind(format!("incident:{id}")).bind(channel);
+    two_columns(query.fetch_all(store.read_pool()).await.unwrap())
 }
 
 fn ops(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -363,11 +401,7 @@ backend_tests! {
         }
         assert!(closed, "the board closes once the channel drained");
         assert!(board_of(store, "#ops").await.is_none());
-        let summary: String = sqlx::query_scalar("SELECT reply FROM outbox WHERE dedupe_key = $1")
-            .bind(format!("storm:{board}:closed"))
-            .fetch_one(store.read_pool())
-            .await
-            .unwrap();
+        let summary = closing_summary(store, board).await;
         assert!(summary.contains("4 incidents were folded"), "{summary}");
         assert!(summary.contains("3 got their own thread, 1 resolved on the board"), "{summary}");
         let threads: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
@@ -459,16 +493,7 @@ backend_tests! {
         // one thread has a responder's message waiting: those keep their roots.
         mark_root(store, in_flight, "#ops", "claimed_by = 'd1', claimed_until_us = 9999999999999999").await;
         mark_root(store, attempted, "#ops", "attempts = 1").await;
-        let note = OutboxMessage {
-            platform: Platform::Slack,
-            channel: "#ops".into(),
-            thread_key: Some(format!("incident:{responder}")),
-            operation: Operation::Reply,
-            lane: Lane::Interactive,
-            reply: opsbot_commands::Reply::info("looking"),
-            dedupe_key: "responder-note".into(),
-        };
-        Outbox::enqueue(&mut store.pool().acquire().await.unwrap(), &note).await.unwrap();
+        responder_note(store, responder).await;
         // A later change of the waiting incident queued a thread update behind its root.
         i.ingest(&group_now("Waiting", "rag", "critical", "firing"), now()).await.unwrap();
 
@@ -498,13 +523,7 @@ backend_tests! {
         i.show(waiting).await.unwrap().unwrap();
         let threads: Vec<String> = roots(store, "#ops").await.into_iter().map(|r| r.0).collect();
         assert_eq!(threads.iter().filter(|t| **t == format!("incident:{waiting}")).count(), 1, "{threads:?}");
-        let catch_up: String = sqlx::query_scalar(
-            "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = 'reply' AND channel = '#ops'",
-        )
-        .bind(format!("incident:{waiting}"))
-        .fetch_one(store.read_pool())
-        .await
-        .unwrap();
+        let catch_up = in_thread(store, waiting, "reply").await;
         assert!(catch_up.contains("was on the storm board"), "{catch_up}");
     }
 
@@ -551,16 +570,7 @@ backend_tests! {
         let queued_update = ops(&[("post_root", "alerts"), ("edit_root", "alerts"), ("reply", "alerts")]);
         assert_eq!(thread_ops(store, queued, "#ops").await, queued_update);
         // A responder is acting on another.
-        let note = OutboxMessage {
-            platform: Platform::Slack,
-            channel: "#ops".into(),
-            thread_key: Some(format!("incident:{responder}")),
-            operation: Operation::Reply,
-            lane: Lane::Interactive,
-            reply: opsbot_commands::Reply::info("looking"),
-            dedupe_key: "responder-note".into(),
-        };
-        Outbox::enqueue(&mut store.pool().acquire().await.unwrap(), &note).await.unwrap();
+        responder_note(store, responder).await;
 
         // The channel falls behind. Alerts change `early`: the board opens, and the
         // incident joins it rather than queueing a root edit and a thread reply; so does
@@ -609,19 +619,9 @@ backend_tests! {
         for id in [early, gone, queued] {
             assert_eq!(thread_ops(store, id, "#ops").await, caught_up, "incident {id}");
         }
-        let edited: String = sqlx::query_scalar(
-            "SELECT reply FROM outbox WHERE thread_key = $1 AND operation = 'edit_root'",
-        )
-        .bind(format!("incident:{gone}"))
-        .fetch_one(store.read_pool())
-        .await
-        .unwrap();
+        let edited = in_thread(store, gone, "edit_root").await;
         assert!(edited.contains("resolved"), "{edited}");
-        let summary: String = sqlx::query_scalar("SELECT reply FROM outbox WHERE dedupe_key = $1")
-            .bind(format!("storm:{board}:closed"))
-            .fetch_one(store.read_pool())
-            .await
-            .unwrap();
+        let summary = closing_summary(store, board).await;
         assert!(summary.contains("4 incidents were folded"), "{summary}");
         assert!(summary.contains("4 got their own thread"), "{summary}");
     }
