@@ -31,8 +31,6 @@ use crate::{
     store::StoreError,
 };
 
-/// Enqueues the messages of one change of `incident` (already written). `opened`: the
-/// root is posted rather than edited.
 /// Who made a change: where it is told depends on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cause<'a> {
