@@ -158,11 +158,7 @@ async fn paced(shared: &Shared, platform: Platform, channel: &str, key: &str) ->
     if shared.stopping() {
         return false;
     }
-    if !shared
-        .sinks
-        .get(&platform)
-        .is_some_and(|s| s.paces(channel))
-    {
+    if !sink_paces(shared, platform, channel) {
         return true;
     }
     let mut stop = shared.stop.clone();
@@ -175,13 +171,18 @@ async fn paced(shared: &Shared, platform: Platform, channel: &str, key: &str) ->
 /// Tells the pacer the call let go after [`paced`] was answered (or never made): with a
 /// budget shared between replicas the channel's next call goes a period after this.
 async fn answered(shared: &Shared, platform: Platform, channel: &str, key: &str) {
-    if shared
+    if sink_paces(shared, platform, channel) {
+        shared.pacer.answered(key).await;
+    }
+}
+
+/// Whether calls to `channel` on `platform` are paced (platforms without rate limits,
+/// and destinations their sink does not pace, are not).
+fn sink_paces(shared: &Shared, platform: Platform, channel: &str) -> bool {
+    shared
         .sinks
         .get(&platform)
         .is_some_and(|s| s.paces(channel))
-    {
-        shared.pacer.answered(key).await;
-    }
 }
 
 /// Where a delivery's parts go.

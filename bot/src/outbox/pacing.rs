@@ -71,8 +71,14 @@ const PERIOD_MARGIN: f64 = 1.05;
 /// The time between two calls on one channel at `rate` calls per second (`None`:
 /// unpaced).
 fn period(rate: f64) -> Option<Duration> {
+    spacing(rate, PERIOD_MARGIN)
+}
+
+/// `margin` times the time between two calls at `rate` calls per second (`None`:
+/// unpaced).
+fn spacing(rate: f64, margin: f64) -> Option<Duration> {
     (rate > 0.0 && rate.is_finite())
-        .then(|| Duration::try_from_secs_f64(PERIOD_MARGIN / rate).ok())
+        .then(|| Duration::try_from_secs_f64(margin / rate).ok())
         .flatten()
         .filter(|period| !period.is_zero())
 }
@@ -107,11 +113,9 @@ impl Pacer {
     /// database (`outbox_pace`); 0 (or less) means unpaced.
     pub(crate) fn shared(rate: f64, store: Store) -> Self {
         let mut pacer = Self::new(rate);
-        let after_answer = (rate > 0.0 && rate.is_finite())
-            .then(|| Duration::try_from_secs_f64(1.0 / rate).ok())
-            .flatten();
+        // After a call's answer the platform's own period, without the margin.
         pacer.shared = period(rate)
-            .zip(after_answer)
+            .zip(spacing(rate, 1.0))
             .map(|(period, after_answer)| SharedPace::new(store, period, after_answer));
         pacer
     }

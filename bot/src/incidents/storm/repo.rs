@@ -28,6 +28,12 @@ pub(crate) struct BoardRow {
     pub shown_through: i64,
 }
 
+/// SQL: incident `i`'s target `m` has a root message of its own, sent or queued (its
+/// outbox row, by the root's dedupe key `incident:ID:root:PLATFORM:CHANNEL`, see
+/// `crate::incidents::notify`).
+const HAS_ROOT: &str = "EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = \
+    'incident:' || CAST(i.id AS TEXT) || ':root:' || m.platform || ':' || m.channel)";
+
 /// The outbox thread key of page `page` of board `board`.
 pub(crate) fn page_thread(board: i64, page: i64) -> String {
     format!("storm:{board}:{page}")
@@ -192,16 +198,14 @@ pub(crate) async fn lines(
     conn: &mut AnyConnection,
     board: i64,
 ) -> Result<Vec<BoardLine>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT i.id, i.service, i.title, i.severity, i.status, i.silenced, i.changed_at_us, \
            (SELECT COUNT(*) FROM incident_alerts a WHERE a.incident_id = i.id \
               AND a.status = 'firing') AS firing, \
-           CAST(CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = \
-              'incident:' || CAST(i.id AS TEXT) || ':root:' || m.platform || ':' || m.channel) \
-             THEN 1 ELSE 0 END AS BIGINT) AS rooted \
+           CAST(CASE WHEN {HAS_ROOT} THEN 1 ELSE 0 END AS BIGINT) AS rooted \
          FROM incident_messages m JOIN incidents i ON i.id = m.incident_id \
-         WHERE m.storm_board = $1 AND m.folded = 1",
-    )
+         WHERE m.storm_board = $1 AND m.folded = 1"
+    )))
     .bind(board)
     .fetch_all(&mut *conn)
     .await?;
@@ -294,15 +298,14 @@ pub(crate) async fn stranded(
     conn: &mut AnyConnection,
     since: jiff::Timestamp,
 ) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT m.incident_id, m.storm_board, m.platform, m.channel \
          FROM storm_boards b \
          JOIN incident_messages m ON m.storm_board = b.id AND m.folded = 1 \
          JOIN incidents i ON i.id = m.incident_id \
          WHERE b.closed_at_us IS NOT NULL AND b.closed_at_us >= $1 \
-           AND (i.status <> 'resolved' OR EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = \
-              'incident:' || CAST(i.id AS TEXT) || ':root:' || m.platform || ':' || m.channel))",
-    )
+           AND (i.status <> 'resolved' OR {HAS_ROOT})"
+    )))
     .bind(since.as_microsecond())
     .fetch_all(&mut *conn)
     .await?;
